@@ -1,0 +1,102 @@
+# hakmem — build, test and benchmark.
+#   make            build/libhakmem.so and build/libhakmem.a (release)
+#   make debug      build/debug/libhakmem.{so,a} with internal assertions
+#   make test       build everything and run every test (release and debug)
+#   make bench      benchmark hakmem beside the installed peers
+#   make install PREFIX=/usr/local
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+LIBDIR   ?= $(PREFIX)/lib
+INCDIR   ?= $(PREFIX)/include
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+BASEFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread -fvisibility=hidden \
+             -ftls-model=initial-exec -fno-builtin-malloc -fno-builtin-free \
+             -fno-plt -Iinclude -Isrc $(WARN)
+RELFLAGS := -O2 -DNDEBUG -g
+DBGFLAGS := -O1 -g -DHK_DEBUG=2 -fno-omit-frame-pointer
+LDSHARED := -shared -pthread -Wl,-z,now -Wl,--version-script=src/exports.map
+
+SRCS := $(wildcard src/*.c)
+HDRS := $(wildcard src/*.h) include/hakmem.h
+
+REL_OBJS := $(SRCS:src/%.c=build/obj/%.o)
+DBG_OBJS := $(SRCS:src/%.c=build/debug/obj/%.o)
+
+.PHONY: all debug test test-only bench bench-fastpath install clean
+all: build/libhakmem.so build/libhakmem.a build/hakmem.pc
+
+build/obj/%.o: src/%.c $(HDRS) | build/obj
+	$(CC) $(BASEFLAGS) $(RELFLAGS) $(CFLAGS) -c $< -o $@
+build/debug/obj/%.o: src/%.c $(HDRS) | build/debug/obj
+	$(CC) $(BASEFLAGS) $(DBGFLAGS) $(CFLAGS) -c $< -o $@
+
+build/obj build/debug/obj build/tests build/debug/tests:
+	mkdir -p $@
+
+build/libhakmem.so: $(REL_OBJS) src/exports.map
+	$(CC) $(LDSHARED) $(LDFLAGS) -o $@ $(REL_OBJS)
+build/libhakmem.a: $(REL_OBJS)
+	rm -f $@ && ar rcs $@ $(REL_OBJS)
+build/debug/libhakmem.so: $(DBG_OBJS) src/exports.map
+	$(CC) $(LDSHARED) $(LDFLAGS) -o $@ $(DBG_OBJS)
+build/debug/libhakmem.a: $(DBG_OBJS)
+	rm -f $@ && ar rcs $@ $(DBG_OBJS)
+
+build/hakmem.pc: hakmem.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCDIR@|$(INCDIR)|g' $< > $@
+
+debug: build/debug/libhakmem.so build/debug/libhakmem.a
+
+# ---- tests ---------------------------------------------------------------
+# tests/unit/*.c   link libhakmem.a and use internals (src/*.h)
+# tests/api/*.c, tests/stress/*.c   plain programs of the malloc API; each is
+#   built twice: plain (run with LD_PRELOAD) and linked with libhakmem.a.
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+PROG_SRCS := $(wildcard tests/api/*.c) $(wildcard tests/stress/*.c)
+TEST_CFLAGS := -std=gnu11 -O1 -g -pthread -Iinclude -Wall -Wextra -Wno-unused-parameter \
+               -fno-builtin -D_GNU_SOURCE
+
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/tests/unit_%) \
+             $(UNIT_SRCS:tests/unit/%.c=build/debug/tests/unit_%)
+PROG_BINS := $(foreach s,$(PROG_SRCS),build/tests/$(basename $(notdir $(s))) \
+             build/tests/$(basename $(notdir $(s))).static \
+             build/debug/tests/$(basename $(notdir $(s))).static)
+
+build/tests/unit_%: tests/unit/%.c build/libhakmem.a $(HDRS) | build/tests
+	$(CC) $(TEST_CFLAGS) -Isrc $< -o $@ build/libhakmem.a -lm
+build/debug/tests/unit_%: tests/unit/%.c build/debug/libhakmem.a $(HDRS) | build/debug/tests
+	$(CC) $(TEST_CFLAGS) -DHK_DEBUG=2 -Isrc $< -o $@ build/debug/libhakmem.a -lm
+
+define prog_rules
+build/tests/$(basename $(notdir $(1))): $(1) tests/testutil.h | build/tests
+	$$(CC) $$(TEST_CFLAGS) $$< -o $$@ -lm
+build/tests/$(basename $(notdir $(1))).static: $(1) tests/testutil.h build/libhakmem.a | build/tests
+	$$(CC) $$(TEST_CFLAGS) -DHK_LINKED=1 $$< -o $$@ build/libhakmem.a -lm
+build/debug/tests/$(basename $(notdir $(1))).static: $(1) tests/testutil.h build/debug/libhakmem.a | build/debug/tests
+	$$(CC) $$(TEST_CFLAGS) -DHK_LINKED=1 $$< -o $$@ build/debug/libhakmem.a -lm
+endef
+$(foreach s,$(PROG_SRCS),$(eval $(call prog_rules,$(s))))
+
+test: all debug $(UNIT_BINS) $(PROG_BINS)
+	bash tests/run.sh
+
+# ---- benchmarks ----------------------------------------------------------
+bench: all
+	bash bench/run.sh
+
+bench-fastpath: all
+	bash bench/fastpath.sh
+
+# ---- install ---------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 755 build/libhakmem.so $(DESTDIR)$(LIBDIR)/libhakmem.so
+	install -m 644 build/libhakmem.a $(DESTDIR)$(LIBDIR)/libhakmem.a
+	install -m 644 include/hakmem.h $(DESTDIR)$(INCDIR)/hakmem.h
+	install -m 644 build/hakmem.pc $(DESTDIR)$(LIBDIR)/pkgconfig/hakmem.pc
+
+clean:
+	rm -rf build

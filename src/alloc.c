@@ -1,0 +1,117 @@
+/* hakmem alloc: the slow path of malloc and the rest of the family
+ * (calloc, realloc, aligned allocation, usable size), by size range:
+ * small classes (<= 32 KiB), large spans (<= 1 MiB), direct mappings. */
+#include "alloc.h"
+
+#include <errno.h>
+
+static void *alloc_sized(hk_heap_t *h, size_t n) {
+  if (n <= HK_SMALL_MAX) return hk_heap_alloc_small(h, n);
+  if (n <= HK_LARGE_MAX) {
+    void *p = hk_heap_alloc_large(h, n, 1);
+    if (p) return p;
+  }
+  if (n > HK_MAX_REQUEST) return NULL;
+  return hk_direct_alloc(n, 1, false);
+}
+
+static hk_heap_t *heap_ready(void) {
+  hk_heap_t *h = hk_heap_tls;
+  return h != &hk_heap_empty ? h : hk_thread_init();
+}
+
+HK_NOINLINE void *hk_malloc_generic(hk_heap_t *h, size_t n) {
+  if (hk_unlikely(h == &hk_heap_empty)) {
+    h = hk_thread_init();
+    if (!h) { errno = ENOMEM; return NULL; }
+  }
+  void *p = alloc_sized(h, n);
+  if (hk_unlikely(!p)) errno = ENOMEM;
+  return p;
+}
+
+void *hk_calloc(size_t count, size_t size) {
+  size_t n;
+  if (__builtin_mul_overflow(count, size, &n) || n > HK_MAX_REQUEST) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (n > HK_LARGE_MAX) return hk_direct_alloc(n, 1, true);   /* fresh mappings are zero */
+  void *p = hk_malloc_inline(n);
+  if (!p) return NULL;
+  if (n > HK_SMALL_MAX) {
+    hk_superslab_t *ss = hk_ss_of(p);
+    if (ss->kind == HK_SS_KIND_SLABS && hk_slab_at(ss, p)->zeroed) return p;
+  }
+  memset(p, 0, n);
+  return p;
+}
+
+/* Aligned allocation; align is a power of two. */
+void *hk_aligned(size_t align, size_t n) {
+  if (align <= HK_ALIGN_NATURAL) return hk_malloc_inline(n < align ? align : n);
+  if (n > HK_MAX_REQUEST || align > HK_MAX_REQUEST / 2) { errno = ENOMEM; return NULL; }
+  hk_heap_t *h = heap_ready();
+  if (!h) { errno = ENOMEM; return NULL; }
+  void *p = NULL;
+  if (align <= HK_PAGE_SIZE && n <= HK_SMALL_MAX) {
+    /* Slabs start page aligned: a class whose size is a multiple of align
+     * has every block aligned. */
+    for (unsigned cls = hk_size_class(n < align ? align : n); cls < HK_NUM_CLASSES; cls++) {
+      size_t bs = hk_class_size(cls);
+      if ((bs & (align - 1)) == 0) { p = hk_heap_alloc_small(h, bs); goto done; }
+    }
+  }
+  if (n <= HK_LARGE_MAX && align <= HK_LARGE_MAX) {
+    p = hk_heap_alloc_large(h, n, align);
+    if (p) goto done;
+  }
+  p = hk_direct_alloc(n, align, false);
+done:
+  if (!p) errno = ENOMEM;
+  hk_assert(!p || ((uintptr_t)p & (align - 1)) == 0);
+  return p;
+}
+
+size_t hk_usable_size(const void *p) {
+  if (p == NULL) return 0;
+  hk_superslab_t *ss = hk_ss_of(p);
+  if (ss->kind == HK_SS_KIND_DIRECT) return hk_direct_usable(ss, p);
+  hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
+  if (head->flags & HK_SLAB_LARGE) return (size_t)(head->start + head->block_size - (const uint8_t *)p);
+  return head->block_size;
+}
+
+/* Grow or shrink a large span in place when the owner still has room. */
+static bool large_resize_inplace(hk_superslab_t *ss, void *p, size_t n) {
+  hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
+  if (!(head->flags & HK_SLAB_LARGE) || hk_ss_owner(ss) != hk_heap_tls) return false;
+  size_t room = ((size_t)head->span << HK_SLAB_SHIFT) - (size_t)((uint8_t *)p - head->start);
+  size_t want = (n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1);
+  if (want > room) return false;
+  head->block_size = (uint32_t)((size_t)((uint8_t *)p - head->start) + want);
+  head->zeroed = 0;
+  return true;
+}
+
+void *hk_realloc(void *p, size_t n) {
+  if (p == NULL) return hk_malloc_inline(n);
+  if (n == 0) { hk_free_inline(p); return NULL; }          /* as glibc */
+  if (n > HK_MAX_REQUEST) { errno = ENOMEM; return NULL; }
+  size_t old = hk_usable_size(p);
+  if (n <= old && n >= old / 2) return p;                   /* fits, not too loose */
+  hk_superslab_t *ss = hk_ss_of(p);
+  if (ss->kind == HK_SS_KIND_DIRECT) {
+    if (n > HK_LARGE_MAX) {
+      void *q = hk_direct_realloc(ss, p, n);
+      if (q) return q;
+    }
+  } else if (n > HK_SMALL_MAX && n <= HK_LARGE_MAX && large_resize_inplace(ss, p, n)) {
+    return p;
+  }
+  void *q = hk_malloc_inline(n);
+  if (!q) return NULL;                                      /* p stays valid */
+  memcpy(q, p, n < old ? n : old);
+  hk_free_inline(p);
+  return q;
+}

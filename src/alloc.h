@@ -1,0 +1,39 @@
+/* hakmem fast paths: a malloc hit and a same-thread free, inlined into the
+ * exported entry points.  No lock, no atomic read-modify-write, no counter;
+ * everything else goes to the out-of-line slow paths. */
+#ifndef HK_ALLOC_H
+#define HK_ALLOC_H
+
+#include "internal.h"
+
+static inline void *hk_malloc_inline(size_t n) {
+  hk_heap_t *h = hk_heap_tls;
+  if (hk_likely(n <= HK_DIRECT_MAX)) {
+    hk_slab_t *s = h->direct[(n + 7) >> 3];
+    hk_block_t *b = s->free;
+    if (hk_likely(b != NULL)) {
+      s->free = b->next;
+      s->used++;
+      return b;
+    }
+  }
+  return hk_malloc_generic(h, n);
+}
+
+static inline void hk_free_inline(void *p) {
+  if (hk_unlikely(p == NULL)) return;
+  hk_superslab_t *ss = hk_ss_of(p);
+  hk_slab_t *s = hk_slab_at(ss, p);
+  hk_heap_t *h = hk_heap_tls;
+  if (hk_likely(hk_ss_owner(ss) == h && s->flags == 0)) {
+    hk_block_t *b = (hk_block_t *)p;
+    b->next = s->local_free;
+    s->local_free = b;
+    if (hk_likely(--s->used != 0)) return;
+    hk_heap_slab_freed_local(h, ss, s);
+    return;
+  }
+  hk_free_generic(p);
+}
+
+#endif /* HK_ALLOC_H */

@@ -1,0 +1,171 @@
+/* hakmem arena: reserves address space in chunks of up to 64 MiB and hands
+ * out 2 MiB-aligned SuperSlabs.  Free SuperSlabs stay mapped and are purged
+ * (madvise) in batches; their address space is returned on malloc_trim or
+ * when the process runs out of it.  One lock, taken once per 2 MiB. */
+#include "internal.h"
+
+#define CHUNK_SS_MAX     32                /* 64 MiB */
+#define MAX_CHUNKS       16384             /* 1 TiB of SuperSlabs */
+#define PURGE_BATCH_SS   8                 /* purge once 16 MiB of free SuperSlabs are resident */
+
+typedef struct chunk_s {
+  uint8_t *base;           /* 2 MiB aligned */
+  uint32_t n;              /* SuperSlabs in the chunk */
+  uint32_t free_mask;      /* SuperSlabs not in use */
+  uint32_t clean_mask;     /* free and known to read as zero (fresh or purged) */
+  uint32_t unmapped_mask;  /* free and address space returned to the OS */
+} chunk_t;
+
+static chunk_t chunks[MAX_CHUNKS];
+static size_t chunk_count;
+static size_t dirty_free;  /* free SuperSlabs whose pages may be resident */
+static hk_lock_t arena_lock = HK_LOCK_INIT;
+
+static uint32_t all_bits(uint32_t n) { return n >= 32 ? ~0u : ((1u << n) - 1); }
+
+static bool reserve_chunk(void) {
+  if (chunk_count >= MAX_CHUNKS) return false;
+  static const uint32_t sizes[] = { CHUNK_SS_MAX, 8, 2, 1 };
+  for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+    uint32_t n = sizes[k];
+    uint8_t *base = hk_os_map_aligned((size_t)n * HK_SS_SIZE, HK_SS_SIZE, 0);
+    if (base) {
+      chunks[chunk_count++] = (chunk_t){ base, n, all_bits(n), all_bits(n), 0 };
+      return true;
+    }
+  }
+  return false;
+}
+
+/* Take a free SuperSlab from chunk c (its bit in `avail`); prefer warm pages. */
+static hk_superslab_t *take(chunk_t *c, uint32_t avail, bool *clean) {
+  uint32_t warm = avail & ~c->clean_mask;
+  unsigned i = (unsigned)__builtin_ctz(warm ? warm : avail);
+  uint32_t bit = 1u << i;
+  uint8_t *p = c->base + (size_t)i * HK_SS_SIZE;
+  if (c->unmapped_mask & bit) {
+    if (!hk_os_map_fixed(p, HK_SS_SIZE)) return NULL;
+    c->unmapped_mask &= ~bit;
+    c->clean_mask |= bit;
+  }
+  *clean = (c->clean_mask & bit) != 0;
+  if (!*clean) dirty_free--;
+  c->free_mask &= ~bit;
+  c->clean_mask &= ~bit;
+  return (hk_superslab_t *)p;
+}
+
+static hk_superslab_t *alloc_locked(bool *clean) {
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t i = 0; i < chunk_count; i++) {
+      chunk_t *c = &chunks[i];
+      uint32_t avail = c->free_mask & (pass == 0 ? ~c->unmapped_mask : c->unmapped_mask);
+      if (!avail) continue;
+      hk_superslab_t *ss = take(c, avail, clean);
+      if (ss) return ss;
+    }
+  }
+  if (!reserve_chunk()) return NULL;
+  chunk_t *c = &chunks[chunk_count - 1];
+  return take(c, c->free_mask, clean);
+}
+
+hk_superslab_t *hk_arena_alloc_ss(bool *clean) {
+  hk_lock(&arena_lock);
+  hk_superslab_t *ss = alloc_locked(clean);
+  hk_unlock(&arena_lock);
+  if (ss) return ss;
+  /* Out of address space: give back what we hold and try once more. */
+  hk_bigcache_flush();
+  hk_arena_trim(true);
+  hk_lock(&arena_lock);
+  ss = alloc_locked(clean);
+  hk_unlock(&arena_lock);
+  return ss;
+}
+
+static chunk_t *chunk_of(const void *p, uint32_t *bit) {
+  for (size_t i = 0; i < chunk_count; i++) {
+    chunk_t *c = &chunks[i];
+    if ((const uint8_t *)p >= c->base && (const uint8_t *)p < c->base + (size_t)c->n * HK_SS_SIZE) {
+      *bit = 1u << (((const uint8_t *)p - c->base) >> HK_SS_SHIFT);
+      return c;
+    }
+  }
+  return NULL;
+}
+
+/* Purge every free SuperSlab whose pages may be resident: one madvise per run. */
+static size_t purge_locked(void) {
+  size_t purged = 0;
+  for (size_t i = 0; i < chunk_count; i++) {
+    chunk_t *c = &chunks[i];
+    uint32_t m = c->free_mask & ~c->clean_mask & ~c->unmapped_mask;
+    while (m) {
+      unsigned lo = (unsigned)__builtin_ctz(m);
+      uint32_t gap = ~(m >> lo);                           /* run of set bits */
+      unsigned len = gap ? (unsigned)__builtin_ctz(gap) : 32 - lo;
+      hk_os_purge(c->base + (size_t)lo * HK_SS_SIZE, (size_t)len * HK_SS_SIZE);
+      uint32_t run = (len >= 32 ? ~0u : ((1u << len) - 1)) << lo;
+      c->clean_mask |= run;
+      m &= ~run;
+      purged += (size_t)len * HK_SS_SIZE;
+    }
+  }
+  dirty_free = 0;
+  return purged;
+}
+
+void hk_arena_free_ss(hk_superslab_t *ss) {
+  bool clean = ss->dirty_mask == 0;  /* only the header page was touched */
+  hk_lock(&arena_lock);
+  uint32_t bit;
+  chunk_t *c = chunk_of(ss, &bit);
+  hk_assert(c != NULL && !(c->free_mask & bit));
+  if (c) {
+    c->free_mask |= bit;
+    if (clean) c->clean_mask |= bit;
+    else if (++dirty_free >= PURGE_BATCH_SS) purge_locked();
+  }
+  hk_unlock(&arena_lock);
+}
+
+/* Purge all free SuperSlabs; with release_address_space also unmap them. */
+size_t hk_arena_trim(bool release_address_space) {
+  hk_lock(&arena_lock);
+  size_t n = purge_locked();
+  if (release_address_space) {
+    for (size_t i = 0; i < chunk_count; i++) {
+      chunk_t *c = &chunks[i];
+      uint32_t m = c->free_mask & ~c->unmapped_mask;
+      while (m) {
+        unsigned lo = (unsigned)__builtin_ctz(m);
+        hk_os_unmap(c->base + (size_t)lo * HK_SS_SIZE, HK_SS_SIZE);
+        m &= m - 1;
+      }
+      c->unmapped_mask |= c->free_mask;
+      c->clean_mask |= c->free_mask;
+    }
+  }
+  hk_unlock(&arena_lock);
+  return n;
+}
+
+/* Call fn on every SuperSlab in use (for statistics). */
+void hk_arena_visit(hk_ss_visitor fn, void *arg) {
+  hk_lock(&arena_lock);
+  for (size_t i = 0; i < chunk_count; i++) {
+    chunk_t *c = &chunks[i];
+    uint32_t used = all_bits(c->n) & ~c->free_mask;
+    while (used) {
+      unsigned lo = (unsigned)__builtin_ctz(used);
+      fn((hk_superslab_t *)(c->base + (size_t)lo * HK_SS_SIZE), arg);
+      used &= used - 1;
+    }
+  }
+  hk_unlock(&arena_lock);
+}
+
+void hk_arena_fork_prepare(void) { hk_lock(&arena_lock); }
+void hk_arena_fork_parent(void) { hk_unlock(&arena_lock); }
+void hk_arena_fork_child(void) { pthread_mutex_init(&arena_lock, NULL); }

@@ -1,0 +1,38 @@
+/* hakmem free: the slow path behind the inline fast path in alloc.h —
+ * direct mappings, large spans, slabs parked as full, and frees from a
+ * thread that does not own the block's SuperSlab. */
+#include "internal.h"
+
+#include <errno.h>
+
+void hk_free_generic(void *p) {
+  if (p == NULL) return;
+  int saved_errno = errno;               /* free never changes errno */
+  hk_superslab_t *ss = hk_ss_of(p);
+  if (ss->kind == HK_SS_KIND_DIRECT) {
+    hk_direct_free(ss);
+    errno = saved_errno;
+    return;
+  }
+  hk_assert(ss->kind == HK_SS_KIND_SLABS);
+  hk_slab_t *s = hk_slab_at(ss, p);
+  hk_slab_t *head = hk_slab_head(s);
+  hk_heap_t *h = hk_heap_tls;
+  if (hk_ss_owner(ss) == h) {
+    hk_assert(!(head->flags & HK_SLAB_FREE));
+    if (head->flags & HK_SLAB_LARGE) {
+      hk_assert(head->used == 1);
+      head->used = 0;
+    } else {
+      hk_block_t *b = (hk_block_t *)p;
+      hk_assert(head->used > 0);
+      b->next = head->local_free;
+      head->local_free = b;
+      head->used--;
+    }
+    hk_heap_slab_freed_local(h, ss, head);
+  } else {
+    hk_remote_free(ss, head, p);
+  }
+  errno = saved_errno;
+}

@@ -1,0 +1,405 @@
+/* hakmem heap: one per thread.  Per size class a queue of slabs whose head
+ * feeds the malloc fast path (through direct[] for sizes up to 1 KiB); the
+ * SuperSlabs the heap owns; abandonment at thread exit and reclaim by other
+ * threads.  Everything here runs on slow paths and touches only the calling
+ * thread's heap, except the pool and abandoned-list locks. */
+#include "internal.h"
+
+#define HEAP_DIRTY_MAX   128  /* purge free slabs once 8 MiB of them are resident */
+#define RECLAIM_TRIES    8    /* abandoned SuperSlabs tried before a new one */
+
+static hk_lock_t pool_lock = HK_LOCK_INIT;
+static hk_heap_t *pool_free;                   /* heaps are recycled, never unmapped */
+static uint8_t *pool_next;
+static size_t pool_left;
+
+static hk_lock_t abandoned_lock = HK_LOCK_INIT;
+static hk_superslab_t *abandoned;              /* singly linked through ->next */
+
+/* ---- heap pool ---------------------------------------------------------- */
+
+hk_heap_t *hk_heap_acquire(void) {
+  hk_lock(&pool_lock);
+  hk_heap_t *h = pool_free;
+  if (h) {
+    pool_free = h->pool_next;
+  } else {
+    size_t sz = (sizeof(hk_heap_t) + 63) & ~(size_t)63;
+    if (pool_left < sz) {
+      size_t chunk = 64 * 1024;
+      pool_next = hk_os_map(chunk);
+      pool_left = pool_next ? chunk : 0;
+    }
+    if (pool_left >= sz) {
+      h = (hk_heap_t *)pool_next;
+      pool_next += sz;
+      pool_left -= sz;
+    }
+  }
+  hk_unlock(&pool_lock);
+  if (!h) return NULL;
+  memset(h, 0, sizeof *h);
+  for (unsigned i = 0; i < HK_DIRECT_SLOTS; i++) h->direct[i] = &hk_slab_empty;
+  return h;
+}
+
+void hk_heap_release(hk_heap_t *h) {
+  hk_lock(&pool_lock);
+  h->pool_next = pool_free;
+  pool_free = h;
+  hk_unlock(&pool_lock);
+}
+
+/* ---- class queues ------------------------------------------------------- */
+
+/* Point the direct[] slots of a class at the queue head (or the empty slab). */
+static void queue_front_changed(hk_heap_t *h, unsigned cls) {
+  size_t bs = hk_class_size(cls);
+  if (bs > HK_DIRECT_MAX) return;
+  hk_slab_t *s = h->queues[cls].first ? h->queues[cls].first : &hk_slab_empty;
+  size_t lo = cls == 0 ? 0 : hk_class_size(cls - 1) / 8 + 1;
+  for (size_t i = lo; i <= bs / 8; i++) h->direct[i] = s;
+}
+
+static void queue_remove(hk_heap_t *h, hk_slab_t *s) {
+  hk_queue_t *q = &h->queues[s->cls];
+  bool was_first = q->first == s;
+  if (s->prev) s->prev->next = s->next; else q->first = s->next;
+  if (s->next) s->next->prev = s->prev; else q->last = s->prev;
+  s->next = s->prev = NULL;
+  if (was_first) queue_front_changed(h, s->cls);
+}
+
+static void queue_push_front(hk_heap_t *h, hk_slab_t *s) {
+  hk_queue_t *q = &h->queues[s->cls];
+  s->prev = NULL;
+  s->next = q->first;
+  if (q->first) q->first->prev = s; else q->last = s;
+  q->first = s;
+  queue_front_changed(h, s->cls);
+}
+
+static void queue_push_back(hk_heap_t *h, hk_slab_t *s) {
+  hk_queue_t *q = &h->queues[s->cls];
+  if (!q->first) { queue_push_front(h, s); return; }
+  s->next = NULL;
+  s->prev = q->last;
+  q->last->next = s;
+  q->last = s;
+}
+
+/* ---- SuperSlab lists ---------------------------------------------------- */
+
+static void ss_list_add(hk_ss_list_t *l, hk_superslab_t *ss) {
+  ss->prev = NULL;
+  ss->next = l->first;
+  if (l->first) l->first->prev = ss;
+  l->first = ss;
+  l->count++;
+}
+
+static void ss_list_remove(hk_ss_list_t *l, hk_superslab_t *ss) {
+  if (ss->prev) ss->prev->next = ss->next; else l->first = ss->next;
+  if (ss->next) ss->next->prev = ss->prev;
+  ss->next = ss->prev = NULL;
+  l->count--;
+}
+
+static void ss_adopt(hk_heap_t *h, hk_superslab_t *ss) {
+  ss->in_full_list = ss->free_mask == 0;
+  ss_list_add(ss->in_full_list ? &h->ss_full : &h->ss_avail, ss);
+}
+
+static void ss_unlink(hk_heap_t *h, hk_superslab_t *ss) {
+  ss_list_remove(ss->in_full_list ? &h->ss_full : &h->ss_avail, ss);
+}
+
+/* Keep the avail/full lists in step with the free mask. */
+static void ss_update_list(hk_heap_t *h, hk_superslab_t *ss) {
+  bool full = ss->free_mask == 0;
+  if (full == (bool)ss->in_full_list) return;
+  ss_unlink(h, ss);
+  ss_adopt(h, ss);
+}
+
+static void ss_release(hk_heap_t *h, hk_superslab_t *ss) {
+  ss_unlink(h, ss);
+  h->dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
+  hk_arena_free_ss(ss);
+}
+
+static void heap_purge(hk_heap_t *h) {
+  for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) hk_ss_purge(ss);
+}
+
+/* A span is free again.  Returns true when its SuperSlab went back to the
+ * arena (the heap keeps one empty SuperSlab as a spare unless `no_spare`). */
+static bool span_freed(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *head, bool no_spare) {
+  hk_ss_return_span(ss, head);
+  ss_update_list(h, ss);
+  if (ss->free_mask == ~0u && (no_spare || h->ss_avail.count > 1)) {
+    ss_release(h, ss);
+    return true;
+  }
+  if (h->dirty_slabs > HEAP_DIRTY_MAX) heap_purge(h);
+  return false;
+}
+
+/* ---- remote frees ------------------------------------------------------- */
+
+/* After collecting remote frees of slab s: free it if empty, re-queue it if it
+ * was full and now has blocks.  Returns true if the SuperSlab was released. */
+static bool slab_after_collect(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s, bool no_spare) {
+  if (s->used == 0) {
+    if (s->flags == 0) queue_remove(h, s);
+    s->free = s->local_free = NULL;
+    return span_freed(h, ss, s, no_spare);
+  }
+  if ((s->flags & HK_SLAB_FULL) && (s->free || s->local_free)) {
+    s->flags = 0;
+    queue_push_back(h, s);
+  }
+  return false;
+}
+
+/* Collect the slabs flagged in a SuperSlab's remote mask. */
+static void ss_collect_flagged(hk_heap_t *h, hk_superslab_t *ss) {
+  if (atomic_load_explicit(&ss->remote_mask, memory_order_relaxed) == 0) return;
+  uint32_t m = atomic_exchange_explicit(&ss->remote_mask, 0, memory_order_acquire);
+  while (m) {
+    hk_slab_t *s = &ss->slabs[__builtin_ctz(m)];
+    m &= m - 1;
+    if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;   /* stale flag */
+    hk_slab_collect_remote(s);
+    if (slab_after_collect(h, ss, s, false)) return;
+  }
+}
+
+/* Take other threads' frees: when hinted, or always with `force`. */
+void hk_heap_collect(hk_heap_t *h, bool force) {
+  if (!force && atomic_load_explicit(&h->remote_hint, memory_order_relaxed) == 0) return;
+  atomic_store_explicit(&h->remote_hint, 0, memory_order_relaxed);
+  atomic_thread_fence(memory_order_seq_cst);
+  hk_ss_list_t *lists[2] = { &h->ss_full, &h->ss_avail };
+  for (int l = 0; l < 2; l++) {
+    hk_superslab_t *next;
+    for (hk_superslab_t *ss = lists[l]->first; ss; ss = next) {
+      next = ss->next;
+      ss_collect_flagged(h, ss);
+    }
+  }
+}
+
+/* ---- abandonment and reclaim -------------------------------------------- */
+
+static void abandoned_push(hk_superslab_t *ss) {
+  hk_lock(&abandoned_lock);
+  ss->prev = NULL;
+  ss->next = abandoned;
+  abandoned = ss;
+  hk_unlock(&abandoned_lock);
+}
+
+static hk_superslab_t *abandoned_pop(void) {
+  if (__atomic_load_n(&abandoned, __ATOMIC_RELAXED) == NULL) return NULL;
+  hk_lock(&abandoned_lock);
+  hk_superslab_t *ss = abandoned;
+  if (ss) abandoned = ss->next;
+  hk_unlock(&abandoned_lock);
+  if (ss) ss->next = NULL;
+  return ss;
+}
+
+/* Free the empty spans of a SuperSlab and sort its slabs into the heap's
+ * queues.  Returns false if the SuperSlab went back to the arena. */
+static bool ss_settle(hk_heap_t *h, hk_superslab_t *ss, bool no_spare) {
+  for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {
+    hk_slab_t *s = &ss->slabs[i];
+    if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
+    hk_slab_collect_remote(s);
+    if (s->used == 0) {
+      if (s->flags == 0) queue_remove(h, s);
+      s->free = s->local_free = NULL;
+      if (span_freed(h, ss, s, no_spare)) return false;
+    }
+  }
+  return true;
+}
+
+static void reclaim(hk_heap_t *h, hk_superslab_t *ss) {
+  atomic_store_explicit(&ss->owner, h, memory_order_release);
+  atomic_store_explicit(&ss->remote_mask, 0, memory_order_relaxed);
+  atomic_thread_fence(memory_order_seq_cst);
+  h->dirty_slabs += (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
+  ss_adopt(h, ss);
+  for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {     /* abandoned slabs are all FULL */
+    hk_slab_t *s = &ss->slabs[i];
+    if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL | HK_SLAB_LARGE)) continue;
+    hk_slab_collect(s);
+    if (s->used != 0 && (s->free || s->capacity < s->reserved)) {
+      s->flags = 0;
+      queue_push_back(h, s);
+    }
+  }
+  ss_settle(h, ss, true);
+}
+
+/* Thread exit: give back what is empty, leave the rest for other threads. */
+void hk_heap_abandon(hk_heap_t *h) {
+  hk_ss_list_t *lists[2] = { &h->ss_full, &h->ss_avail };
+  for (int l = 0; l < 2; l++) {
+    while (lists[l]->first) {
+      hk_superslab_t *ss = lists[l]->first;
+      for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {
+        hk_slab_t *s = &ss->slabs[i];
+        if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL | HK_SLAB_LARGE)) continue;
+        hk_slab_collect(s);
+        if (s->flags == 0) queue_remove(h, s);
+        s->flags = HK_SLAB_FULL;   /* out of every queue while abandoned */
+      }
+      if (!ss_settle(h, ss, true)) continue;
+      ss_unlink(h, ss);
+      h->dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
+      atomic_store_explicit(&ss->owner, NULL, memory_order_release);
+      abandoned_push(ss);
+    }
+  }
+  for (unsigned c = 0; c < HK_NUM_CLASSES; c++) hk_assert_internal(h->queues[c].first == NULL);
+}
+
+/* malloc_trim: adopt every abandoned SuperSlab, releasing the empty ones. */
+size_t hk_heap_reclaim_all(hk_heap_t *h) {
+  size_t n = 0;
+  hk_superslab_t *ss;
+  while ((ss = abandoned_pop()) != NULL) { reclaim(h, ss); n++; }
+  return n;
+}
+
+/* ---- finding memory ----------------------------------------------------- */
+
+static hk_slab_t *take_span_owned(hk_heap_t *h, unsigned n, bool large, bool *clean,
+                                  hk_superslab_t **out) {
+  for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) {
+    hk_slab_t *head = hk_ss_take_span(ss, n, large, clean);
+    if (head) {
+      ss_update_list(h, ss);
+      *out = ss;
+      return head;
+    }
+  }
+  return NULL;
+}
+
+/* A span of n slabs: from owned SuperSlabs, then after collecting remote
+ * frees, then from abandoned SuperSlabs, then from the arena. */
+static hk_slab_t *take_span(hk_heap_t *h, unsigned n, bool large, bool *clean,
+                            hk_superslab_t **out) {
+  hk_slab_t *head = take_span_owned(h, n, large, clean, out);
+  if (head) return head;
+  hk_heap_collect(h, true);
+  if ((head = take_span_owned(h, n, large, clean, out))) return head;
+  for (int i = 0; i < RECLAIM_TRIES; i++) {
+    hk_superslab_t *ss = abandoned_pop();
+    if (!ss) break;
+    reclaim(h, ss);
+    if ((head = take_span_owned(h, n, large, clean, out))) return head;
+  }
+  bool fresh;
+  hk_superslab_t *ss = hk_arena_alloc_ss(&fresh);
+  if (!ss) return NULL;
+  hk_ss_init(ss, h, fresh);
+  ss_adopt(h, ss);
+  head = hk_ss_take_span(ss, n, large, clean);
+  ss_update_list(h, ss);
+  *out = ss;
+  return head;
+}
+
+/* The class queue is exhausted at its head: find a slab with free blocks. */
+static hk_slab_t *find_slab(hk_heap_t *h, unsigned cls) {
+  hk_queue_t *q = &h->queues[cls];
+  for (int round = 0; round < 2; round++) {
+    hk_slab_t *next;
+    for (hk_slab_t *s = q->first; s; s = next) {
+      next = s->next;
+      if (!s->free) hk_slab_collect(s);
+      if (!s->free) hk_slab_extend(s);
+      if (s->free) {
+        if (s != q->first) { queue_remove(h, s); queue_push_front(h, s); }
+        return s;
+      }
+      queue_remove(h, s);          /* every block is out: park it until one comes back */
+      s->flags = HK_SLAB_FULL;
+    }
+    if (round == 0) hk_heap_collect(h, false);
+  }
+  bool clean;
+  hk_superslab_t *ss;
+  hk_slab_t *s = take_span(h, hk_class_span(cls), false, &clean, &ss);
+  if (!s) return NULL;
+  hk_slab_init(s, ss, cls);
+  hk_slab_extend(s);
+  queue_push_front(h, s);
+  return s;
+}
+
+void *hk_heap_alloc_small(hk_heap_t *h, size_t n) {
+  unsigned cls = hk_size_class(n);
+  hk_slab_t *s = h->queues[cls].first;
+  if (!s || !s->free) {
+    s = find_slab(h, cls);
+    if (!s) return NULL;
+  }
+  hk_block_t *b = s->free;
+  s->free = b->next;
+  s->used++;
+  return b;
+}
+
+/* One block in its own span of 64 KiB-aligned slabs; NULL if it does not fit
+ * a SuperSlab (the caller maps it directly) or memory is exhausted. */
+void *hk_heap_alloc_large(hk_heap_t *h, size_t n, size_t align) {
+  size_t bs = (n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1);
+  size_t slack = align > HK_SLAB_SIZE ? align - HK_SLAB_SIZE : 0;
+  size_t nslabs = (bs + slack + HK_SLAB_SIZE - 1) >> HK_SLAB_SHIFT;
+  if (nslabs >= HK_SLABS_PER_SS) return NULL;
+  bool clean;
+  hk_superslab_t *ss;
+  hk_slab_t *s = take_span(h, (unsigned)nslabs, true, &clean, &ss);
+  if (!s) return NULL;
+  s->start = hk_slab_area(ss, hk_slab_index(ss, s));
+  uint8_t *p = (uint8_t *)(((uintptr_t)s->start + align - 1) & ~(uintptr_t)(align - 1));
+  s->block_size = (uint32_t)((size_t)(p - s->start) + bs);
+  s->free = s->local_free = NULL;
+  atomic_store_explicit(&s->remote_free, NULL, memory_order_relaxed);
+  s->next = s->prev = NULL;
+  s->used = 1;
+  s->capacity = s->reserved = 1;
+  s->cls = 0;
+  s->zeroed = clean;
+  s->flags = HK_SLAB_LARGE;
+  return p;
+}
+
+/* The owner freed the last block of slab s (fast path) or a block of a
+ * large or full slab (slow path, s->used already updated). */
+void hk_heap_slab_freed_local(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s) {
+  if (s->flags & HK_SLAB_LARGE) {
+    span_freed(h, ss, s, false);
+    return;
+  }
+  if (s->used == 0 && s->flags == 0) {
+    hk_queue_t *q = &h->queues[s->cls];
+    if (q->first == s && s->next == NULL) return;   /* keep a class's last slab */
+  }
+  slab_after_collect(h, ss, s, false);
+}
+
+/* ---- fork ---------------------------------------------------------------- */
+
+void hk_heap_fork_prepare(void) { hk_lock(&pool_lock); hk_lock(&abandoned_lock); }
+void hk_heap_fork_parent(void) { hk_unlock(&abandoned_lock); hk_unlock(&pool_lock); }
+void hk_heap_fork_child(void) {
+  pthread_mutex_init(&pool_lock, NULL);
+  pthread_mutex_init(&abandoned_lock, NULL);
+}

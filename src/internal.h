@@ -1,0 +1,166 @@
+/* hakmem: internal interfaces between the layers (hidden symbols, hk_ prefix). */
+#ifndef HK_INTERNAL_H
+#define HK_INTERNAL_H
+
+#include "types.h"
+
+#include <string.h>
+
+#define hk_likely(x)   __builtin_expect(!!(x), 1)
+#define hk_unlikely(x) __builtin_expect(!!(x), 0)
+#define HK_NOINLINE    __attribute__((noinline))
+#define HK_COLD        __attribute__((cold, noinline))
+
+/* ---- assertions (HK_DEBUG: 0 none, 1 cheap, 2 internal invariants) ------ */
+#ifndef HK_DEBUG
+#define HK_DEBUG 0
+#endif
+HK_COLD __attribute__((noreturn)) void hk_fatal(const char *msg, const void *ptr);
+HK_COLD __attribute__((noreturn)) void hk_assert_fail(const char *expr, const char *file, int line);
+#if HK_DEBUG >= 1
+#define hk_assert(x) ((x) ? (void)0 : hk_assert_fail(#x, __FILE__, __LINE__))
+#else
+#define hk_assert(x) ((void)0)
+#endif
+#if HK_DEBUG >= 2
+#define hk_assert_internal(x) hk_assert(x)
+#else
+#define hk_assert_internal(x) ((void)0)
+#endif
+
+/* ---- locks: pthread mutexes, re-initialised in the child after fork ----- */
+typedef pthread_mutex_t hk_lock_t;
+#define HK_LOCK_INIT PTHREAD_MUTEX_INITIALIZER
+static inline void hk_lock(hk_lock_t *l) { pthread_mutex_lock(l); }
+static inline void hk_unlock(hk_lock_t *l) { pthread_mutex_unlock(l); }
+
+/* ---- size classes ------------------------------------------------------ */
+static inline unsigned hk_size_class(size_t n) {
+  if (n <= 8) return 0;
+  if (n <= 128) return (unsigned)((n + 15) >> 4);
+  size_t m = n - 1;
+  unsigned b = 63u - (unsigned)__builtin_clzl(m);      /* m >= 128: b >= 7 */
+  return 9u + (b - 7u) * 8u + (unsigned)(m >> (b - 3u)) - 8u;
+}
+static inline size_t hk_class_size(unsigned cls) {
+  if (cls == 0) return 8;
+  if (cls <= 8) return (size_t)cls * 16;
+  unsigned j = cls - 9, d = j >> 3, r = j & 7;
+  return ((size_t)128 << d) + (size_t)(r + 1) * ((size_t)16 << d);
+}
+/* Slabs per span for a class: at least 8 blocks per span. */
+static inline unsigned hk_class_span(unsigned cls) {
+  size_t bs = hk_class_size(cls);
+  size_t k = (bs * 8 + HK_SLAB_SIZE - 1) / HK_SLAB_SIZE;
+  return k ? (unsigned)k : 1u;
+}
+
+/* ---- address to metadata ---------------------------------------------- */
+static inline hk_superslab_t *hk_ss_of(const void *p) {
+  return (hk_superslab_t *)(((uintptr_t)p - 1) & ~(uintptr_t)HK_SS_MASK);
+}
+/* The slab holding p: SuperSlabs are 2 MiB aligned, so the slab index is
+ * bits 16..20 of the address, scaled to the 64-byte metadata entries. */
+static inline hk_slab_t *hk_slab_at(hk_superslab_t *ss, const void *p) {
+  uintptr_t off = ((uintptr_t)p >> (HK_SLAB_SHIFT - 6)) & ((uintptr_t)(HK_SLABS_PER_SS - 1) << 6);
+  return (hk_slab_t *)((uint8_t *)ss->slabs + off);
+}
+/* A span's head slab; the TAIL flag and delta are fixed while a block lives. */
+static inline hk_slab_t *hk_slab_head(hk_slab_t *s) {
+  return (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_TAIL) ? s - s->head_delta : s;
+}
+static inline unsigned hk_slab_index(hk_superslab_t *ss, const hk_slab_t *s) {
+  return (unsigned)(s - ss->slabs);
+}
+static inline uint8_t *hk_slab_area(hk_superslab_t *ss, unsigned idx) {
+  return (uint8_t *)ss + (idx ? (size_t)idx << HK_SLAB_SHIFT : HK_SS_HEADER_SIZE);
+}
+static inline hk_heap_t *hk_ss_owner(hk_superslab_t *ss) {
+  return atomic_load_explicit(&ss->owner, memory_order_relaxed);
+}
+
+/* ---- thread heap (TLS) ------------------------------------------------- */
+extern __thread hk_heap_t *hk_heap_tls __attribute__((tls_model("initial-exec")));
+extern hk_heap_t hk_heap_empty;
+extern hk_slab_t hk_slab_empty;
+
+/* os.c */
+typedef struct hk_os_counters_s {
+  _Atomic size_t mmap_calls, munmap_calls, madvise_calls, mremap_calls;
+  _Atomic size_t mapped_bytes;      /* currently mapped by hakmem */
+} hk_os_counters_t;
+extern hk_os_counters_t hk_os_counters;
+void *hk_os_map(size_t size);
+void *hk_os_map_aligned(size_t size, size_t align, size_t skew);
+bool hk_os_map_fixed(void *addr, size_t size);
+void hk_os_unmap(void *p, size_t size);
+void hk_os_purge(void *p, size_t size);
+bool hk_os_remap_inplace(void *p, size_t old_size, size_t new_size);
+bool hk_os_remap_move(void *p, size_t old_size, size_t new_size, void *to);
+
+/* arena.c: SuperSlabs from reserved chunks */
+hk_superslab_t *hk_arena_alloc_ss(bool *clean);
+void hk_arena_free_ss(hk_superslab_t *ss);
+size_t hk_arena_trim(bool release_address_space);
+typedef void (*hk_ss_visitor)(hk_superslab_t *ss, void *arg);
+void hk_arena_visit(hk_ss_visitor fn, void *arg);
+void hk_arena_fork_prepare(void);
+void hk_arena_fork_parent(void);
+void hk_arena_fork_child(void);
+
+/* superslab.c: slab spans inside a SuperSlab */
+void hk_ss_init(hk_superslab_t *ss, hk_heap_t *owner, bool clean);
+hk_slab_t *hk_ss_take_span(hk_superslab_t *ss, unsigned nslabs, bool large, bool *clean);
+void hk_ss_return_span(hk_superslab_t *ss, hk_slab_t *head);
+unsigned hk_ss_purge(hk_superslab_t *ss);
+
+/* slab.c: blocks inside a slab */
+void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls);
+bool hk_slab_extend(hk_slab_t *s);
+void hk_slab_collect(hk_slab_t *s);
+void hk_slab_collect_remote(hk_slab_t *s);
+void hk_remote_free(hk_superslab_t *ss, hk_slab_t *head, void *p);
+
+/* heap.c: per-thread heaps */
+hk_heap_t *hk_heap_acquire(void);
+void hk_heap_release(hk_heap_t *h);
+void *hk_heap_alloc_small(hk_heap_t *h, size_t n);
+void *hk_heap_alloc_large(hk_heap_t *h, size_t n, size_t align);
+void hk_heap_slab_freed_local(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s);
+void hk_heap_collect(hk_heap_t *h, bool force);
+void hk_heap_abandon(hk_heap_t *h);
+size_t hk_heap_reclaim_all(hk_heap_t *h);
+void hk_heap_fork_prepare(void);
+void hk_heap_fork_parent(void);
+void hk_heap_fork_child(void);
+
+/* large.c: direct mappings and the BigCache */
+void *hk_direct_alloc(size_t n, size_t align, bool zero);
+void hk_direct_free(hk_superslab_t *hdr);
+void *hk_direct_realloc(hk_superslab_t *hdr, void *p, size_t n);
+size_t hk_direct_usable(hk_superslab_t *hdr, const void *p);
+size_t hk_bigcache_flush(void);
+size_t hk_bigcache_bytes(void);
+void hk_direct_stats(size_t *bytes, size_t *count);
+void hk_large_fork_prepare(void);
+void hk_large_fork_parent(void);
+void hk_large_fork_child(void);
+
+/* alloc.c / free.c: slow paths of the malloc family */
+void *hk_malloc_generic(hk_heap_t *h, size_t n);
+void *hk_calloc(size_t count, size_t size);
+void *hk_realloc(void *p, size_t n);
+void *hk_aligned(size_t align, size_t n);
+size_t hk_usable_size(const void *p);
+void hk_free_generic(void *p);
+
+/* stats.c */
+struct mallinfo2;
+void hk_stats_mallinfo(struct mallinfo2 *mi);
+void hk_stats_print(int fd);
+
+/* init.c */
+hk_heap_t *hk_thread_init(void);
+size_t hk_trim(void);
+
+#endif /* HK_INTERNAL_H */

@@ -1,0 +1,168 @@
+/* hakmem large: blocks beyond 1 MiB get a mapping of their own, starting at
+ * a 2 MiB boundary with a header page, so free(p) finds the header at
+ * (p - 1) & ~(2 MiB - 1) as for slabs.  Freed mappings wait in the BigCache
+ * (buckets of equal mapping size) so that a repeated large malloc/free makes
+ * no syscall; realloc grows them with mremap. */
+#include "internal.h"
+
+#include <errno.h>
+
+#define BC_PER_BUCKET   4
+#define BC_MAX_BYTES    ((size_t)64 << 20)      /* cache at most 64 MiB */
+#define BC_MAX_MAP      ((size_t)32 << 20)      /* mappings above this are not cached */
+#define BC_MIN_SHIFT    20                      /* smallest mapping class: 1 MiB + */
+#define BC_BUCKETS      ((25 - BC_MIN_SHIFT + 1) * 8)
+
+typedef struct bucket_s { hk_superslab_t *e[BC_PER_BUCKET]; unsigned n; } bucket_t;
+
+static bucket_t buckets[BC_BUCKETS];
+static size_t bc_bytes;
+static hk_lock_t bc_lock = HK_LOCK_INIT;
+static _Atomic size_t live_bytes, live_count;
+
+/* Round a mapping size up to 8 steps per doubling; *bucket = -1 if not cached. */
+static size_t map_class(size_t need, int *bucket) {
+  size_t m = need - 1;
+  unsigned b = 63u - (unsigned)__builtin_clzl(m | 1);
+  size_t step = b >= 3 ? (size_t)1 << (b - 3) : 1;
+  if (step < HK_PAGE_SIZE) step = HK_PAGE_SIZE;
+  size_t size = (need + step - 1) & ~(step - 1);
+  *bucket = -1;
+  if (size <= BC_MAX_MAP && b >= BC_MIN_SHIFT)
+    *bucket = (int)((b - BC_MIN_SHIFT) * 8 + (unsigned)((m >> (b - 3)) & 7));
+  return size;
+}
+
+static hk_superslab_t *bc_get(int b) {
+  if (b < 0) return NULL;
+  hk_lock(&bc_lock);
+  hk_superslab_t *hdr = NULL;
+  bucket_t *k = &buckets[b];
+  if (k->n) {
+    hdr = k->e[--k->n];
+    bc_bytes -= hdr->map_size;
+  }
+  hk_unlock(&bc_lock);
+  return hdr;
+}
+
+static bool bc_put(hk_superslab_t *hdr) {
+  int b;
+  map_class(hdr->map_size, &b);
+  if (b < 0) return false;
+  bool kept = false;
+  hk_lock(&bc_lock);
+  bucket_t *k = &buckets[b];
+  if (k->n < BC_PER_BUCKET && bc_bytes + hdr->map_size <= BC_MAX_BYTES) {
+    k->e[k->n++] = hdr;
+    bc_bytes += hdr->map_size;
+    kept = true;
+  }
+  hk_unlock(&bc_lock);
+  return kept;
+}
+
+size_t hk_bigcache_flush(void) {
+  size_t freed = 0;
+  for (;;) {
+    hk_superslab_t *hdr = NULL;
+    hk_lock(&bc_lock);
+    for (int b = 0; b < BC_BUCKETS && !hdr; b++)
+      if (buckets[b].n) hdr = buckets[b].e[--buckets[b].n];
+    if (hdr) bc_bytes -= hdr->map_size;
+    hk_unlock(&bc_lock);
+    if (!hdr) return freed;
+    freed += hdr->map_size;
+    hk_os_unmap(hdr, hdr->map_size);
+  }
+}
+
+size_t hk_bigcache_bytes(void) {
+  hk_lock(&bc_lock);
+  size_t n = bc_bytes;
+  hk_unlock(&bc_lock);
+  return n;
+}
+
+/* The user pointer sits `offset` bytes past the header: one page, or the
+ * alignment (up to 2 MiB: the header stays at the 2 MiB boundary below). */
+static size_t user_offset(size_t align) {
+  if (align <= HK_DIRECT_HDR) return HK_DIRECT_HDR;
+  return align < HK_SS_SIZE ? align : HK_SS_SIZE;
+}
+
+void *hk_direct_alloc(size_t n, size_t align, bool zero) {
+  size_t offset = user_offset(align);
+  if (n > HK_MAX_REQUEST || align > HK_MAX_REQUEST / 2) { errno = ENOMEM; return NULL; }
+  size_t need = offset + ((n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1));
+  int b;
+  size_t size = map_class(need, &b);
+  /* the header must be 2 MiB aligned, and p = header + offset aligned to align */
+  size_t map_align = align > HK_SS_SIZE ? align : HK_SS_SIZE;
+  size_t skew = align > HK_SS_SIZE ? HK_SS_SIZE : 0;
+  hk_superslab_t *hdr = align <= HK_SS_SIZE ? bc_get(b) : NULL;
+  bool fresh = hdr == NULL;
+  if (!hdr) {
+    hdr = hk_os_map_aligned(size, map_align, skew);
+    if (!hdr) {                      /* out of address space: give back, retry */
+      hk_bigcache_flush();
+      hk_arena_trim(true);
+      hdr = hk_os_map_aligned(size, map_align, skew);
+    }
+    if (!hdr) { errno = ENOMEM; return NULL; }
+    atomic_store_explicit(&hdr->owner, NULL, memory_order_relaxed);
+    hdr->kind = HK_SS_KIND_DIRECT;
+    hdr->map_size = size;
+  }
+  hdr->user = (uint8_t *)hdr + offset;
+  atomic_fetch_add_explicit(&live_bytes, hdr->map_size, memory_order_relaxed);
+  atomic_fetch_add_explicit(&live_count, 1, memory_order_relaxed);
+  if (zero && !fresh) memset(hdr->user, 0, n);
+  return hdr->user;
+}
+
+void hk_direct_free(hk_superslab_t *hdr) {
+  hk_assert(hdr->kind == HK_SS_KIND_DIRECT);
+  atomic_fetch_sub_explicit(&live_bytes, hdr->map_size, memory_order_relaxed);
+  atomic_fetch_sub_explicit(&live_count, 1, memory_order_relaxed);
+  if (!bc_put(hdr)) hk_os_unmap(hdr, hdr->map_size);
+}
+
+size_t hk_direct_usable(hk_superslab_t *hdr, const void *p) {
+  return (size_t)((uint8_t *)hdr + hdr->map_size - (const uint8_t *)p);
+}
+
+/* Resize in place, or move the pages with mremap (no copy).  NULL: the caller
+ * copies.  The header moves with the pages. */
+void *hk_direct_realloc(hk_superslab_t *hdr, void *p, size_t n) {
+  size_t offset = (size_t)((uint8_t *)p - (uint8_t *)hdr);
+  size_t need = offset + ((n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1));
+  int b;
+  size_t size = map_class(need, &b);
+  size_t old = hdr->map_size;
+  if (size == old) return p;
+  if (size < old || hk_os_remap_inplace(hdr, old, size)) {
+    if (size < old) hk_os_unmap((uint8_t *)hdr + size, old - size);
+    hdr->map_size = size;
+  } else {
+    if (offset >= HK_SS_SIZE) return NULL;   /* keep huge alignments simple: copy */
+    uint8_t *to = hk_os_map_aligned(size, HK_SS_SIZE, 0);
+    if (!to) return NULL;
+    if (!hk_os_remap_move(hdr, old, size, to)) { hk_os_unmap(to, size); return NULL; }
+    hdr = (hk_superslab_t *)to;
+    hdr->map_size = size;
+    hdr->user = to + offset;
+  }
+  if (size > old) atomic_fetch_add_explicit(&live_bytes, size - old, memory_order_relaxed);
+  else atomic_fetch_sub_explicit(&live_bytes, old - size, memory_order_relaxed);
+  return hdr->user;
+}
+
+void hk_direct_stats(size_t *bytes, size_t *count) {
+  *bytes = atomic_load_explicit(&live_bytes, memory_order_relaxed);
+  *count = atomic_load_explicit(&live_count, memory_order_relaxed);
+}
+
+void hk_large_fork_prepare(void) { hk_lock(&bc_lock); }
+void hk_large_fork_parent(void) { hk_unlock(&bc_lock); }
+void hk_large_fork_child(void) { pthread_mutex_init(&bc_lock, NULL); }

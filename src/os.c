@@ -1,0 +1,87 @@
+/* hakmem os: the only place that talks to the kernel about memory. */
+#include "internal.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+hk_os_counters_t hk_os_counters;
+
+static void count(_Atomic size_t *c) { atomic_fetch_add_explicit(c, 1, memory_order_relaxed); }
+
+static void *map_raw(void *hint, size_t size, int extra_flags) {
+  void *p = mmap(hint, size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | extra_flags, -1, 0);
+  count(&hk_os_counters.mmap_calls);
+  if (p == MAP_FAILED) return NULL;
+  atomic_fetch_add_explicit(&hk_os_counters.mapped_bytes, size, memory_order_relaxed);
+  return p;
+}
+
+void *hk_os_map(size_t size) {
+  void *p = map_raw(NULL, size, 0);
+  if (!p) errno = ENOMEM;
+  return p;
+}
+
+void hk_os_unmap(void *p, size_t size) {
+  if (size == 0) return;
+  munmap(p, size);
+  count(&hk_os_counters.munmap_calls);
+  atomic_fetch_sub_explicit(&hk_os_counters.mapped_bytes, size, memory_order_relaxed);
+}
+
+/* Map `size` bytes at an address x with (x + skew) % align == 0.
+ * align is a power of two >= the page size; skew a multiple of the page size. */
+void *hk_os_map_aligned(size_t size, size_t align, size_t skew) {
+  /* Often the kernel hands out an aligned range anyway: try that first. */
+  uint8_t *p = map_raw(NULL, size, 0);
+  if (!p) { errno = ENOMEM; return NULL; }
+  if ((((uintptr_t)p + skew) & (align - 1)) == 0) return p;
+  hk_os_unmap(p, size);
+  if (size > SIZE_MAX - align) { errno = ENOMEM; return NULL; }
+  size_t over = size + align;
+  uint8_t *raw = map_raw(NULL, over, 0);
+  if (!raw) { errno = ENOMEM; return NULL; }
+  uintptr_t x = (((uintptr_t)raw + skew + align - 1) & ~(uintptr_t)(align - 1)) - skew;
+  if (x < (uintptr_t)raw) x += align;
+  uint8_t *aligned = (uint8_t *)x;
+  hk_os_unmap(raw, (size_t)(aligned - raw));
+  hk_os_unmap(aligned + size, (size_t)(raw + over - (aligned + size)));
+  return aligned;
+}
+
+/* Map exactly at addr, never replacing an existing mapping. */
+bool hk_os_map_fixed(void *addr, size_t size) {
+  void *p = map_raw(addr, size, MAP_FIXED_NOREPLACE);
+  if (p == addr) return true;
+  if (p) hk_os_unmap(p, size);  /* old kernels treat the flag as a hint */
+  return false;
+}
+
+/* Give the pages back; the range stays mapped and reads as zero. */
+void hk_os_purge(void *p, size_t size) {
+  if (size == 0) return;
+  madvise(p, size, MADV_DONTNEED);
+  count(&hk_os_counters.madvise_calls);
+}
+
+bool hk_os_remap_inplace(void *p, size_t old_size, size_t new_size) {
+  void *q = mremap(p, old_size, new_size, 0);
+  count(&hk_os_counters.mremap_calls);
+  if (q == MAP_FAILED) return false;
+  if (new_size > old_size)
+    atomic_fetch_add_explicit(&hk_os_counters.mapped_bytes, new_size - old_size, memory_order_relaxed);
+  else
+    atomic_fetch_sub_explicit(&hk_os_counters.mapped_bytes, old_size - new_size, memory_order_relaxed);
+  return true;
+}
+
+/* Move the pages of [p, p+old_size) to `to` (a mapping of new_size bytes we own). */
+bool hk_os_remap_move(void *p, size_t old_size, size_t new_size, void *to) {
+  void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+  count(&hk_os_counters.mremap_calls);
+  if (q == MAP_FAILED) return false;
+  /* the old range is gone; the target range was already counted */
+  atomic_fetch_sub_explicit(&hk_os_counters.mapped_bytes, old_size, memory_order_relaxed);
+  return true;
+}

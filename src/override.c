@@ -1,0 +1,121 @@
+/* hakmem override: the exported symbols.  The malloc family with glibc's
+ * semantics, the __libc_* aliases, and hakmem's own hak_* API.  They all live
+ * in this one object so that linking libhakmem.a pulls in the whole family
+ * at once (never our malloc with the C library's free). */
+#include "alloc.h"
+#include "hakmem.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define HK_EXPORT __attribute__((visibility("default")))
+
+static bool is_pow2(size_t x) { return x && !(x & (x - 1)); }
+
+HK_EXPORT void *malloc(size_t n) { return hk_malloc_inline(n); }
+HK_EXPORT void free(void *p) { hk_free_inline(p); }
+HK_EXPORT void *calloc(size_t count, size_t size) { return hk_calloc(count, size); }
+HK_EXPORT void *realloc(void *p, size_t n) { return hk_realloc(p, n); }
+
+HK_EXPORT void *reallocarray(void *p, size_t count, size_t size) {
+  size_t n;
+  if (__builtin_mul_overflow(count, size, &n)) { errno = ENOMEM; return NULL; }
+  return hk_realloc(p, n);
+}
+
+HK_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
+  if (!is_pow2(align) || align % sizeof(void *) != 0) return EINVAL;
+  int saved = errno;
+  void *p = hk_aligned(align, n);
+  if (!p) { errno = saved; return ENOMEM; }
+  *out = p;
+  return 0;
+}
+
+HK_EXPORT void *aligned_alloc(size_t align, size_t n) {
+  if (!is_pow2(align)) { errno = EINVAL; return NULL; }
+  return hk_aligned(align, n);
+}
+
+/* memalign rounds an alignment that is not a power of two up, as glibc does. */
+HK_EXPORT void *memalign(size_t align, size_t n) {
+  if (align > HK_MAX_REQUEST / 2) { errno = EINVAL; return NULL; }
+  if (!is_pow2(align)) {
+    size_t a = 1;
+    while (a < align) a <<= 1;
+    align = a;
+  }
+  return hk_aligned(align, n);
+}
+
+HK_EXPORT void *valloc(size_t n) { return hk_aligned(HK_PAGE_SIZE, n); }
+
+HK_EXPORT void *pvalloc(size_t n) {
+  if (n > HK_MAX_REQUEST) { errno = ENOMEM; return NULL; }
+  size_t rounded = (n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1);
+  return hk_aligned(HK_PAGE_SIZE, rounded ? rounded : HK_PAGE_SIZE);
+}
+
+HK_EXPORT size_t malloc_usable_size(void *p) { return hk_usable_size(p); }
+HK_EXPORT int malloc_trim(size_t pad) { (void)pad; return hk_trim() > 0; }
+HK_EXPORT void malloc_stats(void) { hk_stats_print(2); }
+
+HK_EXPORT struct mallinfo2 mallinfo2(void) {
+  struct mallinfo2 mi;
+  hk_stats_mallinfo(&mi);
+  return mi;
+}
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+HK_EXPORT struct mallinfo mallinfo(void) {
+  struct mallinfo2 m2;
+  hk_stats_mallinfo(&m2);
+  struct mallinfo m;
+  m.arena = (int)m2.arena; m.ordblks = (int)m2.ordblks; m.smblks = 0; m.hblks = (int)m2.hblks;
+  m.hblkhd = (int)m2.hblkhd; m.usmblks = 0; m.fsmblks = 0; m.uordblks = (int)m2.uordblks;
+  m.fordblks = (int)m2.fordblks; m.keepcost = (int)m2.keepcost;
+  return m;
+}
+#pragma GCC diagnostic pop
+
+/* C23 sized frees (not yet declared by every libc). */
+void free_sized(void *p, size_t n);
+void free_aligned_sized(void *p, size_t align, size_t n);
+HK_EXPORT void free_sized(void *p, size_t n) { (void)n; hk_free_inline(p); }
+HK_EXPORT void free_aligned_sized(void *p, size_t align, size_t n) { (void)align; (void)n; hk_free_inline(p); }
+
+/* glibc's internal names, used by some programs and by libc itself. */
+void *__libc_malloc(size_t n);
+void __libc_free(void *p);
+void *__libc_calloc(size_t c, size_t n);
+void *__libc_realloc(void *p, size_t n);
+void *__libc_memalign(size_t a, size_t n);
+void *__libc_valloc(size_t n);
+void *__libc_pvalloc(size_t n);
+int __posix_memalign(void **out, size_t a, size_t n);
+HK_EXPORT void *__libc_malloc(size_t n) { return hk_malloc_inline(n); }
+HK_EXPORT void __libc_free(void *p) { hk_free_inline(p); }
+HK_EXPORT void *__libc_calloc(size_t c, size_t n) { return hk_calloc(c, n); }
+HK_EXPORT void *__libc_realloc(void *p, size_t n) { return hk_realloc(p, n); }
+HK_EXPORT void *__libc_memalign(size_t a, size_t n) { return memalign(a, n); }
+HK_EXPORT void *__libc_valloc(size_t n) { return valloc(n); }
+HK_EXPORT void *__libc_pvalloc(size_t n) { return pvalloc(n); }
+HK_EXPORT int __posix_memalign(void **out, size_t a, size_t n) { return posix_memalign(out, a, n); }
+
+/* ---- hakmem's own API ----------------------------------------------------- */
+
+HK_EXPORT void *hak_malloc(size_t n) { return hk_malloc_inline(n); }
+HK_EXPORT void hak_free(void *p) { hk_free_inline(p); }
+HK_EXPORT void hak_free_sized(void *p, size_t n) {
+  hk_assert(p == NULL || n <= hk_usable_size(p));
+  (void)n;
+  hk_free_inline(p);
+}
+HK_EXPORT void *hak_calloc(size_t count, size_t size) { return hk_calloc(count, size); }
+HK_EXPORT void *hak_realloc(void *p, size_t n) { return hk_realloc(p, n); }
+HK_EXPORT void *hak_aligned_alloc(size_t align, size_t n) { return aligned_alloc(align, n); }
+HK_EXPORT size_t hak_usable_size(const void *p) { return hk_usable_size(p); }
+HK_EXPORT int hak_abi_version(void) { return HAKMEM_ABI_VERSION; }

@@ -1,0 +1,96 @@
+/* hakmem slab: the blocks of one size class inside a slab span.
+ *
+ * Three lists: `free` (malloc pops it), `local_free` (the owner's frees) and
+ * `remote_free` (other threads' frees, an atomic stack).  Blocks are carved
+ * lazily from the span, a page's worth at a time, so untouched memory stays
+ * uncommitted. */
+#include "internal.h"
+
+void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls) {
+  unsigned idx = hk_slab_index(ss, s);
+  uint8_t *start = hk_slab_area(ss, idx);
+  uint8_t *end = (uint8_t *)ss + ((size_t)(idx + s->span) << HK_SLAB_SHIFT);
+  size_t bs = hk_class_size(cls);
+  s->free = NULL;
+  s->local_free = NULL;
+  atomic_store_explicit(&s->remote_free, NULL, memory_order_relaxed);
+  s->next = s->prev = NULL;
+  s->start = start;
+  s->block_size = (uint32_t)bs;
+  s->used = 0;
+  s->capacity = 0;
+  s->reserved = (uint16_t)((size_t)(end - start) / bs);
+  s->cls = (uint8_t)cls;
+  s->zeroed = 0;
+  s->flags = 0;
+  hk_assert_internal(s->reserved >= 1);
+}
+
+/* Carve about a page of fresh blocks into the free list. */
+bool hk_slab_extend(hk_slab_t *s) {
+  unsigned left = (unsigned)s->reserved - s->capacity;
+  if (left == 0) return false;
+  size_t bs = s->block_size;
+  unsigned n = bs >= HK_PAGE_SIZE / 4 ? 4 : (unsigned)(HK_PAGE_SIZE / bs);
+  if (n > left) n = left;
+  uint8_t *first = s->start + (size_t)s->capacity * bs;
+  uint8_t *p = first;
+  for (unsigned i = 1; i < n; i++, p += bs) ((hk_block_t *)p)->next = (hk_block_t *)(p + bs);
+  ((hk_block_t *)p)->next = s->free;
+  s->free = (hk_block_t *)first;
+  s->capacity = (uint16_t)(s->capacity + n);
+  return true;
+}
+
+/* Take the blocks other threads freed; they were still counted as used. */
+void hk_slab_collect_remote(hk_slab_t *s) {
+  if (atomic_load_explicit(&s->remote_free, memory_order_relaxed) == NULL) return;
+  hk_block_t *list = atomic_exchange_explicit(&s->remote_free, NULL, memory_order_acquire);
+  if (!list) return;
+  unsigned count = 1;
+  hk_block_t *tail = list;
+  while (tail->next) { tail = tail->next; count++; }
+  hk_assert(count <= s->used);
+  tail->next = s->free;
+  s->free = list;
+  s->used = (uint16_t)(s->used - count);
+}
+
+/* Refill the free list from the owner's and then other threads' frees. */
+void hk_slab_collect(hk_slab_t *s) {
+  if (s->local_free) {
+    if (!s->free) {
+      s->free = s->local_free;
+    } else {
+      hk_block_t *tail = s->local_free;
+      while (tail->next) tail = tail->next;
+      tail->next = s->free;
+      s->free = s->local_free;
+    }
+    s->local_free = NULL;
+  }
+  hk_slab_collect_remote(s);
+}
+
+/* A free from a thread that does not own the SuperSlab: push the block on
+ * the slab's atomic stack.  The push that starts a batch also flags the slab
+ * in the SuperSlab's remote mask and hints the owner, which then collects
+ * without scanning every slab.  Heaps are never unmapped, so a hint to a
+ * heap that exited (or was recycled) only costs it a spurious scan; owners
+ * also check the masks before they grow.  Free SuperSlabs are purged, not
+ * unmapped (except when address space runs out), so the flag written after
+ * the push never lands in unmapped memory in practice. */
+void hk_remote_free(hk_superslab_t *ss, hk_slab_t *head, void *p) {
+  hk_block_t *b = (hk_block_t *)p;
+  unsigned bit = 1u << hk_slab_index(ss, head);
+  hk_heap_t *owner = hk_ss_owner(ss);
+  hk_block_t *old = atomic_load_explicit(&head->remote_free, memory_order_relaxed);
+  do {
+    b->next = old;
+  } while (!atomic_compare_exchange_weak_explicit(&head->remote_free, &old, b,
+                                                  memory_order_release, memory_order_relaxed));
+  if (old == NULL) {
+    atomic_fetch_or_explicit(&ss->remote_mask, bit, memory_order_release);
+    if (owner) atomic_store_explicit(&owner->remote_hint, 1, memory_order_release);
+  }
+}

@@ -1,0 +1,78 @@
+/* hakmem superslab: a 2 MiB unit cut into 32 slabs of 64 KiB.  The header
+ * keeps which slabs are free and which may hold resident pages; a span is a
+ * run of free slabs found with a few shifts of the free mask.  Only the
+ * owning thread changes these masks. */
+#include "internal.h"
+
+static uint32_t span_bits(unsigned n, unsigned at) {
+  return (n >= 32 ? ~0u : ((1u << n) - 1)) << at;
+}
+
+/* Bit i of the result: slabs i .. i+n-1 are all set in m. */
+static uint32_t runs_of(uint32_t m, unsigned n) {
+  uint32_t r = m;
+  for (unsigned k = 1; k < n && r; k++) r &= m >> k;
+  return r;
+}
+
+void hk_ss_init(hk_superslab_t *ss, hk_heap_t *owner, bool clean) {
+  memset(ss, 0, sizeof *ss);
+  ss->kind = HK_SS_KIND_SLABS;
+  ss->free_mask = ~0u;
+  ss->dirty_mask = clean ? 0 : ~0u;
+  for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) ss->slabs[i].flags = HK_SLAB_FREE;
+  if (!clean) owner->dirty_slabs += HK_SLABS_PER_SS;
+  atomic_store_explicit(&ss->owner, owner, memory_order_release);
+}
+
+/* Take a run of n free slabs (large spans avoid slab 0, which is shortened by
+ * the header, so that they start 64 KiB aligned).  *clean: the run reads as zero. */
+hk_slab_t *hk_ss_take_span(hk_superslab_t *ss, unsigned n, bool large, bool *clean) {
+  uint32_t avail = ss->free_mask & (large ? ~1u : ~0u);
+  uint32_t any = runs_of(avail, n);
+  if (!any) return NULL;
+  uint32_t warm = runs_of(avail & ss->dirty_mask, n);  /* reuse resident pages first */
+  unsigned at = (unsigned)__builtin_ctz(warm ? warm : any);
+  uint32_t bits = span_bits(n, at);
+  uint32_t was_dirty = ss->dirty_mask & bits;
+  *clean = was_dirty == 0;
+  hk_ss_owner(ss)->dirty_slabs -= (uint32_t)__builtin_popcount(was_dirty);
+  ss->free_mask &= ~bits;
+  ss->dirty_mask |= bits;
+  hk_slab_t *head = &ss->slabs[at];
+  head->flags = 0;
+  head->span = (uint8_t)n;
+  head->head_delta = 0;
+  for (unsigned k = 1; k < n; k++) {
+    head[k].flags = HK_SLAB_TAIL;
+    head[k].head_delta = (uint8_t)k;
+  }
+  return head;
+}
+
+void hk_ss_return_span(hk_superslab_t *ss, hk_slab_t *head) {
+  unsigned n = head->span, at = hk_slab_index(ss, head);
+  hk_assert_internal(n >= 1 && at + n <= HK_SLABS_PER_SS);
+  hk_assert_internal((ss->free_mask & span_bits(n, at)) == 0);
+  for (unsigned k = 0; k < n; k++) head[k].flags = HK_SLAB_FREE;
+  ss->free_mask |= span_bits(n, at);
+  hk_ss_owner(ss)->dirty_slabs += n;
+}
+
+/* Give the pages of free slabs back to the OS; returns slabs purged. */
+unsigned hk_ss_purge(hk_superslab_t *ss) {
+  uint32_t m = ss->free_mask & ss->dirty_mask;
+  unsigned purged = (unsigned)__builtin_popcount(m);
+  while (m) {
+    unsigned lo = (unsigned)__builtin_ctz(m);
+    uint32_t gap = ~(m >> lo);
+    unsigned len = gap ? (unsigned)__builtin_ctz(gap) : 32 - lo;
+    uint8_t *from = hk_slab_area(ss, lo);
+    uint8_t *to = (uint8_t *)ss + ((size_t)(lo + len) << HK_SLAB_SHIFT);
+    hk_os_purge(from, (size_t)(to - from));
+    m &= ~span_bits(len, lo);
+  }
+  ss->dirty_mask &= ~(ss->free_mask & ss->dirty_mask);
+  hk_ss_owner(ss)->dirty_slabs -= purged;
+  return purged;
+}

@@ -1,0 +1,110 @@
+/* hakmem: constants and data structures shared by every layer.
+ *
+ * Layout: the arena reserves address space in chunks and hands out 2 MiB
+ * SuperSlabs aligned to 2 MiB.  A SuperSlab is cut into 32 slabs of 64 KiB;
+ * its first 4 KiB hold the SuperSlab header with the metadata of all 32
+ * slabs.  A slab (or a span of a few slabs) serves one size class, or holds
+ * one large block.  Blocks beyond HK_LARGE_MAX are direct mappings whose
+ * first page holds a header laid out like a SuperSlab header, so that
+ * free(p) finds its metadata at ((p - 1) & ~(2 MiB - 1)) in every case.
+ */
+#ifndef HK_TYPES_H
+#define HK_TYPES_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HK_SS_SHIFT        21
+#define HK_SS_SIZE         ((size_t)1 << HK_SS_SHIFT)          /* 2 MiB */
+#define HK_SS_MASK         (HK_SS_SIZE - 1)
+#define HK_SLAB_SHIFT      16
+#define HK_SLAB_SIZE       ((size_t)1 << HK_SLAB_SHIFT)        /* 64 KiB */
+#define HK_SLABS_PER_SS    32
+#define HK_SS_HEADER_SIZE  4096                                /* slab 0 starts here */
+#define HK_PAGE_SIZE       4096
+
+/* Size ranges. */
+#define HK_SMALL_MAX       32768u                /* size classes (slabs)      */
+#define HK_LARGE_MAX       ((size_t)1 << 20)     /* single-block slab spans    */
+#define HK_DIRECT_HDR      HK_PAGE_SIZE          /* header page of a mapping   */
+#define HK_MAX_REQUEST     (PTRDIFF_MAX - 2 * HK_SS_SIZE)
+
+/* Size classes: 8, 16..128 in steps of 16, then 8 classes per doubling up
+ * to 32 KiB (at most 12.5% rounding loss from 128 B up). */
+#define HK_NUM_CLASSES     73
+#define HK_DIRECT_MAX      1024u                 /* sizes served through direct[] */
+#define HK_DIRECT_SLOTS    (HK_DIRECT_MAX / 8 + 1)
+
+#define HK_ALIGN_NATURAL   16                    /* malloc's alignment for >= 16 B */
+
+/* Slab flags: 0 means "ordinary small slab, in its class queue", the only
+ * state the free fast path handles; anything else goes the slow way. */
+enum {
+  HK_SLAB_FREE  = 1u << 0,   /* not in use (part of the SuperSlab's free mask) */
+  HK_SLAB_FULL  = 1u << 1,   /* no free block: detached from the class queue   */
+  HK_SLAB_LARGE = 1u << 2,   /* head of a span holding one large block         */
+  HK_SLAB_TAIL  = 1u << 3,   /* non-head slab of a span                        */
+};
+
+typedef struct hk_block_s { struct hk_block_s *next; } hk_block_t;
+
+struct hk_heap_s;
+struct hk_superslab_s;
+
+/* Per-slab metadata: 64 bytes, kept in the SuperSlab header. */
+typedef struct hk_slab_s {
+  hk_block_t *free;                    /* blocks malloc pops (owner only)     */
+  hk_block_t *local_free;              /* blocks freed by the owner           */
+  _Atomic(hk_block_t *) remote_free;   /* blocks freed by other threads       */
+  struct hk_slab_s *next, *prev;       /* class queue links                   */
+  uint8_t *start;                      /* first block                         */
+  uint32_t block_size;                 /* bytes per block (large: span bytes) */
+  uint16_t used;                       /* blocks handed out, not freed locally */
+  uint16_t capacity;                   /* blocks carved so far (lazy build)   */
+  uint16_t reserved;                   /* blocks that fit in the span         */
+  uint8_t flags;                       /* HK_SLAB_*                           */
+  uint8_t cls;                         /* size class                          */
+  uint8_t span;                        /* slabs in the span (head)            */
+  uint8_t head_delta;                  /* tail slab: distance to its head     */
+  uint8_t zeroed;                      /* large: span was clean when taken    */
+  uint8_t pad_;
+} hk_slab_t;
+
+enum { HK_SS_KIND_SLABS = 1, HK_SS_KIND_DIRECT = 2 };
+
+typedef struct hk_superslab_s {
+  _Atomic(struct hk_heap_s *) owner;   /* owning heap; NULL when abandoned/direct */
+  uint32_t kind;                       /* HK_SS_KIND_*                        */
+  uint32_t free_mask;                  /* slabs not in use (owner only)       */
+  uint32_t dirty_mask;                 /* slabs whose pages may be resident   */
+  _Atomic uint32_t remote_mask;        /* slabs with pending remote frees     */
+  struct hk_superslab_s *next, *prev;  /* heap list or abandoned list         */
+  /* direct mappings */
+  size_t map_size;                     /* bytes mapped from this header on    */
+  uint8_t *user;                       /* pointer handed out                  */
+  uint8_t in_full_list;                /* heap bookkeeping: on ss_full list   */
+  uint8_t pad_[7];
+  hk_slab_t slabs[HK_SLABS_PER_SS] __attribute__((aligned(64)));
+} hk_superslab_t;
+
+_Static_assert(sizeof(hk_slab_t) == 64, "slab metadata must be 64 bytes");
+_Static_assert(sizeof(hk_superslab_t) <= HK_SS_HEADER_SIZE, "header must fit 4 KiB");
+
+typedef struct hk_queue_s { hk_slab_t *first, *last; } hk_queue_t;
+typedef struct hk_ss_list_s { hk_superslab_t *first; size_t count; } hk_ss_list_t;
+
+/* A thread heap.  direct[] comes first: the malloc fast path indexes it. */
+typedef struct hk_heap_s {
+  hk_slab_t *direct[HK_DIRECT_SLOTS];  /* (size+7)/8 -> current slab of its class */
+  hk_queue_t queues[HK_NUM_CLASSES];   /* slabs with (possibly) free blocks    */
+  hk_ss_list_t ss_avail;               /* owned SuperSlabs with free slabs     */
+  hk_ss_list_t ss_full;                /* owned SuperSlabs without free slabs  */
+  _Atomic uint32_t remote_hint;        /* set by remote frees: scan remote masks */
+  uint32_t dirty_slabs;                /* free but resident slabs (purge batch) */
+  struct hk_heap_s *pool_next;         /* heap pool free list                  */
+} hk_heap_t;
+
+#endif /* HK_TYPES_H */

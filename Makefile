@@ -16,7 +16,7 @@ BASEFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread -fvisibility=hidden \
              -fno-plt -Iinclude -Isrc $(WARN)
 RELFLAGS := -O2 -DNDEBUG -g
 DBGFLAGS := -O1 -g -DHK_DEBUG=2 -fno-omit-frame-pointer
-LDSHARED := -shared -pthread -Wl,-z,now -Wl,--version-script=src/exports.map
+LDSHARED := -shared -pthread -Wl,--no-undefined -Wl,-z,now -Wl,--version-script=src/exports.map
 
 SRCS := $(wildcard src/*.c)
 HDRS := $(wildcard src/*.h) include/hakmem.h

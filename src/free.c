@@ -18,7 +18,8 @@ void hk_free_generic(void *p) {
   hk_slab_t *s = hk_slab_at(ss, p);
   hk_slab_t *head = hk_slab_head(s);
   hk_heap_t *h = hk_heap_tls;
-  if (hk_ss_owner(ss) == h) {
+  hk_heap_t *owner = atomic_load_explicit(&ss->owner, memory_order_acquire);
+  if (owner == h) {
     hk_assert(!(head->flags & HK_SLAB_FREE));
     if (head->flags & HK_SLAB_LARGE) {
       hk_assert(head->used == 1);
@@ -33,6 +34,7 @@ void hk_free_generic(void *p) {
     hk_heap_slab_freed_local(h, ss, head);
   } else {
     hk_remote_free(ss, head, p);
+    if (owner == NULL) hk_heap_abandoned_free(ss);
   }
   errno = saved_errno;
 }

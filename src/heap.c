@@ -196,17 +196,25 @@ static void abandoned_push(hk_superslab_t *ss) {
   hk_lock(&abandoned_lock);
   ss->prev = NULL;
   ss->next = abandoned;
+  if (abandoned) abandoned->prev = ss;
   abandoned = ss;
+  ss->abandoned = 1;
   hk_unlock(&abandoned_lock);
+}
+
+static void abandoned_unlink_locked(hk_superslab_t *ss) {
+  if (ss->prev) ss->prev->next = ss->next; else abandoned = ss->next;
+  if (ss->next) ss->next->prev = ss->prev;
+  ss->next = ss->prev = NULL;
+  ss->abandoned = 0;
 }
 
 static hk_superslab_t *abandoned_pop(void) {
   if (__atomic_load_n(&abandoned, __ATOMIC_RELAXED) == NULL) return NULL;
   hk_lock(&abandoned_lock);
   hk_superslab_t *ss = abandoned;
-  if (ss) abandoned = ss->next;
+  if (ss) abandoned_unlink_locked(ss);
   hk_unlock(&abandoned_lock);
-  if (ss) ss->next = NULL;
   return ss;
 }
 
@@ -258,6 +266,10 @@ void hk_heap_abandon(hk_heap_t *h) {
         s->flags = HK_SLAB_FULL;   /* out of every queue while abandoned */
       }
       if (!ss_settle(h, ss, true)) continue;
+      uint32_t live = 0;
+      for (unsigned i = 0; i < HK_SLABS_PER_SS; i++)
+        if (!(ss->slabs[i].flags & (HK_SLAB_FREE | HK_SLAB_TAIL))) live += ss->slabs[i].used;
+      atomic_store_explicit(&ss->abandoned_live, live, memory_order_relaxed);
       ss_unlink(h, ss);
       h->dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
       atomic_store_explicit(&ss->owner, NULL, memory_order_release);
@@ -265,6 +277,21 @@ void hk_heap_abandon(hk_heap_t *h) {
     }
   }
   for (unsigned c = 0; c < HK_NUM_CLASSES; c++) hk_assert_internal(h->queues[c].first == NULL);
+}
+
+/* A block of an abandoned SuperSlab was freed (and pushed on its slab's
+ * remote list).  The free that brings the count of live blocks to zero gives
+ * the SuperSlab back to the arena, unless a thread reclaimed it meanwhile. */
+void hk_heap_abandoned_free(hk_superslab_t *ss) {
+  if (atomic_fetch_sub_explicit(&ss->abandoned_live, 1, memory_order_acq_rel) != 1) return;
+  hk_lock(&abandoned_lock);
+  bool last = ss->abandoned && hk_ss_owner(ss) == NULL;
+  if (last) abandoned_unlink_locked(ss);
+  hk_unlock(&abandoned_lock);
+  if (last) {
+    ss->dirty_mask = ~0u;
+    hk_arena_free_ss(ss);
+  }
 }
 
 /* malloc_trim: adopt every abandoned SuperSlab, releasing the empty ones. */
@@ -386,13 +413,20 @@ void *hk_heap_alloc_large(hk_heap_t *h, size_t n, size_t align) {
 void hk_heap_slab_freed_local(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s) {
   if (s->flags & HK_SLAB_LARGE) {
     span_freed(h, ss, s, false);
-    return;
+  } else if (s->used == 0 && s->flags == 0 && h->queues[s->cls].first == s && s->next == NULL) {
+    /* keep a class's last slab: no churn for a malloc/free cycle */
+  } else {
+    slab_after_collect(h, ss, s, false);
   }
-  if (s->used == 0 && s->flags == 0) {
-    hk_queue_t *q = &h->queues[s->cls];
-    if (q->first == s && s->next == NULL) return;   /* keep a class's last slab */
-  }
-  slab_after_collect(h, ss, s, false);
+  hk_heap_collect(h, false);   /* a heap that only frees still takes remote frees */
+}
+
+size_t hk_heap_abandoned_count(void) {
+  size_t n = 0;
+  hk_lock(&abandoned_lock);
+  for (hk_superslab_t *ss = abandoned; ss; ss = ss->next) n++;
+  hk_unlock(&abandoned_lock);
+  return n;
 }
 
 /* ---- fork ---------------------------------------------------------------- */

@@ -8,7 +8,8 @@
 #include <errno.h>
 
 #define BC_PER_BUCKET   4
-#define BC_MAX_BYTES    ((size_t)64 << 20)      /* cache at most 64 MiB */
+#define BC_MAX_BYTES    ((size_t)64 << 20)      /* cache at most 64 MiB of mappings */
+#define BC_RESIDENT_MAX ((size_t)16 << 20)      /* of which at most 16 MiB keep their pages */
 #define BC_MAX_MAP      ((size_t)32 << 20)      /* mappings above this are not cached */
 #define BC_MIN_SHIFT    20                      /* smallest mapping class: 1 MiB + */
 #define BC_BUCKETS      ((25 - BC_MIN_SHIFT + 1) * 8)
@@ -16,7 +17,7 @@
 typedef struct bucket_s { hk_superslab_t *e[BC_PER_BUCKET]; unsigned n; } bucket_t;
 
 static bucket_t buckets[BC_BUCKETS];
-static size_t bc_bytes;
+static size_t bc_bytes, bc_resident;
 static hk_lock_t bc_lock = HK_LOCK_INIT;
 static _Atomic size_t live_bytes, live_count;
 
@@ -41,25 +42,35 @@ static hk_superslab_t *bc_get(int b) {
   if (k->n) {
     hdr = k->e[--k->n];
     bc_bytes -= hdr->map_size;
+    if (!hdr->purged) bc_resident -= hdr->map_size;
   }
   hk_unlock(&bc_lock);
   return hdr;
 }
 
+/* Keep a freed mapping for reuse.  Past the resident budget its pages are
+ * purged first (one madvise now instead of munmap now and mmap later). */
 static bool bc_put(hk_superslab_t *hdr) {
   int b;
   map_class(hdr->map_size, &b);
   if (b < 0) return false;
-  bool kept = false;
+  hk_lock(&bc_lock);
+  bool resident = bc_resident + hdr->map_size <= BC_RESIDENT_MAX;
+  if (resident) bc_resident += hdr->map_size;   /* reserve the budget */
+  hk_unlock(&bc_lock);
+  if (!resident) hk_os_purge((uint8_t *)hdr + HK_DIRECT_HDR, hdr->map_size - HK_DIRECT_HDR);
+  hdr->purged = !resident;
   hk_lock(&bc_lock);
   bucket_t *k = &buckets[b];
-  if (k->n < BC_PER_BUCKET && bc_bytes + hdr->map_size <= BC_MAX_BYTES) {
+  bool keep = k->n < BC_PER_BUCKET && bc_bytes + hdr->map_size <= BC_MAX_BYTES;
+  if (keep) {
     k->e[k->n++] = hdr;
     bc_bytes += hdr->map_size;
-    kept = true;
+  } else if (resident) {
+    bc_resident -= hdr->map_size;
   }
   hk_unlock(&bc_lock);
-  return kept;
+  return keep;
 }
 
 size_t hk_bigcache_flush(void) {
@@ -69,7 +80,10 @@ size_t hk_bigcache_flush(void) {
     hk_lock(&bc_lock);
     for (int b = 0; b < BC_BUCKETS && !hdr; b++)
       if (buckets[b].n) hdr = buckets[b].e[--buckets[b].n];
-    if (hdr) bc_bytes -= hdr->map_size;
+    if (hdr) {
+      bc_bytes -= hdr->map_size;
+      if (!hdr->purged) bc_resident -= hdr->map_size;
+    }
     hk_unlock(&bc_lock);
     if (!hdr) return freed;
     freed += hdr->map_size;
@@ -101,7 +115,7 @@ void *hk_direct_alloc(size_t n, size_t align, bool zero) {
   size_t map_align = align > HK_SS_SIZE ? align : HK_SS_SIZE;
   size_t skew = align > HK_SS_SIZE ? HK_SS_SIZE : 0;
   hk_superslab_t *hdr = align <= HK_SS_SIZE ? bc_get(b) : NULL;
-  bool fresh = hdr == NULL;
+  bool zeroed = hdr == NULL || hdr->purged;
   if (!hdr) {
     hdr = hk_os_map_aligned(size, map_align, skew);
     if (!hdr) {                      /* out of address space: give back, retry */
@@ -114,10 +128,11 @@ void *hk_direct_alloc(size_t n, size_t align, bool zero) {
     hdr->kind = HK_SS_KIND_DIRECT;
     hdr->map_size = size;
   }
+  hdr->purged = 0;
   hdr->user = (uint8_t *)hdr + offset;
   atomic_fetch_add_explicit(&live_bytes, hdr->map_size, memory_order_relaxed);
   atomic_fetch_add_explicit(&live_count, 1, memory_order_relaxed);
-  if (zero && !fresh) memset(hdr->user, 0, n);
+  if (zero && !zeroed) memset(hdr->user, 0, n);
   return hdr->user;
 }
 

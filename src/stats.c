@@ -58,9 +58,10 @@ void hk_stats_print(int fd) {
       "max mmap regions = %10zu\n"
       "max mmap bytes   = %10zu\n"
       "bigcache bytes   = %10zu\n"
+      "abandoned SuperSlabs = %zu (of %zu in use)\n"
       "os calls: mmap %zu, munmap %zu, madvise %zu, mremap %zu; mapped %zu bytes\n",
       mi.arena, mi.uordblks, mi.arena + mi.hblkhd, mi.uordblks + mi.hblkhd,
-      mi.hblks, mi.hblkhd, mi.keepcost,
+      mi.hblks, mi.hblkhd, mi.keepcost, hk_heap_abandoned_count(), mi.arena / HK_SS_SIZE,
       atomic_load(&hk_os_counters.mmap_calls), atomic_load(&hk_os_counters.munmap_calls),
       atomic_load(&hk_os_counters.madvise_calls), atomic_load(&hk_os_counters.mremap_calls),
       atomic_load(&hk_os_counters.mapped_bytes));

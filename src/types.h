@@ -81,12 +81,16 @@ typedef struct hk_superslab_s {
   uint32_t free_mask;                  /* slabs not in use (owner only)       */
   uint32_t dirty_mask;                 /* slabs whose pages may be resident   */
   _Atomic uint32_t remote_mask;        /* slabs with pending remote frees     */
+  _Atomic uint32_t abandoned_live;     /* abandoned: blocks not yet freed     */
+  uint32_t pad0_;
   struct hk_superslab_s *next, *prev;  /* heap list or abandoned list         */
   /* direct mappings */
   size_t map_size;                     /* bytes mapped from this header on    */
   uint8_t *user;                       /* pointer handed out                  */
   uint8_t in_full_list;                /* heap bookkeeping: on ss_full list   */
-  uint8_t pad_[7];
+  uint8_t abandoned;                   /* on the abandoned list (under its lock) */
+  uint8_t purged;                      /* direct mapping cached with its pages purged */
+  uint8_t pad_[5];
   hk_slab_t slabs[HK_SLABS_PER_SS] __attribute__((aligned(64)));
 } hk_superslab_t;
 

@@ -96,7 +96,8 @@ install: all
 	install -m 755 build/libhakmem.so $(DESTDIR)$(LIBDIR)/libhakmem.so
 	install -m 644 build/libhakmem.a $(DESTDIR)$(LIBDIR)/libhakmem.a
 	install -m 644 include/hakmem.h $(DESTDIR)$(INCDIR)/hakmem.h
-	install -m 644 build/hakmem.pc $(DESTDIR)$(LIBDIR)/pkgconfig/hakmem.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
+	    hakmem.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/hakmem.pc
 
 clean:
 	rm -rf build

@@ -89,7 +89,8 @@ static chunk_t *chunk_of(const void *p, uint32_t *bit) {
     chunk_t *c = &chunks[i];
     if ((const uint8_t *)p >= c->base && (const uint8_t *)p < c->base + (size_t)c->n * HK_SS_SIZE) {
       *bit = 1u << (((const uint8_t *)p - c->base) >> HK_SS_SHIFT);
-      return c;
+      /* a slot we unmapped may since belong to a newer chunk mapped over it */
+      if (!(c->unmapped_mask & *bit)) return c;
     }
   }
   return NULL;

@@ -32,9 +32,12 @@ void hk_free_generic(void *p) {
       head->used--;
     }
     hk_heap_slab_freed_local(h, ss, head);
-  } else {
+  } else if (owner != NULL) {
     hk_remote_free(ss, head, p);
-    if (owner == NULL) hk_heap_abandoned_free(ss);
+  } else {                                  /* abandoned: read the epoch before the push */
+    uint64_t seen = atomic_load_explicit(&ss->abandoned_state, memory_order_acquire);
+    hk_remote_free(ss, head, p);
+    hk_heap_abandoned_free(ss, seen);
   }
   errno = saved_errno;
 }

@@ -192,6 +192,13 @@ void hk_heap_collect(hk_heap_t *h, bool force) {
 
 /* ---- abandonment and reclaim -------------------------------------------- */
 
+/* Start a new epoch: the SuperSlab is owned again (live count 0) or abandoned
+ * with `live` blocks. */
+static void abandoned_state_next(hk_superslab_t *ss, uint32_t live) {
+  uint64_t epoch = (atomic_load_explicit(&ss->abandoned_state, memory_order_relaxed) >> 32) + 1;
+  atomic_store_explicit(&ss->abandoned_state, (epoch << 32) | live, memory_order_release);
+}
+
 static void abandoned_push(hk_superslab_t *ss) {
   hk_lock(&abandoned_lock);
   ss->prev = NULL;
@@ -235,6 +242,7 @@ static bool ss_settle(hk_heap_t *h, hk_superslab_t *ss, bool no_spare) {
 }
 
 static void reclaim(hk_heap_t *h, hk_superslab_t *ss) {
+  abandoned_state_next(ss, 0);
   atomic_store_explicit(&ss->owner, h, memory_order_release);
   atomic_store_explicit(&ss->remote_mask, 0, memory_order_relaxed);
   atomic_thread_fence(memory_order_seq_cst);
@@ -269,7 +277,7 @@ void hk_heap_abandon(hk_heap_t *h) {
       uint32_t live = 0;
       for (unsigned i = 0; i < HK_SLABS_PER_SS; i++)
         if (!(ss->slabs[i].flags & (HK_SLAB_FREE | HK_SLAB_TAIL))) live += ss->slabs[i].used;
-      atomic_store_explicit(&ss->abandoned_live, live, memory_order_relaxed);
+      abandoned_state_next(ss, live);
       ss_unlink(h, ss);
       h->dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
       atomic_store_explicit(&ss->owner, NULL, memory_order_release);
@@ -279,13 +287,24 @@ void hk_heap_abandon(hk_heap_t *h) {
   for (unsigned c = 0; c < HK_NUM_CLASSES; c++) hk_assert_internal(h->queues[c].first == NULL);
 }
 
-/* A block of an abandoned SuperSlab was freed (and pushed on its slab's
- * remote list).  The free that brings the count of live blocks to zero gives
- * the SuperSlab back to the arena, unless a thread reclaimed it meanwhile. */
-void hk_heap_abandoned_free(hk_superslab_t *ss) {
-  if (atomic_fetch_sub_explicit(&ss->abandoned_live, 1, memory_order_acq_rel) != 1) return;
+/* A block of an abandoned SuperSlab was freed and pushed on its slab's
+ * remote list; `seen` is the abandoned state read before the push.  The free
+ * that brings the live count of that same abandonment (epoch) to zero gives
+ * the SuperSlab back to the arena.  A freer whose epoch has passed does not
+ * count: the block was either collected by the reclaimer or is counted as
+ * live in the next epoch, whose count then never reaches zero by frees, and
+ * the SuperSlab waits for a reclaim instead. */
+void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen) {
+  uint64_t st = seen, next;
+  do {
+    if ((uint32_t)st == 0 || (st >> 32) != (seen >> 32)) return;
+    next = st - 1;
+  } while (!atomic_compare_exchange_weak_explicit(&ss->abandoned_state, &st, next,
+                                                  memory_order_acq_rel, memory_order_relaxed));
+  if ((uint32_t)next != 0) return;
   hk_lock(&abandoned_lock);
-  bool last = ss->abandoned && hk_ss_owner(ss) == NULL;
+  bool last = ss->abandoned && hk_ss_owner(ss) == NULL &&
+              atomic_load_explicit(&ss->abandoned_state, memory_order_relaxed) == next;
   if (last) abandoned_unlink_locked(ss);
   hk_unlock(&abandoned_lock);
   if (last) {

@@ -130,7 +130,7 @@ void hk_heap_slab_freed_local(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s);
 void hk_heap_collect(hk_heap_t *h, bool force);
 void hk_heap_abandon(hk_heap_t *h);
 size_t hk_heap_reclaim_all(hk_heap_t *h);
-void hk_heap_abandoned_free(hk_superslab_t *ss);
+void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen);
 size_t hk_heap_abandoned_count(void);
 void hk_heap_fork_prepare(void);
 void hk_heap_fork_parent(void);

@@ -7,10 +7,11 @@
 
 #include <errno.h>
 
-#define BC_PER_BUCKET   4
+#define BC_PER_BUCKET   8
 #define BC_MAX_BYTES    ((size_t)64 << 20)      /* cache at most 64 MiB of mappings */
 #define BC_RESIDENT_MAX ((size_t)16 << 20)      /* of which at most 16 MiB keep their pages */
 #define BC_MAX_MAP      ((size_t)32 << 20)      /* mappings above this are not cached */
+#define BC_FIT_UP       3                       /* reuse mappings up to ~40% larger */
 #define BC_MIN_SHIFT    20                      /* smallest mapping class: 1 MiB + */
 #define BC_BUCKETS      ((25 - BC_MIN_SHIFT + 1) * 8)
 
@@ -34,13 +35,16 @@ static size_t map_class(size_t need, int *bucket) {
   return size;
 }
 
+/* A cached mapping of class b, or of one up to BC_FIT_UP classes larger. */
 static hk_superslab_t *bc_get(int b) {
   if (b < 0) return NULL;
   hk_lock(&bc_lock);
   hk_superslab_t *hdr = NULL;
-  bucket_t *k = &buckets[b];
-  if (k->n) {
-    hdr = k->e[--k->n];
+  for (int c = b; c < BC_BUCKETS && c <= b + BC_FIT_UP && !hdr; c++) {
+    bucket_t *k = &buckets[c];
+    if (k->n) hdr = k->e[--k->n];
+  }
+  if (hdr) {
     bc_bytes -= hdr->map_size;
     if (!hdr->purged) bc_resident -= hdr->map_size;
   }

@@ -81,8 +81,7 @@ typedef struct hk_superslab_s {
   uint32_t free_mask;                  /* slabs not in use (owner only)       */
   uint32_t dirty_mask;                 /* slabs whose pages may be resident   */
   _Atomic uint32_t remote_mask;        /* slabs with pending remote frees     */
-  _Atomic uint32_t abandoned_live;     /* abandoned: blocks not yet freed     */
-  uint32_t pad0_;
+  _Atomic uint64_t abandoned_state;    /* epoch << 32 | blocks still live while abandoned */
   struct hk_superslab_s *next, *prev;  /* heap list or abandoned list         */
   /* direct mappings */
   size_t map_size;                     /* bytes mapped from this header on    */

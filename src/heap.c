@@ -5,7 +5,10 @@
  * thread's heap, except the pool and abandoned-list locks. */
 #include "internal.h"
 
-#define HEAP_DIRTY_MAX   128  /* purge free slabs once 8 MiB of them are resident */
+#include <time.h>
+
+#define HEAP_DIRTY_MAX   128  /* with 8 MiB of free slabs resident,       */
+#define HEAP_PURGE_GAP_MS 100 /* purge every 100 ms those free for a tick */
 #define RECLAIM_TRIES    8    /* abandoned SuperSlabs tried before a new one */
 
 static hk_lock_t pool_lock = HK_LOCK_INIT;
@@ -128,8 +131,21 @@ static void ss_release(hk_heap_t *h, hk_superslab_t *ss) {
   hk_arena_free_ss(ss);
 }
 
-static void heap_purge(hk_heap_t *h) {
-  for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) hk_ss_purge(ss);
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Batched decay: only slabs that stayed free for a whole tick are purged,
+ * so a heap whose free memory churns does not purge pages it is about to
+ * touch again. */
+static void heap_maybe_purge(hk_heap_t *h) {
+  if (h->dirty_slabs <= HEAP_DIRTY_MAX) return;
+  uint64_t now = now_ms();
+  if (now - h->last_purge_ms < HEAP_PURGE_GAP_MS) return;
+  h->last_purge_ms = now;
+  for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) hk_ss_purge(ss, true);
 }
 
 /* A span is free again.  Returns true when its SuperSlab went back to the
@@ -141,7 +157,7 @@ static bool span_freed(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *head, bool n
     ss_release(h, ss);
     return true;
   }
-  if (h->dirty_slabs > HEAP_DIRTY_MAX) heap_purge(h);
+  heap_maybe_purge(h);
   return false;
 }
 

@@ -133,7 +133,7 @@ size_t hk_trim(void) {
   }
   size_t n = hk_bigcache_flush();
   if (h != &hk_heap_empty) {
-    for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) n += (size_t)hk_ss_purge(ss) << HK_SLAB_SHIFT;
+    for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) n += (size_t)hk_ss_purge(ss, false) << HK_SLAB_SHIFT;
   }
   return n + hk_arena_trim(false);
 }

@@ -112,7 +112,7 @@ void hk_arena_fork_child(void);
 void hk_ss_init(hk_superslab_t *ss, hk_heap_t *owner, bool clean);
 hk_slab_t *hk_ss_take_span(hk_superslab_t *ss, unsigned nslabs, bool large, bool *clean);
 void hk_ss_return_span(hk_superslab_t *ss, hk_slab_t *head);
-unsigned hk_ss_purge(hk_superslab_t *ss);
+unsigned hk_ss_purge(hk_superslab_t *ss, bool aged);
 
 /* slab.c: blocks inside a slab */
 void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls);

@@ -39,6 +39,7 @@ hk_slab_t *hk_ss_take_span(hk_superslab_t *ss, unsigned n, bool large, bool *cle
   hk_ss_owner(ss)->dirty_slabs -= (uint32_t)__builtin_popcount(was_dirty);
   ss->free_mask &= ~bits;
   ss->dirty_mask |= bits;
+  ss->purge_mark &= ~bits;           /* in use again: its decay starts over */
   hk_slab_t *head = &ss->slabs[at];
   head->flags = 0;
   head->span = (uint8_t)n;
@@ -59,9 +60,11 @@ void hk_ss_return_span(hk_superslab_t *ss, hk_slab_t *head) {
   hk_ss_owner(ss)->dirty_slabs += n;
 }
 
-/* Give the pages of free slabs back to the OS; returns slabs purged. */
-unsigned hk_ss_purge(hk_superslab_t *ss) {
-  uint32_t m = ss->free_mask & ss->dirty_mask;
+/* Give back the pages of free slabs; with `aged`, only those that were
+ * already free and resident at the previous tick (decay), then remember
+ * the current ones for the next tick.  Returns slabs purged. */
+unsigned hk_ss_purge(hk_superslab_t *ss, bool aged) {
+  uint32_t m = ss->free_mask & ss->dirty_mask & (aged ? ss->purge_mark : ~0u);
   unsigned purged = (unsigned)__builtin_popcount(m);
   while (m) {
     unsigned lo = (unsigned)__builtin_ctz(m);
@@ -72,7 +75,8 @@ unsigned hk_ss_purge(hk_superslab_t *ss) {
     hk_os_purge(from, (size_t)(to - from));
     m &= ~span_bits(len, lo);
   }
-  ss->dirty_mask &= ~(ss->free_mask & ss->dirty_mask);
+  ss->dirty_mask &= ~(ss->free_mask & ss->dirty_mask & (aged ? ss->purge_mark : ~0u));
+  ss->purge_mark = ss->free_mask & ss->dirty_mask;
   hk_ss_owner(ss)->dirty_slabs -= purged;
   return purged;
 }

@@ -89,7 +89,8 @@ typedef struct hk_superslab_s {
   uint8_t in_full_list;                /* heap bookkeeping: on ss_full list   */
   uint8_t abandoned;                   /* on the abandoned list (under its lock) */
   uint8_t purged;                      /* direct mapping cached with its pages purged */
-  uint8_t pad_[5];
+  uint8_t pad_;
+  uint32_t purge_mark;                 /* free dirty slabs seen at the last purge tick */
   hk_slab_t slabs[HK_SLABS_PER_SS] __attribute__((aligned(64)));
 } hk_superslab_t;
 
@@ -107,6 +108,7 @@ typedef struct hk_heap_s {
   hk_ss_list_t ss_full;                /* owned SuperSlabs without free slabs  */
   _Atomic uint32_t remote_hint;        /* set by remote frees: scan remote masks */
   uint32_t dirty_slabs;                /* free but resident slabs (purge batch) */
+  uint64_t last_purge_ms;              /* when they were last purged          */
   struct hk_heap_s *pool_next;         /* heap pool free list                  */
 } hk_heap_t;
 

@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# tests/run.sh — run hakmem's tests (called by `make test` from the repo root
+# after everything is built).
+#
+#   bash tests/run.sh [PATTERN...]     run only tests whose name matches one of
+#                                      the shell patterns (e.g. 'mt_*' 'python')
+#
+# For every program tests/api/NAME.c and tests/stress/NAME.c, four runs:
+#   [release-preload]  LD_PRELOAD=build/libhakmem.so build/tests/NAME
+#   [release-static]   build/tests/NAME.static
+#   [debug-preload]    LD_PRELOAD=build/debug/libhakmem.so build/tests/NAME
+#   [debug-static]     build/debug/tests/NAME.static
+# then every build/tests/unit_* and build/debug/tests/unit_* binary, then the
+# real programs (python3, sqlite3, lua5.4; skipped when not installed): each
+# run without hakmem, with the release and with the debug library preloaded;
+# stdout must be byte-identical to the run without hakmem, exit status 0
+# (preloaded runs get HK_EXPECT_HAKMEM=1; alloc_heavy.py then checks that
+# hakmem is really loaded).
+#
+# Environment: HK_TEST_TIMEOUT (seconds per run, default 180),
+#              HK_TEST_SCALE (length of the stress tests, default 1),
+#              HK_TEST_TAIL (log lines shown for a failure, default 30).
+# Logs: build/test-logs/.  Last line of output: "N passed, N failed".
+
+set -u
+export LC_ALL=C
+cd "$(dirname "$0")/.." || exit 2
+ROOT=$PWD
+
+TIMEOUT=${HK_TEST_TIMEOUT:-180}
+TAIL=${HK_TEST_TAIL:-30}
+LOGDIR=build/test-logs
+REL_SO=$ROOT/build/libhakmem.so
+DBG_SO=$ROOT/build/debug/libhakmem.so
+mkdir -p "$LOGDIR"
+
+passed=0
+failed=0
+skipped=0
+failures=()
+patterns=("$@")
+
+selected() { # name
+    [ ${#patterns[@]} -eq 0 ] && return 0
+    local p
+    for p in "${patterns[@]}"; do
+        # shellcheck disable=SC2053
+        [[ $1 == $p ]] && return 0
+    done
+    return 1
+}
+
+now() { printf '%s' "${EPOCHREALTIME:-$(date +%s.%N)}"; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fs", b - a }'; }
+
+# Describe an exit status.
+status_text() { # rc
+    local rc=$1
+    if [ "$rc" -eq 124 ]; then
+        echo "timed out after ${TIMEOUT}s"
+    elif [ "$rc" -gt 128 ] && [ "$rc" -lt 160 ]; then
+        echo "killed by signal $((rc - 128)) (SIG$(kill -l $((rc - 128)) 2>/dev/null))"
+    else
+        echo "exit status $rc"
+    fi
+}
+
+report_pass() { # name variant t0
+    passed=$((passed + 1))
+    echo "PASS $1 [$2] $(elapsed "$3" "$(now)")"
+}
+
+report_fail() { # name variant t0 reason log...
+    local name=$1 variant=$2 t0=$3 reason=$4
+    shift 4
+    failed=$((failed + 1))
+    failures+=("$name [$variant]")
+    echo "FAIL $name [$variant] $(elapsed "$t0" "$(now)") ($reason)"
+    local f
+    for f in "$@"; do
+        [ -s "$f" ] || continue
+        echo "    --- tail of $f"
+        tail -n "$TAIL" "$f" | sed 's/^/    | /'
+    done
+}
+
+report_skip() { # name variant reason
+    skipped=$((skipped + 1))
+    echo "SKIP $1 [$2] ($3)"
+}
+
+# Run "$@" under timeout.  The extra shell reaps the test, so a test killed
+# by a signal is reported by us (with its exit status) and not by bash with a
+# "line N: PID Aborted ..." message.
+run_timed() {
+    bash -c '"$@"; exit $?' run-test timeout -k 10 "$TIMEOUT" "$@"
+}
+
+# A preload that the dynamic linker could not perform only prints a warning
+# and runs the program without hakmem: treat that as a failure.
+preload_failed() { # log
+    grep -q "cannot be preloaded\|ld.so: object" "$1" 2>/dev/null
+}
+
+# run_prog NAME VARIANT PRELOAD BINARY — one run of a test program.
+run_prog() {
+    local name=$1 variant=$2 preload=$3 bin=$4
+    local log="$LOGDIR/$name.$variant.log"
+    local t0
+    t0=$(now)
+    if [ ! -x "$bin" ]; then
+        report_fail "$name" "$variant" "$t0" "missing binary $bin (run make test)"
+        return
+    fi
+    if [ -n "$preload" ] && [ ! -f "$preload" ]; then
+        report_fail "$name" "$variant" "$t0" "missing library $preload"
+        return
+    fi
+    local rc
+    if [ -n "$preload" ]; then
+        run_timed env LD_PRELOAD="$preload" "$bin" </dev/null >"$log" 2>&1
+        rc=$?
+    else
+        run_timed "$bin" </dev/null >"$log" 2>&1
+        rc=$?
+    fi
+    if [ "$rc" -ne 0 ]; then
+        report_fail "$name" "$variant" "$t0" "$(status_text "$rc")" "$log"
+    elif [ -n "$preload" ] && preload_failed "$log"; then
+        report_fail "$name" "$variant" "$t0" "LD_PRELOAD did not take effect" "$log"
+    else
+        report_pass "$name" "$variant" "$t0"
+    fi
+}
+
+echo "== hakmem tests (timeout ${TIMEOUT}s per run, HK_TEST_SCALE=${HK_TEST_SCALE:-1})"
+
+# ---- API and stress programs ----------------------------------------------
+for src in tests/api/*.c tests/stress/*.c; do
+    [ -e "$src" ] || continue
+    name=$(basename "$src" .c)
+    selected "$name" || continue
+    run_prog "$name" release-preload "$REL_SO" "build/tests/$name"
+    run_prog "$name" release-static "" "build/tests/$name.static"
+    run_prog "$name" debug-preload "$DBG_SO" "build/tests/$name"
+    run_prog "$name" debug-static "" "build/debug/tests/$name.static"
+done
+
+# ---- unit tests (tests/unit/*.c, linked with the library) -------------------
+for bin in build/tests/unit_* build/debug/tests/unit_*; do
+    if [ ! -f "$bin" ] || [ ! -x "$bin" ]; then
+        continue
+    fi
+    name=$(basename "$bin")
+    selected "$name" || continue
+    case "$bin" in
+    build/debug/*) variant=debug ;;
+    *) variant=release ;;
+    esac
+    run_prog "$name" "$variant" "" "$bin"
+done
+
+# ---- real programs under LD_PRELOAD -----------------------------------------
+# run_real NAME STDIN CMD... — run CMD without hakmem, then with each library;
+# stdout must match the run without hakmem.
+run_real() {
+    local name=$1 input=$2
+    shift 2
+    selected "$name" || return 0
+    local base="$LOGDIR/prog.$name"
+    local variant preload t0 rc
+    for variant in baseline release-preload debug-preload; do
+        case $variant in
+        baseline) preload= ;;
+        release-preload) preload=$REL_SO ;;
+        debug-preload) preload=$DBG_SO ;;
+        esac
+        local out="$base.$variant.out" err="$base.$variant.err"
+        t0=$(now)
+        if [ -n "$preload" ] && [ ! -f "$preload" ]; then
+            report_fail "$name" "$variant" "$t0" "missing library $preload"
+            continue
+        fi
+        if [ -n "$preload" ]; then
+            run_timed env LD_PRELOAD="$preload" HK_EXPECT_HAKMEM=1 "$@" \
+                <"$input" >"$out" 2>"$err"
+            rc=$?
+        else
+            run_timed "$@" <"$input" >"$out" 2>"$err"
+            rc=$?
+        fi
+        if [ "$rc" -ne 0 ]; then
+            report_fail "$name" "$variant" "$t0" "$(status_text "$rc")" "$err" "$out"
+        elif [ -n "$preload" ] && preload_failed "$err"; then
+            report_fail "$name" "$variant" "$t0" "LD_PRELOAD did not take effect" "$err"
+        elif [ "$variant" = baseline ] && [ ! -s "$out" ]; then
+            report_fail "$name" "$variant" "$t0" "no output" "$err"
+        elif [ "$variant" != baseline ] && ! cmp -s "$base.baseline.out" "$out"; then
+            report_fail "$name" "$variant" "$t0" \
+                "stdout differs from the run without hakmem ($base.baseline.out vs $out)" "$err"
+            diff "$base.baseline.out" "$out" | head -n 20 | sed 's/^/    diff| /'
+        else
+            report_pass "$name" "$variant" "$t0"
+        fi
+    done
+}
+
+# A missing program is skipped on a developer's machine, but fails under CI,
+# whose .ci/run installs every one of them.
+missing() { # name reason
+    selected "$1" || return 0
+    if [ -n "${CI:-}" ]; then
+        report_fail "$1" all "$(now)" "$2 (CI installs it: see .ci/run)"
+    else
+        report_skip "$1" all "$2"
+    fi
+}
+
+# Debian's interpreter, not a pyenv one that may come first on PATH.
+PY=/usr/bin/python3
+if [ -x "$PY" ]; then
+    run_real python /dev/null env -u PYTHONHOME -u PYTHONPATH PYTHONMALLOC=malloc \
+        PYTHONHASHSEED=0 PYTHONDONTWRITEBYTECODE=1 "$PY" tests/programs/alloc_heavy.py
+else
+    missing python "$PY not installed"
+fi
+
+SQLITE=$(command -v sqlite3 || true)
+if [ -n "$SQLITE" ]; then
+    run_real sqlite tests/programs/sqlite.sql "$SQLITE" -batch -init /dev/null :memory:
+else
+    missing sqlite "sqlite3 not installed"
+fi
+
+LUA=$(command -v lua5.4 || true)
+if [ -n "$LUA" ]; then
+    run_real lua /dev/null "$LUA" tests/programs/alloc.lua
+else
+    missing lua "lua5.4 not installed"
+fi
+
+# ---- build checks: install + pkg-config, and a warning-free clang build ----------
+check_cmd() { # name variant cmd...
+    local name=$1 variant=$2 t0 log="$LOGDIR/$1.$2.log"
+    shift 2
+    selected "$name" || return 0
+    t0=$(now)
+    if ( "$@" ) >"$log" 2>&1; then
+        report_pass "$name" "$variant" "$t0"
+    else
+        report_fail "$name" "$variant" "$t0" "exit status $?" "$log"
+    fi
+}
+
+install_check() {
+    local prefix=$ROOT/build/test-install
+    rm -rf "$prefix"
+    make -s install PREFIX="$prefix" || return 1
+    for f in lib/libhakmem.so lib/libhakmem.a include/hakmem.h lib/pkgconfig/hakmem.pc; do
+        [ -f "$prefix/$f" ] || { echo "missing $prefix/$f"; return 1; }
+    done
+    local flags
+    flags=$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs hakmem) || return 1
+    echo "pkg-config: $flags"
+    # shellcheck disable=SC2086
+    cc -o "$prefix/linked" tests/install/linked.c $flags -Wl,-rpath,"$prefix/lib" || return 1
+    cc -o "$prefix/linked.static" tests/install/linked.c -I"$prefix/include" \
+        "$prefix/lib/libhakmem.a" -pthread || return 1
+    "$prefix/linked" && "$prefix/linked.static"
+}
+
+clang_check() {
+    local out=$ROOT/build/test-clang
+    rm -rf "$out" && mkdir -p "$out" || return 1
+    local f
+    for f in src/*.c; do
+        clang -std=c11 -D_GNU_SOURCE -fPIC -pthread -fvisibility=hidden -ftls-model=initial-exec \
+            -Iinclude -Isrc -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Werror -O2 -c "$f" -o "$out/$(basename "$f" .c).o" || return 1
+    done
+}
+
+if command -v pkg-config >/dev/null 2>&1; then
+    check_cmd install pkg-config install_check
+else
+    missing install "pkg-config not installed"
+fi
+if command -v clang >/dev/null 2>&1; then
+    check_cmd clang_build warnings clang_check
+else
+    missing clang_build "clang not installed"
+fi
+
+# ---- summary -------------------------------------------------------------------
+if [ "$failed" -gt 0 ]; then
+    echo "failed runs:"
+    for f in "${failures[@]}"; do
+        echo "  $f"
+    done
+fi
+[ "$skipped" -gt 0 ] && echo "($skipped skipped)"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

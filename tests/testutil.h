@@ -1,0 +1,441 @@
+/* testutil.h — shared helpers for hakmem's API and stress test programs.
+ *
+ * Every program under tests/api/ and tests/stress/ is built three ways (see
+ * the Makefile): plain (run with LD_PRELOAD=libhakmem.so), linked with
+ * build/libhakmem.a (-DHK_LINKED=1) and linked with the debug library.
+ *
+ *   CHECK(cond, fmt, ...)   on failure prints "FAIL file:line: message" to
+ *                           stderr and exits 1 (safe from any thread, and it
+ *                           does not allocate).
+ *   tu_fill / tu_check      address-derived byte pattern:
+ *                             byte i = ((addr >> 4) * 31 + i * 7 + seed)
+ *                           tu_fill_as / tu_check_as take the address the
+ *                           pattern was derived from (for moved blocks).
+ *   CHECK_PATTERN(...)      tu_check with a good failure message.
+ *   hk_load / hk_require    hakmem's own API (hak_*): direct calls when
+ *                           linked (-DHK_LINKED=1), otherwise dlsym().
+ *   tu_rand, tu_scale, tu_now, tu_rss_bytes, tu_vmsize_bytes
+ */
+#ifndef HAKMEM_TESTUTIL_H
+#define HAKMEM_TESTUTIL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hakmem.h"
+
+#ifndef HK_LINKED
+#define HK_LINKED 0
+#endif
+
+#if defined(__GNUC__)
+#define TU_UNUSED __attribute__((unused))
+#define TU_NORETURN __attribute__((noreturn))
+#define TU_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define TU_UNUSED
+#define TU_NORETURN
+#define TU_PRINTF(a, b)
+#endif
+
+/* ---- failure reporting ---------------------------------------------------- */
+
+/* Write all of buf to fd, ignoring errors (used on failure paths). */
+static TU_UNUSED void tu_write_all(int fd, const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w <= 0) {
+            if (w < 0 && errno == EINTR)
+                continue;
+            return;
+        }
+        buf += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Print a message to stderr without going through stdio buffers. */
+static TU_UNUSED TU_PRINTF(1, 2) void tu_msg(const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof buf)
+        n = (int)sizeof buf - 1;
+    tu_write_all(2, buf, (size_t)n);
+}
+
+static TU_UNUSED TU_NORETURN TU_PRINTF(4, 5) void
+tu_fail(const char *file, int line, const char *cond, const char *fmt, ...)
+{
+    int saved = errno;
+    char buf[1536];
+    int n = snprintf(buf, sizeof buf, "FAIL %s:%d: ", file, line);
+    if (n < 0)
+        n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (m > 0)
+        n += m;
+    if ((size_t)n >= sizeof buf - 128)
+        n = (int)(sizeof buf - 128);
+    m = snprintf(buf + n, sizeof buf - (size_t)n, "  [check: %s; errno=%d]\n", cond, saved);
+    if (m > 0)
+        n += m;
+    if ((size_t)n >= sizeof buf)
+        n = (int)sizeof buf - 1;
+    tu_write_all(2, buf, (size_t)n);
+    _exit(1);
+}
+
+#define CHECK(cond, ...)                                                       \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            tu_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                   \
+    } while (0)
+
+/* Call first thing in main(): line-buffered stdout so progress lines reach
+ * the log before a crash. */
+static TU_UNUSED void tu_init(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+/* ---- byte patterns -------------------------------------------------------- */
+
+typedef uint64_t __attribute__((may_alias)) tu_u64a;
+
+static inline uint8_t tu_pat_start(uintptr_t base, uint32_t seed)
+{
+    return (uint8_t)((base >> 4) * 31u + seed);
+}
+
+/* Pattern byte i of a block whose pattern was derived from address base. */
+static inline uint8_t tu_pat_byte(uintptr_t base, size_t i, uint32_t seed)
+{
+    return (uint8_t)(tu_pat_start(base, seed) + (uint8_t)(i * 7u));
+}
+
+/* 8 consecutive pattern bytes starting at value s: byte j = s + 7j (mod 256),
+ * added per byte without carries (SWAR), little-endian. */
+static inline uint64_t tu_pat_word(uint8_t s)
+{
+    const uint64_t H = 0x8080808080808080ull;
+    const uint64_t k = 0x312A231C150E0700ull;
+    uint64_t x = 0x0101010101010101ull * s;
+    return ((x & ~H) + (k & ~H)) ^ ((x ^ k) & H);
+}
+
+static TU_UNUSED void tu_fill_as(void *p, size_t n, uint32_t seed, uintptr_t base)
+{
+    uint8_t *b = (uint8_t *)p;
+    uint8_t s0 = tu_pat_start(base, seed);
+    size_t i = 0;
+    for (; i < n && ((uintptr_t)(b + i) & 7u); i++)
+        b[i] = (uint8_t)(s0 + i * 7u);
+    for (; i + 8 <= n; i += 8)
+        *(tu_u64a *)(b + i) = tu_pat_word((uint8_t)(s0 + i * 7u));
+    for (; i < n; i++)
+        b[i] = (uint8_t)(s0 + i * 7u);
+}
+
+static TU_UNUSED void tu_fill(void *p, size_t n, uint32_t seed)
+{
+    tu_fill_as(p, n, seed, (uintptr_t)p);
+}
+
+/* Returns the offset of the first byte that differs from the pattern, or
+ * SIZE_MAX when all n bytes match. */
+static TU_UNUSED size_t tu_check_as(const void *p, size_t n, uint32_t seed, uintptr_t base)
+{
+    const uint8_t *b = (const uint8_t *)p;
+    uint8_t s0 = tu_pat_start(base, seed);
+    size_t i = 0;
+    for (; i < n && ((uintptr_t)(b + i) & 7u); i++)
+        if (b[i] != (uint8_t)(s0 + i * 7u))
+            return i;
+    for (; i + 8 <= n; i += 8)
+        if (*(const tu_u64a *)(b + i) != tu_pat_word((uint8_t)(s0 + i * 7u)))
+            break;
+    for (; i < n; i++)
+        if (b[i] != (uint8_t)(s0 + i * 7u))
+            return i;
+    return SIZE_MAX;
+}
+
+static TU_UNUSED size_t tu_check(const void *p, size_t n, uint32_t seed)
+{
+    return tu_check_as(p, n, seed, (uintptr_t)p);
+}
+
+/* Sparse variant for very large blocks: the first and last 64 bytes and one
+ * byte in every 4 KiB (enough to prove that every page is mapped and
+ * private to this block). */
+static TU_UNUSED void tu_fill_sparse(void *p, size_t n, uint32_t seed)
+{
+    uint8_t *b = (uint8_t *)p;
+    if (n <= 256) {
+        tu_fill(p, n, seed);
+        return;
+    }
+    uintptr_t base = (uintptr_t)p;
+    for (size_t i = 0; i < 64; i++)
+        b[i] = tu_pat_byte(base, i, seed);
+    for (size_t i = 64; i < n - 64; i += 4096)
+        b[i] = tu_pat_byte(base, i, seed);
+    for (size_t i = n - 64; i < n; i++)
+        b[i] = tu_pat_byte(base, i, seed);
+}
+
+static TU_UNUSED size_t tu_check_sparse(const void *p, size_t n, uint32_t seed)
+{
+    const uint8_t *b = (const uint8_t *)p;
+    if (n <= 256)
+        return tu_check(p, n, seed);
+    uintptr_t base = (uintptr_t)p;
+    for (size_t i = 0; i < 64; i++)
+        if (b[i] != tu_pat_byte(base, i, seed))
+            return i;
+    for (size_t i = 64; i < n - 64; i += 4096)
+        if (b[i] != tu_pat_byte(base, i, seed))
+            return i;
+    for (size_t i = n - 64; i < n; i++)
+        if (b[i] != tu_pat_byte(base, i, seed))
+            return i;
+    return SIZE_MAX;
+}
+
+#define CHECK_PATTERN_AS(p, n, seed, base, what)                               \
+    do {                                                                       \
+        const uint8_t *cp_p_ = (const uint8_t *)(p);                           \
+        size_t cp_n_ = (n);                                                    \
+        uintptr_t cp_base_ = (base);                                           \
+        uint32_t cp_seed_ = (seed);                                            \
+        size_t cp_off_ = tu_check_as(cp_p_, cp_n_, cp_seed_, cp_base_);        \
+        if (cp_off_ != SIZE_MAX)                                               \
+            tu_fail(__FILE__, __LINE__, "pattern intact",                      \
+                    "%s: block %p size %zu corrupted at offset %zu: "          \
+                    "got 0x%02x, expected 0x%02x",                             \
+                    (what), (const void *)cp_p_, cp_n_, cp_off_,               \
+                    cp_p_[cp_off_], tu_pat_byte(cp_base_, cp_off_, cp_seed_)); \
+    } while (0)
+
+#define CHECK_PATTERN(p, n, seed, what)                                        \
+    CHECK_PATTERN_AS((p), (n), (seed), (uintptr_t)(p), (what))
+
+#define CHECK_PATTERN_SPARSE(p, n, seed, what)                                 \
+    do {                                                                       \
+        const uint8_t *cs_p_ = (const uint8_t *)(p);                           \
+        size_t cs_n_ = (n);                                                    \
+        uint32_t cs_seed_ = (seed);                                            \
+        size_t cs_off_ = tu_check_sparse(cs_p_, cs_n_, cs_seed_);              \
+        if (cs_off_ != SIZE_MAX)                                               \
+            tu_fail(__FILE__, __LINE__, "pattern intact",                      \
+                    "%s: block %p size %zu corrupted at offset %zu: "          \
+                    "got 0x%02x, expected 0x%02x",                             \
+                    (what), (const void *)cs_p_, cs_n_, cs_off_,               \
+                    cs_p_[cs_off_],                                            \
+                    tu_pat_byte((uintptr_t)cs_p_, cs_off_, cs_seed_));         \
+    } while (0)
+
+/* Every byte of [p, p+n) equals c?  Returns first bad offset or SIZE_MAX. */
+static TU_UNUSED size_t tu_check_bytes(const void *p, size_t n, uint8_t c)
+{
+    const uint8_t *b = (const uint8_t *)p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != c)
+            return i;
+    return SIZE_MAX;
+}
+
+/* ---- random numbers, time, scale ------------------------------------------ */
+
+/* splitmix64: deterministic, any seed is fine. */
+static inline uint64_t tu_rand(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [lo, hi]. */
+static inline uint64_t tu_rand_range(uint64_t *state, uint64_t lo, uint64_t hi)
+{
+    return lo + tu_rand(state) % (hi - lo + 1);
+}
+
+static TU_UNUSED double tu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* HK_TEST_SCALE (default 1.0) scales the length of the stress tests. */
+static TU_UNUSED double tu_scale(void)
+{
+    const char *s = getenv("HK_TEST_SCALE");
+    if (!s || !*s)
+        return 1.0;
+    double v = strtod(s, NULL);
+    return v > 0 ? v : 1.0;
+}
+
+static TU_UNUSED long tu_scaled(long n, long min)
+{
+    double v = (double)n * tu_scale();
+    return v < (double)min ? min : (long)v;
+}
+
+/* Read a small /proc file into buf without allocating. */
+static TU_UNUSED ssize_t tu_read_file(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t n = 0;
+    while (n + 1 < cap) {
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = 0;
+    return (ssize_t)n;
+}
+
+/* Resident set size in bytes (from /proc/self/statm). */
+static TU_UNUSED size_t tu_rss_bytes(void)
+{
+    char buf[256];
+    if (tu_read_file("/proc/self/statm", buf, sizeof buf) <= 0)
+        return 0;
+    unsigned long size = 0, rss = 0;
+    if (sscanf(buf, "%lu %lu", &size, &rss) != 2)
+        return 0;
+    return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Value in bytes of a "Key:   N kB" line of /proc/self/status (0 if absent). */
+static TU_UNUSED size_t tu_status_bytes(const char *key)
+{
+    char buf[8192];
+    if (tu_read_file("/proc/self/status", buf, sizeof buf) <= 0)
+        return 0;
+    size_t klen = strlen(key);
+    for (char *line = buf; line && *line;) {
+        if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+            unsigned long kb = strtoul(line + klen + 1, NULL, 10);
+            return (size_t)kb * 1024u;
+        }
+        line = strchr(line, '\n');
+        if (line)
+            line++;
+    }
+    return 0;
+}
+
+static TU_UNUSED size_t tu_vmsize_bytes(void) { return tu_status_bytes("VmSize"); }
+
+/* Stores through this keep the compiler from eliding allocations. */
+static void *volatile tu_sink TU_UNUSED;
+
+/* Hide a value from the optimizer (e.g. huge sizes, so that the compiler
+ * neither warns about nor folds impossible allocations). */
+static inline size_t tu_opaque(size_t x)
+{
+    volatile size_t v = x;
+    return v;
+}
+
+static inline int tu_is_pow2(size_t x) { return x && !(x & (x - 1)); }
+
+#define TU_KiB ((size_t)1024)
+#define TU_MiB ((size_t)1024 * 1024)
+
+/* ---- hakmem's own API ----------------------------------------------------- */
+
+typedef struct {
+    void *(*malloc)(size_t);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void (*free)(void *);
+    void (*free_sized)(void *, size_t);
+    size_t (*usable_size)(const void *);
+    int (*abi_version)(void);
+} hk_api_t;
+
+static hk_api_t hk TU_UNUSED;
+
+/* Fill `hk` with hakmem's functions.  Returns 1 when all of them are
+ * available (i.e. the program runs with hakmem), 0 otherwise. */
+static TU_UNUSED int hk_load(void)
+{
+#if HK_LINKED
+    hk.malloc = hak_malloc;
+    hk.calloc = hak_calloc;
+    hk.realloc = hak_realloc;
+    hk.aligned_alloc = hak_aligned_alloc;
+    hk.free = hak_free;
+    hk.free_sized = hak_free_sized;
+    hk.usable_size = hak_usable_size;
+    hk.abi_version = hak_abi_version;
+#else
+#define HK_SYM_(field, name)                                                   \
+    do {                                                                       \
+        void *s_ = dlsym(RTLD_DEFAULT, name);                                  \
+        memcpy(&hk.field, &s_, sizeof s_);                                     \
+    } while (0)
+    HK_SYM_(malloc, "hak_malloc");
+    HK_SYM_(calloc, "hak_calloc");
+    HK_SYM_(realloc, "hak_realloc");
+    HK_SYM_(aligned_alloc, "hak_aligned_alloc");
+    HK_SYM_(free, "hak_free");
+    HK_SYM_(free_sized, "hak_free_sized");
+    HK_SYM_(usable_size, "hak_usable_size");
+    HK_SYM_(abi_version, "hak_abi_version");
+#undef HK_SYM_
+#endif
+    return hk.malloc && hk.calloc && hk.realloc && hk.aligned_alloc && hk.free &&
+           hk.free_sized && hk.usable_size && hk.abi_version;
+}
+
+/* For checks that only make sense under hakmem: fail loudly otherwise (the
+ * test runner always runs these programs with hakmem). */
+static TU_UNUSED void hk_require(const char *why)
+{
+    if (!hk_load()) {
+        tu_msg("FAIL %s: not running under hakmem (hak_* symbols not found; "
+               "run with LD_PRELOAD=build/libhakmem.so or build with "
+               "-DHK_LINKED=1)\n",
+               why);
+        _exit(1);
+    }
+}
+
+#endif /* HAKMEM_TESTUTIL_H */

@@ -384,8 +384,12 @@ static hk_slab_t *find_slab(hk_heap_t *h, unsigned cls) {
     hk_slab_t *next;
     for (hk_slab_t *s = q->first; s; s = next) {
       next = s->next;
-      if (!s->free) hk_slab_collect(s);
-      if (!s->free) hk_slab_extend(s);
+      if (!s->free) {
+        hk_slab_collect(s);
+        /* carve on until the span is carved out: recycling only the few
+         * blocks freed since the last miss would bring the next miss soon */
+        hk_slab_extend(s);
+      }
       if (s->free) {
         if (s != q->first) { queue_remove(h, s); queue_push_front(h, s); }
         return s;

@@ -51,6 +51,7 @@ void *hk_calloc(size_t count, size_t size) {
 void *hk_aligned(size_t align, size_t n) {
   if (align <= HK_ALIGN_NATURAL) return hk_malloc_inline(n < align ? align : n);
   if (n > HK_MAX_REQUEST || align > HK_MAX_REQUEST / 2) { errno = ENOMEM; return NULL; }
+  if (n == 0) n = 1;                      /* a unique block, never an empty span */
   hk_heap_t *h = heap_ready();
   if (!h) { errno = ENOMEM; return NULL; }
   void *p = NULL;

@@ -13,7 +13,8 @@ typedef struct chunk_s {
   uint32_t n;              /* SuperSlabs in the chunk */
   uint32_t free_mask;      /* SuperSlabs not in use */
   uint32_t clean_mask;     /* free and known to read as zero (fresh or purged) */
-  uint32_t unmapped_mask;  /* free and address space returned to the OS */
+  uint32_t unmapped_mask;  /* free, address space returned (all but the header page) */
+  uint32_t lost_mask;      /* could not be mapped again: never used any more */
 } chunk_t;
 
 static chunk_t chunks[MAX_CHUNKS];
@@ -30,7 +31,7 @@ static bool reserve_chunk(void) {
     uint32_t n = sizes[k];
     uint8_t *base = hk_os_map_aligned((size_t)n * HK_SS_SIZE, HK_SS_SIZE, 0);
     if (base) {
-      chunks[chunk_count++] = (chunk_t){ base, n, all_bits(n), all_bits(n), 0 };
+      chunks[chunk_count++] = (chunk_t){ base, n, all_bits(n), all_bits(n), 0, 0 };
       return true;
     }
   }
@@ -44,7 +45,12 @@ static hk_superslab_t *take(chunk_t *c, uint32_t avail, bool *clean) {
   uint32_t bit = 1u << i;
   uint8_t *p = c->base + (size_t)i * HK_SS_SIZE;
   if (c->unmapped_mask & bit) {
-    if (!hk_os_map_fixed(p, HK_SS_SIZE)) return NULL;
+    if (!hk_os_map_fixed(p + HK_PAGE_SIZE, HK_SS_SIZE - HK_PAGE_SIZE)) {
+      c->free_mask &= ~bit;              /* someone else mapped there: give up the slot */
+      c->unmapped_mask &= ~bit;
+      c->lost_mask |= bit;
+      return NULL;
+    }
     c->unmapped_mask &= ~bit;
     c->clean_mask |= bit;
   }
@@ -89,8 +95,7 @@ static chunk_t *chunk_of(const void *p, uint32_t *bit) {
     chunk_t *c = &chunks[i];
     if ((const uint8_t *)p >= c->base && (const uint8_t *)p < c->base + (size_t)c->n * HK_SS_SIZE) {
       *bit = 1u << (((const uint8_t *)p - c->base) >> HK_SS_SHIFT);
-      /* a slot we unmapped may since belong to a newer chunk mapped over it */
-      if (!(c->unmapped_mask & *bit)) return c;
+      return c;
     }
   }
   return NULL;
@@ -140,8 +145,10 @@ size_t hk_arena_trim(bool release_address_space) {
       chunk_t *c = &chunks[i];
       uint32_t m = c->free_mask & ~c->unmapped_mask;
       while (m) {
+        /* the header page stays: a late remote free may still write its
+         * flag there, and it keeps the slot from being mapped over */
         unsigned lo = (unsigned)__builtin_ctz(m);
-        hk_os_unmap(c->base + (size_t)lo * HK_SS_SIZE, HK_SS_SIZE);
+        hk_os_unmap(c->base + (size_t)lo * HK_SS_SIZE + HK_PAGE_SIZE, HK_SS_SIZE - HK_PAGE_SIZE);
         m &= m - 1;
       }
       c->unmapped_mask |= c->free_mask;
@@ -157,7 +164,7 @@ void hk_arena_visit(hk_ss_visitor fn, void *arg) {
   hk_lock(&arena_lock);
   for (size_t i = 0; i < chunk_count; i++) {
     chunk_t *c = &chunks[i];
-    uint32_t used = all_bits(c->n) & ~c->free_mask;
+    uint32_t used = all_bits(c->n) & ~c->free_mask & ~c->lost_mask;
     while (used) {
       unsigned lo = (unsigned)__builtin_ctz(used);
       fn((hk_superslab_t *)(c->base + (size_t)lo * HK_SS_SIZE), arg);

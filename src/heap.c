@@ -17,7 +17,8 @@ static uint8_t *pool_next;
 static size_t pool_left;
 
 static hk_lock_t abandoned_lock = HK_LOCK_INIT;
-static hk_superslab_t *abandoned;              /* singly linked through ->next */
+static hk_superslab_t *abandoned, *abandoned_tail;  /* newest first; under the lock */
+static _Atomic uint64_t abandon_epoch;         /* global: an epoch is never reused */
 
 /* ---- heap pool ---------------------------------------------------------- */
 
@@ -208,34 +209,37 @@ void hk_heap_collect(hk_heap_t *h, bool force) {
 
 /* ---- abandonment and reclaim -------------------------------------------- */
 
-/* Start a new epoch: the SuperSlab is owned again (live count 0) or abandoned
- * with `live` blocks. */
-static void abandoned_state_next(hk_superslab_t *ss, uint32_t live) {
-  uint64_t epoch = (atomic_load_explicit(&ss->abandoned_state, memory_order_relaxed) >> 32) + 1;
-  atomic_store_explicit(&ss->abandoned_state, (epoch << 32) | live, memory_order_release);
+/* Abandoned state: epoch << HK_LIVE_BITS | blocks still live.  Epochs come
+ * from one global counter, so a header that was wiped (memset when reused,
+ * zeroed by a purge) never brings back an epoch a late freer still holds. */
+#define HK_LIVE_BITS 20                        /* 32 slabs x 8192 blocks < 2^20 */
+#define HK_LIVE_MASK (((uint64_t)1 << HK_LIVE_BITS) - 1)
+
+static uint64_t abandoned_state_new(uint32_t live) {
+  uint64_t epoch = atomic_fetch_add_explicit(&abandon_epoch, 1, memory_order_relaxed) + 1;
+  return (epoch << HK_LIVE_BITS) | live;
 }
 
-static void abandoned_push(hk_superslab_t *ss) {
-  hk_lock(&abandoned_lock);
+static void abandoned_push_locked(hk_superslab_t *ss) {
   ss->prev = NULL;
   ss->next = abandoned;
-  if (abandoned) abandoned->prev = ss;
+  if (abandoned) abandoned->prev = ss; else abandoned_tail = ss;
   abandoned = ss;
   ss->abandoned = 1;
-  hk_unlock(&abandoned_lock);
 }
 
 static void abandoned_unlink_locked(hk_superslab_t *ss) {
   if (ss->prev) ss->prev->next = ss->next; else abandoned = ss->next;
-  if (ss->next) ss->next->prev = ss->prev;
+  if (ss->next) ss->next->prev = ss->prev; else abandoned_tail = ss->prev;
   ss->next = ss->prev = NULL;
   ss->abandoned = 0;
 }
 
-static hk_superslab_t *abandoned_pop(void) {
+/* Newest first (reclaim for memory), or oldest first (sweep). */
+static hk_superslab_t *abandoned_pop(bool oldest) {
   if (__atomic_load_n(&abandoned, __ATOMIC_RELAXED) == NULL) return NULL;
   hk_lock(&abandoned_lock);
-  hk_superslab_t *ss = abandoned;
+  hk_superslab_t *ss = oldest ? abandoned_tail : abandoned;
   if (ss) abandoned_unlink_locked(ss);
   hk_unlock(&abandoned_lock);
   return ss;
@@ -254,11 +258,15 @@ static bool ss_settle(hk_heap_t *h, hk_superslab_t *ss, bool no_spare) {
       if (span_freed(h, ss, s, no_spare)) return false;
     }
   }
+  if (no_spare && ss->free_mask == ~0u) {   /* e.g. a heap's spare: never abandon it */
+    ss_release(h, ss);
+    return false;
+  }
   return true;
 }
 
 static void reclaim(hk_heap_t *h, hk_superslab_t *ss) {
-  abandoned_state_next(ss, 0);
+  atomic_store_explicit(&ss->abandoned_state, abandoned_state_new(0), memory_order_release);
   atomic_store_explicit(&ss->owner, h, memory_order_release);
   atomic_store_explicit(&ss->remote_mask, 0, memory_order_relaxed);
   atomic_thread_fence(memory_order_seq_cst);
@@ -276,8 +284,18 @@ static void reclaim(hk_heap_t *h, hk_superslab_t *ss) {
   ss_settle(h, ss, true);
 }
 
-/* Thread exit: give back what is empty, leave the rest for other threads. */
+#define SWEEP_AT_EXIT 4   /* oldest abandoned SuperSlabs an exiting thread refreshes */
+
+/* Thread exit: give back what is empty, leave the rest for other threads.
+ * The exiting thread first adopts a few of the oldest abandoned SuperSlabs,
+ * so that one stranded by a free that raced with its owner's exit (counted
+ * live, yet pushed after the final collection) is collected and released. */
 void hk_heap_abandon(hk_heap_t *h) {
+  for (int i = 0; i < SWEEP_AT_EXIT; i++) {
+    hk_superslab_t *ss = abandoned_pop(true);
+    if (!ss) break;
+    reclaim(h, ss);
+  }
   hk_ss_list_t *lists[2] = { &h->ss_full, &h->ss_avail };
   for (int l = 0; l < 2; l++) {
     while (lists[l]->first) {
@@ -293,11 +311,14 @@ void hk_heap_abandon(hk_heap_t *h) {
       uint32_t live = 0;
       for (unsigned i = 0; i < HK_SLABS_PER_SS; i++)
         if (!(ss->slabs[i].flags & (HK_SLAB_FREE | HK_SLAB_TAIL))) live += ss->slabs[i].used;
-      abandoned_state_next(ss, live);
       ss_unlink(h, ss);
       h->dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
+      atomic_store_explicit(&ss->abandoned_state, abandoned_state_new(live), memory_order_relaxed);
+      /* listed and ownerless at once, as hk_heap_abandoned_free checks both */
+      hk_lock(&abandoned_lock);
       atomic_store_explicit(&ss->owner, NULL, memory_order_release);
-      abandoned_push(ss);
+      abandoned_push_locked(ss);
+      hk_unlock(&abandoned_lock);
     }
   }
   for (unsigned c = 0; c < HK_NUM_CLASSES; c++) hk_assert_internal(h->queues[c].first == NULL);
@@ -313,11 +334,11 @@ void hk_heap_abandon(hk_heap_t *h) {
 void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen) {
   uint64_t st = seen, next;
   do {
-    if ((uint32_t)st == 0 || (st >> 32) != (seen >> 32)) return;
+    if ((st & HK_LIVE_MASK) == 0 || (st >> HK_LIVE_BITS) != (seen >> HK_LIVE_BITS)) return;
     next = st - 1;
   } while (!atomic_compare_exchange_weak_explicit(&ss->abandoned_state, &st, next,
                                                   memory_order_acq_rel, memory_order_relaxed));
-  if ((uint32_t)next != 0) return;
+  if ((next & HK_LIVE_MASK) != 0) return;
   hk_lock(&abandoned_lock);
   bool last = ss->abandoned && hk_ss_owner(ss) == NULL &&
               atomic_load_explicit(&ss->abandoned_state, memory_order_relaxed) == next;
@@ -333,7 +354,7 @@ void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen) {
 size_t hk_heap_reclaim_all(hk_heap_t *h) {
   size_t n = 0;
   hk_superslab_t *ss;
-  while ((ss = abandoned_pop()) != NULL) { reclaim(h, ss); n++; }
+  while ((ss = abandoned_pop(false)) != NULL) { reclaim(h, ss); n++; }
   return n;
 }
 
@@ -361,7 +382,7 @@ static hk_slab_t *take_span(hk_heap_t *h, unsigned n, bool large, bool *clean,
   hk_heap_collect(h, true);
   if ((head = take_span_owned(h, n, large, clean, out))) return head;
   for (int i = 0; i < RECLAIM_TRIES; i++) {
-    hk_superslab_t *ss = abandoned_pop();
+    hk_superslab_t *ss = abandoned_pop(false);
     if (!ss) break;
     reclaim(h, ss);
     if ((head = take_span_owned(h, n, large, clean, out))) return head;
@@ -425,7 +446,7 @@ void *hk_heap_alloc_small(hk_heap_t *h, size_t n) {
 /* One block in its own span of 64 KiB-aligned slabs; NULL if it does not fit
  * a SuperSlab (the caller maps it directly) or memory is exhausted. */
 void *hk_heap_alloc_large(hk_heap_t *h, size_t n, size_t align) {
-  size_t bs = (n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1);
+  size_t bs = n ? (n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1) : HK_PAGE_SIZE;
   size_t slack = align > HK_SLAB_SIZE ? align - HK_SLAB_SIZE : 0;
   size_t nslabs = (bs + slack + HK_SLAB_SIZE - 1) >> HK_SLAB_SHIFT;
   if (nslabs >= HK_SLABS_PER_SS) return NULL;

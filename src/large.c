@@ -11,6 +11,7 @@
 #define BC_MAX_BYTES    ((size_t)64 << 20)      /* cache at most 64 MiB of mappings */
 #define BC_RESIDENT_MAX ((size_t)16 << 20)      /* of which at most 16 MiB keep their pages */
 #define BC_MAX_MAP      ((size_t)32 << 20)      /* mappings above this are not cached */
+#define HK_RETRY_MAX    ((size_t)1 << 44)       /* beyond 16 TiB a failure is final */
 #define BC_FIT_UP       3                       /* reuse mappings up to ~40% larger */
 #define BC_MIN_SHIFT    20                      /* smallest mapping class: 1 MiB + */
 #define BC_BUCKETS      ((25 - BC_MIN_SHIFT + 1) * 8)
@@ -122,7 +123,7 @@ void *hk_direct_alloc(size_t n, size_t align, bool zero) {
   bool zeroed = hdr == NULL || hdr->purged;
   if (!hdr) {
     hdr = hk_os_map_aligned(size, map_align, skew);
-    if (!hdr) {                      /* out of address space: give back, retry */
+    if (!hdr && size <= HK_RETRY_MAX) {  /* out of address space: give back, retry */
       hk_bigcache_flush();
       hk_arena_trim(true);
       hdr = hk_os_map_aligned(size, map_align, skew);

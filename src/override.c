@@ -27,9 +27,10 @@ HK_EXPORT void *reallocarray(void *p, size_t count, size_t size) {
 
 HK_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
   if (!is_pow2(align) || align % sizeof(void *) != 0) return EINVAL;
-  int saved = errno;
+  int saved = errno;                     /* posix_memalign reports, errno stays */
   void *p = hk_aligned(align, n);
-  if (!p) { errno = saved; return ENOMEM; }
+  errno = saved;
+  if (!p) return ENOMEM;
   *out = p;
   return 0;
 }

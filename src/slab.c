@@ -75,11 +75,10 @@ void hk_slab_collect(hk_slab_t *s) {
 /* A free from a thread that does not own the SuperSlab: push the block on
  * the slab's atomic stack.  The push that starts a batch also flags the slab
  * in the SuperSlab's remote mask and hints the owner, which then collects
- * without scanning every slab.  Heaps are never unmapped, so a hint to a
- * heap that exited (or was recycled) only costs it a spurious scan; owners
- * also check the masks before they grow.  Free SuperSlabs are purged, not
- * unmapped (except when address space runs out), so the flag written after
- * the push never lands in unmapped memory in practice. */
+ * without scanning every slab.  Both writes follow the push, when the owner
+ * may already have collected the block and released the SuperSlab: a stale
+ * flag is harmless, heaps are never unmapped (a hint to an exited heap costs
+ * a spurious scan), and a SuperSlab's header page is never unmapped either. */
 void hk_remote_free(hk_superslab_t *ss, hk_slab_t *head, void *p) {
   hk_block_t *b = (hk_block_t *)p;
   unsigned bit = 1u << hk_slab_index(ss, head);

@@ -84,10 +84,31 @@ test: all debug $(UNIT_BINS) $(PROG_BINS)
 	bash tests/run.sh
 
 # ---- benchmarks ----------------------------------------------------------
-bench: all
-	bash bench/run.sh
+# make bench [PROFILE=quick|full]        the suite beside glibc, mimalloc,
+#                                        jemalloc, tcmalloc (bench/run.sh)
+# make bench-sweep [PROFILE=quick|full]  parameter sweeps (bench/sweep.sh)
+# make bench-fastpath                    instructions per malloc+free pair
+# See bench/README.md.
+PROFILE ?= quick
+BENCH_PROGS := tiny_hot random_mixed mid_mt larson scenarios extended rss_run fastpath_loop
+BENCH_CFLAGS := -std=gnu11 -O2 -g -fno-builtin -D_GNU_SOURCE -pthread -Wall -Wextra
+.PHONY: bench-progs bench-sweep
 
-bench-fastpath: all
+build/bench:
+	mkdir -p $@
+build/bench/%: bench/%.c bench/bench_common.h | build/bench
+	$(CC) $(BENCH_CFLAGS) $< -o $@ -ldl -lm
+build/bench/fastpath_loop: bench/fastpath_loop.c bench/bench_common.h | build/bench
+	$(CC) $(BENCH_CFLAGS) -fno-optimize-sibling-calls $< -o $@ -ldl -lm
+bench-progs: $(BENCH_PROGS:%=build/bench/%)
+
+bench: all bench-progs
+	PROFILE=$(PROFILE) bash bench/run.sh
+
+bench-sweep: all bench-progs
+	PROFILE=$(PROFILE) bash bench/sweep.sh
+
+bench-fastpath: all build/bench/fastpath_loop
 	bash bench/fastpath.sh
 
 # ---- install ---------------------------------------------------------------

@@ -2,7 +2,12 @@
  *
  * Every program reports which shared object actually provides malloc
  * (malloc_from=...), so the driver scripts can check that LD_PRELOAD really
- * took effect, and prints one machine-readable key=value result line.
+ * took effect, and prints one machine-readable key=value result line on
+ * stdout (bench_result): NAME, its parameters, ops, seconds,
+ * throughput=X unit=Mops/s|ns/op, and check=ok|FAIL:... (what it verified).
+ * With BENCH_MALLOC_STATS=1 in the environment and hakmem providing malloc,
+ * bench_finish() calls malloc_stats(), whose "os calls: mmap N, ..." line on
+ * stderr gives the runner hakmem's system-call counts.
  */
 #ifndef HAKMEM_BENCH_COMMON_H
 #define HAKMEM_BENCH_COMMON_H
@@ -11,6 +16,8 @@
 #define _GNU_SOURCE
 #endif
 #include <dlfcn.h>
+#include <malloc.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +109,53 @@ static inline void bench_check(const void *p, size_t n, size_t slot)
                 (void *)p, n, slot);
         abort();
     }
+}
+
+/* Seconds of CPU time used by the whole process (all threads). */
+static inline double bench_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Unit of a result: throughput in millions of allocator calls per second
+ * (higher is better) or nanoseconds per allocator call (lower is better). */
+enum bench_unit { BENCH_MOPS, BENCH_NS_PER_OP };
+
+/* Print the result line:
+ *   NAME <params> ops=N seconds=S throughput=X unit=U mops_per_s=M ns_per_op=T check=C
+ * params is a printf format (may be ""), check says what was verified:
+ * "ok" or "FAIL:..." (no spaces). */
+static inline void bench_result(const char *name, double ops, double seconds,
+                                enum bench_unit unit, const char *check,
+                                const char *params, ...)
+    __attribute__((format(printf, 6, 7)));
+static inline void bench_result(const char *name, double ops, double seconds,
+                                enum bench_unit unit, const char *check,
+                                const char *params, ...)
+{
+    char buf[512] = "";
+    va_list ap;
+    va_start(ap, params);
+    vsnprintf(buf, sizeof buf, params, ap);
+    va_end(ap);
+    if (seconds <= 0) seconds = 1e-9;
+    double mops = ops / seconds / 1e6, ns = seconds * 1e9 / (ops > 0 ? ops : 1);
+    printf("%s%s%s ops=%.0f seconds=%.4f throughput=%.6g unit=%s mops_per_s=%.3f ns_per_op=%.3f check=%s\n",
+           name, buf[0] ? " " : "", buf, ops, seconds,
+           unit == BENCH_MOPS ? mops : ns, unit == BENCH_MOPS ? "Mops/s" : "ns/op",
+           mops, ns, check && check[0] ? check : "ok");
+    fflush(stdout);
+}
+
+/* At the end of main: with BENCH_MALLOC_STATS=1 and hakmem loaded, print
+ * its malloc_stats (to stderr), including the "os calls:" line. */
+static inline void bench_finish(void)
+{
+    const char *e = getenv("BENCH_MALLOC_STATS");
+    if (e && e[0] == '1' && dlsym(RTLD_DEFAULT, "hak_abi_version"))
+        malloc_stats();
 }
 
 #endif

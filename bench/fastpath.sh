@@ -11,7 +11,7 @@
 #
 # Usage:  bash bench/fastpath.sh        (or: make bench-fastpath)
 # Environment:
-#   SIZES="16 32 64 256 1024 8192"   block sizes
+#   SIZES="16 64 256 1024 8192"     block sizes
 #   ALLOCATORS="hakmem mimalloc jemalloc tcmalloc glibc"
 #                                    (a path to any .so also works)
 #   N1=100000 N2=200000              the two loop lengths
@@ -26,13 +26,14 @@
 #   BENCH_STRICT=1                   exit 1 if any allocator failed (default:
 #                                    report the failure, exit 0)
 # Output: a table on stdout, bench/results/fastpath.csv
-#   (allocator,size,instructions_per_pair) and bench/results/fastpath_split.csv
-#   (allocator,size,instructions_per_pair,malloc,free,harness).
+#   (allocator,size,instructions_per_pair), bench/results/fastpath_split.csv
+#   (allocator,size,instructions_per_pair,malloc,free,harness) and, with
+#   gnuplot, bench/results/fastpath.png (bars per size, one per allocator).
 set -u
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SIZES=${SIZES:-"16 32 64 256 1024 8192"}
+SIZES=${SIZES:-"16 64 256 1024 8192"}
 ALLOCATORS=${ALLOCATORS:-"hakmem mimalloc jemalloc tcmalloc glibc"}
 N1=${N1:-100000}
 N2=${N2:-200000}
@@ -58,6 +59,7 @@ LOOP="$BUILD_BENCH/fastpath_loop"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-fastpath.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
+RUN_TMP=$TMP
 mkdir -p "$RESULTS_DIR"
 
 declare -A TOTAL MAL FRE HAR     # key "alloc,size"
@@ -214,7 +216,51 @@ for a in $ALLOCATORS; do
     esac
 done
 [ -n "${FAILS:-}" ] && printf '%s' "$FAILS" | sed 's/^/FAILED: /'
-echo "wrote $CSV and $SCSV"
+# Chart: instructions per pair, grouped by size, one bar per allocator.
+PNG=""
+if [ -n "$ACTIVE" ] && [ "${BENCH_NO_CHARTS:-0}" != 1 ] && term=$(gnuplot_term); then
+    dat="$RESULTS_DIR/fastpath.dat"
+    {
+        printf 'size'
+        for a in $ACTIVE; do printf ' %s' "$a"; done
+        echo
+        for s in $SIZES; do
+            printf '%s' "$s"
+            for a in $ACTIVE; do
+                v=${TOTAL[$a,$s]:-FAIL}
+                [ "$v" = FAIL ] && v="?"
+                printf ' %s' "$v"
+            done
+            echo
+        done
+    } >"$dat"
+    n=0 plot=""
+    for a in $ACTIVE; do
+        n=$((n + 1))
+        plot="$plot '$dat' using $((n + 1)):xtic(1) title columnheader($((n + 1))) lc rgb '$(alloc_color "$a")',"
+    done
+    cat >"$RESULTS_DIR/fastpath.gp" <<EOF
+set terminal $term size 1000,560 font "sans,10" noenhanced
+set output '$RESULTS_DIR/fastpath.png'
+set title "Instructions per malloc+free pair (callgrind; hold=$HOLD; includes ~20 instructions of harness; lower is better)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border rgb '#333333'
+set datafile missing '?'
+set xlabel "block size (bytes)"
+set ylabel "instructions per pair"
+set yrange [0:*]
+set grid ytics lc rgb '#d0d0d0'
+set key outside right top
+plot ${plot%,}
+EOF
+    if gnuplot "$RESULTS_DIR/fastpath.gp" 2>"$TMP/gp.err"; then
+        PNG=" and $RESULTS_DIR/fastpath.png"
+    else
+        note "gnuplot failed: $(head -n 3 "$TMP/gp.err")"
+    fi
+fi
+echo "wrote $CSV and $SCSV$PNG"
 if [ "${BENCH_STRICT:-0}" = 1 ]; then
     for a in $ALLOCATORS; do case "${STATUS[$a]:-}" in fail:*) exit 1 ;; esac; done
     [ -z "${FAILS:-}" ] || exit 1

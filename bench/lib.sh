@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2034
-# bench/lib.sh — shared helpers for bench/run.sh and bench/fastpath.sh.
+# bench/lib.sh — shared helpers for bench/run.sh, sweep.sh, fastpath.sh and smoke.sh.
 # Sourced, not executed.  Needs bash.
 #
 # Allocators are named hakmem, mimalloc, jemalloc, tcmalloc and glibc.
@@ -122,22 +122,50 @@ alloc_lib() {
     esac
 }
 
-# If a peer is missing and we may, try to install the Debian packages once.
-# Disable with BENCH_NO_INSTALL=1.  Never fails.
-maybe_install_peers() {
-    local missing="" n
-    for n in mimalloc jemalloc tcmalloc; do
-        find_peer "$n" >/dev/null || missing="$missing $n"
-    done
-    [ -z "$missing" ] && return 0
-    if [ "${BENCH_NO_INSTALL:-0}" != 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        note "note: missing peer(s):$missing; trying apt-get install (set BENCH_NO_INSTALL=1 to skip)"
-        DEBIAN_FRONTEND=noninteractive timeout 120 apt-get install -y -qq \
-            libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4 >/dev/null 2>&1 ||
-            note "note: apt-get install failed; missing peers will be skipped"
-    else
-        note "note: missing peer(s):$missing; they will be skipped"
+# Quietly apt-get install the Debian packages $@ (when root with apt-get and
+# BENCH_NO_INSTALL is not 1).  If the first try fails (e.g. no package lists
+# yet on a fresh machine), run apt-get update once and try again, then each
+# package alone.  Never fails.
+apt_install() {
+    [ $# -gt 0 ] || return 0
+    if [ "${BENCH_NO_INSTALL:-0}" = 1 ] || [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        note "note: not installing $* (needs root and apt-get, and BENCH_NO_INSTALL unset)"
+        return 0
     fi
+    note "note: installing $* with apt-get (BENCH_NO_INSTALL=1 skips this)"
+    local pkg
+    apt_get() { env DEBIAN_FRONTEND=noninteractive timeout 300 apt-get -y -qq "$@" >/dev/null 2>&1; }
+    apt_get install "$@" && return 0
+    apt_get update
+    apt_get install "$@" && return 0
+    for pkg in "$@"; do
+        apt_get install "$pkg" || note "note: apt-get install $pkg failed; going on without it"
+    done
+    return 0
+}
+
+# If a peer is missing (or gnuplot, when WANT_GNUPLOT=1) and we may, install
+# the Debian packages: libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4
+# gnuplot-nox.  Never fails; what is still missing is skipped later.
+maybe_install_peers() {
+    local missing="" pkgs="" n
+    for n in mimalloc jemalloc tcmalloc; do
+        if ! find_peer "$n" >/dev/null; then
+            missing="$missing $n"
+            case $n in
+            mimalloc) pkgs="$pkgs libmimalloc2.0" ;;
+            jemalloc) pkgs="$pkgs libjemalloc2" ;;
+            tcmalloc) pkgs="$pkgs libtcmalloc-minimal4" ;;
+            esac
+        fi
+    done
+    if [ "${WANT_GNUPLOT:-0}" = 1 ] && ! command -v gnuplot >/dev/null 2>&1; then
+        pkgs="$pkgs gnuplot-nox"
+    fi
+    [ -z "$pkgs" ] && return 0
+    [ -n "$missing" ] && note "note: missing peer(s):$missing"
+    # shellcheck disable=SC2086
+    apt_install $pkgs
     return 0
 }
 
@@ -176,10 +204,212 @@ median() {
         else printf "%.6g\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
-# Build one benchmark program from bench/NAME.c into build/bench/NAME.
+# Build one benchmark program from bench/NAME.c into build/bench/NAME, unless
+# the binary is newer than its source and bench_common.h.
 build_prog() {
     local name=$1; shift
+    local out="$BUILD_BENCH/$name" src="$BENCH_DIR/$name.c"
     mkdir -p "$BUILD_BENCH"
+    if [ -x "$out" ] && [ "$out" -nt "$src" ] && [ "$out" -nt "$BENCH_DIR/bench_common.h" ]; then
+        return 0
+    fi
     $CC -std=gnu11 -O2 -g -fno-builtin -D_GNU_SOURCE -pthread -Wall -Wextra \
-        "$@" "$BENCH_DIR/$name.c" -o "$BUILD_BENCH/$name" -ldl -lm
+        "$@" "$src" -o "$out.tmp.$$" -ldl -lm && mv -f "$out.tmp.$$" "$out"
+}
+
+# kv KEY FILE: the value of the first KEY=VALUE word in FILE ("" if none).
+kv() {
+    awk -v k="$1" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) {
+        print substr($i, length(k) + 2); exit } }' "$2" 2>/dev/null
+}
+
+# run_one LIB TIMEOUT PROGRAM ARGS... — one benchmark run with allocator
+# library LIB preloaded ("" = glibc), through rss_run.  Sets
+#   R_STATUS   ok | flag (ran to the end, but its own check failed, e.g.
+#              misaligned blocks: numbers kept, result flagged) | fail
+#   R_WHY      the reason, for flag and fail
+#   R_TP R_UNIT R_CHECK             throughput, its unit, the check field
+#   R_KB R_WALL R_USER R_SYS R_MINFLT   peak RSS and times from rusage
+#   R_MMAP R_MUNMAP R_MADVISE R_MREMAP  hakmem's OS calls (malloc_stats;
+#                                       "" under the peers)
+# The run's stdout, stderr and rusage line stay in $RUN_TMP/{out,err,rss}.
+run_one() {
+    local lib=$1 tmo=$2 prog=$3; shift 3
+    local out="$RUN_TMP/out" err="$RUN_TMP/err" rss="$RUN_TMP/rss" rc st os
+    rm -f "$out" "$err" "$rss"
+    BENCH_MALLOC_STATS=1 "$BUILD_BENCH/rss_run" -t "$tmo" -p "$lib" -o "$rss" -- \
+        "$BUILD_BENCH/$prog" "$@" >"$out" 2>"$err" </dev/null
+    rc=$?
+    R_TP=$(kv throughput "$out") R_UNIT=$(kv unit "$out") R_CHECK=$(kv check "$out")
+    R_KB=$(kv maxrss_kb "$rss") R_WALL=$(kv wall_s "$rss") R_USER=$(kv user_s "$rss")
+    R_SYS=$(kv sys_s "$rss") R_MINFLT=$(kv minflt "$rss")
+    st=$(kv status "$rss")
+    R_MMAP="" R_MUNMAP="" R_MADVISE="" R_MREMAP=""
+    os=$(sed -n 's/^os calls: mmap \([0-9]*\), munmap \([0-9]*\), madvise \([0-9]*\), mremap \([0-9]*\).*/\1 \2 \3 \4/p' \
+         "$err" 2>/dev/null | head -n 1)
+    [ -n "$os" ] && read -r R_MMAP R_MUNMAP R_MADVISE R_MREMAP <<<"$os"
+    R_STATUS=ok R_WHY=""
+    [ "$st" = timeout ] && rc=124
+    if [ $rc -eq 124 ]; then
+        R_STATUS=fail R_WHY="timed out after ${tmo}s"
+    elif ! origin_ok "$lib" "$err"; then
+        R_STATUS=fail
+        if [ $rc -ne 0 ]; then R_WHY=$(fail_reason "$err" "$rc")
+        else R_WHY="malloc not from ${lib:-libc}: $(grep -m1 '^malloc_from=' "$err")"; fi
+    elif [ -n "$R_TP" ] && [ "${R_CHECK#*FAIL}" != "$R_CHECK" ] && [ $rc -le 1 ]; then
+        R_STATUS=flag R_WHY="check failed: $R_CHECK"
+    elif [ $rc -ne 0 ]; then
+        R_STATUS=fail R_WHY=$(fail_reason "$err" "$rc")
+    elif [ -z "$R_TP" ] || [ -z "$R_UNIT" ]; then
+        R_STATUS=fail R_WHY="no result line"
+    fi
+    return 0
+}
+
+# Is a unit "lower is better" (time per operation)?
+unit_lower_better() { case "$1" in */op) return 0 ;; esac; return 1; }
+
+# ratio X Y -> X/Y with 3 decimals, "" if either is missing or Y is 0.
+ratio() {
+    [ -n "$1" ] && [ -n "$2" ] && awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.3f", x / y }'
+}
+
+# ---- charts (gnuplot) ----------------------------------------------------------
+
+# The PNG terminal that works here: pngcairo (Debian's gnuplot-nox has it),
+# else png.  Fails when gnuplot is missing or has neither.
+gnuplot_term() {
+    if [ -z "${GNUPLOT_TERM:-}" ]; then
+        GNUPLOT_TERM=none
+        if command -v gnuplot >/dev/null 2>&1; then
+            local t
+            for t in pngcairo png; do
+                if [ -z "$(printf 'set terminal %s\n' "$t" | gnuplot 2>&1)" ]; then
+                    GNUPLOT_TERM=$t; break
+                fi
+            done
+        fi
+    fi
+    [ "$GNUPLOT_TERM" != none ] && echo "$GNUPLOT_TERM"
+}
+
+# Fixed colours per allocator, so that all charts agree.
+alloc_color() {
+    case "$1" in
+    hakmem) echo '#d62728' ;; mimalloc) echo '#1f77b4' ;; jemalloc) echo '#2ca02c' ;;
+    tcmalloc) echo '#ff7f0e' ;; glibc) echo '#7f7f7f' ;; *) echo '#9467bd' ;;
+    esac
+}
+
+# chart_ratio DAT OUT TITLE YLABEL BASELINE ALLOC...
+# DAT has one line per benchmark: "INDEX LABEL V1 .. Vn F1 .. Fn" with one
+# value per ALLOC (a ratio to BASELINE; "?" = no value, "F" = failed) and
+# one flag per ALLOC (1 = result flagged by the program's own check).
+# Draws grouped bars that grow up or down from 1.0 (BASELINE, dashed line)
+# on a log2 axis; the first ALLOC's value is written at its bar; a failed
+# result is a FAIL label, a flagged one a "flag" label; CHART_NOTE, if set,
+# is printed at the bottom.  Writes OUT and the gnuplot script next to it
+# (OUT with .gp).
+chart_ratio() {
+    local dat=$1 out=$2 title=$3 ylabel=$4 base=$5; shift 5
+    local allocs=("$@") term n nb w i a c plot xt lo hi gpf="${out%.png}.gp"
+    term=$(gnuplot_term) || return 1
+    n=${#allocs[@]}
+    nb=$(grep -c . "$dat")
+    [ "$nb" -gt 0 ] && [ "$n" -gt 0 ] || return 1
+    w=$((260 + nb * (n * 14 + 24)))
+    [ $w -lt 900 ] && w=900
+    xt=$(awk '{ printf "%s\"%s\" %d", (NR > 1 ? ", " : ""), $2, $1 }' "$dat")
+    read -r lo hi < <(awk -v n="$n" '{ for (i = 3; i < 3 + n; i++) if ($i + 0 > 0) {
+            if (lo == "" || $i + 0 < lo) lo = $i + 0; if (hi == "" || $i + 0 > hi) hi = $i + 0 } }
+        END { if (lo == "") { lo = 1; hi = 1 }
+              if (lo > 0.8) lo = 0.8; if (hi < 1.25) hi = 1.25
+              printf "%g %g\n", lo / 1.4, hi * 1.4 }' "$dat")
+    plot=""
+    for ((i = 0; i < n; i++)); do
+        a=${allocs[$i]} c=$(alloc_color "${allocs[$i]}")
+        plot="$plot '$dat' using (xb(\$1,$i)):(1):(xb(\$1,$i)-bw/2):(xb(\$1,$i)+bw/2):(1):$((i + 3)) with boxxyerror lc rgb '$c' title '$a', \\
+  '$dat' using (xb(\$1,$i)):(strcol($((i + 3))) eq 'F' ? 1 : NaN):('FAIL') with labels rotate by 90 left offset 0,0.3 font ',8' tc rgb '$c' notitle, \\
+  '$dat' using (xb(\$1,$i)):(column($((i + 3 + n))) > 0 ? lab(column($((i + 3)))) : NaN):('flag') with labels rotate by 90 left font ',8' tc rgb '$c' notitle,"
+    done
+    cat >"$gpf" <<EOF
+# generated by bench/lib.sh chart_ratio; data: $dat
+set terminal $term size $w,640 font "sans,10" noenhanced
+set output '$out'
+set title "$title"
+set ylabel "$ylabel"
+set datafile missing '?'
+set style fill solid 0.85 border rgb '#333333'
+set logscale y 2
+set yrange [$lo:$hi]
+set format y "%g"
+set grid ytics lc rgb '#d0d0d0'
+set xtics rotate by -35 nomirror ($xt)
+set xrange [-0.6:$nb - 0.4]
+set key outside top center horizontal
+set bmargin 8
+$( [ -n "${CHART_NOTE:-}" ] && printf 'set label 99 "%s" at screen 0.005, screen 0.015 left font ",9"' "${CHART_NOTE//"/'}" )
+N = $n
+bw = 0.84 / N
+xb(j, i) = j + (i - (N - 1) / 2.0) * bw
+lab(v) = v >= 1 ? v * 1.06 : v / 1.06
+plot $plot \\
+  '$dat' using (xb(\$1,0)):(lab(column(3))):(sprintf("%.2f", column(3))) with labels font ',8' tc rgb '$(alloc_color "${allocs[0]}")' notitle, \\
+  1 with lines dt 2 lw 1.5 lc rgb 'black' title '$base = 1'
+EOF
+    if ! gnuplot "$gpf" 2>"$RUN_TMP/gnuplot.err"; then
+        note "gnuplot failed for $out: $(head -n 5 "$RUN_TMP/gnuplot.err")"
+        return 1
+    fi
+    [ -s "$out" ]
+}
+
+# chart_lines CSV OUT TITLE XLABEL LOGX ALLOC...
+# CSV (no header): "VALUE,ALLOC,THROUGHPUT,UNIT,PEAK_RSS_KIB" per point.  Two
+# panels: throughput against VALUE (linear, from 0) and peak RSS against
+# VALUE (log scale), one line per allocator.
+chart_lines() {
+    local csv=$1 out=$2 title=$3 xlabel=$4 logx=$5; shift 5
+    local term a c p1="" p2="" unit gpf="${out%.png}.gp" dat="${out%.png}.lines" lower="" idx=0
+    term=$(gnuplot_term) || return 1
+    unit=$(awk -F, '$4 != "" { print $4; exit }' "$csv")
+    unit_lower_better "$unit" && lower=" (lower is better)"
+    [ -n "$unit" ] && [ -z "$lower" ] && lower=" (higher is better)"
+    : >"$dat"
+    for a in "$@"; do
+        grep -q ",$a," "$csv" || continue
+        # one data block per allocator, sorted by value
+        awk -F, -v a="$a" '$2 == a { print $1, $3, $5 }' "$csv" | sort -g >>"$dat"
+        printf '\n\n' >>"$dat"
+        c=$(alloc_color "$a")
+        p1="$p1 '$dat' index $idx using 1:2 with linespoints lw 2 pt 7 ps 0.9 lc rgb '$c' title '$a',"
+        p2="$p2 '$dat' index $idx using 1:(\$3 / 1024.0) with linespoints lw 2 pt 7 ps 0.9 lc rgb '$c' title '$a',"
+        idx=$((idx + 1))
+    done
+    [ -n "$p1" ] || return 1
+    cat >"$gpf" <<EOF
+# generated by bench/lib.sh chart_lines; data: $dat (from $csv)
+set terminal $term size 1000,780 font "sans,10" noenhanced
+set output '$out'
+set multiplot layout 2,1 title "$title"
+set grid lc rgb '#d0d0d0'
+set key outside right top
+set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05
+$( [ "$logx" = 1 ] && echo "set logscale x 2" )
+set xlabel "$xlabel"
+set ylabel "$unit$lower"
+set yrange [0:*]
+plot ${p1%,}
+set ylabel "peak RSS (MiB, log scale; lower is better)"
+set logscale y 2
+set yrange [*:*]
+set format y "%g"
+plot ${p2%,}
+unset multiplot
+EOF
+    if ! gnuplot "$gpf" 2>"$RUN_TMP/gnuplot.err"; then
+        note "gnuplot failed for $out: $(head -n 5 "$RUN_TMP/gnuplot.err")"
+        return 1
+    fi
+    [ -s "$out" ]
 }

@@ -5,8 +5,8 @@
  * iterations frees a random slot and allocates a new random size into it,
  * writing to both ends.  Throughput is all threads' mallocs+frees divided by
  * the wall time from a common start barrier to a common end barrier.
- * Output (stdout, one line):
- *   mid_mt threads=2 iters=... ws=... ops=... seconds=... mops_per_s=...
+ * Output (stdout, one line; see bench_result in bench_common.h):
+ *   mid_mt threads=2 iters=... ws=... seed=... ops=... seconds=... throughput=... unit=Mops/s ... check=tags:ok
  */
 #include "bench_common.h"
 #include <pthread.h>
@@ -79,8 +79,9 @@ int main(int argc, char **argv)
         pthread_join(tid[t], NULL);
 
     double ops = 2.0 * (double)g_iters * (double)threads;
-    printf("mid_mt threads=%ld iters=%ld ws=%ld ops=%.0f seconds=%.4f mops_per_s=%.2f\n",
-           threads, g_iters, g_ws, ops, dt, ops / dt / 1e6);
     free(tid);
+    bench_result("mid_mt", ops, dt, BENCH_MOPS, "tags:ok", "threads=%ld iters=%ld ws=%ld seed=%llu",
+                 threads, g_iters, g_ws, (unsigned long long)g_seed);
+    bench_finish();
     return 0;
 }

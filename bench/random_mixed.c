@@ -4,8 +4,8 @@
  * iterations picks a random slot, frees its block and allocates a new one of
  * a random size in 16..1024 bytes, writing to both ends of it.  ops counts
  * every malloc and every free (2 per iteration).
- * Output (stdout, one line):
- *   random_mixed iters=... ws=... seed=... ops=... seconds=... mops_per_s=...
+ * Output (stdout, one line; see bench_result in bench_common.h):
+ *   random_mixed iters=... ws=... seed=... ops=... seconds=... throughput=... unit=Mops/s ... check=tags:ok
  */
 #include "bench_common.h"
 
@@ -50,9 +50,10 @@ int main(int argc, char **argv)
         bench_check(slot[i], len[i], (size_t)i);
         bench_free_fn(slot[i]);
     }
-    printf("random_mixed iters=%ld ws=%ld seed=%llu ops=%.0f seconds=%.4f mops_per_s=%.2f\n",
-           iters, ws, (unsigned long long)seed, ops, dt, ops / dt / 1e6);
     free(slot);
     free(len);
+    bench_result("random_mixed", ops, dt, BENCH_MOPS, "tags:ok", "iters=%ld ws=%ld seed=%llu",
+                 iters, ws, (unsigned long long)seed);
+    bench_finish();
     return 0;
 }

@@ -2,7 +2,10 @@
  *
  * Runs COMMAND (with LD_PRELOAD=PRELOAD set for it alone, when given), waits
  * for it with wait4 and writes one line to FILE (default stderr):
- *   maxrss_kb=N status=exit:C | status=signal:S | status=timeout
+ *   maxrss_kb=N wall_s=W user_s=U sys_s=S minflt=F majflt=J status=exit:C
+ * (status=signal:S or status=timeout for a killed command; status is last).
+ * maxrss_kb is the child's peak resident set (ru_maxrss), wall_s the time
+ * from fork to reaping it, user_s/sys_s/minflt/majflt from its rusage.
  * Kills the command (SIGKILL) after SECONDS (default 120; 0 = never).  Exits with the command's exit code, 128+signal, or 124 on timeout.
  */
 #ifndef _GNU_SOURCE
@@ -16,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t timed_out;
@@ -48,6 +52,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "rss_run: no command\n");
         return 2;
     }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     child = fork();
     if (child < 0) {
         perror("fork");
@@ -78,17 +84,24 @@ int main(int argc, char **argv)
         }
     }
     alarm(0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     FILE *f = out ? fopen(out, "w") : stderr;
     if (!f) f = stderr;
     int rc;
+    fprintf(f, "maxrss_kb=%ld wall_s=%.4f user_s=%.4f sys_s=%.4f minflt=%ld majflt=%ld ",
+            ru.ru_maxrss, wall,
+            (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6,
+            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6,
+            ru.ru_minflt, ru.ru_majflt);
     if (timed_out) {
-        fprintf(f, "maxrss_kb=%ld status=timeout\n", ru.ru_maxrss);
+        fprintf(f, "status=timeout\n");
         rc = 124;
     } else if (WIFSIGNALED(status)) {
-        fprintf(f, "maxrss_kb=%ld status=signal:%d\n", ru.ru_maxrss, WTERMSIG(status));
+        fprintf(f, "status=signal:%d\n", WTERMSIG(status));
         rc = 128 + WTERMSIG(status);
     } else {
-        fprintf(f, "maxrss_kb=%ld status=exit:%d\n", ru.ru_maxrss, WEXITSTATUS(status));
+        fprintf(f, "status=exit:%d\n", WEXITSTATUS(status));
         rc = WEXITSTATUS(status);
     }
     if (f != stderr) fclose(f);

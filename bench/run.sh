@@ -1,175 +1,344 @@
 #!/usr/bin/env bash
-# bench/run.sh — short throughput/RSS demo of hakmem beside its peers.
+# bench/run.sh — the benchmark suite: hakmem beside glibc, mimalloc, jemalloc
+# and tcmalloc, with tables and charts (make bench).
 #
-# Builds bench/{tiny_hot,random_mixed,mid_mt,rss_run}.c into build/bench/ and
-# runs every benchmark under every allocator, interleaved (run 1: each
-# benchmark under glibc, hakmem, mimalloc, jemalloc, tcmalloc; run 2: ...),
-# RUNS times.  Each run goes through build/bench/rss_run, which sets
-# LD_PRELOAD (absolute path) for the benchmark alone and measures its peak RSS
-# with wait4(); each benchmark prints which object provides malloc, and a run
-# whose malloc does not come from the intended library counts as failed.
-# Reports median throughput and median peak RSS, and both as ratios against
-# mimalloc; writes bench/results/demo.csv (medians) and demo_runs.csv (raw).
+# Builds the programs of bench/*.c into build/bench/ and runs every benchmark
+# of the profile (bench/profiles.sh) under every allocator, interleaved:
+# run 1 of benchmark 1 under A B C D E, run 1 of benchmark 2 under A B C D E,
+# ..., then run 2, and so on.  Each run goes through build/bench/rss_run,
+# which preloads the allocator (absolute path) for the benchmark alone, kills
+# it on timeout and reports peak RSS, wall/user/sys time and minor faults
+# from wait4(); each program prints which object provides malloc (a run whose
+# malloc is not from the intended library fails), its result line
+# (throughput, unit, what it checked) and, under hakmem, malloc_stats's
+# "os calls:" line.  Reports medians over the runs.
 #
-# A missing peer is skipped with a note; an allocator that crashes, hangs or
-# is not built is reported as such, never aborts the script.  If a peer is
-# missing and we are root with apt-get, one quiet
-#   apt-get install -y libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4
-# is attempted (BENCH_NO_INSTALL=1 disables it).
+# A missing peer is skipped with a note; an allocator that crashes, hangs,
+# corrupts memory or is not built gives a failure row, never aborts the run.
+# A run whose own check fails (the alignment benchmark's misaligned blocks)
+# is "flagged": its numbers are kept, its status says what failed.
+# When root with apt-get, missing peers and gnuplot are installed first:
+#   apt-get install libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4 gnuplot-nox
+# (BENCH_NO_INSTALL=1 disables it).
 #
-# Usage:  bash bench/run.sh      (or: make bench)
+# Usage:  bash bench/run.sh             (or: make bench; make bench PROFILE=full)
 # Environment:
-#   RUNS=3                     runs per benchmark and allocator
-#   ALLOCATORS="glibc hakmem mimalloc jemalloc tcmalloc"  (paths to .so work too)
-#   BENCHES="tiny_hot random_mixed mid_mt"
-#   TINY_ARGS="64 100 500000"        tiny_hot SIZE BATCH ITERS
-#   MIXED_ARGS="10000000 8192 42"    random_mixed ITERS WS SEED
-#   MIDMT_ARGS="2 4000000"           mid_mt THREADS ITERS [WS] [SEED]
-#   BENCH_TIMEOUT=30           seconds before a run is killed (and counted failed)
-#   BENCH_STRICT=1             exit 1 if any allocator failed (default: report, exit 0)
-#   BENCH_NO_INSTALL=1         never try apt-get for missing peers
-#   BENCH_RESULTS_DIR=bench/results   where the CSV files go
+#   PROFILE=quick|full|smoke   see bench/profiles.sh (default quick)
+#   RUNS=N                     runs per benchmark and allocator (profile: 3/5/1)
+#   ALLOCATORS="hakmem mimalloc jemalloc tcmalloc glibc"   (a path to a .so works too)
+#   BENCHES="tiny_hot json ..."  subset / order of the profile's benchmarks
+#   CMD_<bench>="PROGRAM ARGS"   override one benchmark's command
+#   BENCH_TIMEOUT=S            seconds before a run is killed (profile: 60/300/30)
+#   BENCH_STRICT=1             exit 1 if any run failed (default: report, exit 0)
+#   BENCH_NO_INSTALL=1         never apt-get install anything
+#   BENCH_NO_CHARTS=1          skip the PNG charts
+#   BENCH_RESULTS_DIR=bench/results   where results go
 #   HAKMEM_LIB, MIMALLOC_LIB, JEMALLOC_LIB, TCMALLOC_LIB   library overrides
+# Output (in BENCH_RESULTS_DIR):
+#   latest.csv                 one row per benchmark and allocator (medians)
+#   bench_<date>_<profile>.csv dated copy of latest.csv
+#   latest_runs.csv            every run
+#   latest.txt                 the table printed at the end
+#   throughput_vs_mimalloc.png, rss_vs_mimalloc.png   (vs glibc if mimalloc
+#                              is not available), with their .dat/.gp files
 set -u
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=bench/profiles.sh
+source "$BENCH_DIR/profiles.sh"
 
-RUNS=${RUNS:-3}
-ALLOCATORS=${ALLOCATORS:-"glibc hakmem mimalloc jemalloc tcmalloc"}
-BENCHES=${BENCHES:-"tiny_hot random_mixed mid_mt"}
-TINY_ARGS=${TINY_ARGS:-"64 100 500000"}
-MIXED_ARGS=${MIXED_ARGS:-"10000000 8192 42"}
-MIDMT_ARGS=${MIDMT_ARGS:-"2 4000000"}
-BENCH_TIMEOUT=${BENCH_TIMEOUT:-30}
+PROFILE=${PROFILE:-quick}
+if ! load_profile "$PROFILE"; then
+    note "error: unknown PROFILE '$PROFILE' (quick, full, smoke)"; exit 2
+fi
+RUNS=${RUNS:-$P_RUNS}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-$P_TIMEOUT}
+ALLOCATORS=${ALLOCATORS:-${P_ALLOCATORS:-"hakmem mimalloc jemalloc tcmalloc glibc"}}
+BENCHES=${BENCHES:-$P_BENCHES}
+T_START=$(date +%s)
 
-bench_args() {
-    case "$1" in
-    tiny_hot) echo "$TINY_ARGS" ;;
-    random_mixed) echo "$MIXED_ARGS" ;;
-    mid_mt) echo "$MIDMT_ARGS" ;;
-    *) note "error: unknown benchmark $1"; return 1 ;;
-    esac
-}
-
+if [ "${BENCH_NO_CHARTS:-0}" != 1 ]; then WANT_GNUPLOT=1; fi
 maybe_install_peers
-for p in rss_run tiny_hot random_mixed mid_mt; do
+
+for b in $BENCHES; do
+    if [ -z "${P_CMD[$b]:-}" ]; then
+        note "error: benchmark '$b' is not in profile $PROFILE (known: $ALL_BENCHES)"; exit 2
+    fi
+done
+progs="rss_run"
+for b in $BENCHES; do
+    p=${P_CMD[$b]%% *}
+    case " $progs " in *" $p "*) ;; *) progs="$progs $p" ;; esac
+done
+for p in $progs; do
     build_prog "$p" || { note "error: cannot build bench/$p.c"; exit 1; }
 done
-RSS_RUN="$BUILD_BENCH/rss_run"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-bench.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+RUN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-bench.XXXXXX")
+trap 'rm -rf "$RUN_TMP"' EXIT
 mkdir -p "$RESULTS_DIR"
 
-declare -A LIB STATUS FAILED   # LIB[alloc]; STATUS[alloc]; FAILED[bench,alloc]=reason
-ACTIVE=""
+# ---- allocators ---------------------------------------------------------------
+declare -A LIB STATUS LABEL
+ACTIVE=() ALL=()
 for a in $ALLOCATORS; do
+    l=${a##*/}; l=${l%%.so*}; l=${l#lib}
+    case "$a" in */*) ;; *) l=$a ;; esac
+    LABEL[$a]=$l
+    ALL+=("$a")
     if alloc_lib "$a"; then
         LIB[$a]=$ALLOC_LIB STATUS[$a]=ok
-        ACTIVE="$ACTIVE $a"
-        note "using $a: ${ALLOC_LIB:-glibc (no preload)}"
+        ACTIVE+=("$a")
+        note "using $l: ${ALLOC_LIB:-glibc (no preload)}"
     else
         if [ "$ALLOC_KIND" = missing ]; then STATUS[$a]="skipped: $ALLOC_WHY"
         else STATUS[$a]="FAIL: $ALLOC_WHY"; fi
-        note "note: $a ${STATUS[$a]}"
+        note "note: $l ${STATUS[$a]}"
     fi
 done
+if [ ${#ACTIVE[@]} -eq 0 ]; then
+    note "error: no allocator available"; exit 1
+fi
 
-RAW="$RESULTS_DIR/demo_runs.csv"
-echo "run,benchmark,allocator,mops_per_s,peak_rss_kb,status" >"$RAW"
+pkg_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null; }
+HEADER="hakmem benchmarks, profile $PROFILE: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm), $(nproc) CPUs
+hakmem $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '(no git)'); mimalloc $(pkg_version libmimalloc2.0), jemalloc $(pkg_version libjemalloc2), tcmalloc $(pkg_version libtcmalloc-minimal4), glibc $(ldd --version 2>/dev/null | head -n 1 | awk '{ print $NF }')
+median of $RUNS run(s); ratios vs mimalloc: throughput (speed, higher is better), peak RSS (lower is better)"
+printf '%s\n' "$HEADER" >&2
 
-{
-    echo "# hakmem bench demo: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(uname -srm), $(nproc) CPUs"
-    echo "# hakmem $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '(no commit)')," \
-         "runs=$RUNS, tiny_hot $TINY_ARGS, random_mixed $MIXED_ARGS, mid_mt $MIDMT_ARGS"
-} >&2
-
-start=$(date +%s)
+# ---- runs ----------------------------------------------------------------------------
+sanitize() { printf '%s' "$*" | tr ',"\n' ';  ' | cut -c1-300; }
+RAW="$RESULTS_DIR/latest_runs.csv"
+echo "run,benchmark,allocator,status,throughput,throughput_unit,peak_rss_kib,wall_s,user_s,sys_s,minor_faults,hakmem_mmap,hakmem_munmap,hakmem_madvise,hakmem_mremap,check,note" >"$RAW"
+declare -A FAILED
+nb=$(wc -w <<<"$BENCHES")
+total=$((RUNS * nb * ${#ACTIVE[@]}))
+i=0
+TTY=0; [ -t 2 ] && TTY=1
 for ((r = 1; r <= RUNS; r++)); do
     for b in $BENCHES; do
-        args=$(bench_args "$b") || exit 2
-        for a in $ACTIVE; do
-            if [ -n "${FAILED[$b,$a]:-}" ]; then
+        read -r -a cmd <<<"${P_CMD[$b]}"
+        for a in "${ACTIVE[@]}"; do
+            i=$((i + 1))
+            prog=$(printf '[%3d/%d] run %d/%d  %-13s %-9s' "$i" "$total" "$r" "$RUNS" "$b" "${LABEL[$a]}")
+            if [ -n "${FAILED[$b,${LABEL[$a]}]:-}" ]; then
                 continue # failed before: do not burn time on it again
             fi
-            lib=${LIB[$a]}
-            out="$TMP/out" err="$TMP/err" rss="$TMP/rss"
-            rm -f "$out" "$err" "$rss"
-            # shellcheck disable=SC2086
-            "$RSS_RUN" -t "$BENCH_TIMEOUT" -p "$lib" -o "$rss" -- \
-                "$BUILD_BENCH/$b" $args >"$out" 2>"$err"
-            rc=$?
-            st=$(sed -n 's/.*status=//p' "$rss" 2>/dev/null)
-            kb=$(sed -n 's/^maxrss_kb=\([0-9]*\).*/\1/p' "$rss" 2>/dev/null)
-            mops=$(sed -n 's/.*mops_per_s=\([0-9.]*\).*/\1/p' "$out")
-            why=""
-            if [ $rc -ne 0 ]; then
-                [ "$st" = timeout ] && rc=124
-                why=$(fail_reason "$err" "$rc")
-            elif ! origin_ok "$lib" "$err"; then
-                why="malloc not from ${lib:-libc}: $(grep -m1 '^malloc_from=' "$err")"
-            elif [ -z "$mops" ]; then
-                why="no result line"
-            fi
-            if [ -n "$why" ]; then
-                FAILED[$b,$a]=$why
-                printf '[run %d/%d] %-12s %-9s FAILED: %s\n' "$r" "$RUNS" "$b" "$a" "$why" >&2
-                echo "$r,$b,$a,,${kb},fail" >>"$RAW"
-                continue
-            fi
-            printf '[run %d/%d] %-12s %-9s %9.2f Mops/s %9s KiB peak RSS\n' \
-                "$r" "$RUNS" "$b" "$a" "$mops" "$kb" >&2
-            echo "$r,$b,$a,$mops,$kb,ok" >>"$RAW"
+            [ $TTY = 1 ] && printf '\r%s ...\033[K' "$prog" >&2
+            run_one "${LIB[$a]}" "$BENCH_TIMEOUT" "${cmd[@]}"
+            case $R_STATUS in
+            fail)
+                FAILED[$b,${LABEL[$a]}]=$R_WHY
+                [ $TTY = 1 ] && printf '\r\033[K' >&2
+                printf '%s FAILED: %s\n' "$prog" "$R_WHY" >&2 ;;
+            flag)
+                [ $TTY = 1 ] && printf '\r\033[K' >&2
+                printf '%s %10s %-6s %8s KiB  FLAGGED: %s\n' "$prog" "$R_TP" "$R_UNIT" "$R_KB" "$R_WHY" >&2 ;;
+            *)
+                if [ $TTY = 1 ]; then
+                    printf '\r%s %10s %-6s %8s KiB\033[K' "$prog" "$R_TP" "$R_UNIT" "$R_KB" >&2
+                else
+                    printf '%s %10s %-6s %8s KiB\n' "$prog" "$R_TP" "$R_UNIT" "$R_KB" >&2
+                fi ;;
+            esac
+            echo "$r,$b,${LABEL[$a]},$R_STATUS,$R_TP,$R_UNIT,$R_KB,$R_WALL,$R_USER,$R_SYS,$R_MINFLT,$R_MMAP,$R_MUNMAP,$R_MADVISE,$R_MREMAP,$(sanitize "$R_CHECK"),$(sanitize "$R_WHY")" >>"$RAW"
         done
     done
 done
-elapsed=$(( $(date +%s) - start ))
+[ $TTY = 1 ] && printf '\r\033[K' >&2
+T_RUNS=$(( $(date +%s) - T_START ))
 
-# ---- medians, ratios, table, CSV ----------------------------------------------
-CSV="$RESULTS_DIR/demo.csv"
-echo "benchmark,allocator,runs_ok,mops_per_s_median,peak_rss_kb_median,throughput_vs_mimalloc,rss_vs_mimalloc,status" >"$CSV"
-declare -A MOPS KB NOK
-for b in $BENCHES; do
-    for a in $ACTIVE; do
-        sel=$(awk -F, -v b="$b" -v a="$a" '$2 == b && $3 == a && $6 == "ok"' "$RAW")
-        NOK[$b,$a]=$(printf '%s' "$sel" | grep -c . )
-        MOPS[$b,$a]=$(printf '%s\n' "$sel" | cut -d, -f4 | grep . | median)
-        KB[$b,$a]=$(printf '%s\n' "$sel" | cut -d, -f5 | grep . | median)
-    done
+# ---- medians ---------------------------------------------------------------------
+# One line per benchmark,allocator label: medians of the runs that ran to the
+# end (ok or flagged), the count of those runs, and the first flag reason.
+MED="$RUN_TMP/medians"
+awk -F, 'NR > 1 && ($4 == "ok" || $4 == "flag") {
+        k = $2 SUBSEP $3; n[k]++
+        for (c = 5; c <= 15; c++) if (c != 6 && $c != "") v[k, c, ++m[k, c]] = $c
+        if ($6 != "") u[k] = $6
+        if ($4 == "flag" && !(k in fl)) fl[k] = $17
+    }
+    function med(k, c,   cnt, i, j, t, a) {
+        cnt = m[k, c]; if (!cnt) return ""
+        for (i = 1; i <= cnt; i++) a[i] = v[k, c, i] + 0
+        for (i = 2; i <= cnt; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+        return (cnt % 2) ? a[(cnt + 1) / 2] : (a[cnt / 2] + a[cnt / 2 + 1]) / 2
+    }
+    END { for (k in n) { split(k, p, SUBSEP)
+        printf "%s,%s,%d,%s", p[1], p[2], n[k], u[k]
+        for (c = 5; c <= 15; c++) if (c != 6) printf ",%s", med(k, c)
+        printf ",%s\n", fl[k] } }' "$RAW" >"$MED"
+# fields: 1 bench 2 alloc 3 n 4 unit 5 tp 6 kb 7 wall 8 user 9 sys 10 minflt
+#         11 mmap 12 munmap 13 madvise 14 mremap 15 flag-reason
+
+declare -A M_TP M_UNIT M_KB M_WALL M_USER M_SYS M_FLT M_OS M_N M_FLAG RAT RRAT
+while IFS=, read -r b a n unit tp kb wall user sys flt mm mu ma mr fl; do
+    M_N[$b,$a]=$n M_UNIT[$b,$a]=$unit M_TP[$b,$a]=$tp M_KB[$b,$a]=$kb
+    M_WALL[$b,$a]=$wall M_USER[$b,$a]=$user M_SYS[$b,$a]=$sys M_FLT[$b,$a]=$flt
+    M_OS[$b,$a]="$mm,$mu,$ma,$mr" M_FLAG[$b,$a]=$fl
+done <"$MED"
+
+# Baseline: mimalloc (the CSV's ratio columns are always vs mimalloc); the
+# charts fall back to glibc, then to the first allocator, without it.
+BASE=mimalloc
+CHART_BASE=""
+for c in mimalloc glibc; do
+    for a in "${ACTIVE[@]}"; do [ "${LABEL[$a]}" = "$c" ] && CHART_BASE=${CHART_BASE:-$c}; done
 done
+[ -z "$CHART_BASE" ] && CHART_BASE=${LABEL[${ACTIVE[0]}]}
 
-ratio() { # ratio X Y -> X/Y with 2 decimals, "" if either is missing
-    [ -n "$1" ] && [ -n "$2" ] && awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.2f", x / y }'
+# speed_ratio B A BASE: throughput of A relative to BASE on B, as speed
+# (higher is better whatever the unit).
+speed_ratio() {
+    local x=${M_TP[$1,$2]:-} y=${M_TP[$1,$3]:-}
+    if unit_lower_better "${M_UNIT[$1,$2]:-}"; then ratio "$y" "$x"; else ratio "$x" "$y"; fi
 }
 
-echo
-echo "hakmem bench demo — median of $RUNS runs; ratios are vs mimalloc (throughput: higher is better; RSS: lower is better)"
-printf '%-13s %-9s %10s %8s %12s %8s  %s\n' benchmark allocator "Mops/s" "vs mi" "peakRSS KiB" "vs mi" status
+fmt_num() { # fmt_num VALUE: 4 significant digits, no exponent for usual sizes
+    [ -n "$1" ] && awk -v v="$1" 'BEGIN { if (v >= 1000) printf "%.0f", v; else if (v >= 100) printf "%.1f", v;
+        else if (v >= 10) printf "%.2f", v; else printf "%.3f", v }'
+}
+
+CSV="$RESULTS_DIR/latest.csv"
+STAMP=$(date '+%Y%m%d-%H%M%S')
+TXT="$RESULTS_DIR/latest.txt"
+echo "benchmark,allocator,throughput,throughput_unit,ratio_vs_mimalloc,peak_rss_kib,rss_vs_mimalloc,wall_s,user_s,sys_s,minor_faults,hakmem_mmap,hakmem_munmap,hakmem_madvise,hakmem_mremap,runs_ok,runs,status,command" >"$CSV"
+{
+    printf '%s\n\n' "$HEADER"
+    printf '%-13s %-9s %11s %-6s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' benchmark allocator throughput unit "vs mi" "peakRSS KiB" "vs mi" "wall s" "user s" "sys s" minflt "hakmem mmap/munmap/madvise" status
+} >"$TXT"
+BEHIND="" FATTER="" FAILS="" FLAGS=""
 for b in $BENCHES; do
-    for a in $ALLOCATORS; do
+    for a in "${ALL[@]}"; do
+        l=${LABEL[$a]}
         if [ "${STATUS[$a]}" != ok ]; then
-            printf '%-13s %-9s %10s %8s %12s %8s  %s\n' "$b" "${a##*/}" - - - - "${STATUS[$a]}"
-            echo "$b,$a,0,,,,,\"${STATUS[$a]//\"/\'}\"" >>"$CSV"
+            printf '%-13s %-9s %11s %-6s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' "$b" "$l" - - - - - - - - - - "${STATUS[$a]}" >>"$TXT"
+            echo "$b,$l,,,,,,,,,,,,,,0,0,$(sanitize "${STATUS[$a]}"),$(sanitize "${P_CMD[$b]}")" >>"$CSV"
             continue
         fi
-        m=${MOPS[$b,$a]:-} k=${KB[$b,$a]:-} n=${NOK[$b,$a]:-0}
-        mm=${MOPS[$b,mimalloc]:-} mk=${KB[$b,mimalloc]:-}
-        tr=$(ratio "$m" "$mm") rr=$(ratio "$k" "$mk")
+        n=${M_N[$b,$l]:-0}
         st=ok
-        if [ -n "${FAILED[$b,$a]:-}" ]; then
-            st="FAIL: ${FAILED[$b,$a]}"
+        if [ -n "${FAILED[$b,$l]:-}" ]; then
+            st="FAIL: ${FAILED[$b,$l]}"
+            FAILS="$FAILS  $b / $l: ${FAILED[$b,$l]}"$'\n'
+        elif [ -n "${M_FLAG[$b,$l]:-}" ]; then
+            st="flagged: ${M_FLAG[$b,$l]}"
+            FLAGS="$FLAGS  $b / $l: ${M_FLAG[$b,$l]}"$'\n'
         fi
-        [ -n "$m" ] && m=$(printf '%.2f' "$m")
-        [ -n "$k" ] && k=$(printf '%.0f' "$k")
-        trs=${tr:+${tr}x} rrs=${rr:+${rr}x}
-        printf '%-13s %-9s %10s %8s %12s %8s  %s\n' "$b" "${a##*/}" "${m:--}" "${trs:--}" \
-            "${k:--}" "${rrs:--}" "$st"
-        echo "$b,$a,$n,$m,$k,$tr,$rr,\"${st//\"/\'}\"" >>"$CSV"
+        tr="" rr=""
+        if [ -n "${M_TP[$b,$BASE]:-}" ] && [ -n "${M_TP[$b,$l]:-}" ] && [ "${st#FAIL}" = "$st" ] &&
+           [ -z "${FAILED[$b,$BASE]:-}" ]; then
+            tr=$(speed_ratio "$b" "$l" "$BASE")
+            rr=$(ratio "${M_KB[$b,$l]:-}" "${M_KB[$b,$BASE]:-}")
+        fi
+        RAT[$b,$l]=$tr RRAT[$b,$l]=$rr
+        IFS=, read -r mm mu ma mr <<<"${M_OS[$b,$l]:-,,,}"
+        os="-"; [ -n "$mm" ] && os="$mm/$mu/$ma"
+        tp=$(fmt_num "${M_TP[$b,$l]:-}")
+        printf '%-13s %-9s %11s %-6s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' "$b" "$l" "${tp:--}" "${M_UNIT[$b,$l]:--}" \
+            "${tr:--}" "$(fmt_num "${M_KB[$b,$l]:-}" | sed 's/^$/-/')" "${rr:--}" "${M_WALL[$b,$l]:--}" "${M_USER[$b,$l]:--}" \
+            "${M_SYS[$b,$l]:--}" "${M_FLT[$b,$l]:--}" "$os" "$st" >>"$TXT"
+        runs_done=$n; [ -n "${FAILED[$b,$l]:-}" ] && runs_done=$((n + 1))
+        echo "$b,$l,${M_TP[$b,$l]:-},${M_UNIT[$b,$l]:-},$tr,${M_KB[$b,$l]:-},$rr,${M_WALL[$b,$l]:-},${M_USER[$b,$l]:-},${M_SYS[$b,$l]:-},${M_FLT[$b,$l]:-},$mm,$mu,$ma,$mr,$n,$runs_done,$(sanitize "$st"),$(sanitize "${P_CMD[$b]}")" >>"$CSV"
+        if [ "$l" = hakmem ] && [ -n "$tr" ]; then
+            awk -v x="$tr" 'BEGIN { exit !(x < 1) }' && BEHIND="$BEHIND $b (${tr}x),"
+            [ -n "$rr" ] && awk -v x="$rr" 'BEGIN { exit !(x > 1.1) }' && FATTER="$FATTER $b (${rr}x),"
+        fi
     done
+    echo >>"$TXT"
 done
-echo "($elapsed s of benchmark runs; wrote $CSV and $RAW)"
+cp "$CSV" "$RESULTS_DIR/bench_${STAMP}_$PROFILE.csv"
+
+# ---- charts ---------------------------------------------------------------------
+CHARTS=""
+if [ "${BENCH_NO_CHARTS:-0}" != 1 ]; then
+    if gnuplot_term >/dev/null; then
+        # Bars: hakmem first (its value is printed), then the other allocators
+        # except the baseline.
+        bars=()
+        for a in "${ACTIVE[@]}"; do [ "${LABEL[$a]}" = hakmem ] && bars+=(hakmem); done
+        for a in "${ACTIVE[@]}"; do
+            l=${LABEL[$a]}
+            [ "$l" = hakmem ] || [ "$l" = "$CHART_BASE" ] || bars+=("$l")
+        done
+        if [ ${#bars[@]} -eq 0 ]; then
+            note "note: only the baseline allocator ran; no charts"
+        else
+            for kind in throughput rss; do
+                dat="$RESULTS_DIR/${kind}_vs_$CHART_BASE.dat"
+                : >"$dat"
+                CHART_NOTE="bars: hakmem (value printed) and the peers, each relative to $CHART_BASE; FAIL = crashed/failed run, flag = the program's own check failed."
+                j=0
+                for b in $BENCHES; do
+                    vals="" flags=""
+                    for l in "${bars[@]}"; do
+                        v="?"
+                        if [ -n "${FAILED[$b,$l]:-}" ]; then
+                            v=F
+                        elif [ -n "${M_TP[$b,$CHART_BASE]:-}" ] && [ -n "${M_TP[$b,$l]:-}" ] && [ -z "${FAILED[$b,$CHART_BASE]:-}" ]; then
+                            if [ $kind = throughput ]; then v=$(speed_ratio "$b" "$l" "$CHART_BASE")
+                            else v=$(ratio "${M_KB[$b,$l]:-}" "${M_KB[$b,$CHART_BASE]:-}"); fi
+                            [ -z "$v" ] && v="?"
+                        fi
+                        vals="$vals $v"
+                        flags="$flags $([ -n "${M_FLAG[$b,$l]:-}" ] && echo 1 || echo 0)"
+                    done
+                    lab=$b
+                    if [ -n "${FAILED[$b,$CHART_BASE]:-}" ]; then
+                        lab="$b**"; CHART_NOTE="${CHART_NOTE:+$CHART_NOTE   }$b**: $CHART_BASE failed, no ratios."
+                    elif [ -n "${M_FLAG[$b,$CHART_BASE]:-}" ]; then
+                        lab="$b*"; CHART_NOTE="${CHART_NOTE:+$CHART_NOTE   }$b*: $CHART_BASE's result is flagged (${M_FLAG[$b,$CHART_BASE]#check failed: })."
+                    fi
+                    echo "$j $lab$vals$flags" >>"$dat"
+                    j=$((j + 1))
+                done
+                png="$RESULTS_DIR/${kind}_vs_$CHART_BASE.png"
+                if [ $kind = throughput ]; then
+                    title="Speed relative to $CHART_BASE (median of $RUNS; higher is better; Mops/s ratio, or inverse ns/op ratio)"
+                    ylab="speed / $CHART_BASE speed (log scale)"
+                else
+                    title="Peak RSS relative to $CHART_BASE (median of $RUNS; lower is better)"
+                    ylab="peak RSS / $CHART_BASE peak RSS (log scale)"
+                fi
+                if chart_ratio "$dat" "$png" "$title [profile $PROFILE, $(date '+%Y-%m-%d')]" "$ylab" "$CHART_BASE" "${bars[@]}"; then
+                    CHARTS="$CHARTS $png"
+                fi
+            done
+        fi
+    else
+        note "note: gnuplot not found (apt-get install gnuplot-nox): no charts"
+    fi
+fi
+
+# ---- report ---------------------------------------------------------------------
+{
+    [ -n "$BEHIND" ] && echo "hakmem behind mimalloc (speed ratio < 1):${BEHIND%,}"
+    if [ -z "$BEHIND" ] && [ "${STATUS[hakmem]:-}" = ok ] && [ "${STATUS[mimalloc]:-}" = ok ]; then
+        echo "hakmem is not behind mimalloc on any benchmark"
+    fi
+    [ -n "$FATTER" ] && echo "hakmem peak RSS > 1.1x mimalloc's:${FATTER%,}"
+    [ -n "$FLAGS" ] && printf 'flagged results (ran, but the program'"'"'s check failed):\n%s' "$FLAGS"
+    [ -n "$FAILS" ] && printf 'FAILED runs:\n%s' "$FAILS"
+    for a in "${ALL[@]}"; do
+        case "${STATUS[$a]}" in ok) ;; *) echo "${LABEL[$a]}: ${STATUS[$a]}" ;; esac
+    done
+    echo "($T_RUNS s for build and runs; wrote $CSV, $RAW, a dated copy bench_${STAMP}_$PROFILE.csv${CHARTS:+, and}$CHARTS)"
+} >>"$TXT"
+echo
+cat "$TXT"
+
+if [ "${P_FASTPATH:-0}" = 1 ] && [ -z "${BENCH_NO_FASTPATH:-}" ]; then
+    echo
+    echo "== fast path: instructions per malloc+free pair (bench/fastpath.sh)"
+    if command -v valgrind >/dev/null 2>&1; then
+        ALLOCATORS="$ALLOCATORS" bash "$BENCH_DIR/fastpath.sh"
+    else
+        echo "note: valgrind not installed (apt-get install valgrind): fast-path count skipped"
+    fi
+fi
+
 if [ "${BENCH_STRICT:-0}" = 1 ]; then
-    for a in $ALLOCATORS; do case "${STATUS[$a]}" in FAIL*) exit 1 ;; esac; done
+    for a in "${ALL[@]}"; do case "${STATUS[$a]}" in FAIL*) exit 1 ;; esac; done
     [ ${#FAILED[@]} -eq 0 ] || exit 1
 fi
 exit 0

@@ -3,8 +3,9 @@
  * ITERS times: allocate BATCH blocks of SIZE bytes (touching each), then free
  * them in allocation order.  Exercises the thread-local fast path of small
  * size classes.  ops counts every malloc and every free.
- * Output (stdout, one line):
- *   tiny_hot size=64 batch=100 iters=60000 ops=12000000 seconds=0.123 mops_per_s=97.56
+ * Output (stdout, one line; see bench_result in bench_common.h):
+ *   tiny_hot size=64 batch=100 iters=60000 ops=12000000 seconds=0.123
+ *     throughput=97.56 unit=Mops/s mops_per_s=97.560 ns_per_op=10.250 check=tags:ok
  */
 #include "bench_common.h"
 
@@ -36,8 +37,9 @@ int main(int argc, char **argv)
     }
     double dt = bench_now() - t0;
     double ops = 2.0 * (double)batch * (double)iters;
-    printf("tiny_hot size=%zu batch=%ld iters=%ld ops=%.0f seconds=%.4f mops_per_s=%.2f\n",
-           size, batch, iters, ops, dt, ops / dt / 1e6);
     free(blk);
+    bench_result("tiny_hot", ops, dt, BENCH_MOPS, "tags:ok", "size=%zu batch=%ld iters=%ld",
+                 size, batch, iters);
+    bench_finish();
     return 0;
 }

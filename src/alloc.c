@@ -20,7 +20,7 @@ static hk_heap_t *heap_ready(void) {
   return h != &hk_heap_empty ? h : hk_thread_init();
 }
 
-HK_NOINLINE void *hk_malloc_generic(hk_heap_t *h, size_t n) {
+static HK_NOINLINE void *malloc_slow(hk_heap_t *h, size_t n) {
   if (hk_unlikely(h == &hk_heap_empty)) {
     h = hk_thread_init();
     if (!h) { errno = ENOMEM; return NULL; }
@@ -28,6 +28,21 @@ HK_NOINLINE void *hk_malloc_generic(hk_heap_t *h, size_t n) {
   void *p = alloc_sized(h, n);
   if (hk_unlikely(!p)) errno = ENOMEM;
   return p;
+}
+
+/* Behind the inline fast path: a hit at the head of the class queue for the
+ * sizes direct[] does not cover (1-32 KiB), else the slow path. */
+HK_NOINLINE void *hk_malloc_generic(hk_heap_t *h, size_t n) {
+  if (hk_likely(n > HK_DIRECT_MAX && n <= HK_SMALL_MAX)) {
+    hk_slab_t *s = h->queues[hk_size_class_above128(n)].first;
+    hk_block_t *b;
+    if (hk_likely(s != NULL && (b = s->free) != NULL)) {
+      s->free = b->next;
+      s->used++;
+      return b;
+    }
+  }
+  return malloc_slow(h, n);
 }
 
 void *hk_calloc(size_t count, size_t size) {

@@ -399,7 +399,7 @@ static hk_slab_t *take_span(hk_heap_t *h, unsigned n, bool large, bool *clean,
 }
 
 /* The class queue is exhausted at its head: find a slab with free blocks. */
-static hk_slab_t *find_slab(hk_heap_t *h, unsigned cls) {
+static HK_NOINLINE hk_slab_t *find_slab(hk_heap_t *h, unsigned cls) {
   hk_queue_t *q = &h->queues[cls];
   for (int round = 0; round < 2; round++) {
     hk_slab_t *next;

@@ -35,12 +35,16 @@ static inline void hk_lock(hk_lock_t *l) { pthread_mutex_lock(l); }
 static inline void hk_unlock(hk_lock_t *l) { pthread_mutex_unlock(l); }
 
 /* ---- size classes ------------------------------------------------------ */
+/* Classes above 128 B: 8 per doubling, from the top 4 bits of n - 1. */
+static inline unsigned hk_size_class_above128(size_t n) {
+  size_t m = n - 1;
+  unsigned b = 63u - (unsigned)__builtin_clzl(m);      /* m >= 128: b >= 7 */
+  return (b - 7u) * 8u + 1u + (unsigned)(m >> (b - 3u));
+}
 static inline unsigned hk_size_class(size_t n) {
   if (n <= 8) return 0;
   if (n <= 128) return (unsigned)((n + 15) >> 4);
-  size_t m = n - 1;
-  unsigned b = 63u - (unsigned)__builtin_clzl(m);      /* m >= 128: b >= 7 */
-  return 9u + (b - 7u) * 8u + (unsigned)(m >> (b - 3u)) - 8u;
+  return hk_size_class_above128(n);
 }
 static inline size_t hk_class_size(unsigned cls) {
   if (cls == 0) return 8;

@@ -91,7 +91,7 @@ for a in $ALLOCATORS; do
         ACTIVE+=("$a")
         note "using $l: ${ALLOC_LIB:-glibc (no preload)}"
     else
-        if [ "$ALLOC_KIND" = missing ]; then STATUS[$a]="skipped: $ALLOC_WHY"
+        if [ "$ALLOC_KIND" = missing ] && [ "$l" != hakmem ]; then STATUS[$a]="skipped: $ALLOC_WHY"
         else STATUS[$a]="FAIL: $ALLOC_WHY"; fi
         note "note: $l ${STATUS[$a]}"
     fi
@@ -103,7 +103,8 @@ fi
 pkg_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null; }
 HEADER="hakmem benchmarks, profile $PROFILE: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm), $(nproc) CPUs
 hakmem $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '(no git)'); mimalloc $(pkg_version libmimalloc2.0), jemalloc $(pkg_version libjemalloc2), tcmalloc $(pkg_version libtcmalloc-minimal4), glibc $(ldd --version 2>/dev/null | head -n 1 | awk '{ print $NF }')
-median of $RUNS run(s); ratios vs mimalloc: throughput (speed, higher is better), peak RSS (lower is better)"
+median of $RUNS run(s); +-% = (max - min) / median of the runs' throughput; vs mi = ratio to mimalloc:
+speed (higher is better; for ns/op, mimalloc's time / ours), peak RSS (lower is better)"
 printf '%s\n' "$HEADER" >&2
 
 # ---- runs ----------------------------------------------------------------------------
@@ -155,6 +156,7 @@ MED="$RUN_TMP/medians"
 awk -F, 'NR > 1 && ($4 == "ok" || $4 == "flag") {
         k = $2 SUBSEP $3; n[k]++
         for (c = 5; c <= 15; c++) if (c != 6 && $c != "") v[k, c, ++m[k, c]] = $c
+        if ($5 != "") { if (!(k in lo) || $5 + 0 < lo[k]) lo[k] = $5 + 0; if (!(k in hi) || $5 + 0 > hi[k]) hi[k] = $5 + 0 }
         if ($6 != "") u[k] = $6
         if ($4 == "flag" && !(k in fl)) fl[k] = $17
     }
@@ -167,13 +169,14 @@ awk -F, 'NR > 1 && ($4 == "ok" || $4 == "flag") {
     END { for (k in n) { split(k, p, SUBSEP)
         printf "%s,%s,%d,%s", p[1], p[2], n[k], u[k]
         for (c = 5; c <= 15; c++) if (c != 6) printf ",%s", med(k, c)
-        printf ",%s\n", fl[k] } }' "$RAW" >"$MED"
+        t = med(k, 5); sp = (t > 0 && m[k, 5] > 1) ? sprintf("%.0f", 100 * (hi[k] - lo[k]) / t) : ""
+        printf ",%s,%s\n", sp, fl[k] } }' "$RAW" >"$MED"
 # fields: 1 bench 2 alloc 3 n 4 unit 5 tp 6 kb 7 wall 8 user 9 sys 10 minflt
-#         11 mmap 12 munmap 13 madvise 14 mremap 15 flag-reason
+#         11 mmap 12 munmap 13 madvise 14 mremap 15 spread% 16 flag-reason
 
-declare -A M_TP M_UNIT M_KB M_WALL M_USER M_SYS M_FLT M_OS M_N M_FLAG RAT RRAT
-while IFS=, read -r b a n unit tp kb wall user sys flt mm mu ma mr fl; do
-    M_N[$b,$a]=$n M_UNIT[$b,$a]=$unit M_TP[$b,$a]=$tp M_KB[$b,$a]=$kb
+declare -A M_TP M_UNIT M_KB M_WALL M_USER M_SYS M_FLT M_OS M_N M_FLAG M_SPREAD
+while IFS=, read -r b a n unit tp kb wall user sys flt mm mu ma mr sp fl; do
+    M_N[$b,$a]=$n M_UNIT[$b,$a]=$unit M_TP[$b,$a]=$tp M_KB[$b,$a]=$kb M_SPREAD[$b,$a]=$sp
     M_WALL[$b,$a]=$wall M_USER[$b,$a]=$user M_SYS[$b,$a]=$sys M_FLT[$b,$a]=$flt
     M_OS[$b,$a]="$mm,$mu,$ma,$mr" M_FLAG[$b,$a]=$fl
 done <"$MED"
@@ -202,18 +205,18 @@ fmt_num() { # fmt_num VALUE: 4 significant digits, no exponent for usual sizes
 CSV="$RESULTS_DIR/latest.csv"
 STAMP=$(date '+%Y%m%d-%H%M%S')
 TXT="$RESULTS_DIR/latest.txt"
-echo "benchmark,allocator,throughput,throughput_unit,ratio_vs_mimalloc,peak_rss_kib,rss_vs_mimalloc,wall_s,user_s,sys_s,minor_faults,hakmem_mmap,hakmem_munmap,hakmem_madvise,hakmem_mremap,runs_ok,runs,status,command" >"$CSV"
+echo "benchmark,allocator,throughput,throughput_unit,ratio_vs_mimalloc,peak_rss_kib,rss_vs_mimalloc,wall_s,user_s,sys_s,minor_faults,hakmem_mmap,hakmem_munmap,hakmem_madvise,hakmem_mremap,runs_ok,runs,throughput_spread_pct,status,command" >"$CSV"
 {
     printf '%s\n\n' "$HEADER"
-    printf '%-13s %-9s %11s %-6s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' benchmark allocator throughput unit "vs mi" "peakRSS KiB" "vs mi" "wall s" "user s" "sys s" minflt "hakmem mmap/munmap/madvise" status
+    printf '%-13s %-9s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' benchmark allocator throughput unit "+-%" "vs mi" "peakRSS KiB" "vs mi" "wall s" "user s" "sys s" minflt "hakmem mmap/munmap/madvise" status
 } >"$TXT"
 BEHIND="" FATTER="" FAILS="" FLAGS=""
 for b in $BENCHES; do
     for a in "${ALL[@]}"; do
         l=${LABEL[$a]}
         if [ "${STATUS[$a]}" != ok ]; then
-            printf '%-13s %-9s %11s %-6s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' "$b" "$l" - - - - - - - - - - "${STATUS[$a]}" >>"$TXT"
-            echo "$b,$l,,,,,,,,,,,,,,0,0,$(sanitize "${STATUS[$a]}"),$(sanitize "${P_CMD[$b]}")" >>"$CSV"
+            printf '%-13s %-9s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' "$b" "$l" - - - - - - - - - - - "${STATUS[$a]}" >>"$TXT"
+            echo "$b,$l,,,,,,,,,,,,,,0,0,,$(sanitize "${STATUS[$a]}"),$(sanitize "${P_CMD[$b]}")" >>"$CSV"
             continue
         fi
         n=${M_N[$b,$l]:-0}
@@ -231,15 +234,14 @@ for b in $BENCHES; do
             tr=$(speed_ratio "$b" "$l" "$BASE")
             rr=$(ratio "${M_KB[$b,$l]:-}" "${M_KB[$b,$BASE]:-}")
         fi
-        RAT[$b,$l]=$tr RRAT[$b,$l]=$rr
         IFS=, read -r mm mu ma mr <<<"${M_OS[$b,$l]:-,,,}"
         os="-"; [ -n "$mm" ] && os="$mm/$mu/$ma"
         tp=$(fmt_num "${M_TP[$b,$l]:-}")
-        printf '%-13s %-9s %11s %-6s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' "$b" "$l" "${tp:--}" "${M_UNIT[$b,$l]:--}" \
-            "${tr:--}" "$(fmt_num "${M_KB[$b,$l]:-}" | sed 's/^$/-/')" "${rr:--}" "${M_WALL[$b,$l]:--}" "${M_USER[$b,$l]:--}" \
+        printf '%-13s %-9s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' "$b" "$l" "${tp:--}" "${M_UNIT[$b,$l]:--}" \
+            "${M_SPREAD[$b,$l]:--}" "${tr:--}" "$(fmt_num "${M_KB[$b,$l]:-}" | sed 's/^$/-/')" "${rr:--}" "${M_WALL[$b,$l]:--}" "${M_USER[$b,$l]:--}" \
             "${M_SYS[$b,$l]:--}" "${M_FLT[$b,$l]:--}" "$os" "$st" >>"$TXT"
         runs_done=$n; [ -n "${FAILED[$b,$l]:-}" ] && runs_done=$((n + 1))
-        echo "$b,$l,${M_TP[$b,$l]:-},${M_UNIT[$b,$l]:-},$tr,${M_KB[$b,$l]:-},$rr,${M_WALL[$b,$l]:-},${M_USER[$b,$l]:-},${M_SYS[$b,$l]:-},${M_FLT[$b,$l]:-},$mm,$mu,$ma,$mr,$n,$runs_done,$(sanitize "$st"),$(sanitize "${P_CMD[$b]}")" >>"$CSV"
+        echo "$b,$l,${M_TP[$b,$l]:-},${M_UNIT[$b,$l]:-},$tr,${M_KB[$b,$l]:-},$rr,${M_WALL[$b,$l]:-},${M_USER[$b,$l]:-},${M_SYS[$b,$l]:-},${M_FLT[$b,$l]:-},$mm,$mu,$ma,$mr,$n,$runs_done,${M_SPREAD[$b,$l]:-},$(sanitize "$st"),$(sanitize "${P_CMD[$b]}")" >>"$CSV"
         if [ "$l" = hakmem ] && [ -n "$tr" ]; then
             awk -v x="$tr" 'BEGIN { exit !(x < 1) }' && BEHIND="$BEHIND $b (${tr}x),"
             [ -n "$rr" ] && awk -v x="$rr" 'BEGIN { exit !(x > 1.1) }' && FATTER="$FATTER $b (${rr}x),"

@@ -15,7 +15,9 @@
 # run without hakmem, with the release and with the debug library preloaded;
 # stdout must be byte-identical to the run without hakmem, exit status 0
 # (preloaded runs get HK_EXPECT_HAKMEM=1; alloc_heavy.py then checks that
-# hakmem is really loaded).
+# hakmem is really loaded).  Then bench_smoke: bench/smoke.sh runs the
+# benchmark runner on a tiny profile and checks its CSV and PNG output (the
+# PNG checks need gnuplot: skipped without it unless $CI is set).
 #
 # Environment: HK_TEST_TIMEOUT (seconds per run, default 180),
 #              HK_TEST_SCALE (length of the stress tests, default 1),
@@ -237,6 +239,18 @@ if [ -n "$LUA" ]; then
     run_real lua /dev/null "$LUA" tests/programs/alloc.lua
 else
     missing lua "lua5.4 not installed"
+fi
+
+# ---- benchmark runner smoke test: bench/smoke.sh (make bench on a tiny profile;
+# checks its CSV and PNG output, asserts no timing) ------------------------------
+if selected bench_smoke; then
+    t0=$(now)
+    log="$LOGDIR/bench_smoke.log"
+    if run_timed bash bench/smoke.sh </dev/null >"$log" 2>&1; then
+        report_pass bench_smoke runner "$t0"
+    else
+        report_fail bench_smoke runner "$t0" "$(status_text $?)" "$log"
+    fi
 fi
 
 # ---- build checks: install + pkg-config, and a warning-free clang build ----------

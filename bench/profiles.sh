@@ -1,0 +1,139 @@
+# shellcheck shell=bash disable=SC2034
+# bench/profiles.sh — benchmark profiles for bench/run.sh and bench/sweep.sh.
+# Sourced, not executed.
+#
+# load_profile NAME sets:
+#   P_RUNS          runs per benchmark and allocator
+#   P_TIMEOUT       seconds before a run is killed
+#   P_BENCHES       benchmark names, in run order
+#   P_CMD[name]     "PROGRAM ARGS..." (PROGRAM is built from bench/PROGRAM.c)
+#   P_ALLOCATORS    default allocator list ("" = the runner's default)
+#   P_FASTPATH      1: run bench/fastpath.sh after the throughput runs
+#   P_SWEEP_RUNS    runs per point in bench/sweep.sh
+#   P_SWEEPS        sweep names; for each:
+#     S_CMD[name]     "PROGRAM ARGS..." with {} where the swept value goes
+#     S_VALUES[name]  the values
+#     S_PARAM[name]   what is swept (axis label)
+#     S_LOGX[name]    1: logarithmic x axis
+# Any benchmark's command can be overridden from the environment with
+# CMD_<name>="PROGRAM ARGS", e.g. CMD_tiny_hot="tiny_hot 64 100 500000".
+#
+# Profiles:
+#   quick  default of `make bench`: 18 benchmarks x 5 allocators x 3 runs,
+#          each run ~0.03-1 s; about 75 s on 2 cores, build included.
+#   full   5 runs, workloads ~7-20x longer (larson 5 s as in mimalloc-bench,
+#          longrun 1M allocations over 5 s), then the callgrind fast-path
+#          count; about 13 minutes.
+#   smoke  the test suite's check of the runner itself: 1 run, hakmem and
+#          glibc, three tiny benchmarks; a few seconds.
+
+declare -A P_CMD S_CMD S_VALUES S_PARAM S_LOGX
+
+# Benchmarks common to quick and full, in run order.
+ALL_BENCHES="tiny_hot random_mixed mid_mt larson json mir vm mixed \
+multithread fragmentation longrun webserver lifetime seq_access rand_access \
+realloc zero_null alignment"
+
+load_profile() {
+    local p=$1 b v
+    P_ALLOCATORS="" P_FASTPATH=0
+    P_SWEEPS="random_mixed_ws tiny_hot_size mid_mt_threads larson_threads"
+    case "$p" in
+    quick)
+        P_RUNS=3 P_TIMEOUT=60 P_SWEEP_RUNS=1
+        P_BENCHES=$ALL_BENCHES
+        P_CMD=(
+            [tiny_hot]="tiny_hot 64 100 60000"
+            [random_mixed]="random_mixed 2000000 400 42"
+            [mid_mt]="mid_mt 2 1000000"
+            [larson]="larson 1 8 1000 5000 100 4141 2"
+            [json]="scenarios json 30000"
+            [mir]="scenarios mir 2000"
+            [vm]="scenarios vm 40000"
+            [mixed]="scenarios mixed 2000000"
+            [multithread]="extended multithread 600 8 1000"
+            [fragmentation]="extended fragmentation 100"
+            [longrun]="extended longrun 300000 500"
+            [webserver]="extended webserver 40000"
+            [lifetime]="extended lifetime 2000000"
+            [seq_access]="extended seq_access 400 4"
+            [rand_access]="extended rand_access 400 4"
+            [realloc]="extended realloc 4000000"
+            [zero_null]="extended zero_null 2000000"
+            [alignment]="extended alignment 2000000"
+        )
+        S_CMD=(
+            [random_mixed_ws]="random_mixed 2000000 {} 42"
+            [tiny_hot_size]="tiny_hot {} 100 200000"
+            [mid_mt_threads]="mid_mt {} 600000"
+            [larson_threads]="larson 1 8 1000 5000 100 4141 {}"
+        )
+        ;;
+    full)
+        P_RUNS=5 P_TIMEOUT=300 P_SWEEP_RUNS=3 P_FASTPATH=1
+        P_BENCHES=$ALL_BENCHES
+        P_CMD=(
+            [tiny_hot]="tiny_hot 64 100 1200000"
+            [random_mixed]="random_mixed 40000000 400 42"
+            [mid_mt]="mid_mt 2 8000000"
+            [larson]="larson 5 8 1000 5000 100 4141 2"
+            [json]="scenarios json 200000"
+            [mir]="scenarios mir 16000"
+            [vm]="scenarios vm 300000"
+            [mixed]="scenarios mixed 16000000"
+            [multithread]="extended multithread 4000 8 1000"
+            [fragmentation]="extended fragmentation 600"
+            [longrun]="extended longrun 1000000 5000"
+            [webserver]="extended webserver 300000"
+            [lifetime]="extended lifetime 16000000"
+            [seq_access]="extended seq_access 3000 4"
+            [rand_access]="extended rand_access 3000 4"
+            [realloc]="extended realloc 30000000"
+            [zero_null]="extended zero_null 16000000"
+            [alignment]="extended alignment 16000000"
+        )
+        S_CMD=(
+            [random_mixed_ws]="random_mixed 10000000 {} 42"
+            [tiny_hot_size]="tiny_hot {} 100 300000"
+            [mid_mt_threads]="mid_mt {} 1500000"
+            [larson_threads]="larson 2 8 1000 5000 100 4141 {}"
+        )
+        ;;
+    smoke)
+        P_RUNS=1 P_TIMEOUT=30 P_SWEEP_RUNS=1
+        P_BENCHES="tiny_hot random_mixed json"
+        P_ALLOCATORS="hakmem glibc"
+        P_CMD=(
+            [tiny_hot]="tiny_hot 64 100 2000"
+            [random_mixed]="random_mixed 100000 400 42"
+            [json]="scenarios json 300"
+        )
+        P_SWEEPS="random_mixed_ws"
+        S_CMD=([random_mixed_ws]="random_mixed 50000 {} 42")
+        S_VALUES=([random_mixed_ws]="64 1024")
+        ;;
+    *)
+        return 1 ;;
+    esac
+    if [ "$p" != smoke ]; then
+        S_VALUES=(
+            [random_mixed_ws]="16 64 256 1024 4096 16384 65536"
+            [tiny_hot_size]="16 32 64 128 256 512 1024 2048"
+            [mid_mt_threads]="1 2 4 8"
+            [larson_threads]="1 2 4 8"
+        )
+    fi
+    S_PARAM=(
+        [random_mixed_ws]="random_mixed working set (slots of 16-1024 B)"
+        [tiny_hot_size]="tiny_hot block size (bytes)"
+        [mid_mt_threads]="mid_mt threads"
+        [larson_threads]="larson threads"
+    )
+    S_LOGX=([random_mixed_ws]=1 [tiny_hot_size]=1 [mid_mt_threads]=1 [larson_threads]=1)
+    # Environment overrides: CMD_<bench>="PROGRAM ARGS".
+    for b in $ALL_BENCHES; do
+        v="CMD_$b"
+        if [ -n "${!v:-}" ]; then P_CMD[$b]=${!v}; fi
+    done
+    return 0
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# bench/smoke.sh — smoke test of the benchmark runner (tests/run.sh runs it
+# as the test bench_smoke; no timing is asserted).
+#
+#  1. bench/run.sh with PROFILE=smoke (hakmem and glibc, tiny_hot,
+#     random_mixed and json, one short run each) into a temporary results
+#     directory, BENCH_STRICT=1: it must exit 0; latest.csv must have the
+#     required columns and one ok row with a throughput and a peak RSS per
+#     benchmark and allocator, hakmem's rows its mmap count; both charts must
+#     be PNG files (magic bytes).
+#  2. a run whose benchmark fails (bad argument) must give FAIL rows, and
+#     the runner must still exit 0 and write the CSV.
+#  3. bench/sweep.sh with PROFILE=smoke: sweep CSV rows and its PNG.
+# Without gnuplot the PNG checks are skipped with a note, unless $CI is set
+# (CI installs gnuplot-nox), where they fail.
+# Needs build/libhakmem.so (make).  Exit 0 = pass.
+set -u
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TMPD=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-bench-smoke.XXXXXX")
+trap 'rm -rf "$TMPD"' EXIT
+export BENCH_NO_INSTALL=1
+fails=0
+fail() { echo "smoke: FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "smoke: ok: $*"; }
+
+HAVE_GNUPLOT=1
+if ! command -v gnuplot >/dev/null 2>&1; then
+    if [ -n "${CI:-}" ]; then
+        fail "gnuplot not installed (CI must install gnuplot-nox)"
+    else
+        echo "smoke: note: gnuplot not installed; skipping the PNG checks (apt-get install gnuplot-nox)"
+    fi
+    HAVE_GNUPLOT=0
+fi
+
+is_png() { # file: PNG signature 89 50 4E 47 0D 0A 1A 0A
+    [ -s "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]
+}
+
+# Column number of NAME in CSV header line $2 (0 if absent).
+col() { awk -F, -v n="$1" '{ for (i = 1; i <= NF; i++) if ($i == n) { print i; exit } print 0 }' <<<"$2"; }
+
+# ---- 1. the smoke profile ------------------------------------------------------
+R1="$TMPD/r1"
+if PROFILE=smoke BENCH_STRICT=1 BENCH_RESULTS_DIR="$R1" bash "$BENCH_DIR/run.sh" >"$TMPD/r1.out" 2>"$TMPD/r1.err"; then
+    ok "run.sh PROFILE=smoke exited 0"
+else
+    fail "run.sh PROFILE=smoke exited $? (BENCH_STRICT=1: a run failed)"
+    tail -n 30 "$TMPD/r1.out" "$TMPD/r1.err" | sed 's/^/    /'
+fi
+CSV="$R1/latest.csv"
+if [ ! -s "$CSV" ]; then
+    fail "no $CSV"
+else
+    hdr=$(head -n 1 "$CSV")
+    for c in benchmark allocator throughput throughput_unit peak_rss_kib ratio_vs_mimalloc \
+             rss_vs_mimalloc wall_s user_s sys_s minor_faults hakmem_mmap hakmem_munmap hakmem_madvise status; do
+        [ "$(col "$c" "$hdr")" -gt 0 ] || fail "latest.csv has no column $c"
+    done
+    cb=$(col benchmark "$hdr") ca=$(col allocator "$hdr") ct=$(col throughput "$hdr")
+    cu=$(col throughput_unit "$hdr") ck=$(col peak_rss_kib "$hdr") cs=$(col status "$hdr")
+    cm=$(col hakmem_mmap "$hdr")
+    rows=0
+    for b in tiny_hot random_mixed json; do
+        for a in hakmem glibc; do
+            line=$(awk -F, -v b="$b" -v a="$a" -v cb="$cb" -v ca="$ca" '$cb == b && $ca == a' "$CSV")
+            if [ -z "$line" ]; then fail "latest.csv: no row for $b / $a"; continue; fi
+            rows=$((rows + 1))
+            IFS=, read -r -a f <<<"$line"
+            st=${f[$((cs - 1))]} tp=${f[$((ct - 1))]} un=${f[$((cu - 1))]} kb=${f[$((ck - 1))]}
+            [ "$st" = ok ] || fail "$b / $a: status '$st'"
+            awk -v x="$tp" 'BEGIN { exit !(x + 0 > 0) }' || fail "$b / $a: throughput '$tp'"
+            case "$un" in Mops/s|ns/op) ;; *) fail "$b / $a: unit '$un'" ;; esac
+            awk -v x="$kb" 'BEGIN { exit !(x + 0 > 0) }' || fail "$b / $a: peak_rss_kib '$kb'"
+            if [ "$a" = hakmem ]; then
+                mm=${f[$((cm - 1))]}
+                awk -v x="$mm" 'BEGIN { exit !(x + 0 > 0) }' || fail "$b / hakmem: hakmem_mmap '$mm' (malloc_stats line not parsed)"
+            fi
+        done
+    done
+    [ $rows -eq 6 ] && ok "latest.csv: required columns, 6 rows with throughput and peak RSS"
+    ls "$R1"/bench_*_smoke.csv >/dev/null 2>&1 || fail "no dated copy of latest.csv"
+fi
+[ -s "$R1/latest_runs.csv" ] || fail "no latest_runs.csv"
+if [ $HAVE_GNUPLOT = 1 ]; then
+    n=0
+    for p in "$R1"/throughput_vs_*.png "$R1"/rss_vs_*.png; do
+        if is_png "$p"; then n=$((n + 1)); else fail "not a PNG file: $p"; fi
+    done
+    [ $n -eq 2 ] && ok "throughput and RSS charts are PNG files"
+fi
+
+# ---- 2. a failing benchmark gives failure rows, not an abort -------------------------
+R2="$TMPD/r2"
+if PROFILE=smoke BENCHES=json CMD_json="scenarios json 0" BENCH_NO_CHARTS=1 BENCH_RESULTS_DIR="$R2" \
+   bash "$BENCH_DIR/run.sh" >"$TMPD/r2.out" 2>"$TMPD/r2.err"; then
+    nf=$(grep -c '^json,[^,]*,.*,FAIL: ' "$R2/latest.csv" 2>/dev/null)
+    if [ "${nf:-0}" -eq 2 ]; then ok "a failing benchmark gives FAIL rows"
+    else fail "failing benchmark: expected 2 FAIL rows in $R2/latest.csv, got ${nf:-0}"; fi
+else
+    fail "run.sh exited $? on a failing benchmark (must report it and exit 0)"
+fi
+
+# ---- 3. the sweep --------------------------------------------------------------------
+R3="$TMPD/r3"
+if PROFILE=smoke BENCH_RESULTS_DIR="$R3" bash "$BENCH_DIR/sweep.sh" >"$TMPD/r3.out" 2>"$TMPD/r3.err"; then
+    n=$(grep -c '^random_mixed_ws,.*,ok,' "$R3/sweep_random_mixed_ws.csv" 2>/dev/null)
+    if [ "${n:-0}" -eq 4 ]; then ok "sweep CSV has 4 ok rows"
+    else fail "sweep: expected 4 ok rows in sweep_random_mixed_ws.csv, got ${n:-0}"; fi
+    if [ $HAVE_GNUPLOT = 1 ]; then
+        if is_png "$R3/sweep_random_mixed_ws.png"; then ok "sweep chart is a PNG file"
+        else fail "sweep chart missing or not a PNG"; fi
+    fi
+else
+    fail "sweep.sh exited $?"
+    tail -n 20 "$TMPD/r3.out" "$TMPD/r3.err" | sed 's/^/    /'
+fi
+
+if [ $fails -gt 0 ]; then
+    echo "smoke: $fails check(s) failed"
+    exit 1
+fi
+echo "smoke: all checks passed"
+exit 0

@@ -4,9 +4,13 @@
  * when the process runs out of it.  One lock, taken once per 2 MiB. */
 #include "internal.h"
 
+#include <time.h>
+
 #define CHUNK_SS_MAX     32                /* 64 MiB */
 #define MAX_CHUNKS       16384             /* 1 TiB of SuperSlabs */
-#define PURGE_BATCH_SS   8                 /* purge once 16 MiB of free SuperSlabs are resident */
+#define PURGE_BATCH_SS   8     /* with 16 MiB of free SuperSlabs resident,        */
+#define PURGE_GAP_MS     100   /* purge every 100 ms those free for a whole tick, */
+#define PURGE_HARD_SS    128   /* and all of them past 256 MiB                    */
 
 typedef struct chunk_s {
   uint8_t *base;           /* 2 MiB aligned */
@@ -15,11 +19,13 @@ typedef struct chunk_s {
   uint32_t clean_mask;     /* free and known to read as zero (fresh or purged) */
   uint32_t unmapped_mask;  /* free, address space returned (all but the header page) */
   uint32_t lost_mask;      /* could not be mapped again: never used any more */
+  uint32_t aged_mask;      /* free and resident at the last purge tick */
 } chunk_t;
 
 static chunk_t chunks[MAX_CHUNKS];
 static size_t chunk_count;
 static size_t dirty_free;  /* free SuperSlabs whose pages may be resident */
+static uint64_t last_purge_ms;
 static hk_lock_t arena_lock = HK_LOCK_INIT;
 
 static uint32_t all_bits(uint32_t n) { return n >= 32 ? ~0u : ((1u << n) - 1); }
@@ -31,7 +37,7 @@ static bool reserve_chunk(void) {
     uint32_t n = sizes[k];
     uint8_t *base = hk_os_map_aligned((size_t)n * HK_SS_SIZE, HK_SS_SIZE, 0);
     if (base) {
-      chunks[chunk_count++] = (chunk_t){ base, n, all_bits(n), all_bits(n), 0, 0 };
+      chunks[chunk_count++] = (chunk_t){ base, n, all_bits(n), all_bits(n), 0, 0, 0 };
       return true;
     }
   }
@@ -58,6 +64,7 @@ static hk_superslab_t *take(chunk_t *c, uint32_t avail, bool *clean) {
   if (!*clean) dirty_free--;
   c->free_mask &= ~bit;
   c->clean_mask &= ~bit;
+  c->aged_mask &= ~bit;
   return (hk_superslab_t *)p;
 }
 
@@ -101,12 +108,14 @@ static chunk_t *chunk_of(const void *p, uint32_t *bit) {
   return NULL;
 }
 
-/* Purge every free SuperSlab whose pages may be resident: one madvise per run. */
-static size_t purge_locked(void) {
+/* Purge free SuperSlabs whose pages may be resident, one madvise per run:
+ * all of them, or (aged) only those already free at the previous tick. */
+static size_t purge_locked(bool aged) {
   size_t purged = 0;
   for (size_t i = 0; i < chunk_count; i++) {
     chunk_t *c = &chunks[i];
-    uint32_t m = c->free_mask & ~c->clean_mask & ~c->unmapped_mask;
+    uint32_t resident = c->free_mask & ~c->clean_mask & ~c->unmapped_mask;
+    uint32_t m = resident & (aged ? c->aged_mask : ~0u);
     while (m) {
       unsigned lo = (unsigned)__builtin_ctz(m);
       uint32_t gap = ~(m >> lo);                           /* run of set bits */
@@ -116,10 +125,17 @@ static size_t purge_locked(void) {
       c->clean_mask |= run;
       m &= ~run;
       purged += (size_t)len * HK_SS_SIZE;
+      dirty_free -= len;
     }
+    c->aged_mask = c->free_mask & ~c->clean_mask & ~c->unmapped_mask;
   }
-  dirty_free = 0;
   return purged;
+}
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 void hk_arena_free_ss(hk_superslab_t *ss) {
@@ -131,7 +147,11 @@ void hk_arena_free_ss(hk_superslab_t *ss) {
   if (c) {
     c->free_mask |= bit;
     if (clean) c->clean_mask |= bit;
-    else if (++dirty_free >= PURGE_BATCH_SS) purge_locked();
+    else if (++dirty_free >= PURGE_BATCH_SS) {
+      uint64_t now = now_ms();
+      if (dirty_free > PURGE_HARD_SS) purge_locked(false);
+      else if (now - last_purge_ms >= PURGE_GAP_MS) { last_purge_ms = now; purge_locked(true); }
+    }
   }
   hk_unlock(&arena_lock);
 }
@@ -139,7 +159,7 @@ void hk_arena_free_ss(hk_superslab_t *ss) {
 /* Purge all free SuperSlabs; with release_address_space also unmap them. */
 size_t hk_arena_trim(bool release_address_space) {
   hk_lock(&arena_lock);
-  size_t n = purge_locked();
+  size_t n = purge_locked(false);
   if (release_address_space) {
     for (size_t i = 0; i < chunk_count; i++) {
       chunk_t *c = &chunks[i];

@@ -407,9 +407,11 @@ static HK_NOINLINE hk_slab_t *find_slab(hk_heap_t *h, unsigned cls) {
       next = s->next;
       if (!s->free) {
         hk_slab_collect(s);
-        /* carve on until the span is carved out: recycling only the few
-         * blocks freed since the last miss would bring the next miss soon */
-        hk_slab_extend(s);
+        /* fewer free blocks than live ones (or than a page): carve more, or
+         * the next miss comes right after the few blocks freed since this
+         * one; a sparse slab recycles what it has and stays small */
+        size_t avail = (size_t)(s->capacity - s->used);
+        if (avail < s->used || avail * s->block_size < HK_PAGE_SIZE) hk_slab_extend(s);
       }
       if (s->free) {
         if (s != q->first) { queue_remove(h, s); queue_push_front(h, s); }

@@ -137,3 +137,13 @@ load_profile() {
     done
     return 0
 }
+
+# The PROFILE variable (default quick) loaded, or exit 2 naming the choices.
+load_profile_or_exit() {
+    PROFILE=${PROFILE:-quick}
+    if ! load_profile "$PROFILE"; then
+        note "error: unknown PROFILE '$PROFILE' (quick, full, smoke)"; exit 2
+    fi
+    BENCH_TIMEOUT=${BENCH_TIMEOUT:-$P_TIMEOUT}
+    ALLOCATORS=${ALLOCATORS:-${P_ALLOCATORS:-"hakmem mimalloc jemalloc tcmalloc glibc"}}
+}

@@ -30,13 +30,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=bench/profiles.sh
 source "$BENCH_DIR/profiles.sh"
 
-PROFILE=${PROFILE:-quick}
-if ! load_profile "$PROFILE"; then
-    note "error: unknown PROFILE '$PROFILE' (quick, full, smoke)"; exit 2
-fi
+load_profile_or_exit
 RUNS=${RUNS:-$P_SWEEP_RUNS}
-BENCH_TIMEOUT=${BENCH_TIMEOUT:-$P_TIMEOUT}
-ALLOCATORS=${ALLOCATORS:-${P_ALLOCATORS:-"hakmem mimalloc jemalloc tcmalloc glibc"}}
 SWEEPS=${SWEEPS:-$P_SWEEPS}
 if [ -n "${SWEEP_CMD:-}" ]; then
     n=${SWEEP_NAME:-custom}

@@ -23,8 +23,9 @@ HDRS := $(wildcard src/*.h) include/hakmem.h
 
 REL_OBJS := $(SRCS:src/%.c=build/obj/%.o)
 DBG_OBJS := $(SRCS:src/%.c=build/debug/obj/%.o)
+NOTEL_OBJS := $(SRCS:src/%.c=build/notel/obj/%.o)
 
-.PHONY: all debug test test-only bench bench-fastpath install clean
+.PHONY: all debug notel test test-only bench bench-fastpath install clean
 all: build/libhakmem.so build/libhakmem.a build/hakmem.pc
 
 build/obj/%.o: src/%.c $(HDRS) | build/obj
@@ -32,7 +33,11 @@ build/obj/%.o: src/%.c $(HDRS) | build/obj
 build/debug/obj/%.o: src/%.c $(HDRS) | build/debug/obj
 	$(CC) $(BASEFLAGS) $(DBGFLAGS) $(CFLAGS) -c $< -o $@
 
-build/obj build/debug/obj build/tests build/debug/tests:
+# telemetry compiled out: the baseline of the telemetry overhead benchmark
+build/notel/obj/%.o: src/%.c $(HDRS) | build/notel/obj
+	$(CC) $(BASEFLAGS) $(RELFLAGS) -DHK_TELEMETRY=0 $(CFLAGS) -c $< -o $@
+
+build/obj build/debug/obj build/notel/obj build/tests build/debug/tests:
 	mkdir -p $@
 
 build/libhakmem.so: $(REL_OBJS) src/exports.map
@@ -44,11 +49,15 @@ build/debug/libhakmem.so: $(DBG_OBJS) src/exports.map
 build/debug/libhakmem.a: $(DBG_OBJS)
 	rm -f $@ && ar rcs $@ $(DBG_OBJS)
 
+build/notel/libhakmem.so: $(NOTEL_OBJS) src/exports.map
+	$(CC) $(LDSHARED) $(LDFLAGS) -o $@ $(NOTEL_OBJS)
+
 build/hakmem.pc: hakmem.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCDIR@|$(INCDIR)|g' $< > $@
 
 debug: build/debug/libhakmem.so build/debug/libhakmem.a
+notel: build/notel/libhakmem.so
 
 # ---- tests ---------------------------------------------------------------
 # tests/unit/*.c   link libhakmem.a and use internals (src/*.h)
@@ -88,11 +97,12 @@ test: all debug $(UNIT_BINS) $(PROG_BINS)
 #                                        jemalloc, tcmalloc (bench/run.sh)
 # make bench-sweep [PROFILE=quick|full]  parameter sweeps (bench/sweep.sh)
 # make bench-fastpath                    instructions per malloc+free pair
+# make bench-overhead [PROFILE=...]      telemetry on versus compiled out
 # See bench/README.md.
 PROFILE ?= quick
 BENCH_PROGS := tiny_hot random_mixed mid_mt larson scenarios extended rss_run fastpath_loop
 BENCH_CFLAGS := -std=gnu11 -O2 -g -fno-builtin -D_GNU_SOURCE -pthread -Wall -Wextra
-.PHONY: bench-progs bench-sweep
+.PHONY: bench-progs bench-sweep bench-overhead
 
 build/bench:
 	mkdir -p $@
@@ -110,6 +120,10 @@ bench-sweep: all bench-progs
 
 bench-fastpath: all build/bench/fastpath_loop
 	bash bench/fastpath.sh
+
+# telemetry on versus compiled out (A=... B=... compare two variants)
+bench-overhead: all notel bench-progs
+	PROFILE=$(PROFILE) bash bench/overhead.sh
 
 # ---- install ---------------------------------------------------------------
 install: all

@@ -8,6 +8,8 @@
 #define HAKMEM_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,6 +41,90 @@ HAK_API int hak_abi_version(void);
 
 /* Nonzero when the library loaded at run time was built for this header. */
 static inline int hak_abi_compatible(void) { return hak_abi_version() == HAKMEM_ABI_VERSION; }
+
+/* Prints one line to stderr and returns 0 when the header and the library
+ * disagree; returns 1 when they match. */
+static inline int hak_abi_check(void) {
+  int lib = hak_abi_version();
+  if (lib == HAKMEM_ABI_VERSION) return 1;
+  fprintf(stderr, "hakmem: ABI mismatch: built against version %d, library is version %d\n",
+          HAKMEM_ABI_VERSION, lib);
+  return 0;
+}
+
+/* ---- statistics ---------------------------------------------------------
+ * hak_stats_get(&s, sizeof s) fills a snapshot.  The struct only ever grows
+ * at its end: the library fills min(size, its own sizeof) bytes and stores
+ * that count in s.size, so a program built against an older, smaller
+ * struct keeps reading the same fields.  Counters are per thread and reach
+ * the totals on slow paths and at thread exit; the calling thread's own
+ * counters are always settled, so a quiescent process reads exact values. */
+
+enum hak_mode { HAK_MODE_MINIMAL, HAK_MODE_FAST, HAK_MODE_BALANCED, HAK_MODE_LEARNING,
+                HAK_MODE_RESEARCH };
+
+/* Where the slow path of malloc found memory. */
+enum hak_stage {
+  HAK_STAGE_LOCAL,     /* the slab's own freed blocks (local free list)      */
+  HAK_STAGE_REMOTE,    /* blocks other threads freed into the heap's slabs   */
+  HAK_STAGE_PARTIAL,   /* a partly used slab: another queued one, or carving */
+  HAK_STAGE_REUSE,     /* an emptied slab of an owned SuperSlab, reused      */
+  HAK_STAGE_NEW_SLAB,  /* a never used slab of an owned SuperSlab            */
+  HAK_STAGE_NEW_SS,    /* a SuperSlab from the arena or an exited thread     */
+  HAK_STAGE_OS,        /* fresh memory from the kernel (mmap)                */
+  HAK_STAGE_BIGCACHE,  /* a cached mapping (blocks > 1 MiB)                  */
+  HAK_STAGE_COUNT
+};
+
+#define HAK_STATS_CLASSES 96   /* rows: size classes, then large and huge ranges */
+
+struct hak_stats_class {
+  uint64_t block_size;         /* largest size of the row (0: row unused)       */
+  uint64_t allocs, frees;      /* frees include remote_frees                    */
+  uint64_t remote_frees;       /* freed by a thread other than the owner        */
+  uint64_t refills;            /* slow-path refills of the row's blocks         */
+  uint64_t size_p50, size_p95; /* requested sizes, sampled on slow paths        */
+  uint64_t size_samples;
+};
+
+struct hak_stats {
+  size_t size;                 /* bytes filled by hak_stats_get                 */
+  uint32_t abi_version;        /* HAKMEM_ABI_VERSION of the library             */
+  uint32_t mode;               /* enum hak_mode                                 */
+  uint32_t telemetry;          /* 1: per-class counters collected (build option) */
+  uint32_t threads;            /* heaps of live threads                         */
+  /* totals over all rows */
+  uint64_t allocs, frees, remote_frees, refills;
+  /* memory, as mallinfo2 reports it */
+  uint64_t in_use_bytes;       /* blocks handed out (uordblks + hblkhd)         */
+  uint64_t superslab_bytes;    /* SuperSlabs in use (mallinfo2.arena)           */
+  uint64_t direct_bytes;       /* mappings of blocks > 1 MiB (hblkhd)           */
+  uint64_t direct_count;       /* (hblks)                                       */
+  uint64_t bigcache_bytes;     /* cached mappings (keepcost)                    */
+  uint64_t bigcache_hits, bigcache_misses;
+  uint64_t mapped_bytes;       /* address space hakmem holds                    */
+  uint64_t committed_bytes;    /* of which possibly resident (not purged)       */
+  uint64_t resident_bytes;     /* the process's resident set (/proc/self/statm) */
+  uint64_t peak_resident_bytes;
+  uint64_t minor_faults, major_faults;   /* the process's (getrusage)           */
+  uint64_t abandoned_superslabs;         /* left by exited threads               */
+  /* calls to the kernel and their bytes */
+  uint64_t os_mmap, os_munmap, os_madvise, os_mremap;
+  uint64_t os_mapped_total, os_unmapped_total, os_purged_total;
+  uint64_t stage[HAK_STAGE_COUNT];
+  /* malloc slow-path latency, sampled (1 call in 64) */
+  uint64_t slow_samples, slow_ns_p50, slow_ns_p95, slow_ns_max;
+  uint32_t nclasses;           /* rows used in classes[]                        */
+  uint32_t pad_;
+  struct hak_stats_class classes[HAK_STATS_CLASSES];
+};
+
+/* 0 on success; EINVAL if out is NULL or size < sizeof(size_t). */
+HAK_API int hak_stats_get(struct hak_stats *out, size_t size);
+/* The readable table HAKMEM_STATS=1 prints at exit. */
+HAK_API void hak_stats_print(FILE *f);
+/* The same as JSON (what HAKMEM_STATS=json:PATH writes at exit). */
+HAK_API void hak_stats_print_json(FILE *f);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,7 @@
 #include "alloc.h"
 
 #include <errno.h>
+#include <time.h>
 
 static void *alloc_sized(hk_heap_t *h, size_t n) {
   if (n <= HK_SMALL_MAX) return hk_heap_alloc_small(h, n);
@@ -20,12 +21,33 @@ static hk_heap_t *heap_ready(void) {
   return h != &hk_heap_empty ? h : hk_thread_init();
 }
 
+#if HK_TELEMETRY
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One slow malloc in HK_TEL_LAT_EVERY is timed. */
+static void *alloc_timed(hk_heap_t *h, size_t n) {
+  uint32_t tick = h->tel.lat_tick + 1;
+  HK_TEL_ADD(h->tel.lat_tick, 1);
+  if (tick % HK_TEL_LAT_EVERY != 0) return alloc_sized(h, n);
+  uint64_t t0 = now_ns();
+  void *p = alloc_sized(h, n);
+  hk_tel_latency(&h->tel, now_ns() - t0);
+  return p;
+}
+#else
+#define alloc_timed alloc_sized
+#endif
+
 static HK_NOINLINE void *malloc_slow(hk_heap_t *h, size_t n) {
   if (hk_unlikely(h == &hk_heap_empty)) {
     h = hk_thread_init();
     if (!h) { errno = ENOMEM; return NULL; }
   }
-  void *p = alloc_sized(h, n);
+  void *p = alloc_timed(h, n);
   if (hk_unlikely(!p)) errno = ENOMEM;
   return p;
 }
@@ -56,7 +78,7 @@ void *hk_calloc(size_t count, size_t size) {
   if (!p) return NULL;
   if (n > HK_SMALL_MAX) {
     hk_superslab_t *ss = hk_ss_of(p);
-    if (ss->kind == HK_SS_KIND_SLABS && hk_slab_at(ss, p)->zeroed) return p;
+    if (ss->kind == HK_SS_KIND_SLABS && (hk_slab_head(hk_slab_at(ss, p))->flags & HK_SLAB_ZEROED)) return p;
   }
   memset(p, 0, n);
   return p;
@@ -105,8 +127,10 @@ static bool large_resize_inplace(hk_superslab_t *ss, void *p, size_t n) {
   size_t room = ((size_t)head->span << HK_SLAB_SHIFT) - (size_t)((uint8_t *)p - head->start);
   size_t want = (n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1);
   if (want > room) return false;
+  size_t old = (size_t)(head->start + head->block_size - (uint8_t *)p);
   head->block_size = (uint32_t)((size_t)((uint8_t *)p - head->start) + want);
-  head->zeroed = 0;
+  head->flags &= (uint8_t)~HK_SLAB_ZEROED;
+  hk_tel_row_moved(old, want);
   return true;
 }
 

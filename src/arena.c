@@ -8,9 +8,12 @@
 
 #define CHUNK_SS_MAX     32                /* 64 MiB */
 #define MAX_CHUNKS       16384             /* 1 TiB of SuperSlabs */
-#define PURGE_BATCH_SS   8     /* with 16 MiB of free SuperSlabs resident,        */
-#define PURGE_GAP_MS     100   /* purge every 100 ms those free for a whole tick, */
-#define PURGE_HARD_SS    128   /* and all of them past 256 MiB                    */
+/* With HAKMEM_RETAIN_MB x 2 MiB of free SuperSlabs resident, purge every
+ * HAKMEM_PURGE_DELAY_MS those free for a whole tick, and all of them past
+ * four times that (at least 256 MiB). */
+#define PURGE_BATCH_SS   (hk_cfg.retain_mb)
+#define PURGE_GAP_MS     (hk_cfg.purge_delay_ms)
+#define PURGE_HARD_SS    (4 * PURGE_BATCH_SS > 128 ? 4 * PURGE_BATCH_SS : 128)
 
 typedef struct chunk_s {
   uint8_t *base;           /* 2 MiB aligned */
@@ -37,6 +40,7 @@ static bool reserve_chunk(void) {
     uint32_t n = sizes[k];
     uint8_t *base = hk_os_map_aligned((size_t)n * HK_SS_SIZE, HK_SS_SIZE, 0);
     if (base) {
+      hk_os_advise_thp(base, (size_t)n * HK_SS_SIZE);
       chunks[chunk_count++] = (chunk_t){ base, n, all_bits(n), all_bits(n), 0, 0, 0 };
       return true;
     }
@@ -45,6 +49,8 @@ static bool reserve_chunk(void) {
 }
 
 /* Take a free SuperSlab from chunk c (its bit in `avail`); prefer warm pages. */
+static bool took_from_os;   /* under the lock: the last take mapped memory */
+
 static hk_superslab_t *take(chunk_t *c, uint32_t avail, bool *clean) {
   uint32_t warm = avail & ~c->clean_mask;
   unsigned i = (unsigned)__builtin_ctz(warm ? warm : avail);
@@ -57,6 +63,7 @@ static hk_superslab_t *take(chunk_t *c, uint32_t avail, bool *clean) {
       c->lost_mask |= bit;
       return NULL;
     }
+    took_from_os = true;
     c->unmapped_mask &= ~bit;
     c->clean_mask |= bit;
   }
@@ -79,22 +86,36 @@ static hk_superslab_t *alloc_locked(bool *clean) {
     }
   }
   if (!reserve_chunk()) return NULL;
+  took_from_os = true;
   chunk_t *c = &chunks[chunk_count - 1];
   return take(c, c->free_mask, clean);
 }
 
-hk_superslab_t *hk_arena_alloc_ss(bool *clean) {
+/* *from_os: the SuperSlab's memory was just mapped (telemetry). */
+hk_superslab_t *hk_arena_alloc_ss(bool *clean, bool *from_os) {
   hk_lock(&arena_lock);
+  took_from_os = false;
   hk_superslab_t *ss = alloc_locked(clean);
+  *from_os = took_from_os;
   hk_unlock(&arena_lock);
   if (ss) return ss;
   /* Out of address space: give back what we hold and try once more. */
   hk_bigcache_flush();
   hk_arena_trim(true);
   hk_lock(&arena_lock);
+  took_from_os = false;
   ss = alloc_locked(clean);
+  *from_os = took_from_os;
   hk_unlock(&arena_lock);
   return ss;
+}
+
+/* Free SuperSlabs whose pages may still be resident. */
+size_t hk_arena_free_dirty_bytes(void) {
+  hk_lock(&arena_lock);
+  size_t n = dirty_free * HK_SS_SIZE;
+  hk_unlock(&arena_lock);
+  return n;
 }
 
 static chunk_t *chunk_of(const void *p, uint32_t *bit) {
@@ -149,7 +170,7 @@ void hk_arena_free_ss(hk_superslab_t *ss) {
     if (clean) c->clean_mask |= bit;
     else if (++dirty_free >= PURGE_BATCH_SS) {
       uint64_t now = now_ms();
-      if (dirty_free > PURGE_HARD_SS) purge_locked(false);
+      if (dirty_free > PURGE_HARD_SS || PURGE_GAP_MS == 0) purge_locked(false);
       else if (now - last_purge_ms >= PURGE_GAP_MS) { last_purge_ms = now; purge_locked(true); }
     }
   }

@@ -5,6 +5,12 @@
 
 #include <errno.h>
 
+/* Telemetry row of a block: its class, or its large range. */
+static inline unsigned row_of(const hk_slab_t *head, const void *p) {
+  if (!(head->flags & HK_SLAB_LARGE)) return head->cls;
+  return hk_tel_row((size_t)(head->start + head->block_size - (const uint8_t *)p));
+}
+
 void hk_free_generic(void *p) {
   if (p == NULL) return;
   int saved_errno = errno;               /* free never changes errno */
@@ -23,6 +29,7 @@ void hk_free_generic(void *p) {
     hk_assert(!(head->flags & HK_SLAB_FREE));
     if (head->flags & HK_SLAB_LARGE) {
       hk_assert(head->used == 1);
+      HK_TEL_ADD(h->tel.rows[row_of(head, p)].local_frees, 1);
       head->used = 0;
     } else {
       hk_block_t *b = (hk_block_t *)p;
@@ -33,8 +40,10 @@ void hk_free_generic(void *p) {
     }
     hk_heap_slab_freed_local(h, ss, head);
   } else if (owner != NULL) {
+    HK_TEL_HERE(rows[row_of(head, p)].remote_frees, 1);
     hk_remote_free(ss, head, p);
   } else {                                  /* abandoned: read the epoch before the push */
+    HK_TEL_HERE(rows[row_of(head, p)].remote_frees, 1);
     uint64_t seen = atomic_load_explicit(&ss->abandoned_state, memory_order_acquire);
     hk_remote_free(ss, head, p);
     hk_heap_abandoned_free(ss, seen);

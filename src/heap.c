@@ -5,14 +5,16 @@
  * thread's heap, except the pool and abandoned-list locks. */
 #include "internal.h"
 
+#include "hakmem.h"
+
 #include <time.h>
 
-#define HEAP_DIRTY_MAX   128  /* with 8 MiB of free slabs resident,       */
-#define HEAP_PURGE_GAP_MS 100 /* purge every 100 ms those free for a tick */
 #define RECLAIM_TRIES    8    /* abandoned SuperSlabs tried before a new one */
 
 static hk_lock_t pool_lock = HK_LOCK_INIT;
 static hk_heap_t *pool_free;                   /* heaps are recycled, never unmapped */
+static hk_heap_t *all_heaps;                   /* every heap ever made, for statistics */
+static size_t live_heaps;
 static uint8_t *pool_next;
 static size_t pool_left;
 
@@ -34,15 +36,18 @@ hk_heap_t *hk_heap_acquire(void) {
       pool_next = hk_os_map(chunk);
       pool_left = pool_next ? chunk : 0;
     }
-    if (pool_left >= sz) {
+    if (pool_left >= sz) {            /* fresh pages: zero, counters included */
       h = (hk_heap_t *)pool_next;
       pool_next += sz;
       pool_left -= sz;
+      h->all_next = all_heaps;
+      all_heaps = h;
     }
   }
+  if (h) live_heaps++;
   hk_unlock(&pool_lock);
   if (!h) return NULL;
-  memset(h, 0, sizeof *h);
+  memset(h, 0, offsetof(hk_heap_t, all_next));   /* counters stay: totals are cumulative */
   for (unsigned i = 0; i < HK_DIRECT_SLOTS; i++) h->direct[i] = &hk_slab_empty;
   return h;
 }
@@ -51,7 +56,17 @@ void hk_heap_release(hk_heap_t *h) {
   hk_lock(&pool_lock);
   h->pool_next = pool_free;
   pool_free = h;
+  live_heaps--;
   hk_unlock(&pool_lock);
+}
+
+/* Statistics: fn on every heap ever made (live or pooled). */
+size_t hk_heap_visit_all(hk_heap_visitor fn, void *arg) {
+  hk_lock(&pool_lock);
+  for (hk_heap_t *h = all_heaps; h; h = h->all_next) fn(h, arg);
+  size_t live = live_heaps;
+  hk_unlock(&pool_lock);
+  return live;
 }
 
 /* ---- class queues ------------------------------------------------------- */
@@ -141,10 +156,14 @@ static uint64_t now_ms(void) {
 /* Batched decay: only slabs that stayed free for a whole tick are purged,
  * so a heap whose free memory churns does not purge pages it is about to
  * touch again. */
-static void heap_maybe_purge(hk_heap_t *h) {
-  if (h->dirty_slabs <= HEAP_DIRTY_MAX) return;
+static void heap_maybe_purge(hk_heap_t *h, hk_superslab_t *freed_in) {
+  if (h->dirty_slabs <= hk_cfg.retain_mb * (uint32_t)(((size_t)1 << 20) / HK_SLAB_SIZE)) return;
+  if (hk_cfg.purge_delay_ms == 0) {      /* no decay: purge where memory was freed */
+    hk_ss_purge(freed_in, false);
+    return;
+  }
   uint64_t now = now_ms();
-  if (now - h->last_purge_ms < HEAP_PURGE_GAP_MS) return;
+  if (now - h->last_purge_ms < hk_cfg.purge_delay_ms) return;
   h->last_purge_ms = now;
   for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) hk_ss_purge(ss, true);
 }
@@ -158,7 +177,7 @@ static bool span_freed(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *head, bool n
     ss_release(h, ss);
     return true;
   }
-  heap_maybe_purge(h);
+  heap_maybe_purge(h, ss);
   return false;
 }
 
@@ -169,7 +188,7 @@ static bool span_freed(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *head, bool n
 static bool slab_after_collect(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s, bool no_spare) {
   if (s->used == 0) {
     if (s->flags == 0) queue_remove(h, s);
-    s->free = s->local_free = NULL;
+    hk_slab_discard(h, s);
     return span_freed(h, ss, s, no_spare);
   }
   if ((s->flags & HK_SLAB_FULL) && (s->free || s->local_free)) {
@@ -187,7 +206,7 @@ static void ss_collect_flagged(hk_heap_t *h, hk_superslab_t *ss) {
     hk_slab_t *s = &ss->slabs[__builtin_ctz(m)];
     m &= m - 1;
     if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;   /* stale flag */
-    hk_slab_collect_remote(s);
+    hk_slab_collect_remote(h, s);
     if (slab_after_collect(h, ss, s, false)) return;
   }
 }
@@ -251,10 +270,10 @@ static bool ss_settle(hk_heap_t *h, hk_superslab_t *ss, bool no_spare) {
   for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {
     hk_slab_t *s = &ss->slabs[i];
     if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
-    hk_slab_collect_remote(s);
+    hk_slab_collect_remote(h, s);
     if (s->used == 0) {
       if (s->flags == 0) queue_remove(h, s);
-      s->free = s->local_free = NULL;
+      hk_slab_discard(h, s);
       if (span_freed(h, ss, s, no_spare)) return false;
     }
   }
@@ -275,7 +294,7 @@ static void reclaim(hk_heap_t *h, hk_superslab_t *ss) {
   for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {     /* abandoned slabs are all FULL */
     hk_slab_t *s = &ss->slabs[i];
     if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL | HK_SLAB_LARGE)) continue;
-    hk_slab_collect(s);
+    hk_slab_collect(h, s);
     if (s->used != 0 && (s->free || s->capacity < s->reserved)) {
       s->flags = 0;
       queue_push_back(h, s);
@@ -303,7 +322,8 @@ void hk_heap_abandon(hk_heap_t *h) {
       for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {
         hk_slab_t *s = &ss->slabs[i];
         if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL | HK_SLAB_LARGE)) continue;
-        hk_slab_collect(s);
+        hk_slab_collect(h, s);
+        hk_slab_count_now(h, s);   /* this heap's counts are final; the next owner's start here */
         if (s->flags == 0) queue_remove(h, s);
         s->flags = HK_SLAB_FULL;   /* out of every queue while abandoned */
       }
@@ -350,6 +370,19 @@ void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen) {
   }
 }
 
+/* Statistics: settle the counts of every slab of the calling thread's heap. */
+void hk_heap_count_now(hk_heap_t *h) {
+  hk_ss_list_t *lists[2] = { &h->ss_full, &h->ss_avail };
+  for (int l = 0; l < 2; l++) {
+    for (hk_superslab_t *ss = lists[l]->first; ss; ss = ss->next) {
+      for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {
+        hk_slab_t *s = &ss->slabs[i];
+        if (!(s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL | HK_SLAB_LARGE))) hk_slab_count_now(h, s);
+      }
+    }
+  }
+}
+
 /* malloc_trim: adopt every abandoned SuperSlab, releasing the empty ones. */
 size_t hk_heap_reclaim_all(hk_heap_t *h) {
   size_t n = 0;
@@ -374,22 +407,30 @@ static hk_slab_t *take_span_owned(hk_heap_t *h, unsigned n, bool large, bool *cl
 }
 
 /* A span of n slabs: from owned SuperSlabs, then after collecting remote
- * frees, then from abandoned SuperSlabs, then from the arena. */
+ * frees, then from abandoned SuperSlabs, then from the arena.  *stage says
+ * which (enum hak_stage). */
 static hk_slab_t *take_span(hk_heap_t *h, unsigned n, bool large, bool *clean,
-                            hk_superslab_t **out) {
+                            hk_superslab_t **out, unsigned *stage) {
+  *stage = HAK_STAGE_NEW_SS;
   hk_slab_t *head = take_span_owned(h, n, large, clean, out);
-  if (head) return head;
-  hk_heap_collect(h, true);
-  if ((head = take_span_owned(h, n, large, clean, out))) return head;
+  if (!head) {
+    hk_heap_collect(h, true);
+    head = take_span_owned(h, n, large, clean, out);
+  }
+  if (head) {
+    *stage = *clean ? HAK_STAGE_NEW_SLAB : HAK_STAGE_REUSE;
+    return head;
+  }
   for (int i = 0; i < RECLAIM_TRIES; i++) {
     hk_superslab_t *ss = abandoned_pop(false);
     if (!ss) break;
     reclaim(h, ss);
     if ((head = take_span_owned(h, n, large, clean, out))) return head;
   }
-  bool fresh;
-  hk_superslab_t *ss = hk_arena_alloc_ss(&fresh);
+  bool fresh, from_os;
+  hk_superslab_t *ss = hk_arena_alloc_ss(&fresh, &from_os);
   if (!ss) return NULL;
+  if (from_os) *stage = HAK_STAGE_OS;
   hk_ss_init(ss, h, fresh);
   ss_adopt(h, ss);
   head = hk_ss_take_span(ss, n, large, clean);
@@ -401,12 +442,17 @@ static hk_slab_t *take_span(hk_heap_t *h, unsigned n, bool large, bool *clean,
 /* The class queue is exhausted at its head: find a slab with free blocks. */
 static HK_NOINLINE hk_slab_t *find_slab(hk_heap_t *h, unsigned cls) {
   hk_queue_t *q = &h->queues[cls];
+  HK_TEL_ADD(h->tel.rows[cls].refills, 1);
   for (int round = 0; round < 2; round++) {
     hk_slab_t *next;
     for (hk_slab_t *s = q->first; s; s = next) {
       next = s->next;
+      unsigned stage = round ? HAK_STAGE_REMOTE : HAK_STAGE_PARTIAL;
       if (!s->free) {
-        hk_slab_collect(s);
+        hk_slab_count_empty(h, s);
+        bool had_local = s->local_free != NULL;
+        hk_slab_collect(h, s);
+        if (s->free && round == 0) stage = had_local ? HAK_STAGE_LOCAL : HAK_STAGE_REMOTE;
         /* fewer free blocks than live ones (or than a page): carve more, or
          * the next miss comes right after the few blocks freed since this
          * one; a sparse slab recycles what it has and stays small */
@@ -415,6 +461,8 @@ static HK_NOINLINE hk_slab_t *find_slab(hk_heap_t *h, unsigned cls) {
       }
       if (s->free) {
         if (s != q->first) { queue_remove(h, s); queue_push_front(h, s); }
+        HK_TEL_ADD(h->tel.stage[stage], 1);
+        (void)stage;
         return s;
       }
       queue_remove(h, s);          /* every block is out: park it until one comes back */
@@ -424,8 +472,10 @@ static HK_NOINLINE hk_slab_t *find_slab(hk_heap_t *h, unsigned cls) {
   }
   bool clean;
   hk_superslab_t *ss;
-  hk_slab_t *s = take_span(h, hk_class_span(cls), false, &clean, &ss);
+  unsigned stage;
+  hk_slab_t *s = take_span(h, hk_class_span(cls), false, &clean, &ss, &stage);
   if (!s) return NULL;
+  HK_TEL_ADD(h->tel.stage[stage], 1);
   hk_slab_init(s, ss, cls);
   hk_slab_extend(s);
   queue_push_front(h, s);
@@ -438,6 +488,7 @@ void *hk_heap_alloc_small(hk_heap_t *h, size_t n) {
   if (!s || !s->free) {
     s = find_slab(h, cls);
     if (!s) return NULL;
+    if (HK_TELEMETRY) hk_tel_sample(&h->tel, cls, n);
   }
   hk_block_t *b = s->free;
   s->free = b->next;
@@ -454,7 +505,8 @@ void *hk_heap_alloc_large(hk_heap_t *h, size_t n, size_t align) {
   if (nslabs >= HK_SLABS_PER_SS) return NULL;
   bool clean;
   hk_superslab_t *ss;
-  hk_slab_t *s = take_span(h, (unsigned)nslabs, true, &clean, &ss);
+  unsigned stage;
+  hk_slab_t *s = take_span(h, (unsigned)nslabs, true, &clean, &ss, &stage);
   if (!s) return NULL;
   s->start = hk_slab_area(ss, hk_slab_index(ss, s));
   uint8_t *p = (uint8_t *)(((uintptr_t)s->start + align - 1) & ~(uintptr_t)(align - 1));
@@ -465,8 +517,14 @@ void *hk_heap_alloc_large(hk_heap_t *h, size_t n, size_t align) {
   s->used = 1;
   s->capacity = s->reserved = 1;
   s->cls = 0;
-  s->zeroed = clean;
-  s->flags = HK_SLAB_LARGE;
+  s->infl = 0;
+  s->flags = (uint8_t)(HK_SLAB_LARGE | (clean ? HK_SLAB_ZEROED : 0));
+#if HK_TELEMETRY
+  unsigned row = hk_tel_row(bs);
+  HK_TEL_ADD(h->tel.rows[row].allocs, 1);
+  HK_TEL_ADD(h->tel.stage[stage], 1);
+  hk_tel_sample(&h->tel, row, n);
+#endif
   return p;
 }
 

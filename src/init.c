@@ -74,6 +74,7 @@ static void thread_exit(void *arg) {
 /* ---- fork -------------------------------------------------------------- */
 
 static void fork_prepare(void) {
+  hk_stats_fork_prepare();
   hk_heap_fork_prepare();
   hk_large_fork_prepare();
   hk_arena_fork_prepare();
@@ -82,11 +83,13 @@ static void fork_parent(void) {
   hk_arena_fork_parent();
   hk_large_fork_parent();
   hk_heap_fork_parent();
+  hk_stats_fork_parent();
 }
 static void fork_child(void) {
   hk_arena_fork_child();
   hk_large_fork_child();
   hk_heap_fork_child();
+  hk_stats_fork_child();
 }
 
 /* ---- process and thread init ---------------------------------------------- */
@@ -96,6 +99,7 @@ static void process_init(void) {
   int expected = 0;
   if (atomic_compare_exchange_strong(&process_state, &expected, 1)) {
     in_process_init = 1;            /* libc may call malloc from what follows */
+    hk_config_init();
     if (pthread_key_create(&heap_key, thread_exit) == 0)
       atomic_store_explicit(&heap_key_ready, true, memory_order_release);
     pthread_atfork(fork_prepare, fork_parent, fork_child);

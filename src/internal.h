@@ -3,6 +3,7 @@
 #define HK_INTERNAL_H
 
 #include "types.h"
+#include "config.h"
 
 #include <string.h>
 
@@ -88,10 +89,30 @@ extern __thread hk_heap_t *hk_heap_tls __attribute__((tls_model("initial-exec"))
 extern hk_heap_t hk_heap_empty;
 extern hk_slab_t hk_slab_empty;
 
+/* ---- telemetry (telemetry.h): the calling thread's counters --------------- */
+extern hk_tel_t hk_tel_shared;          /* threads without a heap: atomic adds */
+#if HK_TELEMETRY
+#define HK_TEL_HERE(field, n) do {                                             \
+    hk_heap_t *h_ = hk_heap_tls;                                               \
+    if (h_ != &hk_heap_empty) HK_TEL_ADD(h_->tel.field, (n));                  \
+    else __atomic_fetch_add(&hk_tel_shared.field, (n), __ATOMIC_RELAXED);      \
+  } while (0)
+#else
+#define HK_TEL_HERE(field, n) ((void)0)
+#endif
+/* The row of a block of usable size n: its class, a large range or huge. */
+static inline unsigned hk_tel_row(size_t n) {
+  if (n <= HK_SMALL_MAX) return hk_size_class(n);
+  if (n > HK_LARGE_MAX) return HK_TEL_ROW_HUGE;
+  unsigned log2_ceil = 64u - (unsigned)__builtin_clzl(n - 1);     /* 16..20 */
+  return HK_TEL_ROW_LARGE + log2_ceil - 16u;
+}
+
 /* os.c */
 typedef struct hk_os_counters_s {
   _Atomic size_t mmap_calls, munmap_calls, madvise_calls, mremap_calls;
   _Atomic size_t mapped_bytes;      /* currently mapped by hakmem */
+  _Atomic size_t mapped_total, unmapped_total, purged_total;   /* bytes, ever */
 } hk_os_counters_t;
 extern hk_os_counters_t hk_os_counters;
 void *hk_os_map(size_t size);
@@ -99,11 +120,13 @@ void *hk_os_map_aligned(size_t size, size_t align, size_t skew);
 bool hk_os_map_fixed(void *addr, size_t size);
 void hk_os_unmap(void *p, size_t size);
 void hk_os_purge(void *p, size_t size);
+void hk_os_advise_thp(void *p, size_t size);
 bool hk_os_remap_inplace(void *p, size_t old_size, size_t new_size);
 bool hk_os_remap_move(void *p, size_t old_size, size_t new_size, void *to);
 
 /* arena.c: SuperSlabs from reserved chunks */
-hk_superslab_t *hk_arena_alloc_ss(bool *clean);
+hk_superslab_t *hk_arena_alloc_ss(bool *clean, bool *from_os);
+size_t hk_arena_free_dirty_bytes(void);
 void hk_arena_free_ss(hk_superslab_t *ss);
 size_t hk_arena_trim(bool release_address_space);
 typedef void (*hk_ss_visitor)(hk_superslab_t *ss, void *arg);
@@ -121,8 +144,11 @@ unsigned hk_ss_purge(hk_superslab_t *ss, bool aged);
 /* slab.c: blocks inside a slab */
 void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls);
 bool hk_slab_extend(hk_slab_t *s);
-void hk_slab_collect(hk_slab_t *s);
-void hk_slab_collect_remote(hk_slab_t *s);
+void hk_slab_collect(hk_heap_t *h, hk_slab_t *s);
+void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s);
+void hk_slab_count_empty(hk_heap_t *h, hk_slab_t *s);
+void hk_slab_count_now(hk_heap_t *h, hk_slab_t *s);
+void hk_slab_discard(hk_heap_t *h, hk_slab_t *s);
 void hk_remote_free(hk_superslab_t *ss, hk_slab_t *head, void *p);
 
 /* heap.c: per-thread heaps */
@@ -136,6 +162,9 @@ void hk_heap_abandon(hk_heap_t *h);
 size_t hk_heap_reclaim_all(hk_heap_t *h);
 void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen);
 size_t hk_heap_abandoned_count(void);
+void hk_heap_count_now(hk_heap_t *h);
+typedef void (*hk_heap_visitor)(hk_heap_t *h, void *arg);
+size_t hk_heap_visit_all(hk_heap_visitor fn, void *arg);   /* returns live heaps */
 void hk_heap_fork_prepare(void);
 void hk_heap_fork_parent(void);
 void hk_heap_fork_child(void);
@@ -147,6 +176,7 @@ void *hk_direct_realloc(hk_superslab_t *hdr, void *p, size_t n);
 size_t hk_direct_usable(hk_superslab_t *hdr, const void *p);
 size_t hk_bigcache_flush(void);
 size_t hk_bigcache_bytes(void);
+size_t hk_bigcache_resident_bytes(void);
 void hk_direct_stats(size_t *bytes, size_t *count);
 void hk_large_fork_prepare(void);
 void hk_large_fork_parent(void);
@@ -164,6 +194,12 @@ void hk_free_generic(void *p);
 struct mallinfo2;
 void hk_stats_mallinfo(struct mallinfo2 *mi);
 void hk_stats_print(int fd);
+void hk_tel_sample(hk_tel_t *t, unsigned row, size_t n);
+void hk_tel_latency(hk_tel_t *t, uint64_t ns);
+void hk_tel_row_moved(size_t old_usable, size_t new_usable);
+void hk_stats_fork_prepare(void);
+void hk_stats_fork_parent(void);
+void hk_stats_fork_child(void);
 
 /* init.c */
 hk_heap_t *hk_thread_init(void);

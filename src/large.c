@@ -7,9 +7,11 @@
 
 #include <errno.h>
 
+#include "hakmem.h"
+
 #define BC_PER_BUCKET   8
-#define BC_MAX_BYTES    ((size_t)64 << 20)      /* cache at most 64 MiB of mappings */
-#define BC_RESIDENT_MAX ((size_t)16 << 20)      /* of which at most 16 MiB keep their pages */
+#define BC_MAX_BYTES    ((size_t)hk_cfg.bigcache_mb << 20)   /* HAKMEM_BIGCACHE_MB */
+#define BC_RESIDENT_MAX (BC_MAX_BYTES / 4)      /* of which a quarter keep their pages */
 #define BC_MAX_MAP      ((size_t)32 << 20)      /* mappings above this are not cached */
 #define HK_RETRY_MAX    ((size_t)1 << 44)       /* beyond 16 TiB a failure is final */
 #define BC_FIT_UP       3                       /* reuse mappings up to ~40% larger */
@@ -58,7 +60,7 @@ static hk_superslab_t *bc_get(int b) {
 static bool bc_put(hk_superslab_t *hdr) {
   int b;
   map_class(hdr->map_size, &b);
-  if (b < 0) return false;
+  if (b < 0 || hdr->map_size > BC_MAX_BYTES) return false;
   hk_lock(&bc_lock);
   bool resident = bc_resident + hdr->map_size <= BC_RESIDENT_MAX;
   if (resident) bc_resident += hdr->map_size;   /* reserve the budget */
@@ -103,6 +105,13 @@ size_t hk_bigcache_bytes(void) {
   return n;
 }
 
+size_t hk_bigcache_resident_bytes(void) {
+  hk_lock(&bc_lock);
+  size_t n = bc_resident;
+  hk_unlock(&bc_lock);
+  return n;
+}
+
 /* The user pointer sits `offset` bytes past the header: one page, or the
  * alignment (up to 2 MiB: the header stays at the 2 MiB boundary below). */
 static size_t user_offset(size_t align) {
@@ -121,6 +130,11 @@ void *hk_direct_alloc(size_t n, size_t align, bool zero) {
   size_t skew = align > HK_SS_SIZE ? HK_SS_SIZE : 0;
   hk_superslab_t *hdr = align <= HK_SS_SIZE ? bc_get(b) : NULL;
   bool zeroed = hdr == NULL || hdr->purged;
+  if (b >= 0 && align <= HK_SS_SIZE) {
+    if (hdr) HK_TEL_HERE(bigcache_hits, 1);
+    else HK_TEL_HERE(bigcache_misses, 1);
+  }
+  HK_TEL_HERE(stage[hdr ? HAK_STAGE_BIGCACHE : HAK_STAGE_OS], 1);
   if (!hdr) {
     hdr = hk_os_map_aligned(size, map_align, skew);
     if (!hdr && size <= HK_RETRY_MAX) {  /* out of address space: give back, retry */
@@ -129,6 +143,7 @@ void *hk_direct_alloc(size_t n, size_t align, bool zero) {
       hdr = hk_os_map_aligned(size, map_align, skew);
     }
     if (!hdr) { errno = ENOMEM; return NULL; }
+    hk_os_advise_thp(hdr, size);
     atomic_store_explicit(&hdr->owner, NULL, memory_order_relaxed);
     hdr->kind = HK_SS_KIND_DIRECT;
     hdr->map_size = size;
@@ -138,11 +153,18 @@ void *hk_direct_alloc(size_t n, size_t align, bool zero) {
   atomic_fetch_add_explicit(&live_bytes, hdr->map_size, memory_order_relaxed);
   atomic_fetch_add_explicit(&live_count, 1, memory_order_relaxed);
   if (zero && !zeroed) memset(hdr->user, 0, n);
+#if HK_TELEMETRY
+  unsigned row = hk_tel_row(hk_direct_usable(hdr, hdr->user));
+  HK_TEL_HERE(rows[row].allocs, 1);
+  hk_heap_t *h = hk_heap_tls;
+  hk_tel_sample(h != &hk_heap_empty ? &h->tel : NULL, row, n);
+#endif
   return hdr->user;
 }
 
 void hk_direct_free(hk_superslab_t *hdr) {
   hk_assert(hdr->kind == HK_SS_KIND_DIRECT);
+  HK_TEL_HERE(rows[hk_tel_row(hk_direct_usable(hdr, hdr->user))].local_frees, 1);
   atomic_fetch_sub_explicit(&live_bytes, hdr->map_size, memory_order_relaxed);
   atomic_fetch_sub_explicit(&live_count, 1, memory_order_relaxed);
   if (!bc_put(hdr)) hk_os_unmap(hdr, hdr->map_size);
@@ -175,6 +197,7 @@ void *hk_direct_realloc(hk_superslab_t *hdr, void *p, size_t n) {
   }
   if (size > old) atomic_fetch_add_explicit(&live_bytes, size - old, memory_order_relaxed);
   else atomic_fetch_sub_explicit(&live_bytes, old - size, memory_order_relaxed);
+  hk_tel_row_moved(old - offset, size - offset);
   return hdr->user;
 }
 

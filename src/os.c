@@ -14,6 +14,7 @@ static void *map_raw(void *hint, size_t size, int extra_flags) {
   count(&hk_os_counters.mmap_calls);
   if (p == MAP_FAILED) return NULL;
   atomic_fetch_add_explicit(&hk_os_counters.mapped_bytes, size, memory_order_relaxed);
+  atomic_fetch_add_explicit(&hk_os_counters.mapped_total, size, memory_order_relaxed);
   return p;
 }
 
@@ -28,6 +29,7 @@ void hk_os_unmap(void *p, size_t size) {
   munmap(p, size);
   count(&hk_os_counters.munmap_calls);
   atomic_fetch_sub_explicit(&hk_os_counters.mapped_bytes, size, memory_order_relaxed);
+  atomic_fetch_add_explicit(&hk_os_counters.unmapped_total, size, memory_order_relaxed);
 }
 
 /* Map `size` bytes at an address x with (x + skew) % align == 0.
@@ -63,16 +65,28 @@ void hk_os_purge(void *p, size_t size) {
   if (size == 0) return;
   madvise(p, size, MADV_DONTNEED);
   count(&hk_os_counters.madvise_calls);
+  atomic_fetch_add_explicit(&hk_os_counters.purged_total, size, memory_order_relaxed);
+}
+
+/* HAKMEM_THP: ask for transparent huge pages (on), refuse them (off), or
+ * leave the system's policy (auto). */
+void hk_os_advise_thp(void *p, size_t size) {
+  if (hk_cfg.thp == HK_THP_AUTO) return;
+  madvise(p, size, hk_cfg.thp == HK_THP_ON ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+  count(&hk_os_counters.madvise_calls);
 }
 
 bool hk_os_remap_inplace(void *p, size_t old_size, size_t new_size) {
   void *q = mremap(p, old_size, new_size, 0);
   count(&hk_os_counters.mremap_calls);
   if (q == MAP_FAILED) return false;
-  if (new_size > old_size)
+  if (new_size > old_size) {
     atomic_fetch_add_explicit(&hk_os_counters.mapped_bytes, new_size - old_size, memory_order_relaxed);
-  else
+    atomic_fetch_add_explicit(&hk_os_counters.mapped_total, new_size - old_size, memory_order_relaxed);
+  } else {
     atomic_fetch_sub_explicit(&hk_os_counters.mapped_bytes, old_size - new_size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&hk_os_counters.unmapped_total, old_size - new_size, memory_order_relaxed);
+  }
   return true;
 }
 
@@ -83,5 +97,6 @@ bool hk_os_remap_move(void *p, size_t old_size, size_t new_size, void *to) {
   if (q == MAP_FAILED) return false;
   /* the old range is gone; the target range was already counted */
   atomic_fetch_sub_explicit(&hk_os_counters.mapped_bytes, old_size, memory_order_relaxed);
+  atomic_fetch_add_explicit(&hk_os_counters.unmapped_total, old_size, memory_order_relaxed);
   return true;
 }

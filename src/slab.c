@@ -21,7 +21,7 @@ void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls) {
   s->capacity = 0;
   s->reserved = (uint16_t)((size_t)(end - start) / bs);
   s->cls = (uint8_t)cls;
-  s->zeroed = 0;
+  s->infl = 0;
   s->flags = 0;
   hk_assert_internal(s->reserved >= 1);
 }
@@ -39,11 +39,13 @@ bool hk_slab_extend(hk_slab_t *s) {
   ((hk_block_t *)p)->next = s->free;
   s->free = (hk_block_t *)first;
   s->capacity = (uint16_t)(s->capacity + n);
+  if (HK_TELEMETRY) s->infl = (uint16_t)(s->infl + n);
   return true;
 }
 
-/* Take the blocks other threads freed; they were still counted as used. */
-void hk_slab_collect_remote(hk_slab_t *s) {
+/* Take the blocks other threads freed (they were still counted as used)
+ * onto the local list: malloc sees them with the owner's next frees. */
+void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s) {
   if (atomic_load_explicit(&s->remote_free, memory_order_relaxed) == NULL) return;
   hk_block_t *list = atomic_exchange_explicit(&s->remote_free, NULL, memory_order_acquire);
   if (!list) return;
@@ -51,25 +53,85 @@ void hk_slab_collect_remote(hk_slab_t *s) {
   hk_block_t *tail = list;
   while (tail->next) { tail = tail->next; count++; }
   hk_assert(count <= s->used);
-  tail->next = s->free;
-  s->free = list;
+  tail->next = s->local_free;
+  s->local_free = list;
   s->used = (uint16_t)(s->used - count);
+  if (!(s->flags & HK_SLAB_LARGE)) HK_TEL_ADD(h->tel.rows[s->cls].collected, count);
+  (void)h;
+}
+
+/* Move the local list to the free list.  With the free list empty, the
+ * local list holds every carved block that is not in use. */
+static void collect_local(hk_heap_t *h, hk_slab_t *s) {
+  if (!s->local_free) return;
+  unsigned n;
+  if (!s->free) {
+    hk_slab_count_empty(h, s);
+    n = (unsigned)s->capacity - s->used;
+  } else {
+    hk_block_t *tail = s->local_free;
+    for (n = 1; tail->next; n++) tail = tail->next;
+    tail->next = s->free;
+  }
+  s->free = s->local_free;
+  s->local_free = NULL;
+  HK_TEL_ADD(h->tel.rows[s->cls].moved_local, n);
+  if (HK_TELEMETRY) s->infl = (uint16_t)(s->infl + n);
+  (void)n;
 }
 
 /* Refill the free list from the owner's and then other threads' frees. */
-void hk_slab_collect(hk_slab_t *s) {
-  if (s->local_free) {
-    if (!s->free) {
-      s->free = s->local_free;
-    } else {
-      hk_block_t *tail = s->local_free;
-      while (tail->next) tail = tail->next;
-      tail->next = s->free;
-      s->free = s->local_free;
-    }
-    s->local_free = NULL;
+void hk_slab_collect(hk_heap_t *h, hk_slab_t *s) {
+  hk_slab_collect_remote(h, s);
+  collect_local(h, s);
+}
+
+/* ---- telemetry: allocations counted off the fast path (telemetry.h) ---- */
+
+/* The free list is empty: every block fed to it was allocated. */
+void hk_slab_count_empty(hk_heap_t *h, hk_slab_t *s) {
+  hk_assert_internal(s->free == NULL);
+  HK_TEL_ADD(h->tel.rows[s->cls].allocs, s->infl);
+  s->infl = 0;
+  (void)h;
+}
+
+#if HK_TELEMETRY
+static unsigned free_list_length(const hk_slab_t *s) {
+  unsigned n = 0;
+  for (const hk_block_t *b = s->free; b; b = b->next) n++;
+  return n;
+}
+#endif
+
+/* Settle a slab's counts now (thread exit, statistics): walk its lists. */
+void hk_slab_count_now(hk_heap_t *h, hk_slab_t *s) {
+#if HK_TELEMETRY
+  collect_local(h, s);
+  unsigned listed = free_list_length(s);
+  hk_assert_internal(listed <= s->infl);
+  HK_TEL_ADD(h->tel.rows[s->cls].allocs, (unsigned)s->infl - listed);
+  s->infl = (uint16_t)listed;
+#else
+  (void)h; (void)s;
+#endif
+}
+
+/* The slab is empty (used == 0) and its lists are dropped: the blocks not
+ * on the free list are on the local list. */
+void hk_slab_discard(hk_heap_t *h, hk_slab_t *s) {
+  hk_assert_internal(s->used == 0);
+#if HK_TELEMETRY
+  if (!(s->flags & HK_SLAB_LARGE)) {
+    unsigned listed = free_list_length(s);
+    hk_assert_internal(listed <= s->infl && listed <= s->capacity);
+    HK_TEL_ADD(h->tel.rows[s->cls].allocs, (unsigned)s->infl - listed);
+    HK_TEL_ADD(h->tel.rows[s->cls].moved_local, (unsigned)s->capacity - listed);
   }
-  hk_slab_collect_remote(s);
+#endif
+  (void)h;
+  s->infl = 0;
+  s->free = s->local_free = NULL;
 }
 
 /* A free from a thread that does not own the SuperSlab: push the block on

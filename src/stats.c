@@ -1,54 +1,422 @@
-/* hakmem stats: mallinfo2 and malloc_stats, computed by walking the
- * SuperSlabs in use (the fast paths keep no counters).  Other threads'
- * slab counters are read racily: exact when the process is quiescent. */
+/* hakmem stats: the snapshot behind hak_stats_get, mallinfo2 and
+ * malloc_stats, and its printing (table, JSON, at exit with HAKMEM_STATS).
+ *
+ * Counters come from every heap's hk_tel_t (telemetry.h), read racily:
+ * exact when the process is quiescent; the caller's own heap is settled
+ * first.  Memory figures come from walking the SuperSlabs in use.  Nothing
+ * here allocates: output goes through a buffer on the stack. */
 #include "internal.h"
+#include "hakmem.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
-typedef struct totals_s {
-  size_t superslabs, in_use, small_blocks, large_blocks;
-} totals_t;
+hk_tel_t hk_tel_shared;
+
+/* One lock for the snapshot's scratch space and the output buffer (static:
+ * together ~14 KiB, too much for a caller's stack). */
+static hk_lock_t stats_lock = HK_LOCK_INIT;
+static hk_tel_t sum;
+static struct hak_stats snap;
+
+void hk_stats_fork_prepare(void) { hk_lock(&stats_lock); }
+void hk_stats_fork_parent(void) { hk_unlock(&stats_lock); }
+void hk_stats_fork_child(void) { pthread_mutex_init(&stats_lock, NULL); }
+
+static const char *const stage_names[HAK_STAGE_COUNT] = {
+  "local", "remote", "partial", "reuse", "new_slab", "new_superslab", "os", "bigcache",
+};
+
+/* ---- recording (slow paths) ---------------------------------------------- */
+
+/* Sizes a row holds: (lo, hi]. */
+static void row_bounds(unsigned row, size_t *lo, size_t *hi) {
+  if (row < HK_NUM_CLASSES) {
+    *lo = row ? hk_class_size(row - 1) : 0;
+    *hi = hk_class_size(row);
+  } else if (row < HK_TEL_ROW_HUGE) {
+    *hi = (size_t)1 << (16 + row - HK_TEL_ROW_LARGE);
+    *lo = *hi / 2;
+  } else {
+    *lo = HK_LARGE_MAX;
+    *hi = HK_MAX_REQUEST;
+  }
+}
+
+/* Size sketch: 8 equal bins across a row; huge blocks by powers of two. */
+static unsigned size_bin(unsigned row, size_t n) {
+  size_t lo, hi;
+  row_bounds(row, &lo, &hi);
+  if (n <= lo) return 0;
+  if (row == HK_TEL_ROW_HUGE) {
+    unsigned b = 63u - (unsigned)__builtin_clzl(n - 1) - 20u;
+    return b < HK_TEL_BINS ? b : HK_TEL_BINS - 1;
+  }
+  size_t b = (n - lo - 1) * HK_TEL_BINS / (hi - lo);
+  return b < HK_TEL_BINS ? (unsigned)b : HK_TEL_BINS - 1;
+}
+
+static size_t bin_upper(unsigned row, unsigned b) {
+  size_t lo, hi;
+  row_bounds(row, &lo, &hi);
+  if (row == HK_TEL_ROW_HUGE) return HK_LARGE_MAX << (b + 1);
+  return lo + (hi - lo) * (b + 1) / HK_TEL_BINS;
+}
+
+/* t: the calling thread's heap counters, or NULL for the shared ones. */
+void hk_tel_sample(hk_tel_t *t, unsigned row, size_t n) {
+  unsigned b = size_bin(row, n);
+  if (t) HK_TEL_ADD(t->rows[row].sizes[b], 1);
+  else __atomic_fetch_add(&hk_tel_shared.rows[row].sizes[b], 1, __ATOMIC_RELAXED);
+  (void)b;
+}
+
+void hk_tel_latency(hk_tel_t *t, uint64_t ns) {
+  unsigned b = 63u - (unsigned)__builtin_clzll(ns | 1);
+  HK_TEL_ADD(t->lat[b < HK_TEL_LAT_BINS ? b : HK_TEL_LAT_BINS - 1], 1);
+  if (ns > t->lat_max) HK_TEL_ADD(t->lat_max, ns - t->lat_max);
+  (void)b;
+}
+
+/* A block resized in place into another row: counted as freed and allocated. */
+void hk_tel_row_moved(size_t old_usable, size_t new_usable) {
+  unsigned from = hk_tel_row(old_usable), to = hk_tel_row(new_usable);
+  if (from == to) return;
+  HK_TEL_HERE(rows[from].local_frees, 1);
+  HK_TEL_HERE(rows[to].allocs, 1);
+  (void)from; (void)to;
+}
+
+/* ---- the snapshot ---------------------------------------------------------- */
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+static void add_tel(hk_tel_t *acc, const hk_tel_t *t) {
+  for (unsigned r = 0; r < HK_TEL_ROWS; r++) {
+    hk_tel_row_t *d = &acc->rows[r];
+    const hk_tel_row_t *s = &t->rows[r];
+    d->allocs += LOAD(s->allocs);
+    d->moved_local += LOAD(s->moved_local);
+    d->collected += LOAD(s->collected);
+    d->local_frees += LOAD(s->local_frees);
+    d->remote_frees += LOAD(s->remote_frees);
+    d->refills += LOAD(s->refills);
+    for (unsigned b = 0; b < HK_TEL_BINS; b++) d->sizes[b] += LOAD(s->sizes[b]);
+  }
+  for (unsigned i = 0; i < HK_TEL_STAGES; i++) acc->stage[i] += LOAD(t->stage[i]);
+  for (unsigned i = 0; i < HK_TEL_LAT_BINS; i++) acc->lat[i] += LOAD(t->lat[i]);
+  uint64_t mx = LOAD(t->lat_max);
+  if (mx > acc->lat_max) acc->lat_max = mx;
+  acc->bigcache_hits += LOAD(t->bigcache_hits);
+  acc->bigcache_misses += LOAD(t->bigcache_misses);
+}
+
+static void add_heap(hk_heap_t *h, void *arg) { add_tel(arg, &h->tel); }
+
+typedef struct mem_s { size_t superslabs, in_use, blocks, committed; } mem_t;
 
 static void add_ss(hk_superslab_t *ss, void *arg) {
-  totals_t *t = arg;
-  t->superslabs++;
+  mem_t *m = arg;
+  m->superslabs++;
+  uint32_t dirty = __atomic_load_n(&ss->dirty_mask, __ATOMIC_RELAXED);
+  m->committed += HK_SS_HEADER_SIZE + (size_t)__builtin_popcount(dirty) * HK_SLAB_SIZE -
+                  ((dirty & 1) ? HK_SS_HEADER_SIZE : 0);
   for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {
     hk_slab_t *s = &ss->slabs[i];
     uint8_t flags = __atomic_load_n(&s->flags, __ATOMIC_RELAXED);
     if (flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
     size_t used = __atomic_load_n(&s->used, __ATOMIC_RELAXED);
-    if (flags & HK_SLAB_LARGE) {
-      t->in_use += used ? s->block_size : 0;
-      t->large_blocks += used;
-    } else {
-      t->in_use += used * s->block_size;
-      t->small_blocks += used;
-    }
+    size_t bs = __atomic_load_n(&s->block_size, __ATOMIC_RELAXED);
+    m->in_use += (flags & HK_SLAB_LARGE) ? (used ? bs : 0) : used * bs;
+    m->blocks += used;
   }
 }
 
-void hk_stats_mallinfo(struct mallinfo2 *mi) {
-  totals_t t = { 0, 0, 0, 0 };
-  hk_arena_visit(add_ss, &t);
-  size_t direct_bytes, direct_count;
-  hk_direct_stats(&direct_bytes, &direct_count);
-  memset(mi, 0, sizeof *mi);
-  mi->arena = t.superslabs * HK_SS_SIZE;               /* SuperSlabs in use */
-  mi->ordblks = t.small_blocks + t.large_blocks;
-  mi->hblks = direct_count;                            /* direct mappings */
-  mi->hblkhd = direct_bytes;
-  mi->uordblks = t.in_use;                             /* bytes in slab blocks handed out */
-  mi->fordblks = mi->arena > t.in_use ? mi->arena - t.in_use : 0;
-  mi->keepcost = hk_bigcache_bytes();                  /* cached, releasable by malloc_trim */
+/* A percentile from a histogram: the index of the bin holding it. */
+static int percentile_bin(const uint64_t *bins, unsigned n, uint64_t total, unsigned pct) {
+  if (total == 0) return -1;
+  uint64_t want = (total * pct + 99) / 100, seen = 0;
+  for (unsigned i = 0; i < n; i++) {
+    seen += bins[i];
+    if (seen >= want) return (int)i;
+  }
+  return (int)n - 1;
 }
 
+static uint64_t process_resident(void) {
+  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[128];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  const char *p = buf;
+  while (*p && *p != ' ') p++;                 /* skip the size field */
+  uint64_t pages = 0;
+  for (p++; *p >= '0' && *p <= '9'; p++) pages = pages * 10 + (uint64_t)(*p - '0');
+  return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Fill snap (under stats_lock). */
+static void snapshot(size_t *small_blocks) {
+  struct hak_stats *st = &snap;
+  memset(st, 0, sizeof *st);
+  hk_heap_t *self = hk_heap_tls;
+  if (self != &hk_heap_empty) hk_heap_count_now(self);
+
+  memset(&sum, 0, sizeof sum);
+  st->threads = (uint32_t)hk_heap_visit_all(add_heap, &sum);
+  add_tel(&sum, &hk_tel_shared);
+
+  st->abi_version = HAKMEM_ABI_VERSION;
+  st->mode = hk_cfg.mode;
+  st->telemetry = HK_TELEMETRY;
+  st->nclasses = HK_TEL_ROWS;
+  for (unsigned r = 0; r < HK_TEL_ROWS; r++) {
+    const hk_tel_row_t *t = &sum.rows[r];
+    struct hak_stats_class *c = &st->classes[r];
+    size_t lo, hi;
+    row_bounds(r, &lo, &hi);
+    c->block_size = hi;
+    c->allocs = t->allocs;
+    /* moved_local counts remote frees collected into local lists too;
+     * between a collection and the next move the difference may dip */
+    uint64_t local = t->moved_local > t->collected ? t->moved_local - t->collected : 0;
+    c->frees = local + t->local_frees + t->remote_frees;
+    c->remote_frees = t->remote_frees;
+    c->refills = t->refills;
+    uint64_t bins[HK_TEL_BINS], n = 0;
+    for (unsigned b = 0; b < HK_TEL_BINS; b++) n += bins[b] = t->sizes[b];
+    c->size_samples = n;
+    int p50 = percentile_bin(bins, HK_TEL_BINS, n, 50), p95 = percentile_bin(bins, HK_TEL_BINS, n, 95);
+    c->size_p50 = p50 < 0 ? 0 : bin_upper(r, (unsigned)p50);
+    c->size_p95 = p95 < 0 ? 0 : bin_upper(r, (unsigned)p95);
+    st->allocs += c->allocs;
+    st->frees += c->frees;
+    st->remote_frees += c->remote_frees;
+    st->refills += c->refills;
+  }
+  for (unsigned i = 0; i < HAK_STAGE_COUNT; i++) st->stage[i] = sum.stage[i];
+  st->bigcache_hits = sum.bigcache_hits;
+  st->bigcache_misses = sum.bigcache_misses;
+  uint64_t lat_n = 0;
+  for (unsigned i = 0; i < HK_TEL_LAT_BINS; i++) lat_n += sum.lat[i];
+  int l50 = percentile_bin(sum.lat, HK_TEL_LAT_BINS, lat_n, 50);
+  int l95 = percentile_bin(sum.lat, HK_TEL_LAT_BINS, lat_n, 95);
+  st->slow_samples = lat_n;
+  st->slow_ns_max = sum.lat_max;
+  st->slow_ns_p50 = l50 < 0 ? 0 : (uint64_t)2 << l50;     /* bin i: [2^i, 2^(i+1)) ns */
+  st->slow_ns_p95 = l95 < 0 ? 0 : (uint64_t)2 << l95;
+  if (st->slow_ns_p50 > st->slow_ns_max) st->slow_ns_p50 = st->slow_ns_max;
+  if (st->slow_ns_p95 > st->slow_ns_max) st->slow_ns_p95 = st->slow_ns_max;
+
+  mem_t m = { 0, 0, 0, 0 };
+  hk_arena_visit(add_ss, &m);
+  size_t direct_bytes, direct_count;
+  hk_direct_stats(&direct_bytes, &direct_count);
+  st->superslab_bytes = m.superslabs * HK_SS_SIZE;
+  st->in_use_bytes = m.in_use + direct_bytes;
+  st->direct_bytes = direct_bytes;
+  st->direct_count = direct_count;
+  st->bigcache_bytes = hk_bigcache_bytes();
+  st->mapped_bytes = atomic_load(&hk_os_counters.mapped_bytes);
+  st->committed_bytes = m.committed + hk_arena_free_dirty_bytes() + direct_bytes +
+                        hk_bigcache_resident_bytes();
+  st->abandoned_superslabs = hk_heap_abandoned_count();
+  st->os_mmap = atomic_load(&hk_os_counters.mmap_calls);
+  st->os_munmap = atomic_load(&hk_os_counters.munmap_calls);
+  st->os_madvise = atomic_load(&hk_os_counters.madvise_calls);
+  st->os_mremap = atomic_load(&hk_os_counters.mremap_calls);
+  st->os_mapped_total = atomic_load(&hk_os_counters.mapped_total);
+  st->os_unmapped_total = atomic_load(&hk_os_counters.unmapped_total);
+  st->os_purged_total = atomic_load(&hk_os_counters.purged_total);
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) == 0) {
+    st->peak_resident_bytes = (uint64_t)ru.ru_maxrss * 1024;
+    st->minor_faults = (uint64_t)ru.ru_minflt;
+    st->major_faults = (uint64_t)ru.ru_majflt;
+  }
+  st->resident_bytes = process_resident();
+  if (st->peak_resident_bytes < st->resident_bytes)     /* two sources, a few pages apart */
+    st->peak_resident_bytes = st->resident_bytes;
+  if (small_blocks) *small_blocks = m.blocks;
+  st->size = sizeof *st;
+}
+
+HAK_API int hak_stats_get(struct hak_stats *out, size_t size) {
+  if (!out || size < sizeof(size_t)) return EINVAL;
+  hk_lock(&stats_lock);
+  snapshot(NULL);
+  size_t n = size < sizeof snap ? size : sizeof snap;
+  snap.size = n;
+  memcpy(out, &snap, n);
+  hk_unlock(&stats_lock);
+  return 0;
+}
+
+static void mallinfo_locked(struct mallinfo2 *mi) {
+  size_t blocks;
+  snapshot(&blocks);
+  const struct hak_stats st = snap;
+  memset(mi, 0, sizeof *mi);
+  mi->arena = st.superslab_bytes;                      /* SuperSlabs in use */
+  mi->ordblks = blocks;
+  mi->hblks = st.direct_count;                         /* direct mappings */
+  mi->hblkhd = st.direct_bytes;
+  mi->uordblks = st.in_use_bytes - st.direct_bytes;    /* bytes in slab blocks handed out */
+  mi->fordblks = mi->arena > mi->uordblks ? mi->arena - mi->uordblks : 0;
+  mi->keepcost = st.bigcache_bytes;                    /* cached, releasable by malloc_trim */
+}
+
+void hk_stats_mallinfo(struct mallinfo2 *mi) {
+  hk_lock(&stats_lock);
+  mallinfo_locked(mi);
+  hk_unlock(&stats_lock);
+}
+
+/* ---- output ------------------------------------------------------------------ */
+
+typedef struct out_s { FILE *f; int fd; size_t n; char buf[4096]; } out_t;
+
+static void out_flush(out_t *o) {
+  if (o->f) {
+    fwrite(o->buf, 1, o->n, o->f);
+  } else {
+    for (size_t off = 0; off < o->n;) {
+      ssize_t w = write(o->fd, o->buf + off, o->n - off);
+      if (w <= 0) break;
+      off += (size_t)w;
+    }
+  }
+  o->n = 0;
+}
+
+__attribute__((format(printf, 2, 3))) static void outf(out_t *o, const char *fmt, ...) {
+  if (sizeof o->buf - o->n < 512) out_flush(o);        /* every piece is < 512 bytes */
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(o->buf + o->n, sizeof o->buf - o->n, fmt, ap);
+  va_end(ap);
+  if (n > 0) o->n += (size_t)n < sizeof o->buf - o->n ? (size_t)n : sizeof o->buf - o->n - 1;
+}
+
+/* "12.3 MiB" without floating point. */
+static const char *human(char *buf, size_t size, uint64_t v) {
+  static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+  unsigned u = 0;
+  uint64_t whole = v, tenth = 0;
+  while (whole >= 1024 && u < 4) { tenth = (whole % 1024) * 10 / 1024; whole /= 1024; u++; }
+  if (u == 0) snprintf(buf, size, "%llu B", (unsigned long long)v);
+  else snprintf(buf, size, "%llu.%llu %s", (unsigned long long)whole, (unsigned long long)tenth, unit[u]);
+  return buf;
+}
+
+#define U(x) ((unsigned long long)(x))
+
+static void print_table(out_t *o, const struct hak_stats *s) {
+  char a[32], b[32], c[32], d[32];
+  outf(o, "hakmem statistics: mode %s, ABI %u, telemetry %s, %u live thread heap(s)\n",
+       hk_mode_names[s->mode], s->abi_version, s->telemetry ? "on" : "compiled out", s->threads);
+  outf(o, "  operations  allocs %llu  frees %llu  remote frees %llu  refills %llu\n",
+       U(s->allocs), U(s->frees), U(s->remote_frees), U(s->refills));
+  outf(o, "  memory      in use %s  superslabs %s  direct %s in %llu blocks  bigcache %s\n",
+       human(a, sizeof a, s->in_use_bytes), human(b, sizeof b, s->superslab_bytes),
+       human(c, sizeof c, s->direct_bytes), U(s->direct_count), human(d, sizeof d, s->bigcache_bytes));
+  outf(o, "              mapped %s  committed %s  process resident %s (peak %s)\n",
+       human(a, sizeof a, s->mapped_bytes), human(b, sizeof b, s->committed_bytes),
+       human(c, sizeof c, s->resident_bytes), human(d, sizeof d, s->peak_resident_bytes));
+  outf(o, "  faults      minor %llu  major %llu\n", U(s->minor_faults), U(s->major_faults));
+  outf(o, "  os calls    mmap %llu  munmap %llu  madvise %llu  mremap %llu  "
+       "(in total: mapped %s, unmapped %s, purged %s)\n",
+       U(s->os_mmap), U(s->os_munmap), U(s->os_madvise), U(s->os_mremap),
+       human(a, sizeof a, s->os_mapped_total), human(b, sizeof b, s->os_unmapped_total),
+       human(c, sizeof c, s->os_purged_total));
+  outf(o, "  bigcache    hits %llu  misses %llu\n", U(s->bigcache_hits), U(s->bigcache_misses));
+  outf(o, "  slow path   memory found in:");
+  for (unsigned i = 0; i < HAK_STAGE_COUNT; i++) outf(o, " %s %llu", stage_names[i], U(s->stage[i]));
+  outf(o, "\n  latency     slow malloc, %llu sampled: p50 < %llu ns  p95 < %llu ns  max %llu ns\n",
+       U(s->slow_samples), U(s->slow_ns_p50), U(s->slow_ns_p95), U(s->slow_ns_max));
+  outf(o, "  abandoned   %llu SuperSlabs\n", U(s->abandoned_superslabs));
+  outf(o, "  %-12s %12s %12s %12s %10s %9s %9s\n", "block size", "allocs", "frees", "remote",
+       "refills", "size p50", "size p95");
+  for (unsigned r = 0; r < s->nclasses; r++) {
+    const struct hak_stats_class *k = &s->classes[r];
+    if (!k->allocs && !k->frees) continue;
+    if (r == HK_TEL_ROW_HUGE) snprintf(a, sizeof a, "> 1 MiB");
+    else if (r >= HK_TEL_ROW_LARGE) snprintf(a, sizeof a, "<= %llu KiB", U(k->block_size >> 10));
+    else snprintf(a, sizeof a, "%llu", U(k->block_size));
+    outf(o, "  %-12s %12llu %12llu %12llu %10llu %9llu %9llu\n", a, U(k->allocs), U(k->frees),
+         U(k->remote_frees), U(k->refills), U(k->size_p50), U(k->size_p95));
+  }
+}
+
+static void print_json(out_t *o, const struct hak_stats *s) {
+  outf(o, "{\n  \"abi_version\": %u, \"mode\": \"%s\", \"telemetry\": %u, \"threads\": %u,\n",
+       s->abi_version, hk_mode_names[s->mode], s->telemetry, s->threads);
+  outf(o, "  \"allocs\": %llu, \"frees\": %llu, \"remote_frees\": %llu, \"refills\": %llu,\n",
+       U(s->allocs), U(s->frees), U(s->remote_frees), U(s->refills));
+  outf(o, "  \"in_use_bytes\": %llu, \"superslab_bytes\": %llu, \"direct_bytes\": %llu, "
+       "\"direct_count\": %llu,\n", U(s->in_use_bytes), U(s->superslab_bytes),
+       U(s->direct_bytes), U(s->direct_count));
+  outf(o, "  \"bigcache_bytes\": %llu, \"bigcache_hits\": %llu, \"bigcache_misses\": %llu,\n",
+       U(s->bigcache_bytes), U(s->bigcache_hits), U(s->bigcache_misses));
+  outf(o, "  \"mapped_bytes\": %llu, \"committed_bytes\": %llu, \"resident_bytes\": %llu, "
+       "\"peak_resident_bytes\": %llu,\n", U(s->mapped_bytes), U(s->committed_bytes),
+       U(s->resident_bytes), U(s->peak_resident_bytes));
+  outf(o, "  \"minor_faults\": %llu, \"major_faults\": %llu, \"abandoned_superslabs\": %llu,\n",
+       U(s->minor_faults), U(s->major_faults), U(s->abandoned_superslabs));
+  outf(o, "  \"os\": {\"mmap\": %llu, \"munmap\": %llu, \"madvise\": %llu, \"mremap\": %llu, "
+       "\"mapped_total\": %llu, \"unmapped_total\": %llu, \"purged_total\": %llu},\n",
+       U(s->os_mmap), U(s->os_munmap), U(s->os_madvise), U(s->os_mremap),
+       U(s->os_mapped_total), U(s->os_unmapped_total), U(s->os_purged_total));
+  outf(o, "  \"stages\": {");
+  for (unsigned i = 0; i < HAK_STAGE_COUNT; i++)
+    outf(o, "%s\"%s\": %llu", i ? ", " : "", stage_names[i], U(s->stage[i]));
+  outf(o, "},\n  \"slow_latency_ns\": {\"samples\": %llu, \"p50\": %llu, \"p95\": %llu, \"max\": %llu},\n",
+       U(s->slow_samples), U(s->slow_ns_p50), U(s->slow_ns_p95), U(s->slow_ns_max));
+  outf(o, "  \"classes\": [\n");
+  for (unsigned r = 0; r < s->nclasses; r++) {
+    const struct hak_stats_class *k = &s->classes[r];
+    outf(o, "    {\"block_size\": %llu, \"allocs\": %llu, \"frees\": %llu, \"remote_frees\": %llu, "
+         "\"refills\": %llu, \"size_p50\": %llu, \"size_p95\": %llu, \"size_samples\": %llu}%s\n",
+         U(k->block_size), U(k->allocs), U(k->frees), U(k->remote_frees), U(k->refills),
+         U(k->size_p50), U(k->size_p95), U(k->size_samples), r + 1 < s->nclasses ? "," : "");
+  }
+  outf(o, "  ]\n}\n");
+}
+
+static out_t out;
+
+static void emit(FILE *f, int fd, bool json) {
+  hk_lock(&stats_lock);
+  snapshot(NULL);
+  out.f = f;
+  out.fd = fd;
+  out.n = 0;
+  if (json) print_json(&out, &snap); else print_table(&out, &snap);
+  out_flush(&out);
+  hk_unlock(&stats_lock);
+}
+
+HAK_API void hak_stats_print(FILE *f) { emit(f, -1, false); }
+HAK_API void hak_stats_print_json(FILE *f) { emit(f, -1, true); }
+
+/* malloc_stats: glibc's first lines, then hakmem's kernel calls. */
 void hk_stats_print(int fd) {
   struct mallinfo2 mi;
-  hk_stats_mallinfo(&mi);
-  char buf[1024];
-  int n = snprintf(buf, sizeof buf,
+  hk_lock(&stats_lock);
+  mallinfo_locked(&mi);
+  out_t *o = &out;
+  o->f = NULL;
+  o->fd = fd;
+  o->n = 0;
+  outf(o,
       "hakmem:\n"
       "system bytes     = %10zu\n"
       "in use bytes     = %10zu\n"
@@ -58,15 +426,41 @@ void hk_stats_print(int fd) {
       "max mmap regions = %10zu\n"
       "max mmap bytes   = %10zu\n"
       "bigcache bytes   = %10zu\n"
-      "abandoned SuperSlabs = %zu (of %zu in use)\n"
-      "os calls: mmap %zu, munmap %zu, madvise %zu, mremap %zu; mapped %zu bytes\n",
+      "abandoned SuperSlabs = %zu (of %zu in use)\n",
       mi.arena, mi.uordblks, mi.arena + mi.hblkhd, mi.uordblks + mi.hblkhd,
-      mi.hblks, mi.hblkhd, mi.keepcost, hk_heap_abandoned_count(), mi.arena / HK_SS_SIZE,
+      mi.hblks, mi.hblkhd, mi.keepcost, hk_heap_abandoned_count(), mi.arena / HK_SS_SIZE);
+  outf(o, "os calls: mmap %zu, munmap %zu, madvise %zu, mremap %zu; mapped %zu bytes\n",
       atomic_load(&hk_os_counters.mmap_calls), atomic_load(&hk_os_counters.munmap_calls),
       atomic_load(&hk_os_counters.madvise_calls), atomic_load(&hk_os_counters.mremap_calls),
       atomic_load(&hk_os_counters.mapped_bytes));
-  if (n > 0) {
-    ssize_t w = write(fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-    (void)w;
+  out_flush(o);
+  hk_unlock(&stats_lock);
+}
+
+/* HAKMEM_STATS: the table on stderr, or JSON to a file ("%p" in the path
+ * becomes the process id, for programs that fork and exec). */
+__attribute__((destructor)) static void stats_at_exit(void) {
+  if (hk_cfg.stats == HK_STATS_TABLE) {
+    emit(NULL, 2, false);
+    return;
   }
+  if (hk_cfg.stats != HK_STATS_JSON) return;
+  char path[sizeof hk_cfg.stats_path + 16];
+  size_t n = 0;
+  for (const char *p = hk_cfg.stats_path; *p && n < sizeof path - 12; p++) {
+    if (p[0] == '%' && p[1] == 'p') {
+      n += (size_t)snprintf(path + n, sizeof path - n, "%ld", (long)getpid());
+      p++;
+    } else {
+      path[n++] = *p;
+    }
+  }
+  path[n] = 0;
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    hk_log("warning: HAKMEM_STATS: cannot write %s (errno %d)", path, errno);
+    return;
+  }
+  emit(NULL, fd, true);
+  close(fd);
 }

@@ -47,6 +47,7 @@ enum {
   HK_SLAB_FULL  = 1u << 1,   /* no free block: detached from the class queue   */
   HK_SLAB_LARGE = 1u << 2,   /* head of a span holding one large block         */
   HK_SLAB_TAIL  = 1u << 3,   /* non-head slab of a span                        */
+  HK_SLAB_ZEROED = 1u << 4,  /* large: the span read as zero when taken        */
 };
 
 typedef struct hk_block_s { struct hk_block_s *next; } hk_block_t;
@@ -69,8 +70,8 @@ typedef struct hk_slab_s {
   uint8_t cls;                         /* size class                          */
   uint8_t span;                        /* slabs in the span (head)            */
   uint8_t head_delta;                  /* tail slab: distance to its head     */
-  uint8_t zeroed;                      /* large: span was clean when taken    */
-  uint8_t pad_;
+  uint16_t infl;                       /* telemetry: blocks fed to `free` since
+                                          it was last seen empty or counted */
 } hk_slab_t;
 
 enum { HK_SS_KIND_SLABS = 1, HK_SS_KIND_DIRECT = 2 };
@@ -100,6 +101,8 @@ _Static_assert(sizeof(hk_superslab_t) <= HK_SS_HEADER_SIZE, "header must fit 4 K
 typedef struct hk_queue_s { hk_slab_t *first, *last; } hk_queue_t;
 typedef struct hk_ss_list_s { hk_superslab_t *first; size_t count; } hk_ss_list_t;
 
+#include "telemetry.h"
+
 /* A thread heap.  direct[] comes first: the malloc fast path indexes it. */
 typedef struct hk_heap_s {
   hk_slab_t *direct[HK_DIRECT_SLOTS];  /* (size+7)/8 -> current slab of its class */
@@ -110,6 +113,9 @@ typedef struct hk_heap_s {
   uint32_t dirty_slabs;                /* free but resident slabs (purge batch) */
   uint64_t last_purge_ms;              /* when they were last purged          */
   struct hk_heap_s *pool_next;         /* heap pool free list                  */
+  /* kept when the heap is recycled for another thread: */
+  struct hk_heap_s *all_next;          /* every heap ever made (statistics)    */
+  hk_tel_t tel;                        /* this heap's counters, cumulative     */
 } hk_heap_t;
 
 #endif /* HK_TYPES_H */

@@ -1,0 +1,186 @@
+/* hakmem config: HAKMEM_MODE sets every knob's default, each HAKMEM_<KNOB>
+ * variable overrides one.  A bad value or an unknown HAKMEM_ name gets one
+ * warning line and changes nothing; the program runs on. */
+#include "internal.h"
+#include "hakmem.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+extern char **environ;
+
+enum { K_MODE, K_PURGE, K_RETAIN, K_BIGCACHE, K_THP, K_STATS, K_VERBOSE, K_COUNT };
+
+static const char *const knob_names[K_COUNT] = {
+  "HAKMEM_MODE", "HAKMEM_PURGE_DELAY_MS", "HAKMEM_RETAIN_MB", "HAKMEM_BIGCACHE_MB",
+  "HAKMEM_THP", "HAKMEM_STATS", "HAKMEM_VERBOSE",
+};
+static const char *const accepted[K_COUNT] = {
+  "minimal|fast|balanced|learning|research", "0..60000", "0..4096", "0..4096",
+  "off|auto|on", "0|1|json:PATH", "0|1",
+};
+static const uint32_t max_value[K_COUNT] = { 0, 60000, 4096, 4096, 0, 0, 1 };
+
+const char *const hk_mode_names[] = { "minimal", "fast", "balanced", "learning", "research" };
+static const char *const thp_names[] = { "off", "auto", "on" };
+
+/* Per mode: purge delay, retain, bigcache, thp, stats, verbose. */
+static const uint32_t mode_defaults[5][6] = {
+  [HAK_MODE_MINIMAL]  = { 0,    0,  0,   HK_THP_OFF,  HK_STATS_OFF,   0 },
+  [HAK_MODE_FAST]     = { 1000, 64, 256, HK_THP_AUTO, HK_STATS_OFF,   0 },
+  [HAK_MODE_BALANCED] = { 100,  8,  64,  HK_THP_AUTO, HK_STATS_OFF,   0 },
+  [HAK_MODE_LEARNING] = { 100,  8,  64,  HK_THP_AUTO, HK_STATS_OFF,   0 },
+  [HAK_MODE_RESEARCH] = { 100,  8,  64,  HK_THP_ON,   HK_STATS_TABLE, 1 },
+};
+
+hk_config_t hk_cfg = { HAK_MODE_BALANCED, 100, 8, 64, HK_THP_AUTO, HK_STATS_OFF, 0, "" };
+static bool from_env[K_COUNT];
+
+void hk_log(const char *fmt, ...) {
+  char buf[768];
+  memcpy(buf, "hakmem: ", 8);
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf + 8, sizeof buf - 9, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  size_t len = 8 + ((size_t)n < sizeof buf - 9 ? (size_t)n : sizeof buf - 10);
+  buf[len++] = '\n';
+  for (size_t off = 0; off < len;) {
+    ssize_t w = write(2, buf + off, len - off);
+    if (w <= 0) return;
+    off += (size_t)w;
+  }
+}
+
+static void apply_mode(unsigned mode) {
+  const uint32_t *d = mode_defaults[mode];
+  hk_cfg.mode = mode;
+  hk_cfg.purge_delay_ms = d[0];
+  hk_cfg.retain_mb = d[1];
+  hk_cfg.bigcache_mb = d[2];
+  hk_cfg.thp = d[3];
+  hk_cfg.stats = d[4];
+  hk_cfg.verbose = d[5];
+}
+
+static int word_index(const char *v, const char *const *words, int n) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(v, words[i]) == 0) return i;
+  return -1;
+}
+
+/* A decimal number 0..max: digits only, no sign, no overflow. */
+static bool parse_number(const char *v, uint32_t max, uint32_t *out) {
+  uint64_t x = 0;
+  if (*v == 0) return false;
+  for (; *v; v++) {
+    if (*v < '0' || *v > '9') return false;
+    x = x * 10 + (uint64_t)(*v - '0');
+    if (x > max) return false;
+  }
+  *out = (uint32_t)x;
+  return true;
+}
+
+/* The current value of a knob, as it would be written in the environment. */
+static const char *knob_value(int k, char *buf, size_t size) {
+  switch (k) {
+  case K_MODE: return hk_mode_names[hk_cfg.mode];
+  case K_PURGE: snprintf(buf, size, "%u", (unsigned)hk_cfg.purge_delay_ms); return buf;
+  case K_RETAIN: snprintf(buf, size, "%u", (unsigned)hk_cfg.retain_mb); return buf;
+  case K_BIGCACHE: snprintf(buf, size, "%u", (unsigned)hk_cfg.bigcache_mb); return buf;
+  case K_THP: return thp_names[hk_cfg.thp];
+  case K_STATS:
+    if (hk_cfg.stats != HK_STATS_JSON) return hk_cfg.stats ? "1" : "0";
+    snprintf(buf, size, "json:%s", hk_cfg.stats_path);
+    return buf;
+  default: return hk_cfg.verbose ? "1" : "0";
+  }
+}
+
+static bool set_knob(int k, const char *v) {
+  uint32_t x;
+  int i;
+  switch (k) {
+  case K_MODE:
+    if ((i = word_index(v, hk_mode_names, 5)) < 0) return false;
+    apply_mode((unsigned)i);
+    return true;
+  case K_THP:
+    if ((i = word_index(v, thp_names, 3)) < 0) return false;
+    hk_cfg.thp = (unsigned)i;
+    return true;
+  case K_STATS:
+    if (strcmp(v, "0") == 0 || strcmp(v, "1") == 0) {
+      hk_cfg.stats = v[0] == '1' ? HK_STATS_TABLE : HK_STATS_OFF;
+      return true;
+    }
+    if (strncmp(v, "json:", 5) != 0 || v[5] == 0 || strlen(v + 5) >= sizeof hk_cfg.stats_path)
+      return false;
+    strcpy(hk_cfg.stats_path, v + 5);
+    hk_cfg.stats = HK_STATS_JSON;
+    return true;
+  default:
+    if (!parse_number(v, max_value[k], &x)) return false;
+    if (k == K_PURGE) hk_cfg.purge_delay_ms = x;
+    else if (k == K_RETAIN) hk_cfg.retain_mb = x;
+    else if (k == K_BIGCACHE) hk_cfg.bigcache_mb = x;
+    else hk_cfg.verbose = x;
+    return true;
+  }
+}
+
+static int knob_of(const char *entry, const char **value) {
+  const char *eq = strchr(entry, '=');
+  if (!eq) return -1;
+  size_t len = (size_t)(eq - entry);
+  *value = eq + 1;
+  for (int k = 0; k < K_COUNT; k++)
+    if (strlen(knob_names[k]) == len && memcmp(entry, knob_names[k], len) == 0) return k;
+  return -1;
+}
+
+/* At most 64 characters of a value in a message. */
+static const char *shown(const char *v, char *buf, size_t size) {
+  if (strlen(v) <= 64) return v;
+  snprintf(buf, size, "%.61s...", v);
+  return buf;
+}
+
+static void try_knob(int k, const char *v) {
+  if (set_knob(k, v)) { from_env[k] = true; return; }
+  char a[80], b[32];
+  hk_log("warning: %s=%s is not valid (accepted: %s); keeping %s", knob_names[k],
+         shown(v, a, sizeof a), accepted[k], knob_value(k, b, sizeof b));
+}
+
+void hk_config_init(void) {
+  char **env = environ;
+  if (!env) return;
+  const char *v;
+  for (char **e = env; *e; e++)            /* the mode first: it sets the defaults */
+    if (knob_of(*e, &v) == K_MODE) try_knob(K_MODE, v);
+  for (char **e = env; *e; e++) {
+    if (strncmp(*e, "HAKMEM_", 7) != 0) continue;
+    int k = knob_of(*e, &v);
+    if (k == K_MODE) continue;
+    if (k >= 0) { try_knob(k, v); continue; }
+    char a[80];
+    const char *eq = strchr(*e, '=');
+    int name_len = eq ? (int)(eq - *e) : (int)strlen(*e);
+    hk_log("warning: unknown variable %.*s=%s ignored (known: HAKMEM_MODE, HAKMEM_PURGE_DELAY_MS, "
+           "HAKMEM_RETAIN_MB, HAKMEM_BIGCACHE_MB, HAKMEM_THP, HAKMEM_STATS, HAKMEM_VERBOSE)",
+           name_len > 200 ? 200 : name_len, *e, shown(eq ? eq + 1 : "", a, sizeof a));
+  }
+  if (!hk_cfg.verbose) return;
+  for (int k = 0; k < K_COUNT; k++) {
+    char buf[600], src[32];
+    const char *val = knob_value(k, buf, sizeof buf);
+    if (from_env[k]) snprintf(src, sizeof src, "environment");
+    else if (k == K_MODE) snprintf(src, sizeof src, "default");
+    else snprintf(src, sizeof src, "mode %s", hk_mode_names[hk_cfg.mode]);
+    hk_log("config %s=%s (%s)", knob_names[k], val, src);
+  }
+}

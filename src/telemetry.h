@@ -1,0 +1,59 @@
+/* hakmem telemetry: per-thread counters, updated on slow paths only.
+ *
+ * Each heap owns an hk_tel_t and is its only writer (plain loads and stores,
+ * relaxed so that hak_stats_get may read it from another thread); threads
+ * without a heap count into a shared struct with atomic adds.  Totals are
+ * the sum over every heap ever made, so nothing is lost when a thread exits.
+ *
+ * The fast paths count nothing.  Allocations from a slab are derived: every
+ * block enters the slab's `free` list on a slow path and leaves it by malloc,
+ * so the allocations are the blocks fed since the list was last seen empty
+ * (slab->infl) minus those still listed.  Local frees are the blocks moved
+ * out of `local_free` on slow paths (less the remote frees collected there).
+ *
+ * Build with -DHK_TELEMETRY=0 to compile all of it out. */
+#ifndef HK_TELEMETRY_H
+#define HK_TELEMETRY_H
+
+#ifndef HK_TELEMETRY
+#define HK_TELEMETRY 1
+#endif
+
+/* Rows: the size classes, five large ranges (32 KiB-1 MiB, one per
+ * doubling), then every block beyond 1 MiB. */
+#define HK_TEL_ROW_LARGE  HK_NUM_CLASSES
+#define HK_TEL_ROW_HUGE   (HK_NUM_CLASSES + 5)
+#define HK_TEL_ROWS       (HK_NUM_CLASSES + 6)
+#define HK_TEL_BINS       8                  /* size sketch: bins per row      */
+#define HK_TEL_LAT_BINS   32                 /* latency: log2 of nanoseconds   */
+#define HK_TEL_LAT_EVERY  64                 /* time one slow malloc in 64     */
+#define HK_TEL_STAGES     8                  /* enum hak_stage                 */
+
+typedef struct hk_tel_row_s {
+  uint64_t allocs;       /* counted directly (large) or derived (slabs)          */
+  uint64_t moved_local;  /* blocks taken from local_free lists                   */
+  uint64_t collected;    /* remote frees collected into local_free lists         */
+  uint64_t local_frees;  /* frees counted directly (large, huge)                 */
+  uint64_t remote_frees; /* frees this thread made into other threads' memory    */
+  uint64_t refills;
+  uint32_t sizes[HK_TEL_BINS];
+} hk_tel_row_t;
+
+typedef struct hk_tel_s {
+  hk_tel_row_t rows[HK_TEL_ROWS];
+  uint64_t stage[HK_TEL_STAGES];
+  uint64_t bigcache_hits, bigcache_misses;
+  uint64_t lat[HK_TEL_LAT_BINS];
+  uint64_t lat_max;
+  uint32_t lat_tick;
+} hk_tel_t;
+
+#if HK_TELEMETRY
+/* Add to a counter of the calling thread's own hk_tel_t. */
+#define HK_TEL_ADD(field, n) \
+  __atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+#else
+#define HK_TEL_ADD(field, n) ((void)0)
+#endif
+
+#endif /* HK_TELEMETRY_H */

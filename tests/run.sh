@@ -10,6 +10,14 @@
 #   [release-static]   build/tests/NAME.static
 #   [debug-preload]    LD_PRELOAD=build/debug/libhakmem.so build/tests/NAME
 #   [debug-static]     build/debug/tests/NAME.static
+# (every program gets HK_TEST_OUT=build/test-logs/NAME.VARIANT, a prefix for
+# files it leaves for a check here: stats writes .json and .expect, parsed by
+# tests/check_stats_json.py).  Every mode runs the stress and conformance
+# tests: conformance, aligned, errors, mt_stress, fork and thread_exit again
+# under HAKMEM_MODE=minimal, fast, learning and research
+#   [release-preload mode=MODE]  (balanced, the default, is the runs above)
+# then config: tests/config.sh checks the HAKMEM_* variables (warnings,
+# HAKMEM_VERBOSE, HAKMEM_STATS) for [release-preload] and [release-static];
 # then every build/tests/unit_* and build/debug/tests/unit_* binary, then the
 # real programs (python3, sqlite3, lua5.4; skipped when not installed): each
 # run without hakmem, with the release and with the debug library preloaded;
@@ -104,12 +112,41 @@ preload_failed() { # log
     grep -q "cannot be preloaded\|ld.so: object" "$1" 2>/dev/null
 }
 
-# run_prog NAME VARIANT PRELOAD BINARY — one run of a test program.
+# Debian's interpreter, not a pyenv one that may come first on PATH.
+PY=/usr/bin/python3
+
+# Checks run after a program passed, on the files it left ($HK_TEST_OUT...):
+# postcheck_NAME OUT LOG — returns nonzero (reason on stdout) on failure.
+postcheck_stats() { # out log
+    local out=$1 log=$2
+    if [ ! -x "$PY" ]; then
+        if [ -n "${CI:-}" ]; then
+            echo "$PY not installed: JSON not checked (CI installs it: see .ci/run)"
+            return 1
+        fi
+        echo "note: $PY not installed, $out.json not parsed" >>"$log"
+        return 0
+    fi
+    if [ ! -s "$out.json" ] || [ ! -s "$out.expect" ]; then
+        echo "no $out.json or $out.expect"
+        return 1
+    fi
+    if ! "$PY" tests/check_stats_json.py "$out.json" --expect "$out.expect" >>"$log" 2>&1; then
+        echo "hak_stats_print_json output wrong: see $log"
+        return 1
+    fi
+}
+
+# run_prog NAME VARIANT PRELOAD BINARY [VAR=VALUE...] — one run of a test
+# program, with the variables given added to the environment.
 run_prog() {
     local name=$1 variant=$2 preload=$3 bin=$4
-    local log="$LOGDIR/$name.$variant.log"
+    shift 4
+    local tag=${variant// /.}
+    local log="$LOGDIR/$name.$tag.log" out="$LOGDIR/$name.$tag"
     local t0
     t0=$(now)
+    rm -f "$out.json" "$out.expect"
     if [ ! -x "$bin" ]; then
         report_fail "$name" "$variant" "$t0" "missing binary $bin (run make test)"
         return
@@ -118,18 +155,21 @@ run_prog() {
         report_fail "$name" "$variant" "$t0" "missing library $preload"
         return
     fi
-    local rc
+    local rc why
     if [ -n "$preload" ]; then
-        run_timed env LD_PRELOAD="$preload" "$bin" </dev/null >"$log" 2>&1
+        run_timed env HK_TEST_OUT="$ROOT/$out" LD_PRELOAD="$preload" "$@" "$bin" \
+            </dev/null >"$log" 2>&1
         rc=$?
     else
-        run_timed "$bin" </dev/null >"$log" 2>&1
+        run_timed env HK_TEST_OUT="$ROOT/$out" "$@" "$bin" </dev/null >"$log" 2>&1
         rc=$?
     fi
     if [ "$rc" -ne 0 ]; then
         report_fail "$name" "$variant" "$t0" "$(status_text "$rc")" "$log"
     elif [ -n "$preload" ] && preload_failed "$log"; then
         report_fail "$name" "$variant" "$t0" "LD_PRELOAD did not take effect" "$log"
+    elif declare -F "postcheck_$name" >/dev/null && ! why=$("postcheck_$name" "$out" "$log"); then
+        report_fail "$name" "$variant" "$t0" "$why" "$log"
     else
         report_pass "$name" "$variant" "$t0"
     fi
@@ -147,6 +187,32 @@ for src in tests/api/*.c tests/stress/*.c; do
     run_prog "$name" debug-preload "$DBG_SO" "build/tests/$name"
     run_prog "$name" debug-static "" "build/debug/tests/$name.static"
 done
+
+# ---- every mode runs the stress and conformance tests ------------------------
+# (the runs above are mode balanced, the default)
+MODE_TESTS="conformance aligned errors mt_stress fork thread_exit"
+for mode in minimal fast learning research; do
+    for name in $MODE_TESTS; do
+        selected "$name" || continue
+        run_prog "$name" "release-preload mode=$mode" "$REL_SO" "build/tests/$name" \
+            HAKMEM_MODE="$mode"
+    done
+done
+
+# ---- configuration: tests/config.sh (HAKMEM_* warnings, verbose, stats) --------
+if selected config; then
+    for variant in release-preload release-static; do
+        t0=$(now)
+        log="$LOGDIR/config.$variant.log"
+        run_timed bash tests/config.sh "$variant" </dev/null >"$log" 2>&1
+        rc=$?
+        if [ "$rc" -eq 0 ]; then
+            report_pass config "$variant" "$t0"
+        else
+            report_fail config "$variant" "$t0" "$(status_text "$rc")" "$log"
+        fi
+    done
+fi
 
 # ---- unit tests (tests/unit/*.c, linked with the library) -------------------
 for bin in build/tests/unit_* build/debug/tests/unit_*; do
@@ -218,8 +284,6 @@ missing() { # name reason
     fi
 }
 
-# Debian's interpreter, not a pyenv one that may come first on PATH.
-PY=/usr/bin/python3
 if [ -x "$PY" ]; then
     run_real python /dev/null env -u PYTHONHOME -u PYTHONPATH PYTHONMALLOC=malloc \
         PYTHONHASHSEED=0 PYTHONDONTWRITEBYTECODE=1 "$PY" tests/programs/alloc_heavy.py

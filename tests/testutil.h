@@ -12,8 +12,11 @@
  *                           tu_fill_as / tu_check_as take the address the
  *                           pattern was derived from (for moved blocks).
  *   CHECK_PATTERN(...)      tu_check with a good failure message.
- *   hk_load / hk_require    hakmem's own API (hak_*): direct calls when
- *                           linked (-DHK_LINKED=1), otherwise dlsym().
+ *   hk_load / hk_require    hakmem's own API (hak_*, the hak_stats_*
+ *                           functions included): direct calls when linked
+ *                           (-DHK_LINKED=1), otherwise dlsym().
+ *   tu_out_path             where a test may leave a file for run.sh to check
+ *                           ($HK_TEST_OUT, set by run.sh, plus a suffix).
  *   tu_rand, tu_scale, tu_now, tu_rss_bytes, tu_vmsize_bytes
  */
 #ifndef HAKMEM_TESTUTIL_H
@@ -377,6 +380,30 @@ static inline int tu_is_pow2(size_t x) { return x && !(x & (x - 1)); }
 #define TU_KiB ((size_t)1024)
 #define TU_MiB ((size_t)1024 * 1024)
 
+/* ---- files for the runner ------------------------------------------------- */
+
+/* A path for a file the test writes and tests/run.sh checks afterwards:
+ * $HK_TEST_OUT (set by run.sh: build/test-logs/NAME.VARIANT) followed by
+ * suffix.  Outside run.sh: ${TMPDIR:-/tmp}/hakmem-test.PID followed by suffix.
+ * Returns 1 when run.sh set the path (it will check the file), 0 otherwise. */
+static TU_UNUSED int tu_out_path(char *buf, size_t cap, const char *suffix)
+{
+    const char *out = getenv("HK_TEST_OUT");
+    int n;
+    if (out && *out) {
+        n = snprintf(buf, cap, "%s%s", out, suffix);
+    } else {
+        const char *tmp = getenv("TMPDIR");
+        n = snprintf(buf, cap, "%s/hakmem-test.%ld%s", tmp && *tmp ? tmp : "/tmp",
+                     (long)getpid(), suffix);
+    }
+    if (n < 0 || (size_t)n >= cap) {
+        tu_msg("FAIL tu_out_path: path too long\n");
+        _exit(1);
+    }
+    return out && *out;
+}
+
 /* ---- hakmem's own API ----------------------------------------------------- */
 
 typedef struct {
@@ -388,6 +415,9 @@ typedef struct {
     void (*free_sized)(void *, size_t);
     size_t (*usable_size)(const void *);
     int (*abi_version)(void);
+    int (*stats_get)(struct hak_stats *, size_t);
+    void (*stats_print)(FILE *);
+    void (*stats_print_json)(FILE *);
 } hk_api_t;
 
 static hk_api_t hk TU_UNUSED;
@@ -405,6 +435,9 @@ static TU_UNUSED int hk_load(void)
     hk.free_sized = hak_free_sized;
     hk.usable_size = hak_usable_size;
     hk.abi_version = hak_abi_version;
+    hk.stats_get = hak_stats_get;
+    hk.stats_print = hak_stats_print;
+    hk.stats_print_json = hak_stats_print_json;
 #else
 #define HK_SYM_(field, name)                                                   \
     do {                                                                       \
@@ -419,10 +452,14 @@ static TU_UNUSED int hk_load(void)
     HK_SYM_(free_sized, "hak_free_sized");
     HK_SYM_(usable_size, "hak_usable_size");
     HK_SYM_(abi_version, "hak_abi_version");
+    HK_SYM_(stats_get, "hak_stats_get");
+    HK_SYM_(stats_print, "hak_stats_print");
+    HK_SYM_(stats_print_json, "hak_stats_print_json");
 #undef HK_SYM_
 #endif
     return hk.malloc && hk.calloc && hk.realloc && hk.aligned_alloc && hk.free &&
-           hk.free_sized && hk.usable_size && hk.abi_version;
+           hk.free_sized && hk.usable_size && hk.abi_version && hk.stats_get &&
+           hk.stats_print && hk.stats_print_json;
 }
 
 /* For checks that only make sense under hakmem: fail loudly otherwise (the

@@ -13,14 +13,16 @@
 # Environment:
 #   SIZES="16 64 256 1024 8192"     block sizes
 #   ALLOCATORS="hakmem mimalloc jemalloc tcmalloc glibc"
-#                                    (a path to any .so also works)
+#                                    (a path to any .so also works; and
+#                                    hakmem-notel, hakmem@MODE as in run.sh)
 #   N1=100000 N2=200000              the two loop lengths
 #   WARMUP=1000                      pairs run before the measured loop
 #   HOLD=16                          blocks of SIZE kept live during the loop
 #                                    (see fastpath_loop.c; 0 = none)
 #   SPLIT=1                          0 skips the malloc/free split
 #   FASTPATH_TIMEOUT=120             seconds per callgrind run
-#   HAKMEM_LIB, MIMALLOC_LIB, JEMALLOC_LIB, TCMALLOC_LIB   library overrides
+#   BENCH_HAKMEM_LIB, BENCH_HAKMEM_NOTEL_LIB, MIMALLOC_LIB, JEMALLOC_LIB,
+#   TCMALLOC_LIB                     library overrides
 #   BENCH_NO_INSTALL=1               never try apt-get for missing peers
 #   BENCH_RESULTS_DIR=bench/results  where the CSV files go
 #   BENCH_STRICT=1                   exit 1 if any allocator failed (default:
@@ -79,10 +81,12 @@ cg_fn() {
             $0 ~ ("^ *[0-9,]+ .*:" fn " \\[") { gsub(",", "", $1); print $1; exit }'
 }
 
-# One callgrind run: run_cg ALLOC LIB SIZE N -> $TMP/cg.ALLOC.SIZE.N
+# One callgrind run: run_cg ALLOC LIB SIZE N -> $TMP/cg.ALLOC.SIZE.N, with
+# the allocator's ENV words (hakmem@MODE's HAKMEM_MODE) from AENV.
 run_cg() {
     local a=$1 lib=$2 s=$3 n=$4 base="$TMP/cg.$1.$3.$4" rc
-    env LD_PRELOAD="$lib" timeout "$FASTPATH_TIMEOUT" valgrind -q --tool=callgrind \
+    # shellcheck disable=SC2086
+    env LD_PRELOAD="$lib" $AENV timeout "$FASTPATH_TIMEOUT" valgrind -q --tool=callgrind \
         --callgrind-out-file="$base" "$LOOP" "$s" "$n" "$WARMUP" "$HOLD" \
         >"$base.out" 2>"$base.err"
     rc=$?
@@ -95,10 +99,10 @@ for a in $ALLOCATORS; do
         else STATUS[$a]="fail:$ALLOC_WHY"; note "FAIL $a: $ALLOC_WHY"; fi
         continue
     fi
-    lib=$ALLOC_LIB
+    lib=$ALLOC_LIB AENV=$ALLOC_ENV
     STATUS[$a]=ok
     ACTIVE="$ACTIVE $a"
-    note "== $a (${lib:-glibc, no preload})"
+    note "== $a (${lib:-glibc, no preload}${AENV:+, $AENV})"
     gave_up=""
     for s in $SIZES; do
         if [ -n "$gave_up" ]; then
@@ -108,7 +112,8 @@ for a in $ALLOCATORS; do
         fi
         # Native sanity run first: catches crashes and hangs cheaply, and
         # checks that the preloaded library really provides malloc.
-        env LD_PRELOAD="$lib" timeout 30 "$LOOP" "$s" 20000 "$WARMUP" "$HOLD" \
+        # shellcheck disable=SC2086
+        env LD_PRELOAD="$lib" $AENV timeout 30 "$LOOP" "$s" 20000 "$WARMUP" "$HOLD" \
             >"$TMP/sanity.out" 2>"$TMP/sanity.err"
         rc=$?
         bad=""
@@ -181,29 +186,35 @@ for a in $ACTIVE; do
     done
 done
 
+# Column widths: 11 and 13, or wider for long names (hakmem-notel@...).
+CW=11 SW=13
+for a in $ACTIVE; do
+    [ $((${#a} + 1)) -gt $CW ] && CW=$((${#a} + 1))
+    [ $((${#a} + 1)) -gt $SW ] && SW=$((${#a} + 1))
+done
 echo
 echo "Instructions per malloc+free pair (callgrind Ir, (Ir(N=$N2)-Ir(N=$N1))/$((N2 - N1)); hold=$HOLD; incl. ~20-instruction harness)"
 printf '%8s' size
-for a in $ACTIVE; do printf '%11s' "$a"; done
+for a in $ACTIVE; do printf '%*s' "$CW" "$a"; done
 echo
 for s in $SIZES; do
     printf '%8s' "$s"
-    for a in $ACTIVE; do printf '%11s' "${TOTAL[$a,$s]:-FAIL}"; done
+    for a in $ACTIVE; do printf '%*s' "$CW" "${TOTAL[$a,$s]:-FAIL}"; done
     echo
 done
 if [ "$SPLIT" = 1 ] && [ -n "$ACTIVE" ]; then
     echo
     echo "Split: instructions inside malloc / inside free (harness excluded)"
     printf '%8s' size
-    for a in $ACTIVE; do printf '%13s' "$a"; done
+    for a in $ACTIVE; do printf '%*s' "$SW" "$a"; done
     echo
     for s in $SIZES; do
         printf '%8s' "$s"
         for a in $ACTIVE; do
             if [ -n "${MAL[$a,$s]:-}" ]; then
-                printf '%13s' "${MAL[$a,$s]}/${FRE[$a,$s]}"
+                printf '%*s' "$SW" "${MAL[$a,$s]}/${FRE[$a,$s]}"
             else
-                printf '%13s' "-"
+                printf '%*s' "$SW" "-"
             fi
         done
         echo

@@ -2,11 +2,22 @@
 # bench/lib.sh — shared helpers for bench/run.sh, sweep.sh, fastpath.sh and smoke.sh.
 # Sourced, not executed.  Needs bash.
 #
-# Allocators are named hakmem, mimalloc, jemalloc, tcmalloc and glibc.
-# alloc_lib NAME prints the absolute path to preload for NAME ("" for glibc,
-# which means: no preload) or fails when it cannot be found.  Overrides:
-#   HAKMEM_LIB=/path/libhakmem.so   (default: $ROOT/build/libhakmem.so)
+# Allocators are named hakmem, mimalloc, jemalloc, tcmalloc and glibc, plus
+# the hakmem variants:
+#   hakmem-notel   build/notel/libhakmem.so, telemetry compiled out (built
+#                  with `make notel` when missing or older than the sources)
+#   hakmem@MODE, hakmem-notel@MODE   the library with HAKMEM_MODE=MODE in the
+#                  benchmark's environment alone (MODE: minimal fast
+#                  balanced learning research)
+# alloc_lib NAME sets ALLOC_LIB, the absolute path to preload for NAME (""
+# for glibc, which means: no preload), and ALLOC_ENV, NAME=VALUE words for
+# the benchmark's environment, or fails when it cannot be found.  Overrides:
+#   BENCH_HAKMEM_LIB=/path/libhakmem.so   (default: $ROOT/build/libhakmem.so)
+#   BENCH_HAKMEM_NOTEL_LIB=...            (default: $ROOT/build/notel/libhakmem.so)
 #   MIMALLOC_LIB=... JEMALLOC_LIB=... TCMALLOC_LIB=...
+# The hakmem overrides are not named HAKMEM_*: the library warns about every
+# HAKMEM_* variable it does not know, and the runner's environment reaches
+# the benchmarks.
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
@@ -16,6 +27,22 @@ CC=${CC:-cc}
 case ":$PATH:" in *:/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
 
 note() { printf '%s\n' "$*" >&2; }
+
+# The modes hakmem@MODE accepts (the library's HAKMEM_MODE values).
+BENCH_MODES="minimal fast balanced learning research"
+
+# The old name of BENCH_HAKMEM_LIB: honoured once more with a note, and taken
+# out of the environment so that the library does not warn about it in every
+# run.
+if [ -n "${HAKMEM_LIB:-}" ]; then
+    if [ -z "${BENCH_HAKMEM_LIB:-}" ]; then
+        note "note: HAKMEM_LIB is now BENCH_HAKMEM_LIB; using HAKMEM_LIB=$HAKMEM_LIB"
+        export BENCH_HAKMEM_LIB=$HAKMEM_LIB
+    else
+        note "note: HAKMEM_LIB ignored (renamed BENCH_HAKMEM_LIB, which is set)"
+    fi
+fi
+unset HAKMEM_LIB
 
 # Sonames to look for, best first.
 peer_sonames() {
@@ -90,15 +117,81 @@ find_peer() {
     return 1
 }
 
-# Sets ALLOC_LIB (path, or "" for glibc), and on failure ALLOC_WHY (reason)
-# and ALLOC_KIND: "missing" (not built / not installed) or "broken".
+# Is NAME one of hakmem's variants (hakmem, hakmem-notel, with or without
+# @MODE)?  They share the hakmem-only columns, and a missing one is a
+# failure, not a skipped peer.
+is_hakmem() {
+    case "$1" in hakmem|hakmem@*|hakmem-notel|hakmem-notel@*) return 0 ;; esac
+    return 1
+}
+
+# Bring build/notel/libhakmem.so up to date with `make notel`, as the runner
+# builds its programs: missing, or older than the sources (a stale library
+# would compare old code with new).  Once per runner; on failure NOTEL_WHY
+# says why.
+ensure_notel() {
+    local so="$ROOT/build/notel/libhakmem.so" log
+    if [ -z "${NOTEL_WHY+set}" ]; then
+        NOTEL_WHY=""
+        if ! command -v make >/dev/null 2>&1; then
+            [ -e "$so" ] || NOTEL_WHY="$so not built, and no make to build it"
+        elif ! make -C "$ROOT" -q build/notel/libhakmem.so >/dev/null 2>&1; then
+            note "note: building $so (make notel)"
+            log=$(mktemp "${TMPDIR:-/tmp}/hakmem-notel.XXXXXX")
+            if ! make -C "$ROOT" notel >"$log" 2>&1; then
+                NOTEL_WHY="make notel failed: $(grep -m1 -E 'error|undefined reference' "$log" || tail -n 1 "$log")"
+            fi
+            rm -f "$log"
+        fi
+    fi
+    [ -z "$NOTEL_WHY" ]
+}
+
+# The label of allocator NAME in tables and charts: the name itself, or for a
+# path the library's name (/usr/lib/libfoo.so.2 -> foo).
+alloc_label() {
+    local l=${1##*/}
+    l=${l%%.so*}; l=${l#lib}
+    case "$1" in */*) echo "$l" ;; *) echo "$1" ;; esac
+}
+
+# Note once when build/libhakmem.so is older than the sources: a comparison
+# with a freshly built variant (hakmem-notel) would compare old code with new.
+note_stale_release() {
+    [ -z "${STALE_NOTED:-}" ] || return 0
+    STALE_NOTED=1
+    command -v make >/dev/null 2>&1 || return 0
+    make -C "$ROOT" -q build/libhakmem.so >/dev/null 2>&1 ||
+        note "note: $ROOT/build/libhakmem.so is older than the sources (run make)"
+}
+
+# Sets ALLOC_LIB (path, or "" for glibc) and ALLOC_ENV (NAME=VALUE words for
+# the benchmark alone, usually ""), and on failure ALLOC_WHY (reason) and
+# ALLOC_KIND: "missing" (not built / not installed) or "broken".
 alloc_lib() {
-    local name=$1 var p
-    ALLOC_LIB="" ALLOC_WHY="" ALLOC_KIND=""
+    local name=$1 var p base mode
+    ALLOC_LIB="" ALLOC_ENV="" ALLOC_WHY="" ALLOC_KIND=""
     case "$name" in
     glibc|system|libc) return 0 ;;
-    hakmem)
-        p=${HAKMEM_LIB:-$ROOT/build/libhakmem.so}
+    hakmem|hakmem@*|hakmem-notel|hakmem-notel@*)
+        base=${name%%@*}
+        if [ "$base" != "$name" ]; then
+            mode=${name#*@}
+            case " $BENCH_MODES " in
+            *" $mode "*) ;;
+            *) ALLOC_WHY="unknown mode '$mode' (modes: $BENCH_MODES)"; ALLOC_KIND=broken; return 1 ;;
+            esac
+            ALLOC_ENV="HAKMEM_MODE=$mode"
+        fi
+        if [ "$base" = hakmem ]; then
+            p=${BENCH_HAKMEM_LIB:-$ROOT/build/libhakmem.so}
+            [ -n "${BENCH_HAKMEM_LIB:-}" ] || note_stale_release
+        elif [ -n "${BENCH_HAKMEM_NOTEL_LIB:-}" ]; then
+            p=$BENCH_HAKMEM_NOTEL_LIB
+        else
+            p=$ROOT/build/notel/libhakmem.so
+            if ! ensure_notel; then ALLOC_WHY=$NOTEL_WHY; ALLOC_KIND=missing; return 1; fi
+        fi
         if [ ! -e "$p" ]; then ALLOC_WHY="$p not built"; ALLOC_KIND=missing; return 1; fi
         p=$(readlink -f "$p")
         if ! preloadable "$p"; then
@@ -144,12 +237,15 @@ apt_install() {
     return 0
 }
 
-# If a peer is missing (or gnuplot, when WANT_GNUPLOT=1) and we may, install
-# the Debian packages: libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4
-# gnuplot-nox.  Never fails; what is still missing is skipped later.
+# If a peer named in ALLOCATORS (default: all three) is missing (or gnuplot,
+# when WANT_GNUPLOT=1) and we may, install the Debian packages:
+# libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4 gnuplot-nox.  Never
+# fails; what is still missing is skipped later.
 maybe_install_peers() {
     local missing="" pkgs="" n
     for n in mimalloc jemalloc tcmalloc; do
+        # a run of hakmem's variants alone (bench/overhead.sh) needs no peer
+        case " ${ALLOCATORS:-$n} " in *" $n "*) ;; *) continue ;; esac
         if ! find_peer "$n" >/dev/null; then
             missing="$missing $n"
             case $n in
@@ -223,8 +319,12 @@ kv() {
         print substr($i, length(k) + 2); exit } }' "$2" 2>/dev/null
 }
 
-# run_one LIB TIMEOUT PROGRAM ARGS... — one benchmark run with allocator
-# library LIB preloaded ("" = glibc), through rss_run.  Sets
+# run_one LIB ENV TIMEOUT PROGRAM ARGS... — one benchmark run with allocator
+# library LIB preloaded ("" = glibc) and the NAME=VALUE words of ENV (alloc_lib's
+# ALLOC_ENV, e.g. HAKMEM_MODE=fast) in its environment, through rss_run.
+# ENV is given to rss_run, which passes it on to the benchmark: nothing runs
+# between rss_run's fork and the benchmark, so its rusage stays the
+# benchmark's alone, and the runner's own environment is untouched.  Sets
 #   R_STATUS   ok | flag (ran to the end, but its own check failed, e.g.
 #              misaligned blocks: numbers kept, result flagged) | fail
 #   R_WHY      the reason, for flag and fail
@@ -234,10 +334,11 @@ kv() {
 #                                       "" under the peers)
 # The run's stdout, stderr and rusage line stay in $RUN_TMP/{out,err,rss}.
 run_one() {
-    local lib=$1 tmo=$2 prog=$3; shift 3
-    local out="$RUN_TMP/out" err="$RUN_TMP/err" rss="$RUN_TMP/rss" rc st os
+    local lib=$1 envw=$2 tmo=$3 prog=$4; shift 4
+    local out="$RUN_TMP/out" err="$RUN_TMP/err" rss="$RUN_TMP/rss" rc st os envs=()
     rm -f "$out" "$err" "$rss"
-    BENCH_MALLOC_STATS=1 "$BUILD_BENCH/rss_run" -t "$tmo" -p "$lib" -o "$rss" -- \
+    read -r -a envs <<<"$envw"
+    env BENCH_MALLOC_STATS=1 ${envs[@]+"${envs[@]}"} "$BUILD_BENCH/rss_run" -t "$tmo" -p "$lib" -o "$rss" -- \
         "$BUILD_BENCH/$prog" "$@" >"$out" 2>"$err" </dev/null
     rc=$?
     R_TP=$(kv throughput "$out") R_UNIT=$(kv unit "$out") R_CHECK=$(kv check "$out")
@@ -293,11 +394,17 @@ gnuplot_term() {
     [ "$GNUPLOT_TERM" != none ] && echo "$GNUPLOT_TERM"
 }
 
-# Fixed colours per allocator, so that all charts agree.
+# Fixed colours per allocator, so that all charts agree.  hakmem's variants
+# get reds, browns and pinks of their own, so that two of them in one chart
+# stay apart.
 alloc_color() {
     case "$1" in
     hakmem) echo '#d62728' ;; mimalloc) echo '#1f77b4' ;; jemalloc) echo '#2ca02c' ;;
-    tcmalloc) echo '#ff7f0e' ;; glibc) echo '#7f7f7f' ;; *) echo '#9467bd' ;;
+    tcmalloc) echo '#ff7f0e' ;; glibc) echo '#7f7f7f' ;;
+    hakmem-notel) echo '#8c1c13' ;; hakmem-notel@*) echo '#5c2a2a' ;;
+    *@minimal) echo '#f4a3a8' ;; *@fast) echo '#e377c2' ;; *@balanced) echo '#8c564b' ;;
+    *@learning) echo '#bc5090' ;; *@research) echo '#c49c94' ;;
+    *) echo '#9467bd' ;;
     esac
 }
 
@@ -368,7 +475,7 @@ set format y "%g"
 set grid ytics lc rgb '#d0d0d0'
 set xtics rotate by -35 nomirror ($xt)
 set xrange [-0.6:$nb - 0.4]
-set key outside top center horizontal
+set key outside top center horizontal width 2
 set bmargin 8
 set rmargin 9
 $note

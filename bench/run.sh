@@ -26,6 +26,11 @@
 #   PROFILE=quick|full|smoke   see bench/profiles.sh (default quick)
 #   RUNS=N                     runs per benchmark and allocator (profile: 3/5/1)
 #   ALLOCATORS="hakmem mimalloc jemalloc tcmalloc glibc"   (a path to a .so works too)
+#                              hakmem variants: hakmem-notel (telemetry compiled
+#                              out, built with make notel), hakmem@MODE and
+#                              hakmem-notel@MODE (HAKMEM_MODE=MODE for the
+#                              benchmark alone; MODE: minimal fast balanced
+#                              learning research)
 #   BENCHES="tiny_hot json ..."  subset / order of the profile's benchmarks
 #   CMD_<bench>="PROGRAM ARGS"   override one benchmark's command
 #   BENCH_TIMEOUT=S            seconds before a run is killed (profile: 60/300/30)
@@ -33,7 +38,13 @@
 #   BENCH_NO_INSTALL=1         never apt-get install anything
 #   BENCH_NO_CHARTS=1          skip the PNG charts
 #   BENCH_RESULTS_DIR=bench/results   where results go
-#   HAKMEM_LIB, MIMALLOC_LIB, JEMALLOC_LIB, TCMALLOC_LIB   library overrides
+#   BENCH_CHART_BASE=NAME      the charts' baseline (default mimalloc, else
+#                              glibc, else the first allocator)
+#   BENCH_ALTERNATE=1          even rounds run the allocators in reverse order
+#                              (bench/overhead.sh: neither of two close
+#                              allocators always runs first)
+#   BENCH_HAKMEM_LIB, BENCH_HAKMEM_NOTEL_LIB, MIMALLOC_LIB, JEMALLOC_LIB,
+#   TCMALLOC_LIB               library overrides
 # Output (in BENCH_RESULTS_DIR):
 #   latest.csv                 one row per benchmark and allocator (medians)
 #   bench_<date>_<profile>.csv dated copy of latest.csv
@@ -74,19 +85,21 @@ trap 'rm -rf "$RUN_TMP"' EXIT
 mkdir -p "$RESULTS_DIR"
 
 # ---- allocators ---------------------------------------------------------------
-declare -A LIB STATUS LABEL
+# LIB: what to preload, AENV: NAME=VALUE words for the benchmark's environment
+# (hakmem@MODE's HAKMEM_MODE), LABEL: the name in the tables and charts.
+declare -A LIB AENV STATUS LABEL
 ACTIVE=() ALL=()
 for a in $ALLOCATORS; do
-    l=${a##*/}; l=${l%%.so*}; l=${l#lib}
-    case "$a" in */*) ;; *) l=$a ;; esac
+    l=$(alloc_label "$a")
     LABEL[$a]=$l
     ALL+=("$a")
     if alloc_lib "$a"; then
-        LIB[$a]=$ALLOC_LIB STATUS[$a]=ok
+        LIB[$a]=$ALLOC_LIB AENV[$a]=$ALLOC_ENV STATUS[$a]=ok
         ACTIVE+=("$a")
-        note "using $l: ${ALLOC_LIB:-glibc (no preload)}"
+        note "using $l: ${ALLOC_LIB:-glibc (no preload)}${ALLOC_ENV:+ with $ALLOC_ENV}"
     else
-        if [ "$ALLOC_KIND" = missing ] && [ "$l" != hakmem ]; then STATUS[$a]="skipped: $ALLOC_WHY"
+        # A missing peer is skipped; a missing hakmem is a failure to report.
+        if [ "$ALLOC_KIND" = missing ] && ! is_hakmem "$l"; then STATUS[$a]="skipped: $ALLOC_WHY"
         else STATUS[$a]="FAIL: $ALLOC_WHY"; fi
         note "note: $l ${STATUS[$a]}"
     fi
@@ -94,6 +107,9 @@ done
 if [ ${#ACTIVE[@]} -eq 0 ]; then
     note "error: no allocator available"; exit 1
 fi
+# Width of the allocator column: 9, or the longest name (hakmem-notel@...).
+AW=9
+for a in "${ALL[@]}"; do [ ${#LABEL[$a]} -gt "$AW" ] && AW=${#LABEL[$a]}; done
 
 pkg_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null; }
 HEADER="hakmem benchmarks, profile $PROFILE: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm), $(nproc) CPUs
@@ -106,22 +122,35 @@ printf '%s\n' "$HEADER" >&2
 sanitize() { printf '%s' "$*" | tr ',"\n' ';  ' | cut -c1-300; }
 RAW="$RESULTS_DIR/latest_runs.csv"
 echo "run,benchmark,allocator,status,throughput,throughput_unit,peak_rss_kib,wall_s,user_s,sys_s,minor_faults,hakmem_mmap,hakmem_munmap,hakmem_madvise,hakmem_mremap,check,note" >"$RAW"
-declare -A FAILED
+declare -A FAILED WARNED
+WARNS=""
 nb=$(wc -w <<<"$BENCHES")
 total=$((RUNS * nb * ${#ACTIVE[@]}))
 i=0
 TTY=0; [ -t 2 ] && TTY=1
+REVERSED=()
+for ((k = ${#ACTIVE[@]} - 1; k >= 0; k--)); do REVERSED+=("${ACTIVE[$k]}"); done
 for ((r = 1; r <= RUNS; r++)); do
+    ORDER=("${ACTIVE[@]}")
+    [ "${BENCH_ALTERNATE:-0}" = 1 ] && [ $((r % 2)) = 0 ] && ORDER=("${REVERSED[@]}")
     for b in $BENCHES; do
         read -r -a cmd <<<"${P_CMD[$b]}"
-        for a in "${ACTIVE[@]}"; do
+        for a in "${ORDER[@]}"; do
             i=$((i + 1))
-            prog=$(printf '[%3d/%d] run %d/%d  %-13s %-9s' "$i" "$total" "$r" "$RUNS" "$b" "${LABEL[$a]}")
+            prog=$(printf '[%3d/%d] run %d/%d  %-13s %-'"$AW"'s' "$i" "$total" "$r" "$RUNS" "$b" "${LABEL[$a]}")
             if [ -n "${FAILED[$b,${LABEL[$a]}]:-}" ]; then
                 continue # failed before: do not burn time on it again
             fi
             [ $TTY = 1 ] && printf '\r%s ...\033[K' "$prog" >&2
-            run_one "${LIB[$a]}" "$BENCH_TIMEOUT" "${cmd[@]}"
+            run_one "${LIB[$a]}" "${AENV[$a]}" "$BENCH_TIMEOUT" "${cmd[@]}"
+            # hakmem's warnings (a mode it does not take, an unknown HAKMEM_*
+            # variable in the environment) mean the run is not what was
+            # asked for: reported once per allocator, here and in the table.
+            if [ -z "${WARNED[$a]:-}" ] && w=$(grep -m1 '^hakmem: warning' "$RUN_TMP/err"); then
+                WARNED[$a]=1 WARNS="$WARNS  ${LABEL[$a]}: $w"$'\n'
+                [ $TTY = 1 ] && printf '\r\033[K' >&2
+                note "note: ${LABEL[$a]}: $w"
+            fi
             case $R_STATUS in
             fail)
                 FAILED[$b,${LABEL[$a]}]=$R_WHY
@@ -177,10 +206,11 @@ while IFS=, read -r b a n unit tp kb wall user sys flt mm mu ma mr sp fl; do
 done <"$MED"
 
 # Baseline: mimalloc (the CSV's ratio columns are always vs mimalloc); the
-# charts fall back to glibc, then to the first allocator, without it.
+# charts fall back to glibc, then to the first allocator, without it, or
+# use BENCH_CHART_BASE when that ran.
 BASE=mimalloc
 CHART_BASE=""
-for c in mimalloc glibc; do
+for c in ${BENCH_CHART_BASE:-} mimalloc glibc; do
     for a in "${ACTIVE[@]}"; do [ "${LABEL[$a]}" = "$c" ] && CHART_BASE=${CHART_BASE:-$c}; done
 done
 [ -z "$CHART_BASE" ] && CHART_BASE=${LABEL[${ACTIVE[0]}]}
@@ -203,14 +233,16 @@ TXT="$RESULTS_DIR/latest.txt"
 echo "benchmark,allocator,throughput,throughput_unit,ratio_vs_mimalloc,peak_rss_kib,rss_vs_mimalloc,wall_s,user_s,sys_s,minor_faults,hakmem_mmap,hakmem_munmap,hakmem_madvise,hakmem_mremap,runs_ok,runs,throughput_spread_pct,status,command" >"$CSV"
 {
     printf '%s\n\n' "$HEADER"
-    printf '%-13s %-9s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' benchmark allocator throughput unit "+-%" "vs mi" "peakRSS KiB" "vs mi" "wall s" "user s" "sys s" minflt "hakmem mmap/munmap/madvise" status
+    printf '%-13s %-'"$AW"'s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' benchmark allocator throughput unit "+-%" "vs mi" "peakRSS KiB" "vs mi" "wall s" "user s" "sys s" minflt "hakmem mmap/munmap/madvise" status
 } >"$TXT"
-BEHIND="" FATTER="" FAILS="" FLAGS=""
+# Per hakmem variant: the benchmarks where it is behind mimalloc or fatter.
+declare -A BEHIND FATTER
+FAILS="" FLAGS=""
 for b in $BENCHES; do
     for a in "${ALL[@]}"; do
         l=${LABEL[$a]}
         if [ "${STATUS[$a]}" != ok ]; then
-            printf '%-13s %-9s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' "$b" "$l" - - - - - - - - - - - "${STATUS[$a]}" >>"$TXT"
+            printf '%-13s %-'"$AW"'s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' "$b" "$l" - - - - - - - - - - - "${STATUS[$a]}" >>"$TXT"
             echo "$b,$l,,,,,,,,,,,,,,0,0,,$(sanitize "${STATUS[$a]}"),$(sanitize "${P_CMD[$b]}")" >>"$CSV"
             continue
         fi
@@ -232,14 +264,14 @@ for b in $BENCHES; do
         IFS=, read -r mm mu ma mr <<<"${M_OS[$b,$l]:-,,,}"
         os="-"; [ -n "$mm" ] && os="$mm/$mu/$ma"
         tp=$(fmt_num "${M_TP[$b,$l]:-}")
-        printf '%-13s %-9s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' "$b" "$l" "${tp:--}" "${M_UNIT[$b,$l]:--}" \
+        printf '%-13s %-'"$AW"'s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' "$b" "$l" "${tp:--}" "${M_UNIT[$b,$l]:--}" \
             "${M_SPREAD[$b,$l]:--}" "${tr:--}" "$(fmt_num "${M_KB[$b,$l]:-}" | sed 's/^$/-/')" "${rr:--}" "${M_WALL[$b,$l]:--}" "${M_USER[$b,$l]:--}" \
             "${M_SYS[$b,$l]:--}" "${M_FLT[$b,$l]:--}" "$os" "$st" >>"$TXT"
         runs_done=$n; [ -n "${FAILED[$b,$l]:-}" ] && runs_done=$((n + 1))
         echo "$b,$l,${M_TP[$b,$l]:-},${M_UNIT[$b,$l]:-},$tr,${M_KB[$b,$l]:-},$rr,${M_WALL[$b,$l]:-},${M_USER[$b,$l]:-},${M_SYS[$b,$l]:-},${M_FLT[$b,$l]:-},$mm,$mu,$ma,$mr,$n,$runs_done,${M_SPREAD[$b,$l]:-},$(sanitize "$st"),$(sanitize "${P_CMD[$b]}")" >>"$CSV"
-        if [ "$l" = hakmem ] && [ -n "$tr" ]; then
-            awk -v x="$tr" 'BEGIN { exit !(x < 1) }' && BEHIND="$BEHIND $b (${tr}x),"
-            [ -n "$rr" ] && awk -v x="$rr" 'BEGIN { exit !(x > 1.1) }' && FATTER="$FATTER $b (${rr}x),"
+        if is_hakmem "$l" && [ -n "$tr" ]; then
+            awk -v x="$tr" 'BEGIN { exit !(x < 1) }' && BEHIND[$l]="${BEHIND[$l]:-} $b (${tr}x),"
+            [ -n "$rr" ] && awk -v x="$rr" 'BEGIN { exit !(x > 1.1) }' && FATTER[$l]="${FATTER[$l]:-} $b (${rr}x),"
         fi
     done
     echo >>"$TXT"
@@ -250,13 +282,16 @@ cp "$CSV" "$RESULTS_DIR/bench_${STAMP}_$PROFILE.csv"
 CHARTS=""
 if [ "${BENCH_NO_CHARTS:-0}" != 1 ]; then
     if gnuplot_term >/dev/null; then
-        # Bars: hakmem first (its value is printed), then the other allocators
-        # except the baseline.
+        # Bars: hakmem's variants first (the first one's value is printed),
+        # then the other allocators; the baseline is the line at 1.
         bars=()
-        for a in "${ACTIVE[@]}"; do [ "${LABEL[$a]}" = hakmem ] && bars+=(hakmem); done
         for a in "${ACTIVE[@]}"; do
             l=${LABEL[$a]}
-            [ "$l" = hakmem ] || [ "$l" = "$CHART_BASE" ] || bars+=("$l")
+            is_hakmem "$l" && [ "$l" != "$CHART_BASE" ] && bars+=("$l")
+        done
+        for a in "${ACTIVE[@]}"; do
+            l=${LABEL[$a]}
+            is_hakmem "$l" || [ "$l" = "$CHART_BASE" ] || bars+=("$l")
         done
         if [ ${#bars[@]} -eq 0 ]; then
             note "note: only the baseline allocator ran; no charts"
@@ -264,7 +299,7 @@ if [ "${BENCH_NO_CHARTS:-0}" != 1 ]; then
             for kind in throughput rss; do
                 dat="$RESULTS_DIR/${kind}_vs_$CHART_BASE.dat"
                 : >"$dat"
-                CHART_NOTE="bars: hakmem (value printed) and the peers, each relative to $CHART_BASE; FAIL = crashed/failed run, flag = the program's own check failed."
+                CHART_NOTE="bars: ${bars[0]} (value printed) and the others, each relative to $CHART_BASE; FAIL = crashed/failed run, flag = the program's own check failed."
                 j=0
                 for b in $BENCHES; do
                     vals="" flags=""
@@ -309,13 +344,19 @@ fi
 
 # ---- report ---------------------------------------------------------------------
 {
-    [ -n "$BEHIND" ] && echo "hakmem behind mimalloc (speed ratio < 1):${BEHIND%,}"
-    if [ -z "$BEHIND" ] && [ "${STATUS[hakmem]:-}" = ok ] && [ "${STATUS[mimalloc]:-}" = ok ]; then
-        echo "hakmem is not behind mimalloc on any benchmark"
-    fi
-    [ -n "$FATTER" ] && echo "hakmem peak RSS > 1.1x mimalloc's:${FATTER%,}"
+    for a in "${ALL[@]}"; do
+        l=${LABEL[$a]}
+        is_hakmem "$l" || continue
+        bh=${BEHIND[$l]:-} ft=${FATTER[$l]:-}
+        [ -n "$bh" ] && echo "$l behind mimalloc (speed ratio < 1):${bh%,}"
+        if [ -z "$bh" ] && [ "${STATUS[$a]}" = ok ] && [ "${STATUS[mimalloc]:-}" = ok ]; then
+            echo "$l is not behind mimalloc on any benchmark"
+        fi
+        [ -n "$ft" ] && echo "$l peak RSS > 1.1x mimalloc's:${ft%,}"
+    done
     [ -n "$FLAGS" ] && printf 'flagged results (ran, but the program'"'"'s check failed):\n%s' "$FLAGS"
     [ -n "$FAILS" ] && printf 'FAILED runs:\n%s' "$FAILS"
+    [ -n "$WARNS" ] && printf 'library warnings (the first per allocator):\n%s' "$WARNS"
     for a in "${ALL[@]}"; do
         case "${STATUS[$a]}" in ok) ;; *) echo "${LABEL[$a]}: ${STATUS[$a]}" ;; esac
     done

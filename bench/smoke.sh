@@ -11,6 +11,10 @@
 #  2. a run whose benchmark fails (bad argument) must give FAIL rows, and
 #     the runner must still exit 0 and write the CSV.
 #  3. bench/sweep.sh with PROFILE=smoke: sweep CSV rows and its PNG.
+#  4. bench/overhead.sh comparing hakmem with hakmem@fast (a variant that
+#     needs no build): overhead.csv has an ok row with a speed ratio per
+#     benchmark, the table ends with the worst ratio, and the variant's rows
+#     in run.sh's CSV have hakmem's mmap count.
 # Without gnuplot the PNG checks are skipped with a note, unless $CI is set
 # (CI installs gnuplot-nox), where they fail.
 # Needs build/libhakmem.so (make).  Exit 0 = pass.
@@ -114,6 +118,28 @@ if PROFILE=smoke BENCH_RESULTS_DIR="$R3" bash "$BENCH_DIR/sweep.sh" >"$TMPD/r3.o
 else
     fail "sweep.sh exited $?"
     tail -n 20 "$TMPD/r3.out" "$TMPD/r3.err" | sed 's/^/    /'
+fi
+
+# ---- 4. hakmem's variants and overhead.sh ----------------------------------------
+# Two modes of the release library: hakmem-notel would need `make notel` here.
+R4="$TMPD/r4"
+if A=hakmem B=hakmem@fast PROFILE=smoke RUNS=1 BENCHES="tiny_hot json" BENCH_NO_CHARTS=1 BENCH_STRICT=1 \
+   BENCH_RESULTS_DIR="$R4" bash "$BENCH_DIR/overhead.sh" >"$TMPD/r4.out" 2>"$TMPD/r4.err"; then
+    hdr=$(head -n 1 "$R4/overhead.csv" 2>/dev/null)
+    cr=$(col speed_ratio "$hdr") cs=$(col status "$hdr")
+    n=$(awk -F, -v cr="$cr" -v cs="$cs" 'NR > 1 && cr > 0 && $cs == "ok" && $cr + 0 > 0' "$R4/overhead.csv" | wc -l)
+    if [ "$n" -eq 2 ]; then ok "overhead.csv: 2 ok rows with a speed ratio"
+    else fail "overhead.csv: expected 2 ok rows with a speed ratio, got $n"; fi
+    if tail -n 1 "$TMPD/r4.out" | grep -q '^worst A/B: [0-9]'; then ok "overhead table ends with the worst ratio"
+    else fail "overhead table does not end with 'worst A/B: <ratio>'"; fi
+    hdr=$(head -n 1 "$R4/overhead/latest.csv" 2>/dev/null)
+    ca=$(col allocator "$hdr") cm=$(col hakmem_mmap "$hdr")
+    n=$(awk -F, -v ca="$ca" -v cm="$cm" 'NR > 1 && ca > 0 && $ca == "hakmem@fast" && $cm + 0 > 0' "$R4/overhead/latest.csv" | wc -l)
+    if [ "$n" -eq 2 ]; then ok "hakmem@fast rows have hakmem_mmap"
+    else fail "hakmem@fast: expected 2 rows with hakmem_mmap in overhead/latest.csv, got $n"; fi
+else
+    fail "overhead.sh exited $? (BENCH_STRICT=1: a run failed)"
+    tail -n 20 "$TMPD/r4.out" "$TMPD/r4.err" | sed 's/^/    /'
 fi
 
 if [ $fails -gt 0 ]; then

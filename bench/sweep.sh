@@ -20,6 +20,7 @@
 #                                full: 3 runs and longer workloads)
 #   SWEEPS="random_mixed_ws ..."   which sweeps
 #   RUNS=N  ALLOCATORS=...  BENCH_TIMEOUT=S  BENCH_RESULTS_DIR=...  as run.sh
+#                                (hakmem-notel and hakmem@MODE too)
 #   A sweep of your own: SWEEP_NAME=mysweep SWEEP_CMD="mid_mt 2 {} 256"
 #     SWEEP_VALUES="10000 100000 1000000" [SWEEP_PARAM="iterations"] [SWEEP_LOGX=1]
 # CSV columns: sweep,parameter,value,allocator,throughput,throughput_unit,
@@ -61,14 +62,17 @@ RUN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-sweep.XXXXXX")
 trap 'rm -rf "$RUN_TMP"' EXIT
 mkdir -p "$RESULTS_DIR"
 
-declare -A LIB LABEL
+# LIB: what to preload, AENV: NAME=VALUE words for the benchmark's
+# environment (hakmem@MODE), LABEL: the name in the CSV and chart.
+declare -A LIB AENV LABEL
 ACTIVE=() LABELS=()
+AW=9   # width of the allocator column in the progress line
 for a in $ALLOCATORS; do
-    l=${a##*/}; l=${l%%.so*}; l=${l#lib}
-    case "$a" in */*) ;; *) l=$a ;; esac
+    l=$(alloc_label "$a")
     if alloc_lib "$a"; then
-        LIB[$a]=$ALLOC_LIB LABEL[$a]=$l
+        LIB[$a]=$ALLOC_LIB AENV[$a]=$ALLOC_ENV LABEL[$a]=$l
         ACTIVE+=("$a") LABELS+=("$l")
+        [ ${#l} -gt "$AW" ] && AW=${#l}
     else
         note "note: $l skipped: $ALLOC_WHY"
     fi
@@ -91,10 +95,10 @@ for s in $SWEEPS; do
             for a in "${ACTIVE[@]}"; do
                 i=$((i + 1))
                 l=${LABEL[$a]}
-                prog=$(printf '[%3d/%d] %-16s %8s  run %d/%d  %-9s' "$i" "$total" "$s" "$v" "$r" "$RUNS" "$l")
+                prog=$(printf '[%3d/%d] %-16s %8s  run %d/%d  %-'"$AW"'s' "$i" "$total" "$s" "$v" "$r" "$RUNS" "$l")
                 [ -n "${SFAILED[$v,$l]:-}" ] && continue
                 [ $TTY = 1 ] && printf '\r%s ...\033[K' "$prog" >&2
-                run_one "${LIB[$a]}" "$BENCH_TIMEOUT" "${cmd[@]}"
+                run_one "${LIB[$a]}" "${AENV[$a]}" "$BENCH_TIMEOUT" "${cmd[@]}"
                 if [ "$R_STATUS" = fail ]; then
                     SFAILED[$v,$l]=$R_WHY
                     [ $TTY = 1 ] && printf '\r\033[K' >&2
@@ -146,7 +150,7 @@ for s in $SWEEPS; do
     echo
     echo "sweep $s: ${S_CMD[$s]}  (${S_PARAM[$s]}; median of $RUNS; throughput in $(awk -F, 'NR > 1 && $6 != "" { print $6; exit }' "$csv"))"
     printf '%10s' value
-    for l in "${LABELS[@]}"; do printf ' %12s' "$l"; done
+    for l in "${LABELS[@]}"; do printf ' %*s' $((AW > 12 ? AW : 12)) "$l"; done
     echo "   (peak RSS MiB, same order)"
     for v in ${S_VALUES[$s]}; do
         printf '%10s' "$v"
@@ -155,7 +159,7 @@ for s in $SWEEPS; do
             IFS=, read -r tp kb st < <(awk -F, -v v="$v" -v l="$l" 'NR > 1 && $3 == v && $4 == l { print $5 "," $7 "," $10 }' "$csv")
             [ -n "$tp" ] && tp=$(awk -v v="$tp" 'BEGIN { if (v >= 1000) printf "%.0f", v; else if (v >= 100) printf "%.1f", v; else printf "%.2f", v }')
             case "$st" in FAIL*) tp=FAIL ;; flagged*) tp="$tp!" ;; esac
-            line="$line $(printf '%12s' "${tp:--}")"
+            line="$line $(printf '%*s' $((AW > 12 ? AW : 12)) "${tp:--}")"
             rline="$rline $(awk -v k="$kb" 'BEGIN { if (k != "") printf "%.1f", k / 1024; else printf "-" }')"
         done
         echo "$line   ($rline )"

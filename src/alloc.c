@@ -28,18 +28,23 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* One slow malloc in HK_TEL_LAT_EVERY is timed. */
-static void *alloc_timed(hk_heap_t *h, size_t n) {
-  uint32_t tick = h->tel.lat_tick + 1;
-  HK_TEL_ADD(h->tel.lat_tick, 1);
-  if (tick % HK_TEL_LAT_EVERY != 0) return alloc_sized(h, n);
+/* Samples: the requested size of one slow malloc in HK_TEL_SIZE_EVERY,
+ * the latency of one in HK_TEL_LAT_EVERY. */
+static HK_NOINLINE void *alloc_sample(hk_heap_t *h, size_t n) {
+  hk_tel_sample(&h->tel, hk_tel_row(n), n);
+  if (h->tel.tick % HK_TEL_LAT_EVERY != 0) return alloc_sized(h, n);
   uint64_t t0 = now_ns();
   void *p = alloc_sized(h, n);
   hk_tel_latency(&h->tel, now_ns() - t0);
   return p;
 }
+
+static inline void *alloc_sampled(hk_heap_t *h, size_t n) {
+  if (hk_likely(++h->tel.tick % HK_TEL_SIZE_EVERY != 0)) return alloc_sized(h, n);
+  return alloc_sample(h, n);
+}
 #else
-#define alloc_timed alloc_sized
+#define alloc_sampled alloc_sized
 #endif
 
 static HK_NOINLINE void *malloc_slow(hk_heap_t *h, size_t n) {
@@ -47,18 +52,23 @@ static HK_NOINLINE void *malloc_slow(hk_heap_t *h, size_t n) {
     h = hk_thread_init();
     if (!h) { errno = ENOMEM; return NULL; }
   }
-  void *p = alloc_timed(h, n);
+  void *p = alloc_sampled(h, n);
   if (hk_unlikely(!p)) errno = ENOMEM;
   return p;
 }
 
 /* Behind the inline fast path: a hit at the head of the class queue for the
- * sizes direct[] does not cover (1-32 KiB), else the slow path. */
+ * sizes direct[] does not cover (1-32 KiB); for every class, the owner's
+ * frees taken back when the free list ran dry; else the slow path. */
 HK_NOINLINE void *hk_malloc_generic(hk_heap_t *h, size_t n) {
-  if (hk_likely(n > HK_DIRECT_MAX && n <= HK_SMALL_MAX)) {
-    hk_slab_t *s = h->queues[hk_size_class_above128(n)].first;
-    hk_block_t *b;
-    if (hk_likely(s != NULL && (b = s->free) != NULL)) {
+  hk_slab_t *s;
+  if (n <= HK_DIRECT_MAX) s = h->direct[(n + 7) >> 3];
+  else if (hk_likely(n <= HK_SMALL_MAX)) s = h->queues[hk_size_class_above128(n)].first;
+  else return malloc_slow(h, n);
+  if (hk_likely(s != NULL)) {
+    hk_block_t *b = s->free;
+    if (!b && s->local_free && hk_slab_swap_local(h, s)) b = s->free;
+    if (hk_likely(b != NULL)) {
       s->free = b->next;
       s->used++;
       return b;

@@ -29,7 +29,7 @@ void hk_free_generic(void *p) {
     hk_assert(!(head->flags & HK_SLAB_FREE));
     if (head->flags & HK_SLAB_LARGE) {
       hk_assert(head->used == 1);
-      HK_TEL_ADD(h->tel.rows[row_of(head, p)].local_frees, 1);
+      HK_TEL_ADD(h->tel.local_frees[row_of(head, p)], 1);
       head->used = 0;
     } else {
       hk_block_t *b = (hk_block_t *)p;
@@ -40,10 +40,10 @@ void hk_free_generic(void *p) {
     }
     hk_heap_slab_freed_local(h, ss, head);
   } else if (owner != NULL) {
-    HK_TEL_HERE(rows[row_of(head, p)].remote_frees, 1);
+    HK_TEL_HERE(remote_frees[row_of(head, p)], 1);
     hk_remote_free(ss, head, p);
   } else {                                  /* abandoned: read the epoch before the push */
-    HK_TEL_HERE(rows[row_of(head, p)].remote_frees, 1);
+    HK_TEL_HERE(remote_frees[row_of(head, p)], 1);
     uint64_t seen = atomic_load_explicit(&ss->abandoned_state, memory_order_acquire);
     hk_remote_free(ss, head, p);
     hk_heap_abandoned_free(ss, seen);

@@ -80,7 +80,7 @@ static void queue_front_changed(hk_heap_t *h, unsigned cls) {
   for (size_t i = lo; i <= bs / 8; i++) h->direct[i] = s;
 }
 
-static void queue_remove(hk_heap_t *h, hk_slab_t *s) {
+static inline __attribute__((always_inline)) void queue_remove(hk_heap_t *h, hk_slab_t *s) {
   hk_queue_t *q = &h->queues[s->cls];
   bool was_first = q->first == s;
   if (s->prev) s->prev->next = s->next; else q->first = s->next;
@@ -89,7 +89,7 @@ static void queue_remove(hk_heap_t *h, hk_slab_t *s) {
   if (was_first) queue_front_changed(h, s->cls);
 }
 
-static void queue_push_front(hk_heap_t *h, hk_slab_t *s) {
+static inline __attribute__((always_inline)) void queue_push_front(hk_heap_t *h, hk_slab_t *s) {
   hk_queue_t *q = &h->queues[s->cls];
   s->prev = NULL;
   s->next = q->first;
@@ -98,7 +98,7 @@ static void queue_push_front(hk_heap_t *h, hk_slab_t *s) {
   queue_front_changed(h, s->cls);
 }
 
-static void queue_push_back(hk_heap_t *h, hk_slab_t *s) {
+static inline __attribute__((always_inline)) void queue_push_back(hk_heap_t *h, hk_slab_t *s) {
   hk_queue_t *q = &h->queues[s->cls];
   if (!q->first) { queue_push_front(h, s); return; }
   s->next = NULL;
@@ -442,7 +442,7 @@ static hk_slab_t *take_span(hk_heap_t *h, unsigned n, bool large, bool *clean,
 /* The class queue is exhausted at its head: find a slab with free blocks. */
 static HK_NOINLINE hk_slab_t *find_slab(hk_heap_t *h, unsigned cls) {
   hk_queue_t *q = &h->queues[cls];
-  HK_TEL_ADD(h->tel.rows[cls].refills, 1);
+  HK_TEL_ADD(h->tel.refills[cls], 1);
   for (int round = 0; round < 2; round++) {
     hk_slab_t *next;
     for (hk_slab_t *s = q->first; s; s = next) {
@@ -488,7 +488,6 @@ void *hk_heap_alloc_small(hk_heap_t *h, size_t n) {
   if (!s || !s->free) {
     s = find_slab(h, cls);
     if (!s) return NULL;
-    if (HK_TELEMETRY) hk_tel_sample(&h->tel, cls, n);
   }
   hk_block_t *b = s->free;
   s->free = b->next;
@@ -521,9 +520,8 @@ void *hk_heap_alloc_large(hk_heap_t *h, size_t n, size_t align) {
   s->flags = (uint8_t)(HK_SLAB_LARGE | (clean ? HK_SLAB_ZEROED : 0));
 #if HK_TELEMETRY
   unsigned row = hk_tel_row(bs);
-  HK_TEL_ADD(h->tel.rows[row].allocs, 1);
+  HK_TEL_ADD(h->tel.allocs[row], 1);
   HK_TEL_ADD(h->tel.stage[stage], 1);
-  hk_tel_sample(&h->tel, row, n);
 #endif
   return p;
 }

@@ -146,10 +146,32 @@ void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls);
 bool hk_slab_extend(hk_slab_t *s);
 void hk_slab_collect(hk_heap_t *h, hk_slab_t *s);
 void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s);
-void hk_slab_count_empty(hk_heap_t *h, hk_slab_t *s);
 void hk_slab_count_now(hk_heap_t *h, hk_slab_t *s);
 void hk_slab_discard(hk_heap_t *h, hk_slab_t *s);
 void hk_remote_free(hk_superslab_t *ss, hk_slab_t *head, void *p);
+
+/* Telemetry: the slab's free list is empty, so every block fed to it since
+ * it was last counted has been allocated. */
+static inline void hk_slab_count_empty(hk_heap_t *h, hk_slab_t *s) {
+  hk_assert_internal(s->free == NULL);
+  HK_TEL_ADD(h->tel.allocs[s->cls], s->infl);
+  s->infl = 0;
+  (void)h;
+}
+
+/* The free list is empty: make the local list the free list, unless so few
+ * blocks came back that the slow path should carve more (its rule). */
+static inline bool hk_slab_swap_local(hk_heap_t *h, hk_slab_t *s) {
+  unsigned avail = (unsigned)s->capacity - s->used;   /* all on the local list */
+  if ((avail < s->used || avail * s->block_size < HK_PAGE_SIZE) && s->capacity < s->reserved)
+    return false;
+  hk_slab_count_empty(h, s);
+  s->free = s->local_free;
+  s->local_free = NULL;
+  HK_TEL_ADD(h->tel.moved_local[s->cls], avail);
+  if (HK_TELEMETRY) s->infl = (uint16_t)avail;
+  return true;
+}
 
 /* heap.c: per-thread heaps */
 hk_heap_t *hk_heap_acquire(void);

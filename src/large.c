@@ -155,16 +155,14 @@ void *hk_direct_alloc(size_t n, size_t align, bool zero) {
   if (zero && !zeroed) memset(hdr->user, 0, n);
 #if HK_TELEMETRY
   unsigned row = hk_tel_row(hk_direct_usable(hdr, hdr->user));
-  HK_TEL_HERE(rows[row].allocs, 1);
-  hk_heap_t *h = hk_heap_tls;
-  hk_tel_sample(h != &hk_heap_empty ? &h->tel : NULL, row, n);
+  HK_TEL_HERE(allocs[row], 1);
 #endif
   return hdr->user;
 }
 
 void hk_direct_free(hk_superslab_t *hdr) {
   hk_assert(hdr->kind == HK_SS_KIND_DIRECT);
-  HK_TEL_HERE(rows[hk_tel_row(hk_direct_usable(hdr, hdr->user))].local_frees, 1);
+  HK_TEL_HERE(local_frees[hk_tel_row(hk_direct_usable(hdr, hdr->user))], 1);
   atomic_fetch_sub_explicit(&live_bytes, hdr->map_size, memory_order_relaxed);
   atomic_fetch_sub_explicit(&live_count, 1, memory_order_relaxed);
   if (!bc_put(hdr)) hk_os_unmap(hdr, hdr->map_size);

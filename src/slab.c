@@ -56,7 +56,7 @@ void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s) {
   tail->next = s->local_free;
   s->local_free = list;
   s->used = (uint16_t)(s->used - count);
-  if (!(s->flags & HK_SLAB_LARGE)) HK_TEL_ADD(h->tel.rows[s->cls].collected, count);
+  if (!(s->flags & HK_SLAB_LARGE)) HK_TEL_ADD(h->tel.collected[s->cls], count);
   (void)h;
 }
 
@@ -75,7 +75,7 @@ static void collect_local(hk_heap_t *h, hk_slab_t *s) {
   }
   s->free = s->local_free;
   s->local_free = NULL;
-  HK_TEL_ADD(h->tel.rows[s->cls].moved_local, n);
+  HK_TEL_ADD(h->tel.moved_local[s->cls], n);
   if (HK_TELEMETRY) s->infl = (uint16_t)(s->infl + n);
   (void)n;
 }
@@ -87,14 +87,6 @@ void hk_slab_collect(hk_heap_t *h, hk_slab_t *s) {
 }
 
 /* ---- telemetry: allocations counted off the fast path (telemetry.h) ---- */
-
-/* The free list is empty: every block fed to it was allocated. */
-void hk_slab_count_empty(hk_heap_t *h, hk_slab_t *s) {
-  hk_assert_internal(s->free == NULL);
-  HK_TEL_ADD(h->tel.rows[s->cls].allocs, s->infl);
-  s->infl = 0;
-  (void)h;
-}
 
 #if HK_TELEMETRY
 static unsigned free_list_length(const hk_slab_t *s) {
@@ -110,7 +102,7 @@ void hk_slab_count_now(hk_heap_t *h, hk_slab_t *s) {
   collect_local(h, s);
   unsigned listed = free_list_length(s);
   hk_assert_internal(listed <= s->infl);
-  HK_TEL_ADD(h->tel.rows[s->cls].allocs, (unsigned)s->infl - listed);
+  HK_TEL_ADD(h->tel.allocs[s->cls], (unsigned)s->infl - listed);
   s->infl = (uint16_t)listed;
 #else
   (void)h; (void)s;
@@ -125,8 +117,8 @@ void hk_slab_discard(hk_heap_t *h, hk_slab_t *s) {
   if (!(s->flags & HK_SLAB_LARGE)) {
     unsigned listed = free_list_length(s);
     hk_assert_internal(listed <= s->infl && listed <= s->capacity);
-    HK_TEL_ADD(h->tel.rows[s->cls].allocs, (unsigned)s->infl - listed);
-    HK_TEL_ADD(h->tel.rows[s->cls].moved_local, (unsigned)s->capacity - listed);
+    HK_TEL_ADD(h->tel.allocs[s->cls], (unsigned)s->infl - listed);
+    HK_TEL_ADD(h->tel.moved_local[s->cls], (unsigned)s->capacity - listed);
   }
 #endif
   (void)h;

@@ -71,8 +71,8 @@ static size_t bin_upper(unsigned row, unsigned b) {
 /* t: the calling thread's heap counters, or NULL for the shared ones. */
 void hk_tel_sample(hk_tel_t *t, unsigned row, size_t n) {
   unsigned b = size_bin(row, n);
-  if (t) HK_TEL_ADD(t->rows[row].sizes[b], 1);
-  else __atomic_fetch_add(&hk_tel_shared.rows[row].sizes[b], 1, __ATOMIC_RELAXED);
+  if (t) HK_TEL_ADD(t->sizes[row][b], 1);
+  else __atomic_fetch_add(&hk_tel_shared.sizes[row][b], 1, __ATOMIC_RELAXED);
   (void)b;
 }
 
@@ -87,8 +87,8 @@ void hk_tel_latency(hk_tel_t *t, uint64_t ns) {
 void hk_tel_row_moved(size_t old_usable, size_t new_usable) {
   unsigned from = hk_tel_row(old_usable), to = hk_tel_row(new_usable);
   if (from == to) return;
-  HK_TEL_HERE(rows[from].local_frees, 1);
-  HK_TEL_HERE(rows[to].allocs, 1);
+  HK_TEL_HERE(local_frees[from], 1);
+  HK_TEL_HERE(allocs[to], 1);
   (void)from; (void)to;
 }
 
@@ -98,15 +98,13 @@ void hk_tel_row_moved(size_t old_usable, size_t new_usable) {
 
 static void add_tel(hk_tel_t *acc, const hk_tel_t *t) {
   for (unsigned r = 0; r < HK_TEL_ROWS; r++) {
-    hk_tel_row_t *d = &acc->rows[r];
-    const hk_tel_row_t *s = &t->rows[r];
-    d->allocs += LOAD(s->allocs);
-    d->moved_local += LOAD(s->moved_local);
-    d->collected += LOAD(s->collected);
-    d->local_frees += LOAD(s->local_frees);
-    d->remote_frees += LOAD(s->remote_frees);
-    d->refills += LOAD(s->refills);
-    for (unsigned b = 0; b < HK_TEL_BINS; b++) d->sizes[b] += LOAD(s->sizes[b]);
+    acc->allocs[r] += LOAD(t->allocs[r]);
+    acc->moved_local[r] += LOAD(t->moved_local[r]);
+    acc->collected[r] += LOAD(t->collected[r]);
+    acc->local_frees[r] += LOAD(t->local_frees[r]);
+    acc->remote_frees[r] += LOAD(t->remote_frees[r]);
+    acc->refills[r] += LOAD(t->refills[r]);
+    for (unsigned b = 0; b < HK_TEL_BINS; b++) acc->sizes[r][b] += LOAD(t->sizes[r][b]);
   }
   for (unsigned i = 0; i < HK_TEL_STAGES; i++) acc->stage[i] += LOAD(t->stage[i]);
   for (unsigned i = 0; i < HK_TEL_LAT_BINS; i++) acc->lat[i] += LOAD(t->lat[i]);
@@ -179,20 +177,19 @@ static void snapshot(size_t *small_blocks) {
   st->telemetry = HK_TELEMETRY;
   st->nclasses = HK_TEL_ROWS;
   for (unsigned r = 0; r < HK_TEL_ROWS; r++) {
-    const hk_tel_row_t *t = &sum.rows[r];
     struct hak_stats_class *c = &st->classes[r];
     size_t lo, hi;
     row_bounds(r, &lo, &hi);
     c->block_size = hi;
-    c->allocs = t->allocs;
+    c->allocs = sum.allocs[r];
     /* moved_local counts remote frees collected into local lists too;
      * between a collection and the next move the difference may dip */
-    uint64_t local = t->moved_local > t->collected ? t->moved_local - t->collected : 0;
-    c->frees = local + t->local_frees + t->remote_frees;
-    c->remote_frees = t->remote_frees;
-    c->refills = t->refills;
+    uint64_t local = sum.moved_local[r] > sum.collected[r] ? sum.moved_local[r] - sum.collected[r] : 0;
+    c->frees = local + sum.local_frees[r] + sum.remote_frees[r];
+    c->remote_frees = sum.remote_frees[r];
+    c->refills = sum.refills[r];
     uint64_t bins[HK_TEL_BINS], n = 0;
-    for (unsigned b = 0; b < HK_TEL_BINS; b++) n += bins[b] = t->sizes[b];
+    for (unsigned b = 0; b < HK_TEL_BINS; b++) n += bins[b] = sum.sizes[r][b];
     c->size_samples = n;
     int p50 = percentile_bin(bins, HK_TEL_BINS, n, 50), p95 = percentile_bin(bins, HK_TEL_BINS, n, 95);
     c->size_p50 = p50 < 0 ? 0 : bin_upper(r, (unsigned)p50);

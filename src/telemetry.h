@@ -26,26 +26,24 @@
 #define HK_TEL_ROWS       (HK_NUM_CLASSES + 6)
 #define HK_TEL_BINS       8                  /* size sketch: bins per row      */
 #define HK_TEL_LAT_BINS   32                 /* latency: log2 of nanoseconds   */
-#define HK_TEL_LAT_EVERY  64                 /* time one slow malloc in 64     */
+#define HK_TEL_SIZE_EVERY 16                 /* sample one slow malloc's size in 16 */
+#define HK_TEL_LAT_EVERY  64                 /* and time one in 64             */
 #define HK_TEL_STAGES     8                  /* enum hak_stage                 */
 
-typedef struct hk_tel_row_s {
-  uint64_t allocs;       /* counted directly (large) or derived (slabs)          */
-  uint64_t moved_local;  /* blocks taken from local_free lists                   */
-  uint64_t collected;    /* remote frees collected into local_free lists         */
-  uint64_t local_frees;  /* frees counted directly (large, huge)                 */
-  uint64_t remote_frees; /* frees this thread made into other threads' memory    */
-  uint64_t refills;
-  uint32_t sizes[HK_TEL_BINS];
-} hk_tel_row_t;
-
+/* Arrays per counter, indexed by row: one instruction to reach a row's. */
 typedef struct hk_tel_s {
-  hk_tel_row_t rows[HK_TEL_ROWS];
+  uint64_t allocs[HK_TEL_ROWS];        /* counted directly (large) or derived (slabs) */
+  uint64_t moved_local[HK_TEL_ROWS];   /* blocks taken from local_free lists           */
+  uint64_t collected[HK_TEL_ROWS];     /* remote frees collected into local_free lists */
+  uint64_t local_frees[HK_TEL_ROWS];   /* frees counted directly (large, huge)         */
+  uint64_t remote_frees[HK_TEL_ROWS];  /* frees this thread made into others' memory   */
+  uint64_t refills[HK_TEL_ROWS];
+  uint32_t sizes[HK_TEL_ROWS][HK_TEL_BINS];
   uint64_t stage[HK_TEL_STAGES];
   uint64_t bigcache_hits, bigcache_misses;
   uint64_t lat[HK_TEL_LAT_BINS];
   uint64_t lat_max;
-  uint32_t lat_tick;
+  uint32_t tick;         /* slow mallocs, for sampling (owner only, never read by stats) */
 } hk_tel_t;
 
 #if HK_TELEMETRY

@@ -448,8 +448,7 @@ static HK_NOINLINE hk_slab_t *find_slab(hk_heap_t *h, unsigned cls) {
     for (hk_slab_t *s = q->first; s; s = next) {
       next = s->next;
       unsigned stage = round ? HAK_STAGE_REMOTE : HAK_STAGE_PARTIAL;
-      if (!s->free) {
-        hk_slab_count_empty(h, s);
+      if (!s->free) {                /* (counted when the local list moves) */
         bool had_local = s->local_free != NULL;
         hk_slab_collect(h, s);
         if (s->free && round == 0) stage = had_local ? HAK_STAGE_LOCAL : HAK_STAGE_REMOTE;

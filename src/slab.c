@@ -62,7 +62,7 @@ void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s) {
 
 /* Move the local list to the free list.  With the free list empty, the
  * local list holds every carved block that is not in use. */
-static void collect_local(hk_heap_t *h, hk_slab_t *s) {
+static inline __attribute__((always_inline)) void collect_local(hk_heap_t *h, hk_slab_t *s) {
   if (!s->local_free) return;
   unsigned n;
   if (!s->free) {

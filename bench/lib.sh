@@ -313,6 +313,19 @@ build_prog() {
         "$@" "$src" -o "$out.tmp.$$" -ldl -lm && mv -f "$out.tmp.$$" "$out"
 }
 
+# build_progs_or_exit "CMD"...: rss_run and the program of every command
+# (its first word), each once; exit 1 if one does not build.
+build_progs_or_exit() {
+    local progs="rss_run" cmd p
+    for cmd in "$@"; do
+        p=${cmd%% *}
+        case " $progs " in *" $p "*) ;; *) progs="$progs $p" ;; esac
+    done
+    for p in $progs; do
+        build_prog "$p" || { note "error: cannot build bench/$p.c"; exit 1; }
+    done
+}
+
 # kv KEY FILE: the value of the first KEY=VALUE word in FILE ("" if none).
 kv() {
     awk -v k="$1" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) {

@@ -71,14 +71,9 @@ for b in $BENCHES; do
         note "error: benchmark '$b' is not in profile $PROFILE (known: $ALL_BENCHES)"; exit 2
     fi
 done
-progs="rss_run"
-for b in $BENCHES; do
-    p=${P_CMD[$b]%% *}
-    case " $progs " in *" $p "*) ;; *) progs="$progs $p" ;; esac
-done
-for p in $progs; do
-    build_prog "$p" || { note "error: cannot build bench/$p.c"; exit 1; }
-done
+cmds=()
+for b in $BENCHES; do cmds+=("${P_CMD[$b]}"); done
+build_progs_or_exit "${cmds[@]}"
 
 RUN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-bench.XXXXXX")
 trap 'rm -rf "$RUN_TMP"' EXIT

@@ -49,14 +49,9 @@ for s in $SWEEPS; do
 done
 if [ "${BENCH_NO_CHARTS:-0}" != 1 ]; then WANT_GNUPLOT=1; fi
 maybe_install_peers
-progs="rss_run"
-for s in $SWEEPS; do
-    p=${S_CMD[$s]%% *}
-    case " $progs " in *" $p "*) ;; *) progs="$progs $p" ;; esac
-done
-for p in $progs; do
-    build_prog "$p" || { note "error: cannot build bench/$p.c"; exit 1; }
-done
+cmds=()
+for s in $SWEEPS; do cmds+=("${S_CMD[$s]}"); done
+build_progs_or_exit "${cmds[@]}"
 
 RUN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-sweep.XXXXXX")
 trap 'rm -rf "$RUN_TMP"' EXIT

@@ -475,4 +475,19 @@ static TU_UNUSED void hk_require(const char *why)
     }
 }
 
+/* ---- modes ------------------------------------------------------------------ */
+
+static const char *const tu_mode_names[] TU_UNUSED = {
+    "minimal", "fast", "balanced", "learning", "research"};
+
+/* The mode the library should be in: HAKMEM_MODE if it names one, else balanced. */
+static TU_UNUSED unsigned tu_expected_mode(void)
+{
+    const char *m = getenv("HAKMEM_MODE");
+    for (unsigned i = 0; m && i < 5; i++)
+        if (strcmp(m, tu_mode_names[i]) == 0)
+            return i;
+    return HAK_MODE_BALANCED;
+}
+
 #endif /* HAKMEM_TESTUTIL_H */

@@ -12,7 +12,6 @@
  */
 #include "../testutil.h"
 
-static const char *const mode_names[] = {"minimal", "fast", "balanced", "learning", "research"};
 
 enum { N = 1000, M = 100 };
 static void *blk[N], *live[M];
@@ -40,12 +39,8 @@ int main(void)
         free(blk[i]);
 
     CHECK(hk.stats_get(&st, sizeof st) == 0, "hak_stats_get failed");
-    const char *m = getenv("HAKMEM_MODE");
-    unsigned want = HAK_MODE_BALANCED;
-    for (unsigned i = 0; m && i < 5; i++)
-        if (strcmp(m, mode_names[i]) == 0)
-            want = i;
-    CHECK(st.mode == want, "mode = %u, expected %u (%s)", st.mode, want, mode_names[want]);
-    printf("mode=%s telemetry=%u\n", mode_names[st.mode], st.telemetry);
+    unsigned want = tu_expected_mode();
+    CHECK(st.mode == want, "mode = %u, expected %u (%s)", st.mode, want, tu_mode_names[want]);
+    printf("mode=%s telemetry=%u\n", tu_mode_names[st.mode], st.telemetry);
     return 0;
 }

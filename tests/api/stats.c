@@ -35,7 +35,6 @@
 #pragma weak hak_abi_version
 #endif
 
-static const char *const mode_names[] = {"minimal", "fast", "balanced", "learning", "research"};
 
 /* Snapshots live here (about 7 KiB each), not on the stack. */
 static struct hak_stats s0, s1, s2, s3;
@@ -503,7 +502,7 @@ static size_t read_back(FILE *f, const char *what)
 
 static void test_print(void)
 {
-    const char *mode = mode_names[s0.mode <= HAK_MODE_RESEARCH ? s0.mode : 0];
+    const char *mode = tu_mode_names[s0.mode <= HAK_MODE_RESEARCH ? s0.mode : 0];
     /* the table */
     FILE *f = tmpfile();
     CHECK(f, "tmpfile failed");
@@ -581,12 +580,8 @@ int main(void)
     /* the mode: HAKMEM_MODE if it names one, else balanced */
     snap(&s0);
     check_snapshot(&s0, "first snapshot");
-    const char *m = getenv("HAKMEM_MODE");
-    unsigned want = HAK_MODE_BALANCED;
-    for (unsigned i = 0; m && i < 5; i++)
-        if (strcmp(m, mode_names[i]) == 0)
-            want = i;
-    CHECK(s0.mode == want, "mode = %u, expected %u (%s)", s0.mode, want, mode_names[want]);
+    unsigned want = tu_expected_mode();
+    CHECK(s0.mode == want, "mode = %u, expected %u (%s)", s0.mode, want, tu_mode_names[want]);
 
     test_exact_local();
     test_large_huge();   /* before test_remote: in_use_bytes counts blocks freed by

@@ -4,10 +4,9 @@
 #include "alloc.h"
 
 #include <errno.h>
-#include <time.h>
 
-static void *alloc_sized(hk_heap_t *h, size_t n) {
-  if (n <= HK_SMALL_MAX) return hk_heap_alloc_small(h, n);
+/* Above the small classes: a large span, else a direct mapping. */
+static void *alloc_big(hk_heap_t *h, size_t n) {
   if (n <= HK_LARGE_MAX) {
     void *p = hk_heap_alloc_large(h, n, 1);
     if (p) return p;
@@ -22,29 +21,24 @@ static hk_heap_t *heap_ready(void) {
 }
 
 #if HK_TELEMETRY
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Samples: the requested size of one slow malloc in HK_TEL_SIZE_EVERY,
- * the latency of one in HK_TEL_LAT_EVERY. */
-static HK_NOINLINE void *alloc_sample(hk_heap_t *h, size_t n) {
+/* Samples of large and huge mallocs: the requested size of one in
+ * HK_TEL_SIZE_EVERY, the latency of one in HK_TEL_LAT_EVERY (small ones are
+ * sampled by their refills, in heap.c). */
+static HK_NOINLINE void *alloc_big_sample(hk_heap_t *h, size_t n) {
   hk_tel_sample(&h->tel, hk_tel_row(n), n);
-  if (h->tel.tick % HK_TEL_LAT_EVERY != 0) return alloc_sized(h, n);
-  uint64_t t0 = now_ns();
-  void *p = alloc_sized(h, n);
-  hk_tel_latency(&h->tel, now_ns() - t0);
+  if (h->tel.tick % HK_TEL_LAT_EVERY != 0) return alloc_big(h, n);
+  uint64_t t0 = hk_tel_now_ns();
+  void *p = alloc_big(h, n);
+  hk_tel_latency(&h->tel, hk_tel_now_ns() - t0);
   return p;
 }
 
-static inline void *alloc_sampled(hk_heap_t *h, size_t n) {
-  if (hk_likely(++h->tel.tick % HK_TEL_SIZE_EVERY != 0)) return alloc_sized(h, n);
-  return alloc_sample(h, n);
+static inline void *alloc_big_sampled(hk_heap_t *h, size_t n) {
+  if (hk_likely(++h->tel.tick % HK_TEL_SIZE_EVERY != 0)) return alloc_big(h, n);
+  return alloc_big_sample(h, n);
 }
 #else
-#define alloc_sampled alloc_sized
+#define alloc_big_sampled alloc_big
 #endif
 
 static HK_NOINLINE void *malloc_slow(hk_heap_t *h, size_t n) {
@@ -52,7 +46,7 @@ static HK_NOINLINE void *malloc_slow(hk_heap_t *h, size_t n) {
     h = hk_thread_init();
     if (!h) { errno = ENOMEM; return NULL; }
   }
-  void *p = alloc_sampled(h, n);
+  void *p = n <= HK_SMALL_MAX ? hk_heap_alloc_small(h, n) : alloc_big_sampled(h, n);
   if (hk_unlikely(!p)) errno = ENOMEM;
   return p;
 }

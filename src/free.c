@@ -5,12 +5,6 @@
 
 #include <errno.h>
 
-/* Telemetry row of a block: its class, or its large range. */
-static inline unsigned row_of(const hk_slab_t *head, const void *p) {
-  if (!(head->flags & HK_SLAB_LARGE)) return head->cls;
-  return hk_tel_row((size_t)(head->start + head->block_size - (const uint8_t *)p));
-}
-
 void hk_free_generic(void *p) {
   if (p == NULL) return;
   int saved_errno = errno;               /* free never changes errno */
@@ -29,7 +23,7 @@ void hk_free_generic(void *p) {
     hk_assert(!(head->flags & HK_SLAB_FREE));
     if (head->flags & HK_SLAB_LARGE) {
       hk_assert(head->used == 1);
-      HK_TEL_ADD(h->tel.local_frees[row_of(head, p)], 1);
+      HK_TEL_ADD(h->tel.local_frees[hk_tel_row_of(head, p)], 1);
       head->used = 0;
     } else {
       hk_block_t *b = (hk_block_t *)p;
@@ -39,11 +33,9 @@ void hk_free_generic(void *p) {
       head->used--;
     }
     hk_heap_slab_freed_local(h, ss, head);
-  } else if (owner != NULL) {
-    HK_TEL_HERE(remote_frees[row_of(head, p)], 1);
+  } else if (owner != NULL) {   /* counted by the owner when it collects it */
     hk_remote_free(ss, head, p);
-  } else {                                  /* abandoned: read the epoch before the push */
-    HK_TEL_HERE(remote_frees[row_of(head, p)], 1);
+  } else {                       /* abandoned: read the epoch before the push */
     uint64_t seen = atomic_load_explicit(&ss->abandoned_state, memory_order_acquire);
     hk_remote_free(ss, head, p);
     hk_heap_abandoned_free(ss, seen);

@@ -365,6 +365,16 @@ void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen) {
   if (last) abandoned_unlink_locked(ss);
   hk_unlock(&abandoned_lock);
   if (last) {
+#if HK_TELEMETRY
+    for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {   /* frees nobody will collect */
+      hk_slab_t *s = &ss->slabs[i];
+      if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
+      hk_block_t *list = atomic_load_explicit(&s->remote_free, memory_order_acquire);
+      unsigned n = 0;
+      for (hk_block_t *b = list; b; b = b->next) n++;
+      if (n) HK_TEL_HERE(remote_frees[hk_tel_row_of(s, list)], n);
+    }
+#endif
     ss->dirty_mask = ~0u;
     hk_arena_free_ss(ss);
   }
@@ -442,16 +452,13 @@ static hk_slab_t *take_span(hk_heap_t *h, unsigned n, bool large, bool *clean,
 /* The class queue is exhausted at its head: find a slab with free blocks. */
 static HK_NOINLINE hk_slab_t *find_slab(hk_heap_t *h, unsigned cls) {
   hk_queue_t *q = &h->queues[cls];
-  HK_TEL_ADD(h->tel.refills[cls], 1);
   for (int round = 0; round < 2; round++) {
     hk_slab_t *next;
     for (hk_slab_t *s = q->first; s; s = next) {
       next = s->next;
-      unsigned stage = round ? HAK_STAGE_REMOTE : HAK_STAGE_PARTIAL;
+      unsigned stage = HAK_STAGE_PARTIAL;
       if (!s->free) {                /* (counted when the local list moves) */
-        bool had_local = s->local_free != NULL;
-        hk_slab_collect(h, s);
-        if (s->free && round == 0) stage = had_local ? HAK_STAGE_LOCAL : HAK_STAGE_REMOTE;
+        stage = hk_slab_collect(h, s);
         /* fewer free blocks than live ones (or than a page): carve more, or
          * the next miss comes right after the few blocks freed since this
          * one; a sparse slab recycles what it has and stays small */
@@ -460,7 +467,7 @@ static HK_NOINLINE hk_slab_t *find_slab(hk_heap_t *h, unsigned cls) {
       }
       if (s->free) {
         if (s != q->first) { queue_remove(h, s); queue_push_front(h, s); }
-        HK_TEL_ADD(h->tel.stage[stage], 1);
+        HK_TEL_ADD(h->tel.stage[round ? HAK_STAGE_REMOTE : stage], 1);
         (void)stage;
         return s;
       }
@@ -481,10 +488,29 @@ static HK_NOINLINE hk_slab_t *find_slab(hk_heap_t *h, unsigned cls) {
   return s;
 }
 
+#if HK_TELEMETRY
+/* The refill count is the sampling tick: one refill of a class in
+ * HK_TEL_SIZE_EVERY has its requested size sampled, one in HK_TEL_LAT_EVERY
+ * is timed. */
+static HK_NOINLINE hk_slab_t *find_slab_sampled(hk_heap_t *h, unsigned cls, size_t n, uint64_t k) {
+  hk_tel_sample(&h->tel, cls, n);
+  if (k % HK_TEL_LAT_EVERY != 0) return find_slab(h, cls);
+  uint64_t t0 = hk_tel_now_ns();
+  hk_slab_t *s = find_slab(h, cls);
+  hk_tel_latency(&h->tel, hk_tel_now_ns() - t0);
+  return s;
+}
+#endif
+
 void *hk_heap_alloc_small(hk_heap_t *h, size_t n) {
   unsigned cls = hk_size_class(n);
   hk_slab_t *s = h->queues[cls].first;
   if (!s || !s->free) {
+#if HK_TELEMETRY
+    uint64_t k = ++h->tel.refills[cls];
+    if (hk_unlikely(k % HK_TEL_SIZE_EVERY == 0)) s = find_slab_sampled(h, cls, n, k);
+    else
+#endif
     s = find_slab(h, cls);
     if (!s) return NULL;
   }

@@ -107,6 +107,11 @@ static inline unsigned hk_tel_row(size_t n) {
   unsigned log2_ceil = 64u - (unsigned)__builtin_clzl(n - 1);     /* 16..20 */
   return HK_TEL_ROW_LARGE + log2_ceil - 16u;
 }
+/* The row of block p of slab head (a class, or the large range of a span). */
+static inline unsigned hk_tel_row_of(const hk_slab_t *head, const void *p) {
+  if (!(head->flags & HK_SLAB_LARGE)) return head->cls;
+  return hk_tel_row((size_t)(head->start + head->block_size - (const uint8_t *)p));
+}
 
 /* os.c */
 typedef struct hk_os_counters_s {
@@ -144,7 +149,7 @@ unsigned hk_ss_purge(hk_superslab_t *ss, bool aged);
 /* slab.c: blocks inside a slab */
 void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls);
 bool hk_slab_extend(hk_slab_t *s);
-void hk_slab_collect(hk_heap_t *h, hk_slab_t *s);
+unsigned hk_slab_collect(hk_heap_t *h, hk_slab_t *s);   /* returns a HAK_STAGE_ */
 void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s);
 void hk_slab_count_now(hk_heap_t *h, hk_slab_t *s);
 void hk_slab_discard(hk_heap_t *h, hk_slab_t *s);
@@ -218,6 +223,7 @@ void hk_stats_mallinfo(struct mallinfo2 *mi);
 void hk_stats_print(int fd);
 void hk_tel_sample(hk_tel_t *t, unsigned row, size_t n);
 void hk_tel_latency(hk_tel_t *t, uint64_t ns);
+uint64_t hk_tel_now_ns(void);
 void hk_tel_row_moved(size_t old_usable, size_t new_usable);
 void hk_stats_fork_prepare(void);
 void hk_stats_fork_parent(void);

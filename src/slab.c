@@ -5,6 +5,7 @@
  * lazily from the span, a page's worth at a time, so untouched memory stays
  * uncommitted. */
 #include "internal.h"
+#include "hakmem.h"
 
 void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls) {
   unsigned idx = hk_slab_index(ss, s);
@@ -56,14 +57,15 @@ void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s) {
   tail->next = s->local_free;
   s->local_free = list;
   s->used = (uint16_t)(s->used - count);
-  if (!(s->flags & HK_SLAB_LARGE)) HK_TEL_ADD(h->tel.collected[s->cls], count);
+  HK_TEL_ADD(h->tel.collected[hk_tel_row_of(s, list)], count);
   (void)h;
 }
 
 /* Move the local list to the free list.  With the free list empty, the
- * local list holds every carved block that is not in use. */
-static inline __attribute__((always_inline)) void collect_local(hk_heap_t *h, hk_slab_t *s) {
-  if (!s->local_free) return;
+ * local list holds every carved block that is not in use.  Returns whether
+ * there was anything to move. */
+static inline __attribute__((always_inline)) bool collect_local(hk_heap_t *h, hk_slab_t *s) {
+  if (!s->local_free) return false;
   unsigned n;
   if (!s->free) {
     hk_slab_count_empty(h, s);
@@ -78,12 +80,14 @@ static inline __attribute__((always_inline)) void collect_local(hk_heap_t *h, hk
   HK_TEL_ADD(h->tel.moved_local[s->cls], n);
   if (HK_TELEMETRY) s->infl = (uint16_t)(s->infl + n);
   (void)n;
+  return true;
 }
 
-/* Refill the free list from the owner's and then other threads' frees. */
-void hk_slab_collect(hk_heap_t *h, hk_slab_t *s) {
+/* Refill the free list from the owner's and then other threads' frees; the
+ * stage is where a refill found them (local unless only remote frees). */
+unsigned hk_slab_collect(hk_heap_t *h, hk_slab_t *s) {
   hk_slab_collect_remote(h, s);
-  collect_local(h, s);
+  return collect_local(h, s) ? HAK_STAGE_LOCAL : HAK_STAGE_REMOTE;
 }
 
 /* ---- telemetry: allocations counted off the fast path (telemetry.h) ---- */

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 hk_tel_t hk_tel_shared;
@@ -66,6 +67,12 @@ static size_t bin_upper(unsigned row, unsigned b) {
   row_bounds(row, &lo, &hi);
   if (row == HK_TEL_ROW_HUGE) return HK_LARGE_MAX << (b + 1);
   return lo + (hi - lo) * (b + 1) / HK_TEL_BINS;
+}
+
+uint64_t hk_tel_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* t: the calling thread's heap counters, or NULL for the shared ones. */
@@ -166,7 +173,10 @@ static void snapshot(size_t *small_blocks) {
   struct hak_stats *st = &snap;
   memset(st, 0, sizeof *st);
   hk_heap_t *self = hk_heap_tls;
-  if (self != &hk_heap_empty) hk_heap_count_now(self);
+  if (self != &hk_heap_empty) {
+    hk_heap_collect(self, true);   /* the caller's own remote frees count once collected */
+    hk_heap_count_now(self);
+  }
 
   memset(&sum, 0, sizeof sum);
   st->threads = (uint32_t)hk_heap_visit_all(add_heap, &sum);
@@ -185,8 +195,8 @@ static void snapshot(size_t *small_blocks) {
     /* moved_local counts remote frees collected into local lists too;
      * between a collection and the next move the difference may dip */
     uint64_t local = sum.moved_local[r] > sum.collected[r] ? sum.moved_local[r] - sum.collected[r] : 0;
-    c->frees = local + sum.local_frees[r] + sum.remote_frees[r];
-    c->remote_frees = sum.remote_frees[r];
+    c->remote_frees = sum.collected[r] + sum.remote_frees[r];
+    c->frees = local + sum.local_frees[r] + c->remote_frees;
     c->refills = sum.refills[r];
     uint64_t bins[HK_TEL_BINS], n = 0;
     for (unsigned b = 0; b < HK_TEL_BINS; b++) n += bins[b] = sum.sizes[r][b];
@@ -337,7 +347,7 @@ static void print_table(out_t *o, const struct hak_stats *s) {
   outf(o, "  bigcache    hits %llu  misses %llu\n", U(s->bigcache_hits), U(s->bigcache_misses));
   outf(o, "  slow path   memory found in:");
   for (unsigned i = 0; i < HAK_STAGE_COUNT; i++) outf(o, " %s %llu", stage_names[i], U(s->stage[i]));
-  outf(o, "\n  latency     slow malloc, %llu sampled: p50 < %llu ns  p95 < %llu ns  max %llu ns\n",
+  outf(o, "\n  latency     slow path, %llu sampled: p50 < %llu ns  p95 < %llu ns  max %llu ns\n",
        U(s->slow_samples), U(s->slow_ns_p50), U(s->slow_ns_p95), U(s->slow_ns_max));
   outf(o, "  abandoned   %llu SuperSlabs\n", U(s->abandoned_superslabs));
   outf(o, "  %-12s %12s %12s %12s %10s %9s %9s\n", "block size", "allocs", "frees", "remote",

@@ -1,7 +1,7 @@
 /* hakmem telemetry: per-thread counters, updated on slow paths only.
  *
- * Each heap owns an hk_tel_t and is its only writer (plain loads and stores,
- * relaxed so that hak_stats_get may read it from another thread); threads
+ * Each heap owns an hk_tel_t and is its only writer (plain adds, read by
+ * hak_stats_get from any thread with relaxed loads, see HK_TEL_ADD); threads
  * without a heap count into a shared struct with atomic adds.  Totals are
  * the sum over every heap ever made, so nothing is lost when a thread exits.
  *
@@ -10,6 +10,8 @@
  * so the allocations are the blocks fed since the list was last seen empty
  * (slab->infl) minus those still listed.  Local frees are the blocks moved
  * out of `local_free` on slow paths (less the remote frees collected there).
+ * Remote frees are counted by the owner when it collects them, so until
+ * then they count as in use (as in the slab's `used`).
  *
  * Build with -DHK_TELEMETRY=0 to compile all of it out. */
 #ifndef HK_TELEMETRY_H
@@ -26,8 +28,8 @@
 #define HK_TEL_ROWS       (HK_NUM_CLASSES + 6)
 #define HK_TEL_BINS       8                  /* size sketch: bins per row      */
 #define HK_TEL_LAT_BINS   32                 /* latency: log2 of nanoseconds   */
-#define HK_TEL_SIZE_EVERY 16                 /* sample one slow malloc's size in 16 */
-#define HK_TEL_LAT_EVERY  64                 /* and time one in 64             */
+#define HK_TEL_SIZE_EVERY 64                 /* sample the size of one refill in 64 */
+#define HK_TEL_LAT_EVERY  256                /* and time one in 256             */
 #define HK_TEL_STAGES     8                  /* enum hak_stage                 */
 
 /* Arrays per counter, indexed by row: one instruction to reach a row's. */
@@ -36,20 +38,24 @@ typedef struct hk_tel_s {
   uint64_t moved_local[HK_TEL_ROWS];   /* blocks taken from local_free lists           */
   uint64_t collected[HK_TEL_ROWS];     /* remote frees collected into local_free lists */
   uint64_t local_frees[HK_TEL_ROWS];   /* frees counted directly (large, huge)         */
-  uint64_t remote_frees[HK_TEL_ROWS];  /* frees this thread made into others' memory   */
+  uint64_t remote_frees[HK_TEL_ROWS];  /* remote frees nobody collects: the lists of
+                                          abandoned SuperSlabs given back            */
   uint64_t refills[HK_TEL_ROWS];
   uint32_t sizes[HK_TEL_ROWS][HK_TEL_BINS];
   uint64_t stage[HK_TEL_STAGES];
   uint64_t bigcache_hits, bigcache_misses;
   uint64_t lat[HK_TEL_LAT_BINS];
   uint64_t lat_max;
-  uint32_t tick;         /* slow mallocs, for sampling (owner only, never read by stats) */
+  uint32_t tick;         /* large and huge slow mallocs, for sampling (owner only) */
 } hk_tel_t;
 
 #if HK_TELEMETRY
-/* Add to a counter of the calling thread's own hk_tel_t. */
-#define HK_TEL_ADD(field, n) \
-  __atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+/* Add to a counter of the calling thread's own hk_tel_t: a plain add (one
+ * instruction; relaxed atomics kept the compiler from combining loads around
+ * them and cost about twice as much per slow path).  A reader on another
+ * thread loads with __atomic_load_n: aligned 8-byte stores do not tear on
+ * the targets we build for, so it sees a recent value, never a torn one. */
+#define HK_TEL_ADD(field, n) ((field) += (n))
 #else
 #define HK_TEL_ADD(field, n) ((void)0)
 #endif

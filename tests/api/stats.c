@@ -9,7 +9,11 @@
  *    between two snapshots (CHECK does not allocate).
  *  - remote frees: blocks a second thread frees (main mallocs), and blocks
  *    main frees while the thread that malloc'ed them is alive, count in both
- *    `frees` and `remote_frees` of their row, exactly (snapshots after join).
+ *    `frees` and `remote_frees` of their row, exactly, once their owner has
+ *    collected them: main's own at its snapshot, the thread's at its exit;
+ *    until then they are still in use (nothing counted while it waits).
+ *    Blocks of a thread that exited, freed by main, count when the last
+ *    free gives their abandoned SuperSlab back.
  *  - large (100 KiB) and huge (3 MiB) blocks count in their rows too, and in
  *    direct_count / direct_bytes.
  *  - an "old caller": a struct with only the first fields, with canary bytes
@@ -202,7 +206,7 @@ static void test_exact_local(void)
 /* ---- remote frees ----------------------------------------------------------- */
 
 enum { NR = 200 };
-#define REMOTE_SIZE 12000
+static size_t remote_size;   /* 12000 B (a class) or 100 KiB (a large span) */
 static void *blk_r[NR];
 static pthread_barrier_t barrier;
 
@@ -220,7 +224,7 @@ static void *thread_mallocs(void *arg)
 {
     (void)arg;
     for (int i = 0; i < NR; i++) {
-        blk_r[i] = malloc(REMOTE_SIZE);
+        blk_r[i] = malloc(remote_size);
         CHECK(blk_r[i], "malloc failed in the thread");
         *(volatile char *)blk_r[i] = 3;
     }
@@ -229,16 +233,29 @@ static void *thread_mallocs(void *arg)
     return NULL;
 }
 
-static void test_remote(void)
+/* (d) the thread mallocs and exits. */
+static void *thread_mallocs_exits(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < NR; i++) {
+        blk_r[i] = malloc(remote_size);
+        CHECK(blk_r[i], "malloc failed in the thread");
+        *(volatile char *)blk_r[i] = 3;
+    }
+    return NULL;
+}
+
+static void test_remote(size_t size)
 {
     pthread_t t;
+    remote_size = size;
     snap(&s0);
-    unsigned r = row_of(&s0, REMOTE_SIZE);
+    unsigned r = row_of(&s0, size);
 
     /* (b) */
     snap(&s0);
     for (int i = 0; i < NR; i++) {
-        blk_r[i] = malloc(REMOTE_SIZE);
+        blk_r[i] = malloc(remote_size);
         CHECK(blk_r[i], "malloc failed");
         *(volatile char *)blk_r[i] = 3;
     }
@@ -247,7 +264,7 @@ static void test_remote(void)
     CHECK(pthread_join(t, NULL) == 0, "pthread_join failed");
     snap(&s2);
     check_snapshot(&s2, "after a thread freed main's blocks");
-    CHECK_ROW_DELTA(&s0, &s1, r, allocs, NR, "200 x malloc(12000) in main");
+    CHECK_ROW_DELTA(&s0, &s1, r, allocs, NR, "200 x malloc in main");
     CHECK_ROW_DELTA(&s1, &s2, r, frees, NR, "200 frees by a second thread");
     CHECK_ROW_DELTA(&s1, &s2, r, remote_frees, NR, "200 frees by a second thread");
     CHECK_ROW_DELTA(&s1, &s2, r, allocs, 0, "200 frees by a second thread");
@@ -266,12 +283,26 @@ static void test_remote(void)
     snap(&s3);
     pthread_barrier_destroy(&barrier);
     CHECK(s1.threads >= 2, "threads = %u while a second thread with a heap is alive", s1.threads);
-    CHECK_ROW_DELTA(&s1, &s2, r, frees, NR, "main freed 200 blocks of a live thread");
-    CHECK_ROW_DELTA(&s1, &s2, r, remote_frees, NR, "main freed 200 blocks of a live thread");
-    CHECK_ROW_DELTA(&s0, &s3, r, allocs, NR, "200 x malloc(12000) in a thread (after join)");
+    CHECK_ROW_DELTA(&s1, &s2, r, frees, 0, "main freed 200 blocks of a live thread (not collected)");
+    CHECK_ROW_DELTA(&s1, &s2, r, remote_frees, 0, "main freed 200 blocks of a live thread (not collected)");
+    CHECK_ROW_DELTA(&s0, &s3, r, allocs, NR, "200 x malloc in a thread (after join)");
     CHECK_ROW_DELTA(&s0, &s3, r, frees, NR, "200 remote frees by main (after join)");
     CHECK_ROW_DELTA(&s0, &s3, r, remote_frees, NR, "200 remote frees by main (after join)");
     check_snapshot(&s3, "after join");
+
+    /* (d) the thread mallocs and exits; main frees the blocks of its
+     * abandoned SuperSlab, the last free gives it back uncollected */
+    snap(&s0);
+    CHECK(pthread_create(&t, NULL, thread_mallocs_exits, NULL) == 0, "pthread_create failed");
+    CHECK(pthread_join(t, NULL) == 0, "pthread_join failed");
+    snap(&s1);
+    for (int i = 0; i < NR; i++)
+        free(blk_r[i]);
+    snap(&s2);
+    CHECK_ROW_DELTA(&s0, &s1, r, allocs, NR, "200 x malloc in a thread that exited");
+    CHECK_ROW_DELTA(&s1, &s2, r, frees, NR, "main freed 200 blocks of an exited thread");
+    CHECK_ROW_DELTA(&s1, &s2, r, remote_frees, NR, "main freed 200 blocks of an exited thread");
+    check_snapshot(&s2, "after freeing an exited thread's blocks");
     printf("remote frees: row %llu B: ok\n", (unsigned long long)s0.classes[r].block_size);
 }
 
@@ -586,7 +617,8 @@ int main(void)
     test_exact_local();
     test_large_huge();   /* before test_remote: in_use_bytes counts blocks freed by
                             other threads until their owner collects them */
-    test_remote();
+    test_remote(12000);
+    test_remote(LARGE_SIZE);
     test_versions();
     test_mallinfo();
     /* a known workload for the printouts: live 3000 B blocks */

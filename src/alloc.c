@@ -21,12 +21,11 @@ static hk_heap_t *heap_ready(void) {
 }
 
 #if HK_TELEMETRY
-/* Samples of large and huge mallocs: the requested size of one in
- * HK_TEL_SIZE_EVERY, the latency of one in HK_TEL_LAT_EVERY (small ones are
- * sampled by their refills, in heap.c). */
+/* A sampled large or huge malloc (small ones are sampled in heap.c): its
+ * requested size, and one in HK_TEL_LAT_EVERY timed. */
 static HK_NOINLINE void *alloc_big_sample(hk_heap_t *h, size_t n) {
   hk_tel_sample(&h->tel, hk_tel_row(n), n);
-  if (h->tel.tick % HK_TEL_LAT_EVERY != 0) return alloc_big(h, n);
+  if (++h->tel.lat_tick % HK_TEL_LAT_EVERY != 0) return alloc_big(h, n);
   uint64_t t0 = hk_tel_now_ns();
   void *p = alloc_big(h, n);
   hk_tel_latency(&h->tel, hk_tel_now_ns() - t0);
@@ -34,7 +33,7 @@ static HK_NOINLINE void *alloc_big_sample(hk_heap_t *h, size_t n) {
 }
 
 static inline void *alloc_big_sampled(hk_heap_t *h, size_t n) {
-  if (hk_likely(++h->tel.tick % HK_TEL_SIZE_EVERY != 0)) return alloc_big(h, n);
+  if (!HK_TEL_SAMPLE_NOW(&h->tel)) return alloc_big(h, n);
   return alloc_big_sample(h, n);
 }
 #else
@@ -134,6 +133,7 @@ static bool large_resize_inplace(hk_superslab_t *ss, void *p, size_t n) {
   size_t old = (size_t)(head->start + head->block_size - (uint8_t *)p);
   head->block_size = (uint32_t)((size_t)((uint8_t *)p - head->start) + want);
   head->flags &= (uint8_t)~HK_SLAB_ZEROED;
+  head->cls = (uint8_t)hk_tel_row(want);
   hk_tel_row_moved(old, want);
   return true;
 }

@@ -23,7 +23,7 @@ void hk_free_generic(void *p) {
     hk_assert(!(head->flags & HK_SLAB_FREE));
     if (head->flags & HK_SLAB_LARGE) {
       hk_assert(head->used == 1);
-      HK_TEL_ADD(h->tel.local_frees[hk_tel_row_of(head, p)], 1);
+      HK_TEL_ADD(h->tel.local_frees[hk_tel_row_of(head)], 1);
       head->used = 0;
     } else {
       hk_block_t *b = (hk_block_t *)p;

@@ -294,6 +294,7 @@ static void reclaim(hk_heap_t *h, hk_superslab_t *ss) {
   for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {     /* abandoned slabs are all FULL */
     hk_slab_t *s = &ss->slabs[i];
     if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL | HK_SLAB_LARGE)) continue;
+    HK_TEL_ADD(h->tel.carved[s->cls], hk_slab_listed(s));   /* dropped by the last owner */
     hk_slab_collect(h, s);
     if (s->used != 0 && (s->free || s->capacity < s->reserved)) {
       s->flags = 0;
@@ -323,14 +324,18 @@ void hk_heap_abandon(hk_heap_t *h) {
         hk_slab_t *s = &ss->slabs[i];
         if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL | HK_SLAB_LARGE)) continue;
         hk_slab_collect(h, s);
-        hk_slab_count_now(h, s);   /* this heap's counts are final; the next owner's start here */
         if (s->flags == 0) queue_remove(h, s);
         s->flags = HK_SLAB_FULL;   /* out of every queue while abandoned */
       }
       if (!ss_settle(h, ss, true)) continue;
       uint32_t live = 0;
-      for (unsigned i = 0; i < HK_SLABS_PER_SS; i++)
-        if (!(ss->slabs[i].flags & (HK_SLAB_FREE | HK_SLAB_TAIL))) live += ss->slabs[i].used;
+      for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {
+        hk_slab_t *s = &ss->slabs[i];
+        if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
+        live += s->used;
+        /* listed blocks leave this heap's allocations; the next owner adopts them */
+        if (!(s->flags & HK_SLAB_LARGE)) HK_TEL_ADD(h->tel.dropped[s->cls], hk_slab_listed(s));
+      }
       ss_unlink(h, ss);
       h->dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
       atomic_store_explicit(&ss->abandoned_state, abandoned_state_new(live), memory_order_relaxed);
@@ -372,7 +377,7 @@ void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen) {
       hk_block_t *list = atomic_load_explicit(&s->remote_free, memory_order_acquire);
       unsigned n = 0;
       for (hk_block_t *b = list; b; b = b->next) n++;
-      if (n) HK_TEL_HERE(remote_frees[hk_tel_row_of(s, list)], n);
+      if (n) HK_TEL_HERE(remote_frees[hk_tel_row_of(s)], n);
     }
 #endif
     ss->dirty_mask = ~0u;
@@ -380,14 +385,17 @@ void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen) {
   }
 }
 
-/* Statistics: settle the counts of every slab of the calling thread's heap. */
-void hk_heap_count_now(hk_heap_t *h) {
+/* Statistics: the blocks on the free lists of the calling thread's heap,
+ * per class (fed but not allocated), after taking its local lists back. */
+void hk_heap_count_listed(hk_heap_t *h, uint64_t *listed) {
   hk_ss_list_t *lists[2] = { &h->ss_full, &h->ss_avail };
   for (int l = 0; l < 2; l++) {
     for (hk_superslab_t *ss = lists[l]->first; ss; ss = ss->next) {
       for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {
         hk_slab_t *s = &ss->slabs[i];
-        if (!(s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL | HK_SLAB_LARGE))) hk_slab_count_now(h, s);
+        if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL | HK_SLAB_LARGE)) continue;
+        hk_slab_collect_local(h, s);
+        listed[s->cls] += hk_slab_listed(s);
       }
     }
   }
@@ -449,33 +457,43 @@ static hk_slab_t *take_span(hk_heap_t *h, unsigned n, bool large, bool *clean,
   return head;
 }
 
+/* Walk a class queue for a slab with free blocks, parking the full ones.
+ * `remote`: the walk after collecting other threads' frees (the stage). */
+static inline __attribute__((always_inline)) hk_slab_t *scan_queue(hk_heap_t *h, hk_queue_t *q,
+                                                                  bool remote) {
+  hk_slab_t *next;
+  for (hk_slab_t *s = q->first; s; s = next) {
+    next = s->next;
+    unsigned stage = HAK_STAGE_PARTIAL;
+    if (!s->free) {
+      stage = hk_slab_collect(h, s);
+      /* fewer free blocks than live ones (or than a page): carve more, or
+       * the next miss comes right after the few blocks freed since this
+       * one; a sparse slab recycles what it has and stays small */
+      size_t avail = (size_t)(s->capacity - s->used);
+      if (avail < s->used || avail * s->block_size < HK_PAGE_SIZE) hk_slab_extend(h, s);
+    }
+    if (s->free) {
+      if (s != q->first) { queue_remove(h, s); queue_push_front(h, s); }
+      HK_TEL_ADD(h->tel.stage[remote ? HAK_STAGE_REMOTE : stage], 1);
+      (void)stage; (void)remote;
+      return s;
+    }
+    queue_remove(h, s);          /* every block is out: park it until one comes back */
+    s->flags = HK_SLAB_FULL;
+  }
+  return NULL;
+}
+
 /* The class queue is exhausted at its head: find a slab with free blocks. */
 static HK_NOINLINE hk_slab_t *find_slab(hk_heap_t *h, unsigned cls) {
   hk_queue_t *q = &h->queues[cls];
-  for (int round = 0; round < 2; round++) {
-    hk_slab_t *next;
-    for (hk_slab_t *s = q->first; s; s = next) {
-      next = s->next;
-      unsigned stage = HAK_STAGE_PARTIAL;
-      if (!s->free) {                /* (counted when the local list moves) */
-        stage = hk_slab_collect(h, s);
-        /* fewer free blocks than live ones (or than a page): carve more, or
-         * the next miss comes right after the few blocks freed since this
-         * one; a sparse slab recycles what it has and stays small */
-        size_t avail = (size_t)(s->capacity - s->used);
-        if (avail < s->used || avail * s->block_size < HK_PAGE_SIZE) hk_slab_extend(s);
-      }
-      if (s->free) {
-        if (s != q->first) { queue_remove(h, s); queue_push_front(h, s); }
-        HK_TEL_ADD(h->tel.stage[round ? HAK_STAGE_REMOTE : stage], 1);
-        (void)stage;
-        return s;
-      }
-      queue_remove(h, s);          /* every block is out: park it until one comes back */
-      s->flags = HK_SLAB_FULL;
-    }
-    if (round == 0) hk_heap_collect(h, false);
-  }
+  HK_TEL_ADD(h->tel.refills[cls], 1);
+  hk_slab_t *found = scan_queue(h, q, false);
+  if (found) return found;
+  hk_heap_collect(h, false);
+  found = scan_queue(h, q, true);
+  if (found) return found;
   bool clean;
   hk_superslab_t *ss;
   unsigned stage;
@@ -483,18 +501,16 @@ static HK_NOINLINE hk_slab_t *find_slab(hk_heap_t *h, unsigned cls) {
   if (!s) return NULL;
   HK_TEL_ADD(h->tel.stage[stage], 1);
   hk_slab_init(s, ss, cls);
-  hk_slab_extend(s);
+  hk_slab_extend(h, s);
   queue_push_front(h, s);
   return s;
 }
 
 #if HK_TELEMETRY
-/* The refill count is the sampling tick: one refill of a class in
- * HK_TEL_SIZE_EVERY has its requested size sampled, one in HK_TEL_LAT_EVERY
- * is timed. */
-static HK_NOINLINE hk_slab_t *find_slab_sampled(hk_heap_t *h, unsigned cls, size_t n, uint64_t k) {
+/* A sampled refill: its requested size, and one in HK_TEL_LAT_EVERY timed. */
+static HK_NOINLINE hk_slab_t *find_slab_sampled(hk_heap_t *h, unsigned cls, size_t n) {
   hk_tel_sample(&h->tel, cls, n);
-  if (k % HK_TEL_LAT_EVERY != 0) return find_slab(h, cls);
+  if (++h->tel.lat_tick % HK_TEL_LAT_EVERY != 0) return find_slab(h, cls);
   uint64_t t0 = hk_tel_now_ns();
   hk_slab_t *s = find_slab(h, cls);
   hk_tel_latency(&h->tel, hk_tel_now_ns() - t0);
@@ -507,8 +523,7 @@ void *hk_heap_alloc_small(hk_heap_t *h, size_t n) {
   hk_slab_t *s = h->queues[cls].first;
   if (!s || !s->free) {
 #if HK_TELEMETRY
-    uint64_t k = ++h->tel.refills[cls];
-    if (hk_unlikely(k % HK_TEL_SIZE_EVERY == 0)) s = find_slab_sampled(h, cls, n, k);
+    if (HK_TEL_SAMPLE_NOW(&h->tel)) s = find_slab_sampled(h, cls, n);
     else
 #endif
     s = find_slab(h, cls);
@@ -540,13 +555,14 @@ void *hk_heap_alloc_large(hk_heap_t *h, size_t n, size_t align) {
   s->next = s->prev = NULL;
   s->used = 1;
   s->capacity = s->reserved = 1;
-  s->cls = 0;
-  s->infl = 0;
   s->flags = (uint8_t)(HK_SLAB_LARGE | (clean ? HK_SLAB_ZEROED : 0));
 #if HK_TELEMETRY
   unsigned row = hk_tel_row(bs);
+  s->cls = (uint8_t)row;           /* frees count by it */
   HK_TEL_ADD(h->tel.allocs[row], 1);
   HK_TEL_ADD(h->tel.stage[stage], 1);
+#else
+  s->cls = 0;
 #endif
   return p;
 }

@@ -107,11 +107,9 @@ static inline unsigned hk_tel_row(size_t n) {
   unsigned log2_ceil = 64u - (unsigned)__builtin_clzl(n - 1);     /* 16..20 */
   return HK_TEL_ROW_LARGE + log2_ceil - 16u;
 }
-/* The row of block p of slab head (a class, or the large range of a span). */
-static inline unsigned hk_tel_row_of(const hk_slab_t *head, const void *p) {
-  if (!(head->flags & HK_SLAB_LARGE)) return head->cls;
-  return hk_tel_row((size_t)(head->start + head->block_size - (const uint8_t *)p));
-}
+/* The row of a block of slab head: its class, or for a large span the row
+ * of its size, kept in `cls` too. */
+static inline unsigned hk_tel_row_of(const hk_slab_t *head) { return head->cls; }
 
 /* os.c */
 typedef struct hk_os_counters_s {
@@ -148,33 +146,24 @@ unsigned hk_ss_purge(hk_superslab_t *ss, bool aged);
 
 /* slab.c: blocks inside a slab */
 void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls);
-bool hk_slab_extend(hk_slab_t *s);
+bool hk_slab_extend(hk_heap_t *h, hk_slab_t *s);
 unsigned hk_slab_collect(hk_heap_t *h, hk_slab_t *s);   /* returns a HAK_STAGE_ */
 void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s);
-void hk_slab_count_now(hk_heap_t *h, hk_slab_t *s);
+void hk_slab_collect_local(hk_heap_t *h, hk_slab_t *s);
+unsigned hk_slab_listed(const hk_slab_t *s);
 void hk_slab_discard(hk_heap_t *h, hk_slab_t *s);
 void hk_remote_free(hk_superslab_t *ss, hk_slab_t *head, void *p);
-
-/* Telemetry: the slab's free list is empty, so every block fed to it since
- * it was last counted has been allocated. */
-static inline void hk_slab_count_empty(hk_heap_t *h, hk_slab_t *s) {
-  hk_assert_internal(s->free == NULL);
-  HK_TEL_ADD(h->tel.allocs[s->cls], s->infl);
-  s->infl = 0;
-  (void)h;
-}
 
 /* The free list is empty: make the local list the free list, unless so few
  * blocks came back that the slow path should carve more (its rule). */
 static inline bool hk_slab_swap_local(hk_heap_t *h, hk_slab_t *s) {
+  (void)h;
   unsigned avail = (unsigned)s->capacity - s->used;   /* all on the local list */
   if ((avail < s->used || avail * s->block_size < HK_PAGE_SIZE) && s->capacity < s->reserved)
     return false;
-  hk_slab_count_empty(h, s);
   s->free = s->local_free;
   s->local_free = NULL;
   HK_TEL_ADD(h->tel.moved_local[s->cls], avail);
-  if (HK_TELEMETRY) s->infl = (uint16_t)avail;
   return true;
 }
 
@@ -189,7 +178,7 @@ void hk_heap_abandon(hk_heap_t *h);
 size_t hk_heap_reclaim_all(hk_heap_t *h);
 void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen);
 size_t hk_heap_abandoned_count(void);
-void hk_heap_count_now(hk_heap_t *h);
+void hk_heap_count_listed(hk_heap_t *h, uint64_t *listed);   /* per class, adds */
 typedef void (*hk_heap_visitor)(hk_heap_t *h, void *arg);
 size_t hk_heap_visit_all(hk_heap_visitor fn, void *arg);   /* returns live heaps */
 void hk_heap_fork_prepare(void);

@@ -22,13 +22,12 @@ void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls) {
   s->capacity = 0;
   s->reserved = (uint16_t)((size_t)(end - start) / bs);
   s->cls = (uint8_t)cls;
-  s->infl = 0;
   s->flags = 0;
   hk_assert_internal(s->reserved >= 1);
 }
 
 /* Carve about a page of fresh blocks into the free list. */
-bool hk_slab_extend(hk_slab_t *s) {
+bool hk_slab_extend(hk_heap_t *h, hk_slab_t *s) {
   unsigned left = (unsigned)s->reserved - s->capacity;
   if (left == 0) return false;
   size_t bs = s->block_size;
@@ -40,7 +39,8 @@ bool hk_slab_extend(hk_slab_t *s) {
   ((hk_block_t *)p)->next = s->free;
   s->free = (hk_block_t *)first;
   s->capacity = (uint16_t)(s->capacity + n);
-  if (HK_TELEMETRY) s->infl = (uint16_t)(s->infl + n);
+  HK_TEL_ADD(h->tel.carved[s->cls], n);
+  (void)h;
   return true;
 }
 
@@ -57,7 +57,7 @@ void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s) {
   tail->next = s->local_free;
   s->local_free = list;
   s->used = (uint16_t)(s->used - count);
-  HK_TEL_ADD(h->tel.collected[hk_tel_row_of(s, list)], count);
+  HK_TEL_ADD(h->tel.collected[hk_tel_row_of(s)], count);
   (void)h;
 }
 
@@ -65,10 +65,10 @@ void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s) {
  * local list holds every carved block that is not in use.  Returns whether
  * there was anything to move. */
 static inline __attribute__((always_inline)) bool collect_local(hk_heap_t *h, hk_slab_t *s) {
+  (void)h;
   if (!s->local_free) return false;
   unsigned n;
   if (!s->free) {
-    hk_slab_count_empty(h, s);
     n = (unsigned)s->capacity - s->used;
   } else {
     hk_block_t *tail = s->local_free;
@@ -78,55 +78,44 @@ static inline __attribute__((always_inline)) bool collect_local(hk_heap_t *h, hk
   s->free = s->local_free;
   s->local_free = NULL;
   HK_TEL_ADD(h->tel.moved_local[s->cls], n);
-  if (HK_TELEMETRY) s->infl = (uint16_t)(s->infl + n);
   (void)n;
   return true;
 }
 
+void hk_slab_collect_local(hk_heap_t *h, hk_slab_t *s) { collect_local(h, s); }
+
 /* Refill the free list from the owner's and then other threads' frees; the
  * stage is where a refill found them (local unless only remote frees). */
 unsigned hk_slab_collect(hk_heap_t *h, hk_slab_t *s) {
+  unsigned stage = HK_TELEMETRY && !s->local_free ? HAK_STAGE_REMOTE : HAK_STAGE_LOCAL;
   hk_slab_collect_remote(h, s);
-  return collect_local(h, s) ? HAK_STAGE_LOCAL : HAK_STAGE_REMOTE;
+  collect_local(h, s);
+  return stage;
 }
 
 /* ---- telemetry: allocations counted off the fast path (telemetry.h) ---- */
 
-#if HK_TELEMETRY
-static unsigned free_list_length(const hk_slab_t *s) {
+/* Blocks on the free list: fed, not (yet) allocated. */
+unsigned hk_slab_listed(const hk_slab_t *s) {
   unsigned n = 0;
   for (const hk_block_t *b = s->free; b; b = b->next) n++;
   return n;
 }
-#endif
 
-/* Settle a slab's counts now (thread exit, statistics): walk its lists. */
-void hk_slab_count_now(hk_heap_t *h, hk_slab_t *s) {
-#if HK_TELEMETRY
-  collect_local(h, s);
-  unsigned listed = free_list_length(s);
-  hk_assert_internal(listed <= s->infl);
-  HK_TEL_ADD(h->tel.allocs[s->cls], (unsigned)s->infl - listed);
-  s->infl = (uint16_t)listed;
-#else
-  (void)h; (void)s;
-#endif
-}
-
-/* The slab is empty (used == 0) and its lists are dropped: the blocks not
- * on the free list are on the local list. */
+/* The slab is empty (used == 0) and its lists are dropped: the blocks of the
+ * local list count as moved (freed), and every block as dropped, so that
+ * what was fed and never allocated leaves the allocations. */
 void hk_slab_discard(hk_heap_t *h, hk_slab_t *s) {
   hk_assert_internal(s->used == 0);
 #if HK_TELEMETRY
   if (!(s->flags & HK_SLAB_LARGE)) {
-    unsigned listed = free_list_length(s);
-    hk_assert_internal(listed <= s->infl && listed <= s->capacity);
-    HK_TEL_ADD(h->tel.allocs[s->cls], (unsigned)s->infl - listed);
+    unsigned listed = hk_slab_listed(s);
+    hk_assert_internal(listed <= s->capacity);
     HK_TEL_ADD(h->tel.moved_local[s->cls], (unsigned)s->capacity - listed);
+    HK_TEL_ADD(h->tel.dropped[s->cls], s->capacity);
   }
 #endif
   (void)h;
-  s->infl = 0;
   s->free = s->local_free = NULL;
 }
 

@@ -106,6 +106,8 @@ void hk_tel_row_moved(size_t old_usable, size_t new_usable) {
 static void add_tel(hk_tel_t *acc, const hk_tel_t *t) {
   for (unsigned r = 0; r < HK_TEL_ROWS; r++) {
     acc->allocs[r] += LOAD(t->allocs[r]);
+    acc->carved[r] += LOAD(t->carved[r]);
+    acc->dropped[r] += LOAD(t->dropped[r]);
     acc->moved_local[r] += LOAD(t->moved_local[r]);
     acc->collected[r] += LOAD(t->collected[r]);
     acc->local_frees[r] += LOAD(t->local_frees[r]);
@@ -172,10 +174,12 @@ static uint64_t process_resident(void) {
 static void snapshot(size_t *small_blocks) {
   struct hak_stats *st = &snap;
   memset(st, 0, sizeof *st);
+  static uint64_t listed[HK_NUM_CLASSES];   /* the caller's free lists (under stats_lock) */
+  memset(listed, 0, sizeof listed);
   hk_heap_t *self = hk_heap_tls;
   if (self != &hk_heap_empty) {
     hk_heap_collect(self, true);   /* the caller's own remote frees count once collected */
-    hk_heap_count_now(self);
+    hk_heap_count_listed(self, listed);
   }
 
   memset(&sum, 0, sizeof sum);
@@ -191,7 +195,11 @@ static void snapshot(size_t *small_blocks) {
     size_t lo, hi;
     row_bounds(r, &lo, &hi);
     c->block_size = hi;
-    c->allocs = sum.allocs[r];
+    /* slabs: fed (carved or moved) and not dropped, less what still waits
+     * on the caller's free lists */
+    uint64_t fed = sum.carved[r] + sum.moved_local[r], gone = sum.dropped[r];
+    if (r < HK_NUM_CLASSES) gone += listed[r];
+    c->allocs = sum.allocs[r] + (fed > gone ? fed - gone : 0);
     /* moved_local counts remote frees collected into local lists too;
      * between a collection and the next move the difference may dip */
     uint64_t local = sum.moved_local[r] > sum.collected[r] ? sum.moved_local[r] - sum.collected[r] : 0;

@@ -5,13 +5,15 @@
  * without a heap count into a shared struct with atomic adds.  Totals are
  * the sum over every heap ever made, so nothing is lost when a thread exits.
  *
- * The fast paths count nothing.  Allocations from a slab are derived: every
- * block enters the slab's `free` list on a slow path and leaves it by malloc,
- * so the allocations are the blocks fed since the list was last seen empty
- * (slab->infl) minus those still listed.  Local frees are the blocks moved
- * out of `local_free` on slow paths (less the remote frees collected there).
- * Remote frees are counted by the owner when it collects them, so until
- * then they count as in use (as in the slab's `used`).
+ * The fast paths count nothing.  Allocations from slabs are derived: a
+ * block enters a slab's `free` list only on a slow path (carved, or moved
+ * from `local_free`) and leaves it only by malloc, so the allocations are
+ * carved + moved - dropped - (blocks on free lists now).  The last term is
+ * walked for the calling thread when statistics are read; another running
+ * thread's count runs ahead by what its free lists hold.  Local frees are
+ * the blocks moved out of `local_free` (less the remote frees collected
+ * there); remote frees are counted by the owner when it collects them, so
+ * until then they count as in use (as in the slab's `used`).
  *
  * Build with -DHK_TELEMETRY=0 to compile all of it out. */
 #ifndef HK_TELEMETRY_H
@@ -28,13 +30,15 @@
 #define HK_TEL_ROWS       (HK_NUM_CLASSES + 6)
 #define HK_TEL_BINS       8                  /* size sketch: bins per row      */
 #define HK_TEL_LAT_BINS   32                 /* latency: log2 of nanoseconds   */
-#define HK_TEL_SIZE_EVERY 64                 /* sample the size of one refill in 64 */
-#define HK_TEL_LAT_EVERY  256                /* and time one in 256             */
+#define HK_TEL_SIZE_EVERY 64                 /* sample one slow malloc in 64 ...  */
+#define HK_TEL_LAT_EVERY  4                  /* ... and time one sample in 4     */
 #define HK_TEL_STAGES     8                  /* enum hak_stage                 */
 
 /* Arrays per counter, indexed by row: one instruction to reach a row's. */
 typedef struct hk_tel_s {
-  uint64_t allocs[HK_TEL_ROWS];        /* counted directly (large) or derived (slabs) */
+  uint64_t allocs[HK_TEL_ROWS];        /* counted directly: large spans, huge blocks   */
+  uint64_t carved[HK_TEL_ROWS];        /* blocks carved, or adopted on a free list     */
+  uint64_t dropped[HK_TEL_ROWS];       /* blocks on lists left at discard or exit      */
   uint64_t moved_local[HK_TEL_ROWS];   /* blocks taken from local_free lists           */
   uint64_t collected[HK_TEL_ROWS];     /* remote frees collected into local_free lists */
   uint64_t local_frees[HK_TEL_ROWS];   /* frees counted directly (large, huge)         */
@@ -46,7 +50,8 @@ typedef struct hk_tel_s {
   uint64_t bigcache_hits, bigcache_misses;
   uint64_t lat[HK_TEL_LAT_BINS];
   uint64_t lat_max;
-  uint32_t tick;         /* large and huge slow mallocs, for sampling (owner only) */
+  uint8_t tick;          /* slow mallocs x (256 / SIZE_EVERY): a sample when it wraps */
+  uint8_t lat_tick;      /* samples (owner only, never read by stats)     */
 } hk_tel_t;
 
 #if HK_TELEMETRY
@@ -56,6 +61,9 @@ typedef struct hk_tel_s {
  * thread loads with __atomic_load_n: aligned 8-byte stores do not tear on
  * the targets we build for, so it sees a recent value, never a torn one. */
 #define HK_TEL_ADD(field, n) ((field) += (n))
+/* Whether this slow malloc is sampled: one add to a byte, one branch. */
+#define HK_TEL_SAMPLE_NOW(t) \
+  hk_unlikely(((t)->tick = (uint8_t)((t)->tick + 256 / HK_TEL_SIZE_EVERY)) == 0)
 #else
 #define HK_TEL_ADD(field, n) ((void)0)
 #endif

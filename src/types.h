@@ -67,11 +67,10 @@ typedef struct hk_slab_s {
   uint16_t capacity;                   /* blocks carved so far (lazy build)   */
   uint16_t reserved;                   /* blocks that fit in the span         */
   uint8_t flags;                       /* HK_SLAB_*                           */
-  uint8_t cls;                         /* size class                          */
+  uint8_t cls;                         /* size class (large: telemetry row)   */
   uint8_t span;                        /* slabs in the span (head)            */
   uint8_t head_delta;                  /* tail slab: distance to its head     */
-  uint16_t infl;                       /* telemetry: blocks fed to `free` since
-                                          it was last seen empty or counted */
+  uint16_t pad_;
 } hk_slab_t;
 
 enum { HK_SS_KIND_SLABS = 1, HK_SS_KIND_DIRECT = 2 };

@@ -14,6 +14,9 @@
  *    until then they are still in use (nothing counted while it waits).
  *    Blocks of a thread that exited, freed by main, count when the last
  *    free gives their abandoned SuperSlab back.
+ *  - thread churn: threads that exit with live blocks and stocked free
+ *    lists, whose blocks main frees after a trim: allocs and frees of each
+ *    row move by exactly the number of mallocs.
  *  - large (100 KiB) and huge (3 MiB) blocks count in their rows too, and in
  *    direct_count / direct_bytes.
  *  - an "old caller": a struct with only the first fields, with canary bytes
@@ -389,6 +392,61 @@ static union {
     unsigned char bytes[sizeof(struct hak_stats) + CANARY_LEN];
 } big_buf;
 
+/* ---- thread churn: blocks left by exiting threads ---------------------------- */
+
+enum { NT = 6, NC = 150 };
+static const size_t churn_sizes[3] = {48, 200, 3000};
+static void *blk_c[NT + 1][3][NC];
+
+/* Thread (or main) `id` mallocs NC blocks of each size and frees the even
+ * ones; the odd ones are left for main to free after the thread exited. */
+static void *churn(void *arg)
+{
+    long id = (long)(intptr_t)arg;
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < NC; i++) {
+            blk_c[id][k][i] = malloc(churn_sizes[k]);
+            CHECK(blk_c[id][k][i], "malloc(%zu) failed in churn %ld", churn_sizes[k], id);
+            *(volatile char *)blk_c[id][k][i] = 6;
+        }
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < NC; i += 2) {
+            free(blk_c[id][k][i]);
+            blk_c[id][k][i] = NULL;
+        }
+    return NULL;
+}
+
+/* Threads exit one after another with blocks still live and free lists
+ * still stocked (their slabs are abandoned, later reclaimed by the next
+ * exiting thread or by main); main then frees everything and trims.  Every
+ * malloc and free is counted exactly once. */
+static void test_churn(void)
+{
+    snap(&s0);
+    unsigned r[3];
+    for (int k = 0; k < 3; k++) r[k] = row_of(&s0, churn_sizes[k]);
+    for (long t = 0; t < NT; t++) {
+        pthread_t th;
+        CHECK(pthread_create(&th, NULL, churn, (void *)(intptr_t)t) == 0, "pthread_create failed");
+        CHECK(pthread_join(th, NULL) == 0, "pthread_join failed");
+    }
+    churn((void *)(intptr_t)NT);
+    for (int t = 0; t <= NT; t++)
+        for (int k = 0; k < 3; k++)
+            for (int i = 0; i < NC; i++)
+                free(blk_c[t][k][i]);
+    malloc_trim(0);
+    snap(&s1);
+    check_snapshot(&s1, "after thread churn");
+    for (int k = 0; k < 3; k++) {
+        CHECK_ROW_DELTA(&s0, &s1, r[k], allocs, (NT + 1) * NC, "thread churn");
+        CHECK_ROW_DELTA(&s0, &s1, r[k], frees, (NT + 1) * NC, "thread churn");
+    }
+    printf("thread churn: rows %llu/%llu/%llu B: ok\n", (unsigned long long)s0.classes[r[0]].block_size,
+           (unsigned long long)s0.classes[r[1]].block_size, (unsigned long long)s0.classes[r[2]].block_size);
+}
+
 static void test_versions(void)
 {
     /* an old caller */
@@ -619,6 +677,7 @@ int main(void)
                             other threads until their owner collects them */
     test_remote(12000);
     test_remote(LARGE_SIZE);
+    test_churn();
     test_versions();
     test_mallinfo();
     /* a known workload for the printouts: live 3000 B blocks */

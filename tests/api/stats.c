@@ -174,6 +174,11 @@ static void test_exact_local(void)
           "1000 x malloc(3000) (about 50 slabs' worth) made no refill in row %u", ra);
     CHECK_DELTA(&s0, &s1, allocs, 2 * N, "2000 mallocs");
     CHECK_DELTA(&s0, &s1, frees, 0, "2000 mallocs");
+    /* one thread, nothing freed: refills carve (partial) or take new slabs */
+    CHECK_DELTA(&s0, &s1, stage[HAK_STAGE_REMOTE], 0, "2000 mallocs by one thread");
+    CHECK_DELTA(&s0, &s1, stage[HAK_STAGE_LOCAL], 0, "2000 mallocs, no free");
+    CHECK(s1.stage[HAK_STAGE_PARTIAL] > s0.stage[HAK_STAGE_PARTIAL],
+          "2000 mallocs: no refill carved a partial slab");
     CHECK_DELTA(&s0, &s1, in_use_bytes, N * (bsa + bsb), "2000 mallocs");
 
     CHECK_ROW_DELTA(&s1, &s2, ra, frees, N, "1000 x free of 3000 B blocks");

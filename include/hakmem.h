@@ -65,8 +65,8 @@ enum hak_mode { HAK_MODE_MINIMAL, HAK_MODE_FAST, HAK_MODE_BALANCED, HAK_MODE_LEA
 
 /* Where the slow path of malloc found memory. */
 enum hak_stage {
-  HAK_STAGE_LOCAL,     /* the slab's own freed blocks (local free list)      */
-  HAK_STAGE_REMOTE,    /* blocks other threads freed into the heap's slabs   */
+  HAK_STAGE_LOCAL,     /* blocks freed into the slab (its own lists)         */
+  HAK_STAGE_REMOTE,    /* found after collecting other threads' frees heap-wide */
   HAK_STAGE_PARTIAL,   /* a partly used slab: another queued one, or carving */
   HAK_STAGE_REUSE,     /* an emptied slab of an owned SuperSlab, reused      */
   HAK_STAGE_NEW_SLAB,  /* a never used slab of an owned SuperSlab            */

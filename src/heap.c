@@ -471,10 +471,7 @@ static inline __attribute__((always_inline)) hk_slab_t *scan_queue(hk_heap_t *h,
        * the next miss comes right after the few blocks freed since this
        * one; a sparse slab recycles what it has and stays small */
       size_t avail = (size_t)(s->capacity - s->used);
-      if (avail < s->used || avail * s->block_size < HK_PAGE_SIZE) {
-        if (!s->free) stage = HAK_STAGE_PARTIAL;   /* found by carving the slab further */
-        hk_slab_extend(h, s);
-      }
+      if (avail < s->used || avail * s->block_size < HK_PAGE_SIZE) hk_slab_extend(h, s);
     }
     if (s->free) {
       if (s != q->first) { queue_remove(h, s); queue_push_front(h, s); }

@@ -148,7 +148,7 @@ unsigned hk_ss_purge(hk_superslab_t *ss, bool aged);
 void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls);
 bool hk_slab_extend(hk_heap_t *h, hk_slab_t *s);
 unsigned hk_slab_collect(hk_heap_t *h, hk_slab_t *s);   /* returns a HAK_STAGE_ */
-void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s);
+unsigned hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s);   /* blocks taken */
 void hk_slab_collect_local(hk_heap_t *h, hk_slab_t *s);
 unsigned hk_slab_listed(const hk_slab_t *s);
 void hk_slab_discard(hk_heap_t *h, hk_slab_t *s);

@@ -46,10 +46,10 @@ bool hk_slab_extend(hk_heap_t *h, hk_slab_t *s) {
 
 /* Take the blocks other threads freed (they were still counted as used)
  * onto the local list: malloc sees them with the owner's next frees. */
-void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s) {
-  if (atomic_load_explicit(&s->remote_free, memory_order_relaxed) == NULL) return;
+unsigned hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s) {
+  if (atomic_load_explicit(&s->remote_free, memory_order_relaxed) == NULL) return 0;
   hk_block_t *list = atomic_exchange_explicit(&s->remote_free, NULL, memory_order_acquire);
-  if (!list) return;
+  if (!list) return 0;
   unsigned count = 1;
   hk_block_t *tail = list;
   while (tail->next) { tail = tail->next; count++; }
@@ -59,6 +59,7 @@ void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s) {
   s->used = (uint16_t)(s->used - count);
   HK_TEL_ADD(h->tel.collected[hk_tel_row_of(s)], count);
   (void)h;
+  return count;
 }
 
 /* Move the local list to the free list.  With the free list empty, the
@@ -84,11 +85,12 @@ static inline __attribute__((always_inline)) bool collect_local(hk_heap_t *h, hk
 
 void hk_slab_collect_local(hk_heap_t *h, hk_slab_t *s) { collect_local(h, s); }
 
-/* Refill the free list from the owner's and then other threads' frees; the
- * stage is where a refill found them (local unless only remote frees). */
+/* Refill the free list from the slab's own lists (other threads' frees
+ * join the owner's first); the stage: local if they had blocks, else
+ * partial (the caller carves the slab further). */
 unsigned hk_slab_collect(hk_heap_t *h, hk_slab_t *s) {
-  unsigned stage = HK_TELEMETRY && !s->local_free ? HAK_STAGE_REMOTE : HAK_STAGE_LOCAL;
   hk_slab_collect_remote(h, s);
+  unsigned stage = HK_TELEMETRY && !s->local_free ? HAK_STAGE_PARTIAL : HAK_STAGE_LOCAL;
   collect_local(h, s);
   return stage;
 }

@@ -227,15 +227,20 @@ static void *thread_frees(void *arg)
     return NULL;
 }
 
-/* (c) the thread mallocs, main frees while the thread waits. */
-static void *thread_mallocs(void *arg)
+static void malloc_remote_blocks(void)
 {
-    (void)arg;
     for (int i = 0; i < NR; i++) {
         blk_r[i] = malloc(remote_size);
         CHECK(blk_r[i], "malloc failed in the thread");
         *(volatile char *)blk_r[i] = 3;
     }
+}
+
+/* (c) the thread mallocs, main frees while the thread waits. */
+static void *thread_mallocs(void *arg)
+{
+    (void)arg;
+    malloc_remote_blocks();
     pthread_barrier_wait(&barrier);   /* main frees them now */
     pthread_barrier_wait(&barrier);
     return NULL;
@@ -245,11 +250,7 @@ static void *thread_mallocs(void *arg)
 static void *thread_mallocs_exits(void *arg)
 {
     (void)arg;
-    for (int i = 0; i < NR; i++) {
-        blk_r[i] = malloc(remote_size);
-        CHECK(blk_r[i], "malloc failed in the thread");
-        *(volatile char *)blk_r[i] = 3;
-    }
+    malloc_remote_blocks();
     return NULL;
 }
 

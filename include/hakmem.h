@@ -112,7 +112,7 @@ struct hak_stats {
   uint64_t os_mmap, os_munmap, os_madvise, os_mremap;
   uint64_t os_mapped_total, os_unmapped_total, os_purged_total;
   uint64_t stage[HAK_STAGE_COUNT];
-  /* malloc slow-path latency, sampled (1 refill of a class in 256, 1 large malloc in 256) */
+  /* malloc slow-path latency, sampled (1 slow malloc of a thread in 256) */
   uint64_t slow_samples, slow_ns_p50, slow_ns_p95, slow_ns_max;
   uint32_t nclasses;           /* rows used in classes[]                        */
   uint32_t pad_;

@@ -374,9 +374,7 @@ void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen) {
     for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {   /* frees nobody will collect */
       hk_slab_t *s = &ss->slabs[i];
       if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
-      hk_block_t *list = atomic_load_explicit(&s->remote_free, memory_order_acquire);
-      unsigned n = 0;
-      for (hk_block_t *b = list; b; b = b->next) n++;
+      unsigned n = hk_block_count(atomic_load_explicit(&s->remote_free, memory_order_acquire));
       if (n) HK_TEL_HERE(remote_frees[hk_tel_row_of(s)], n);
     }
 #endif

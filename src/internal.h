@@ -148,11 +148,18 @@ unsigned hk_ss_purge(hk_superslab_t *ss, bool aged);
 void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls);
 bool hk_slab_extend(hk_heap_t *h, hk_slab_t *s);
 unsigned hk_slab_collect(hk_heap_t *h, hk_slab_t *s);   /* returns a HAK_STAGE_ */
-unsigned hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s);   /* blocks taken */
+void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s);
 void hk_slab_collect_local(hk_heap_t *h, hk_slab_t *s);
 unsigned hk_slab_listed(const hk_slab_t *s);
 void hk_slab_discard(hk_heap_t *h, hk_slab_t *s);
 void hk_remote_free(hk_superslab_t *ss, hk_slab_t *head, void *p);
+
+/* Blocks on a list (telemetry; slow paths only). */
+static inline unsigned hk_block_count(const hk_block_t *b) {
+  unsigned n = 0;
+  for (; b; b = b->next) n++;
+  return n;
+}
 
 /* The free list is empty: make the local list the free list, unless so few
  * blocks came back that the slow path should carve more (its rule). */

@@ -46,10 +46,10 @@ bool hk_slab_extend(hk_heap_t *h, hk_slab_t *s) {
 
 /* Take the blocks other threads freed (they were still counted as used)
  * onto the local list: malloc sees them with the owner's next frees. */
-unsigned hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s) {
-  if (atomic_load_explicit(&s->remote_free, memory_order_relaxed) == NULL) return 0;
+void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s) {
+  if (atomic_load_explicit(&s->remote_free, memory_order_relaxed) == NULL) return;
   hk_block_t *list = atomic_exchange_explicit(&s->remote_free, NULL, memory_order_acquire);
-  if (!list) return 0;
+  if (!list) return;
   unsigned count = 1;
   hk_block_t *tail = list;
   while (tail->next) { tail = tail->next; count++; }
@@ -59,15 +59,13 @@ unsigned hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s) {
   s->used = (uint16_t)(s->used - count);
   HK_TEL_ADD(h->tel.collected[hk_tel_row_of(s)], count);
   (void)h;
-  return count;
 }
 
 /* Move the local list to the free list.  With the free list empty, the
- * local list holds every carved block that is not in use.  Returns whether
- * there was anything to move. */
-static inline __attribute__((always_inline)) bool collect_local(hk_heap_t *h, hk_slab_t *s) {
+ * local list holds every carved block that is not in use. */
+static inline __attribute__((always_inline)) void collect_local(hk_heap_t *h, hk_slab_t *s) {
   (void)h;
-  if (!s->local_free) return false;
+  if (!s->local_free) return;
   unsigned n;
   if (!s->free) {
     n = (unsigned)s->capacity - s->used;
@@ -80,7 +78,6 @@ static inline __attribute__((always_inline)) bool collect_local(hk_heap_t *h, hk
   s->local_free = NULL;
   HK_TEL_ADD(h->tel.moved_local[s->cls], n);
   (void)n;
-  return true;
 }
 
 void hk_slab_collect_local(hk_heap_t *h, hk_slab_t *s) { collect_local(h, s); }
@@ -98,11 +95,7 @@ unsigned hk_slab_collect(hk_heap_t *h, hk_slab_t *s) {
 /* ---- telemetry: allocations counted off the fast path (telemetry.h) ---- */
 
 /* Blocks on the free list: fed, not (yet) allocated. */
-unsigned hk_slab_listed(const hk_slab_t *s) {
-  unsigned n = 0;
-  for (const hk_block_t *b = s->free; b; b = b->next) n++;
-  return n;
-}
+unsigned hk_slab_listed(const hk_slab_t *s) { return hk_block_count(s->free); }
 
 /* The slab is empty (used == 0) and its lists are dropped: the blocks of the
  * local list count as moved (freed), and every block as dropped, so that

@@ -117,7 +117,31 @@ struct hak_stats {
   uint32_t nclasses;           /* rows used in classes[]                        */
   uint32_t pad_;
   struct hak_stats_class classes[HAK_STATS_CLASSES];
+  /* the adaptive layer (ACE): its background thread and what it did */
+  uint32_t ace_state;          /* enum hak_ace_state                             */
+  uint32_t ace_learning;       /* 0 static, 1 learning, 2 frozen on a strategy   */
+  uint32_t ace_strategy;       /* index in strategies[] in use (learning modes)  */
+  uint32_t nstrategies;        /* entries of strategies[] (0: not learning mode) */
+  uint64_t ace_epochs;
+  uint64_t ace_purged_bytes;   /* free memory it gave back (decay and idle trim) */
+  uint64_t ace_trimmed_bytes;  /* of which by idle trim                          */
+  uint64_t ace_unmapped_bytes; /* empty SuperSlabs unmapped                      */
+  uint64_t ace_bigcache_bytes; /* cached big mappings purged or unmapped         */
+  uint64_t ace_reopens;        /* learning re-opened by a drift of the workload  */
+  struct hak_stats_strategy {
+    char name[16];
+    double rating;             /* ELO                                            */
+    double mean_cost;          /* ns per allocation, CPU + faults + memory       */
+    uint64_t plays;            /* epochs it ran                                  */
+    uint64_t wins, losses, draws;
+    uint32_t alive;            /* still competing                                */
+    uint32_t pad_;
+  } strategies[8];
 };
+
+/* hak_stats.ace_state */
+enum hak_ace_state { HAK_ACE_OFF, HAK_ACE_NOT_STARTED, HAK_ACE_RUNNING, HAK_ACE_FAILED,
+                     HAK_ACE_STOPPED };
 
 /* 0 on success; EINVAL if out is NULL or size < sizeof(size_t). */
 HAK_API int hak_stats_get(struct hak_stats *out, size_t size);

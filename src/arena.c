@@ -1,18 +1,18 @@
 /* hakmem arena: reserves address space in chunks of up to 64 MiB and hands
  * out 2 MiB-aligned SuperSlabs.  Free SuperSlabs stay mapped and are purged
- * (madvise) in batches; their address space is returned on malloc_trim or
- * when the process runs out of it.  One lock, taken once per 2 MiB. */
+ * (madvise) in batches: on the freeing thread, or with the adaptive thread
+ * running, by it (decay), which also unmaps those that stay empty.  Their
+ * address space is also returned on malloc_trim or when the process runs out
+ * of it.  One lock, taken once per 2 MiB. */
 #include "internal.h"
-
-#include <time.h>
 
 #define CHUNK_SS_MAX     32                /* 64 MiB */
 #define MAX_CHUNKS       16384             /* 1 TiB of SuperSlabs */
 /* With HAKMEM_RETAIN_MB x 2 MiB of free SuperSlabs resident, purge every
  * HAKMEM_PURGE_DELAY_MS those free for a whole tick, and all of them past
  * four times that (at least 256 MiB). */
-#define PURGE_BATCH_SS   (hk_cfg.retain_mb)
-#define PURGE_GAP_MS     (hk_cfg.purge_delay_ms)
+#define PURGE_BATCH_SS   (HK_TUNE(retain_mb))
+#define PURGE_GAP_MS     (HK_TUNE(purge_delay_ms))
 #define PURGE_HARD_SS    (4 * PURGE_BATCH_SS > 128 ? 4 * PURGE_BATCH_SS : 128)
 
 typedef struct chunk_s {
@@ -23,6 +23,8 @@ typedef struct chunk_s {
   uint32_t unmapped_mask;  /* free, address space returned (all but the header page) */
   uint32_t lost_mask;      /* could not be mapped again: never used any more */
   uint32_t aged_mask;      /* free and resident at the last purge tick */
+  uint32_t purged_mask;    /* free, purged after use: unmapped if it stays so */
+  uint32_t stale_mask;     /* purged and free at the last unmap tick */
 } chunk_t;
 
 static chunk_t chunks[MAX_CHUNKS];
@@ -41,7 +43,7 @@ static bool reserve_chunk(void) {
     uint8_t *base = hk_os_map_aligned((size_t)n * HK_SS_SIZE, HK_SS_SIZE, 0);
     if (base) {
       hk_os_advise_thp(base, (size_t)n * HK_SS_SIZE);
-      chunks[chunk_count++] = (chunk_t){ base, n, all_bits(n), all_bits(n), 0, 0, 0 };
+      chunks[chunk_count++] = (chunk_t){ base, n, all_bits(n), all_bits(n), 0, 0, 0, 0, 0 };
       return true;
     }
   }
@@ -72,6 +74,8 @@ static hk_superslab_t *take(chunk_t *c, uint32_t avail, bool *clean) {
   c->free_mask &= ~bit;
   c->clean_mask &= ~bit;
   c->aged_mask &= ~bit;
+  c->purged_mask &= ~bit;
+  c->stale_mask &= ~bit;
   return (hk_superslab_t *)p;
 }
 
@@ -129,34 +133,39 @@ static chunk_t *chunk_of(const void *p, uint32_t *bit) {
   return NULL;
 }
 
-/* Purge free SuperSlabs whose pages may be resident, one madvise per run:
- * all of them, or (aged) only those already free at the previous tick. */
-static size_t purge_locked(bool aged) {
+/* Purge free SuperSlabs whose pages may be resident, one madvise per run,
+ * at most `budget` of them: all, or (aged) only those already free at the
+ * previous tick.  Returns bytes purged. */
+static size_t purge_locked(bool aged, size_t budget) {
   size_t purged = 0;
-  for (size_t i = 0; i < chunk_count; i++) {
+  for (size_t i = 0; i < chunk_count && budget; i++) {
     chunk_t *c = &chunks[i];
     uint32_t resident = c->free_mask & ~c->clean_mask & ~c->unmapped_mask;
     uint32_t m = resident & (aged ? c->aged_mask : ~0u);
-    while (m) {
+    while (m && budget) {
       unsigned lo = (unsigned)__builtin_ctz(m);
       uint32_t gap = ~(m >> lo);                           /* run of set bits */
       unsigned len = gap ? (unsigned)__builtin_ctz(gap) : 32 - lo;
+      if (len > budget) len = (unsigned)budget;
       hk_os_purge(c->base + (size_t)lo * HK_SS_SIZE, (size_t)len * HK_SS_SIZE);
-      uint32_t run = (len >= 32 ? ~0u : ((1u << len) - 1)) << lo;
+      uint32_t run = all_bits(len) << lo;
       c->clean_mask |= run;
+      c->purged_mask |= run;
       m &= ~run;
       purged += (size_t)len * HK_SS_SIZE;
       dirty_free -= len;
+      budget -= len;
     }
-    c->aged_mask = c->free_mask & ~c->clean_mask & ~c->unmapped_mask;
   }
   return purged;
 }
 
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+/* Decay: what is free and resident now has aged at the next tick. */
+static void age_locked(void) {
+  for (size_t i = 0; i < chunk_count; i++) {
+    chunk_t *c = &chunks[i];
+    c->aged_mask = c->free_mask & ~c->clean_mask & ~c->unmapped_mask;
+  }
 }
 
 void hk_arena_free_ss(hk_superslab_t *ss) {
@@ -169,32 +178,80 @@ void hk_arena_free_ss(hk_superslab_t *ss) {
     c->free_mask |= bit;
     if (clean) c->clean_mask |= bit;
     else if (++dirty_free >= PURGE_BATCH_SS) {
-      uint64_t now = now_ms();
-      if (dirty_free > PURGE_HARD_SS || PURGE_GAP_MS == 0) purge_locked(false);
-      else if (now - last_purge_ms >= PURGE_GAP_MS) { last_purge_ms = now; purge_locked(true); }
+      /* with the adaptive thread running, the decay is its job */
+      if (dirty_free > PURGE_HARD_SS || PURGE_GAP_MS == 0) {
+        purge_locked(false, SIZE_MAX);
+        age_locked();
+      } else if (!hk_ace_running()) {
+        uint64_t now = hk_now_ms();
+        if (now - last_purge_ms >= PURGE_GAP_MS) {
+          last_purge_ms = now;
+          purge_locked(true, SIZE_MAX);
+          age_locked();
+        }
+      }
     }
   }
   hk_unlock(&arena_lock);
 }
 
+/* Return the address space of a chunk's free SuperSlabs in m (the header
+ * page stays: a late remote free may still write its flag there, and it
+ * keeps the slot from being mapped over). */
+static void unmap_locked(chunk_t *c, uint32_t m) {
+  c->unmapped_mask |= m;
+  c->clean_mask |= m;
+  c->purged_mask &= ~m;
+  c->stale_mask &= ~m;
+  while (m) {
+    unsigned lo = (unsigned)__builtin_ctz(m);
+    hk_os_unmap(c->base + (size_t)lo * HK_SS_SIZE + HK_PAGE_SIZE, HK_SS_SIZE - HK_PAGE_SIZE);
+    m &= m - 1;
+  }
+}
+
 /* Purge all free SuperSlabs; with release_address_space also unmap them. */
 size_t hk_arena_trim(bool release_address_space) {
   hk_lock(&arena_lock);
-  size_t n = purge_locked(false);
-  if (release_address_space) {
-    for (size_t i = 0; i < chunk_count; i++) {
-      chunk_t *c = &chunks[i];
-      uint32_t m = c->free_mask & ~c->unmapped_mask;
-      while (m) {
-        /* the header page stays: a late remote free may still write its
-         * flag there, and it keeps the slot from being mapped over */
-        unsigned lo = (unsigned)__builtin_ctz(m);
-        hk_os_unmap(c->base + (size_t)lo * HK_SS_SIZE + HK_PAGE_SIZE, HK_SS_SIZE - HK_PAGE_SIZE);
-        m &= m - 1;
-      }
-      c->unmapped_mask |= c->free_mask;
-      c->clean_mask |= c->free_mask;
-    }
+  size_t n = purge_locked(false, SIZE_MAX);
+  age_locked();
+  for (size_t i = 0; release_address_space && i < chunk_count; i++)
+    unmap_locked(&chunks[i], chunks[i].free_mask & ~chunks[i].unmapped_mask);
+  hk_unlock(&arena_lock);
+  return n;
+}
+
+/* ---- the adaptive thread (ace.c) ---------------------------------------- */
+
+#define DECAY_BATCH_SS 2   /* 4 MiB per lock hold: one madvise batch */
+
+/* A decay tick: purge the free SuperSlabs that aged a tick (or all of them),
+ * a batch per lock hold, then age what is left.  Returns bytes purged. */
+size_t hk_arena_decay(bool all) {
+  size_t total = 0, n;
+  do {
+    hk_lock(&arena_lock);
+    n = purge_locked(!all, DECAY_BATCH_SS);
+    hk_unlock(&arena_lock);
+    total += n;
+  } while (n);
+  hk_lock(&arena_lock);
+  age_locked();
+  hk_unlock(&arena_lock);
+  return total;
+}
+
+/* An unmap tick: unmap the SuperSlabs purged after use that stayed free
+ * since the previous tick.  Returns bytes unmapped. */
+size_t hk_arena_unmap_stale(void) {
+  size_t n = 0;
+  hk_lock(&arena_lock);
+  for (size_t i = 0; i < chunk_count; i++) {
+    chunk_t *c = &chunks[i];
+    uint32_t m = c->stale_mask & c->free_mask & c->purged_mask & ~c->unmapped_mask;
+    n += (size_t)__builtin_popcount(m) * (HK_SS_SIZE - HK_PAGE_SIZE);
+    unmap_locked(c, m);
+    c->stale_mask = c->free_mask & c->purged_mask & ~c->unmapped_mask;
   }
   hk_unlock(&arena_lock);
   return n;

@@ -4,37 +4,45 @@
 #include "internal.h"
 #include "hakmem.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
 
 extern char **environ;
 
-enum { K_MODE, K_PURGE, K_RETAIN, K_BIGCACHE, K_THP, K_STATS, K_VERBOSE, K_COUNT };
+enum { K_MODE, K_PURGE, K_RETAIN, K_BIGCACHE, K_THP, K_STATS, K_VERBOSE, K_STRATEGY, K_LOG,
+       K_COUNT };
 
 static const char *const knob_names[K_COUNT] = {
   "HAKMEM_MODE", "HAKMEM_PURGE_DELAY_MS", "HAKMEM_RETAIN_MB", "HAKMEM_BIGCACHE_MB",
-  "HAKMEM_THP", "HAKMEM_STATS", "HAKMEM_VERBOSE",
+  "HAKMEM_THP", "HAKMEM_STATS", "HAKMEM_VERBOSE", "HAKMEM_STRATEGY", "HAKMEM_LOG",
 };
 static const char *const accepted[K_COUNT] = {
   "minimal|fast|balanced|learning|research", "0..60000", "0..4096", "0..4096",
-  "off|auto|on", "0|1|json:PATH", "0|1",
+  "off|auto|on", "0|1|json:PATH", "0|1", "elo|ucb1|lean|balanced|warm|hoard", "PATH",
 };
-static const uint32_t max_value[K_COUNT] = { 0, 60000, 4096, 4096, 0, 0, 1 };
+static const uint32_t max_value[K_COUNT] = { 0, 60000, 4096, 4096, 0, 0, 1, 0, 0 };
+static const char *const strategy_names[] = { "elo", "ucb1" };
 
 const char *const hk_mode_names[] = { "minimal", "fast", "balanced", "learning", "research" };
 static const char *const thp_names[] = { "off", "auto", "on" };
 
-/* Per mode: purge delay, retain, bigcache, thp, stats, verbose. */
-static const uint32_t mode_defaults[5][6] = {
-  [HAK_MODE_MINIMAL]  = { 0,    0,  0,   HK_THP_OFF,  HK_STATS_OFF,   0 },
-  [HAK_MODE_FAST]     = { 1000, 64, 256, HK_THP_AUTO, HK_STATS_OFF,   0 },
-  [HAK_MODE_BALANCED] = { 100,  8,  64,  HK_THP_AUTO, HK_STATS_OFF,   0 },
-  [HAK_MODE_LEARNING] = { 100,  8,  64,  HK_THP_AUTO, HK_STATS_OFF,   0 },
-  [HAK_MODE_RESEARCH] = { 100,  8,  64,  HK_THP_ON,   HK_STATS_TABLE, 1 },
+/* Per mode: purge delay, retain, bigcache, thp, stats, verbose, adaptive
+ * thread, learning. */
+static const uint32_t mode_defaults[5][8] = {
+  [HAK_MODE_MINIMAL]  = { 0,    0,  0,   HK_THP_OFF,  HK_STATS_OFF,   0, 0, 0 },
+  [HAK_MODE_FAST]     = { 1000, 64, 256, HK_THP_AUTO, HK_STATS_OFF,   0, 0, 0 },
+  [HAK_MODE_BALANCED] = { 100,  8,  64,  HK_THP_AUTO, HK_STATS_OFF,   0, 1, 0 },
+  [HAK_MODE_LEARNING] = { 100,  8,  64,  HK_THP_AUTO, HK_STATS_OFF,   0, 1, 1 },
+  [HAK_MODE_RESEARCH] = { 100,  8,  64,  HK_THP_ON,   HK_STATS_TABLE, 1, 1, 1 },
 };
 
-hk_config_t hk_cfg = { HAK_MODE_BALANCED, 100, 8, 64, HK_THP_AUTO, HK_STATS_OFF, 0, "" };
+hk_config_t hk_cfg = { HAK_MODE_BALANCED, 100, 8, 64, HK_THP_AUTO, HK_STATS_OFF, 0,
+                       HK_STRATEGY_ELO, 1, 0, "", "" };
+hk_tune_t hk_tune = { 100, 8, 64, { 0 } };
+int hk_log_fd = 2;
 static bool from_env[K_COUNT];
 
 void hk_log(const char *fmt, ...) {
@@ -48,7 +56,7 @@ void hk_log(const char *fmt, ...) {
   size_t len = 8 + ((size_t)n < sizeof buf - 9 ? (size_t)n : sizeof buf - 10);
   buf[len++] = '\n';
   for (size_t off = 0; off < len;) {
-    ssize_t w = write(2, buf + off, len - off);
+    ssize_t w = write(hk_log_fd, buf + off, len - off);
     if (w <= 0) return;
     off += (size_t)w;
   }
@@ -63,6 +71,8 @@ static void apply_mode(unsigned mode) {
   hk_cfg.thp = d[3];
   hk_cfg.stats = d[4];
   hk_cfg.verbose = d[5];
+  hk_cfg.ace = d[6];
+  hk_cfg.learning = d[7];
 }
 
 static int word_index(const char *v, const char *const *words, int n) {
@@ -96,6 +106,10 @@ static const char *knob_value(int k, char *buf, size_t size) {
     if (hk_cfg.stats != HK_STATS_JSON) return hk_cfg.stats ? "1" : "0";
     snprintf(buf, size, "json:%s", hk_cfg.stats_path);
     return buf;
+  case K_STRATEGY:
+    if (hk_cfg.strategy < 0) return strategy_names[-hk_cfg.strategy - 1];
+    return hk_strategy_names[hk_cfg.strategy];
+  case K_LOG: return hk_cfg.log_path[0] ? hk_cfg.log_path : "stderr";
   default: return hk_cfg.verbose ? "1" : "0";
   }
 }
@@ -121,6 +135,15 @@ static bool set_knob(int k, const char *v) {
       return false;
     strcpy(hk_cfg.stats_path, v + 5);
     hk_cfg.stats = HK_STATS_JSON;
+    return true;
+  case K_STRATEGY:
+    if ((i = word_index(v, strategy_names, 2)) >= 0) { hk_cfg.strategy = -i - 1; return true; }
+    if ((i = word_index(v, hk_strategy_names, (int)HK_STRATEGIES)) < 0) return false;
+    hk_cfg.strategy = i;
+    return true;
+  case K_LOG:
+    if (*v == 0 || strlen(v) >= sizeof hk_cfg.log_path) return false;
+    strcpy(hk_cfg.log_path, v);
     return true;
   default:
     if (!parse_number(v, max_value[k], &x)) return false;
@@ -149,6 +172,16 @@ static const char *shown(const char *v, char *buf, size_t size) {
   return buf;
 }
 
+/* HAKMEM_LOG: messages go to PATH (appended) instead of stderr. */
+static void open_log(void) {
+  int fd = open(hk_cfg.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd >= 0) { hk_log_fd = fd; return; }
+  int err = errno;
+  hk_log("warning: HAKMEM_LOG=%s cannot be opened (errno %d); logging to stderr",
+         hk_cfg.log_path, err);
+  hk_cfg.log_path[0] = 0;
+}
+
 static void try_knob(int k, const char *v) {
   if (set_knob(k, v)) { from_env[k] = true; return; }
   char a[80], b[32];
@@ -160,20 +193,30 @@ void hk_config_init(void) {
   char **env = environ;
   if (!env) return;
   const char *v;
-  for (char **e = env; *e; e++)            /* the mode first: it sets the defaults */
+  for (char **e = env; *e; e++)            /* where messages go, then the mode */
+    if (knob_of(*e, &v) == K_LOG) try_knob(K_LOG, v);
+  if (hk_cfg.log_path[0]) open_log();
+  for (char **e = env; *e; e++)            /* the mode sets the defaults */
     if (knob_of(*e, &v) == K_MODE) try_knob(K_MODE, v);
   for (char **e = env; *e; e++) {
     if (strncmp(*e, "HAKMEM_", 7) != 0) continue;
     int k = knob_of(*e, &v);
-    if (k == K_MODE) continue;
+    if (k == K_MODE || k == K_LOG) continue;
     if (k >= 0) { try_knob(k, v); continue; }
-    char a[80];
+    char a[80], known[300] = "";
+    for (int i = 0; i < K_COUNT; i++) {
+      strcat(known, knob_names[i]);
+      if (i + 1 < K_COUNT) strcat(known, ", ");
+    }
     const char *eq = strchr(*e, '=');
     int name_len = eq ? (int)(eq - *e) : (int)strlen(*e);
-    hk_log("warning: unknown variable %.*s=%s ignored (known: HAKMEM_MODE, HAKMEM_PURGE_DELAY_MS, "
-           "HAKMEM_RETAIN_MB, HAKMEM_BIGCACHE_MB, HAKMEM_THP, HAKMEM_STATS, HAKMEM_VERBOSE)",
-           name_len > 200 ? 200 : name_len, *e, shown(eq ? eq + 1 : "", a, sizeof a));
+    hk_log("warning: unknown variable %.*s=%s ignored (known: %s)",
+           name_len > 200 ? 200 : name_len, *e, shown(eq ? eq + 1 : "", a, sizeof a), known);
   }
+  hk_tune.purge_delay_ms = hk_cfg.purge_delay_ms;
+  hk_tune.retain_mb = hk_cfg.retain_mb;
+  hk_tune.bigcache_mb = hk_cfg.bigcache_mb;
+  memset(hk_tune.refill_pages, 1, sizeof hk_tune.refill_pages);
   if (!hk_cfg.verbose) return;
   for (int k = 0; k < K_COUNT; k++) {
     char buf[600], src[32];

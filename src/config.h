@@ -7,6 +7,9 @@
 
 enum { HK_THP_OFF, HK_THP_AUTO, HK_THP_ON };
 enum { HK_STATS_OFF, HK_STATS_TABLE, HK_STATS_JSON };
+/* HAKMEM_STRATEGY: how learning mode picks its strategy (ace.c), or a
+ * candidate (>= 0) run statically. */
+enum { HK_STRATEGY_ELO = -1, HK_STRATEGY_UCB1 = -2 };
 
 typedef struct hk_config_s {
   unsigned mode;              /* enum hak_mode                                */
@@ -16,11 +19,33 @@ typedef struct hk_config_s {
   unsigned thp;               /* HK_THP_*                                     */
   unsigned stats;             /* HK_STATS_*: printed at exit                  */
   unsigned verbose;
+  int strategy;               /* HK_STRATEGY_* or a candidate index           */
+  unsigned ace;               /* the adaptive layer's thread may run (mode)   */
+  unsigned learning;          /* it learns a strategy (learning, research)    */
   char stats_path[512];       /* HAKMEM_STATS=json:PATH                       */
+  char log_path[512];         /* HAKMEM_LOG=PATH: messages and decisions      */
 } hk_config_t;
 
 extern hk_config_t hk_cfg;
 extern const char *const hk_mode_names[];
+extern int hk_log_fd;                         /* stderr, or HAKMEM_LOG's file */
+
+/* Learning mode's candidate strategies (ace.c). */
+#define HK_STRATEGIES 4
+extern const char *const hk_strategy_names[HK_STRATEGIES];
+
+/* The knobs the adaptive layer changes while the program runs (a copy of
+ * hk_cfg's at start).  Slow paths read them with HK_TUNE: a relaxed atomic
+ * load, a plain mov. */
+typedef struct hk_tune_s {
+  uint32_t purge_delay_ms;
+  uint32_t retain_mb;
+  uint32_t bigcache_mb;
+  uint8_t refill_pages[80];   /* per size class: pages carved per refill      */
+} hk_tune_t;
+extern hk_tune_t hk_tune;
+#define HK_TUNE(field) __atomic_load_n(&hk_tune.field, __ATOMIC_RELAXED)
+#define HK_TUNE_SET(field, v) __atomic_store_n(&hk_tune.field, (v), __ATOMIC_RELAXED)
 
 void hk_config_init(void);
 /* One line "hakmem: ..." on stderr, formatted without allocating. */

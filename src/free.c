@@ -39,6 +39,7 @@ void hk_free_generic(void *p) {
     uint64_t seen = atomic_load_explicit(&ss->abandoned_state, memory_order_acquire);
     hk_remote_free(ss, head, p);
     hk_heap_abandoned_free(ss, seen);
+    hk_ace_poke();
   }
   errno = saved_errno;
 }

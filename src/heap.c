@@ -7,8 +7,6 @@
 
 #include "hakmem.h"
 
-#include <time.h>
-
 #define RECLAIM_TRIES    8    /* abandoned SuperSlabs tried before a new one */
 
 static hk_lock_t pool_lock = HK_LOCK_INIT;
@@ -40,15 +38,18 @@ hk_heap_t *hk_heap_acquire(void) {
       h = (hk_heap_t *)pool_next;
       pool_next += sz;
       pool_left -= sz;
+      pthread_mutex_init(&h->lock, NULL);
       h->all_next = all_heaps;
-      all_heaps = h;
+      __atomic_store_n(&all_heaps, h, __ATOMIC_RELEASE);   /* hk_heap_all reads it unlocked */
     }
   }
   if (h) live_heaps++;
   hk_unlock(&pool_lock);
   if (!h) return NULL;
-  memset(h, 0, offsetof(hk_heap_t, all_next));   /* counters stay: totals are cumulative */
+  hk_lock(&h->lock);                  /* the adaptive thread may be looking at it */
+  memset(h, 0, offsetof(hk_heap_t, lock));   /* counters stay: totals are cumulative */
   for (unsigned i = 0; i < HK_DIRECT_SLOTS; i++) h->direct[i] = &hk_slab_empty;
+  hk_unlock(&h->lock);
   return h;
 }
 
@@ -59,6 +60,10 @@ void hk_heap_release(hk_heap_t *h) {
   live_heaps--;
   hk_unlock(&pool_lock);
 }
+
+/* Every heap ever made, newest first, linked by all_next: the list only
+ * grows at its head and heaps are never unmapped, so it is read unlocked. */
+hk_heap_t *hk_heap_all(void) { return __atomic_load_n(&all_heaps, __ATOMIC_ACQUIRE); }
 
 /* Statistics: fn on every heap ever made (live or pooled). */
 size_t hk_heap_visit_all(hk_heap_visitor fn, void *arg) {
@@ -147,30 +152,36 @@ static void ss_release(hk_heap_t *h, hk_superslab_t *ss) {
   hk_arena_free_ss(ss);
 }
 
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+#define SLABS_PER_MB    ((uint32_t)(((size_t)1 << 20) / HK_SLAB_SIZE))
+#define HARD_EXTRA      (16 * SLABS_PER_MB)   /* with the adaptive thread: see below */
 
-/* Batched decay: only slabs that stayed free for a whole tick are purged,
- * so a heap whose free memory churns does not purge pages it is about to
- * touch again. */
+/* Batched decay on the owner's slow path: only slabs that stayed free for a
+ * whole tick are purged, so a heap whose free memory churns does not purge
+ * pages it is about to touch again.  With the adaptive thread running, the
+ * decay is its job (off the program's threads); the owner purges only when
+ * far past what it retains, should that thread lag. */
 static void heap_maybe_purge(hk_heap_t *h, hk_superslab_t *freed_in) {
-  if (h->dirty_slabs <= hk_cfg.retain_mb * (uint32_t)(((size_t)1 << 20) / HK_SLAB_SIZE)) return;
-  if (hk_cfg.purge_delay_ms == 0) {      /* no decay: purge where memory was freed */
-    hk_ss_purge(freed_in, false);
+  uint32_t retain = HK_TUNE(retain_mb) * SLABS_PER_MB;
+  if (h->dirty_slabs <= retain) return;
+  uint32_t delay = HK_TUNE(purge_delay_ms);
+  if (delay == 0 || (hk_ace_running() && h->dirty_slabs > 4 * retain + HARD_EXTRA)) {
+    hk_ss_purge(freed_in, ~0u);          /* no decay: purge where memory was freed */
     return;
   }
-  uint64_t now = now_ms();
-  if (now - h->last_purge_ms < hk_cfg.purge_delay_ms) return;
+  if (hk_ace_running()) return;
+  uint64_t now = hk_now_ms();
+  if (now - h->last_purge_ms < delay) return;
   h->last_purge_ms = now;
-  for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) hk_ss_purge(ss, true);
+  for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) {
+    hk_ss_purge(ss, ss->purge_mark);
+    hk_ss_age(ss);
+  }
 }
 
 /* A span is free again.  Returns true when its SuperSlab went back to the
  * arena (the heap keeps one empty SuperSlab as a spare unless `no_spare`). */
 static bool span_freed(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *head, bool no_spare) {
+  h->activity++;
   hk_ss_return_span(ss, head);
   ss_update_list(h, ss);
   if (ss->free_mask == ~0u && (no_spare || h->ss_avail.count > 1)) {
@@ -211,9 +222,8 @@ static void ss_collect_flagged(hk_heap_t *h, hk_superslab_t *ss) {
   }
 }
 
-/* Take other threads' frees: when hinted, or always with `force`. */
-void hk_heap_collect(hk_heap_t *h, bool force) {
-  if (!force && atomic_load_explicit(&h->remote_hint, memory_order_relaxed) == 0) return;
+/* Take other threads' frees (under the heap lock). */
+static void collect_locked(hk_heap_t *h) {
   atomic_store_explicit(&h->remote_hint, 0, memory_order_relaxed);
   atomic_thread_fence(memory_order_seq_cst);
   hk_ss_list_t *lists[2] = { &h->ss_full, &h->ss_avail };
@@ -224,6 +234,14 @@ void hk_heap_collect(hk_heap_t *h, bool force) {
       ss_collect_flagged(h, ss);
     }
   }
+}
+
+/* Take other threads' frees: when hinted, or always with `force`. */
+void hk_heap_collect(hk_heap_t *h, bool force) {
+  if (!force && atomic_load_explicit(&h->remote_hint, memory_order_relaxed) == 0) return;
+  hk_lock(&h->lock);
+  collect_locked(h);
+  hk_unlock(&h->lock);
 }
 
 /* ---- abandonment and reclaim -------------------------------------------- */
@@ -311,6 +329,7 @@ static void reclaim(hk_heap_t *h, hk_superslab_t *ss) {
  * so that one stranded by a free that raced with its owner's exit (counted
  * live, yet pushed after the final collection) is collected and released. */
 void hk_heap_abandon(hk_heap_t *h) {
+  hk_lock(&h->lock);
   for (int i = 0; i < SWEEP_AT_EXIT; i++) {
     hk_superslab_t *ss = abandoned_pop(true);
     if (!ss) break;
@@ -346,6 +365,7 @@ void hk_heap_abandon(hk_heap_t *h) {
       hk_unlock(&abandoned_lock);
     }
   }
+  hk_unlock(&h->lock);
   for (unsigned c = 0; c < HK_NUM_CLASSES; c++) hk_assert_internal(h->queues[c].first == NULL);
 }
 
@@ -386,6 +406,7 @@ void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen) {
 /* Statistics: the blocks on the free lists of the calling thread's heap,
  * per class (fed but not allocated), after taking its local lists back. */
 void hk_heap_count_listed(hk_heap_t *h, uint64_t *listed) {
+  hk_lock(&h->lock);
   hk_ss_list_t *lists[2] = { &h->ss_full, &h->ss_avail };
   for (int l = 0; l < 2; l++) {
     for (hk_superslab_t *ss = lists[l]->first; ss; ss = ss->next) {
@@ -397,13 +418,26 @@ void hk_heap_count_listed(hk_heap_t *h, uint64_t *listed) {
       }
     }
   }
+  hk_unlock(&h->lock);
 }
 
 /* malloc_trim: adopt every abandoned SuperSlab, releasing the empty ones. */
 size_t hk_heap_reclaim_all(hk_heap_t *h) {
   size_t n = 0;
   hk_superslab_t *ss;
+  hk_lock(&h->lock);
   while ((ss = abandoned_pop(false)) != NULL) { reclaim(h, ss); n++; }
+  hk_unlock(&h->lock);
+  return n;
+}
+
+/* malloc_trim: purge every free slab of the heap. */
+size_t hk_heap_purge_all(hk_heap_t *h) {
+  size_t n = 0;
+  hk_lock(&h->lock);
+  for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next)
+    n += (size_t)hk_ss_purge(ss, ~0u) << HK_SLAB_SHIFT;
+  hk_unlock(&h->lock);
   return n;
 }
 
@@ -424,13 +458,13 @@ static hk_slab_t *take_span_owned(hk_heap_t *h, unsigned n, bool large, bool *cl
 
 /* A span of n slabs: from owned SuperSlabs, then after collecting remote
  * frees, then from abandoned SuperSlabs, then from the arena.  *stage says
- * which (enum hak_stage). */
-static hk_slab_t *take_span(hk_heap_t *h, unsigned n, bool large, bool *clean,
-                            hk_superslab_t **out, unsigned *stage) {
+ * which (enum hak_stage).  Under the heap lock. */
+static hk_slab_t *take_span_locked(hk_heap_t *h, unsigned n, bool large, bool *clean,
+                                   hk_superslab_t **out, unsigned *stage) {
   *stage = HAK_STAGE_NEW_SS;
   hk_slab_t *head = take_span_owned(h, n, large, clean, out);
   if (!head) {
-    hk_heap_collect(h, true);
+    collect_locked(h);
     head = take_span_owned(h, n, large, clean, out);
   }
   if (head) {
@@ -452,6 +486,15 @@ static hk_slab_t *take_span(hk_heap_t *h, unsigned n, bool large, bool *clean,
   head = hk_ss_take_span(ss, n, large, clean);
   ss_update_list(h, ss);
   *out = ss;
+  return head;
+}
+
+static hk_slab_t *take_span(hk_heap_t *h, unsigned n, bool large, bool *clean,
+                            hk_superslab_t **out, unsigned *stage) {
+  hk_lock(&h->lock);
+  h->activity++;
+  hk_slab_t *head = take_span_locked(h, n, large, clean, out, stage);
+  hk_unlock(&h->lock);
   return head;
 }
 
@@ -568,14 +611,78 @@ void *hk_heap_alloc_large(hk_heap_t *h, size_t n, size_t align) {
 /* The owner freed the last block of slab s (fast path) or a block of a
  * large or full slab (slow path, s->used already updated). */
 void hk_heap_slab_freed_local(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s) {
-  if (s->flags & HK_SLAB_LARGE) {
-    span_freed(h, ss, s, false);
-  } else if (s->used == 0 && s->flags == 0 && h->queues[s->cls].first == s && s->next == NULL) {
+  if (s->used == 0 && s->flags == 0 && h->queues[s->cls].first == s && s->next == NULL) {
     /* keep a class's last slab: no churn for a malloc/free cycle */
-  } else {
-    slab_after_collect(h, ss, s, false);
+  } else if (s->used == 0) {
+    hk_lock(&h->lock);
+    if (s->flags & HK_SLAB_LARGE) span_freed(h, ss, s, false);
+    else slab_after_collect(h, ss, s, false);
+    hk_unlock(&h->lock);
+    hk_ace_poke();
+  } else if (s->flags & HK_SLAB_FULL) {
+    slab_after_collect(h, ss, s, false);   /* back in its queue: no span changes */
   }
   hk_heap_collect(h, false);   /* a heap that only frees still takes remote frees */
+}
+
+/* ---- the adaptive thread's tick (ace.c) ------------------------------------ */
+
+#define DECAY_BATCH 64   /* slabs (4 MiB) per lock hold: the owner waits one batch at most */
+
+/* Purge up to DECAY_BATCH free resident slabs: every one (`all`), or those
+ * that aged a tick while the heap holds more than it retains. */
+static unsigned decay_batch(hk_heap_t *h, bool all) {
+  uint32_t retain = all ? 0 : HK_TUNE(retain_mb) * SLABS_PER_MB;
+  unsigned purged = 0;
+  for (hk_superslab_t *ss = h->ss_avail.first; ss && purged < DECAY_BATCH; ss = ss->next) {
+    if (h->dirty_slabs <= retain) break;
+    purged += hk_ss_purge(ss, all ? ~0u : ss->purge_mark);
+  }
+  return purged;
+}
+
+/* One tick of the adaptive thread on heap h, `elapsed` ms after the last:
+ * at a decay tick, purge what aged beyond the heap's retain and age the
+ * rest; once no span was taken or freed for idle_ms, purge every free slab
+ * (idle trim: the heap's cache goes back).  Returns slabs purged; *trimmed
+ * counts them when the idle trim did it. */
+unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_ms,
+                      unsigned *trimmed) {
+  unsigned total = 0, n;
+  *trimmed = 0;
+  hk_lock(&h->lock);
+  if (h->activity != h->ace_activity) {
+    h->ace_activity = h->activity;
+    h->ace_idle_ms = 0;
+  } else if (h->ace_idle_ms < idle_ms) {
+    h->ace_idle_ms += elapsed;
+  }
+  for (;;) {
+    bool idle = h->activity == h->ace_activity && h->ace_idle_ms >= idle_ms;
+    if (!idle && !decay) break;
+    n = decay_batch(h, idle);
+    total += n;
+    if (idle) *trimmed += n;
+    if (n < DECAY_BATCH) break;
+    hk_unlock(&h->lock);                 /* let the owner in between batches */
+    hk_lock(&h->lock);
+  }
+  if (decay)
+    for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) hk_ss_age(ss);
+  hk_unlock(&h->lock);
+  return total;
+}
+
+/* Free resident memory of the calling thread's heap, of any heap (the
+ * adaptive thread: whether to start, whether to keep its pace). */
+size_t hk_heap_dirty_bytes_self(void) {
+  return (size_t)__atomic_load_n(&hk_heap_tls->dirty_slabs, __ATOMIC_RELAXED) << HK_SLAB_SHIFT;
+}
+
+bool hk_heap_any_dirty(void) {
+  for (hk_heap_t *h = hk_heap_all(); h; h = h->all_next)
+    if (__atomic_load_n(&h->dirty_slabs, __ATOMIC_RELAXED)) return true;
+  return false;
 }
 
 size_t hk_heap_abandoned_count(void) {
@@ -588,9 +695,20 @@ size_t hk_heap_abandoned_count(void) {
 
 /* ---- fork ---------------------------------------------------------------- */
 
-void hk_heap_fork_prepare(void) { hk_lock(&pool_lock); hk_lock(&abandoned_lock); }
-void hk_heap_fork_parent(void) { hk_unlock(&abandoned_lock); hk_unlock(&pool_lock); }
+/* Every heap lock is taken too: a heap in the child (its owner thread gone)
+ * is never left half updated for the adaptive thread to find. */
+void hk_heap_fork_prepare(void) {
+  hk_lock(&pool_lock);
+  for (hk_heap_t *h = all_heaps; h; h = h->all_next) hk_lock(&h->lock);
+  hk_lock(&abandoned_lock);
+}
+void hk_heap_fork_parent(void) {
+  hk_unlock(&abandoned_lock);
+  for (hk_heap_t *h = all_heaps; h; h = h->all_next) hk_unlock(&h->lock);
+  hk_unlock(&pool_lock);
+}
 void hk_heap_fork_child(void) {
   pthread_mutex_init(&pool_lock, NULL);
+  for (hk_heap_t *h = all_heaps; h; h = h->all_next) pthread_mutex_init(&h->lock, NULL);
   pthread_mutex_init(&abandoned_lock, NULL);
 }

@@ -69,12 +69,14 @@ static void thread_exit(void *arg) {
   hk_heap_tls = &hk_heap_empty;     /* later frees of this thread go the remote way */
   hk_heap_abandon(h);
   hk_heap_release(h);
+  hk_ace_poke();
 }
 
 /* ---- fork -------------------------------------------------------------- */
 
 static void fork_prepare(void) {
   hk_stats_fork_prepare();
+  hk_ace_fork_prepare();
   hk_heap_fork_prepare();
   hk_large_fork_prepare();
   hk_arena_fork_prepare();
@@ -83,6 +85,7 @@ static void fork_parent(void) {
   hk_arena_fork_parent();
   hk_large_fork_parent();
   hk_heap_fork_parent();
+  hk_ace_fork_parent();
   hk_stats_fork_parent();
 }
 static void fork_child(void) {
@@ -90,6 +93,7 @@ static void fork_child(void) {
   hk_large_fork_child();
   hk_heap_fork_child();
   hk_stats_fork_child();
+  hk_ace_fork_child();
 }
 
 /* ---- process and thread init ---------------------------------------------- */
@@ -100,6 +104,7 @@ static void process_init(void) {
   if (atomic_compare_exchange_strong(&process_state, &expected, 1)) {
     in_process_init = 1;            /* libc may call malloc from what follows */
     hk_config_init();
+    hk_ace_init();
     if (pthread_key_create(&heap_key, thread_exit) == 0)
       atomic_store_explicit(&heap_key_ready, true, memory_order_release);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
@@ -136,8 +141,6 @@ size_t hk_trim(void) {
     hk_heap_reclaim_all(h);
   }
   size_t n = hk_bigcache_flush();
-  if (h != &hk_heap_empty) {
-    for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) n += (size_t)hk_ss_purge(ss, false) << HK_SLAB_SHIFT;
-  }
+  if (h != &hk_heap_empty) n += hk_heap_purge_all(h);
   return n + hk_arena_trim(false);
 }

@@ -30,8 +30,6 @@ HK_COLD __attribute__((noreturn)) void hk_assert_fail(const char *expr, const ch
 #endif
 
 /* ---- locks: pthread mutexes, re-initialised in the child after fork ----- */
-typedef pthread_mutex_t hk_lock_t;
-#define HK_LOCK_INIT PTHREAD_MUTEX_INITIALIZER
 static inline void hk_lock(hk_lock_t *l) { pthread_mutex_lock(l); }
 static inline void hk_unlock(hk_lock_t *l) { pthread_mutex_unlock(l); }
 
@@ -134,6 +132,8 @@ void hk_arena_free_ss(hk_superslab_t *ss);
 size_t hk_arena_trim(bool release_address_space);
 typedef void (*hk_ss_visitor)(hk_superslab_t *ss, void *arg);
 void hk_arena_visit(hk_ss_visitor fn, void *arg);
+size_t hk_arena_decay(bool all);
+size_t hk_arena_unmap_stale(void);
 void hk_arena_fork_prepare(void);
 void hk_arena_fork_parent(void);
 void hk_arena_fork_child(void);
@@ -142,7 +142,8 @@ void hk_arena_fork_child(void);
 void hk_ss_init(hk_superslab_t *ss, hk_heap_t *owner, bool clean);
 hk_slab_t *hk_ss_take_span(hk_superslab_t *ss, unsigned nslabs, bool large, bool *clean);
 void hk_ss_return_span(hk_superslab_t *ss, hk_slab_t *head);
-unsigned hk_ss_purge(hk_superslab_t *ss, bool aged);
+unsigned hk_ss_purge(hk_superslab_t *ss, uint32_t which);
+void hk_ss_age(hk_superslab_t *ss);
 
 /* slab.c: blocks inside a slab */
 void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls);
@@ -186,6 +187,12 @@ size_t hk_heap_reclaim_all(hk_heap_t *h);
 void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen);
 size_t hk_heap_abandoned_count(void);
 void hk_heap_count_listed(hk_heap_t *h, uint64_t *listed);   /* per class, adds */
+size_t hk_heap_purge_all(hk_heap_t *h);
+hk_heap_t *hk_heap_all(void);
+unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_ms,
+                      unsigned *trimmed);
+size_t hk_heap_dirty_bytes_self(void);
+bool hk_heap_any_dirty(void);
 typedef void (*hk_heap_visitor)(hk_heap_t *h, void *arg);
 size_t hk_heap_visit_all(hk_heap_visitor fn, void *arg);   /* returns live heaps */
 void hk_heap_fork_prepare(void);
@@ -200,6 +207,7 @@ size_t hk_direct_usable(hk_superslab_t *hdr, const void *p);
 size_t hk_bigcache_flush(void);
 size_t hk_bigcache_bytes(void);
 size_t hk_bigcache_resident_bytes(void);
+size_t hk_bigcache_decay(uint64_t now, uint32_t purge_ms, uint32_t evict_ms);
 void hk_direct_stats(size_t *bytes, size_t *count);
 void hk_large_fork_prepare(void);
 void hk_large_fork_parent(void);
@@ -224,6 +232,28 @@ void hk_tel_row_moved(size_t old_usable, size_t new_usable);
 void hk_stats_fork_prepare(void);
 void hk_stats_fork_parent(void);
 void hk_stats_fork_child(void);
+
+/* ace.c: the adaptive thread */
+enum { HK_ACE_OFF, HK_ACE_IDLE, HK_ACE_RUNNING, HK_ACE_FAILED, HK_ACE_STOPPED };
+extern _Atomic int hk_ace_state;
+static inline bool hk_ace_running(void) {
+  return atomic_load_explicit(&hk_ace_state, memory_order_relaxed) == HK_ACE_RUNNING;
+}
+void hk_ace_init(void);
+void hk_ace_start(void);
+/* Memory was freed: the thread starts when there is enough to purge. */
+static inline void hk_ace_poke(void) {
+  if (hk_unlikely(atomic_load_explicit(&hk_ace_state, memory_order_relaxed) == HK_ACE_IDLE))
+    hk_ace_start();
+}
+struct hak_stats;
+void hk_ace_stats(struct hak_stats *st);
+void hk_ace_fork_prepare(void);
+void hk_ace_fork_parent(void);
+void hk_ace_fork_child(void);
+
+/* Milliseconds of a coarse monotonic clock (slow paths). */
+uint64_t hk_now_ms(void);
 
 /* init.c */
 hk_heap_t *hk_thread_init(void);

@@ -10,7 +10,7 @@
 #include "hakmem.h"
 
 #define BC_PER_BUCKET   8
-#define BC_MAX_BYTES    ((size_t)hk_cfg.bigcache_mb << 20)   /* HAKMEM_BIGCACHE_MB */
+#define BC_MAX_BYTES    ((size_t)HK_TUNE(bigcache_mb) << 20)   /* HAKMEM_BIGCACHE_MB */
 #define BC_RESIDENT_MAX (BC_MAX_BYTES / 4)      /* of which a quarter keep their pages */
 #define BC_MAX_MAP      ((size_t)32 << 20)      /* mappings above this are not cached */
 #define HK_RETRY_MAX    ((size_t)1 << 44)       /* beyond 16 TiB a failure is final */
@@ -67,6 +67,7 @@ static bool bc_put(hk_superslab_t *hdr) {
   hk_unlock(&bc_lock);
   if (!resident) hk_os_purge((uint8_t *)hdr + HK_DIRECT_HDR, hdr->map_size - HK_DIRECT_HDR);
   hdr->purged = !resident;
+  hdr->cached_ms = hk_now_ms();
   hk_lock(&bc_lock);
   bucket_t *k = &buckets[b];
   bool keep = k->n < BC_PER_BUCKET && bc_bytes + hdr->map_size <= BC_MAX_BYTES;
@@ -96,6 +97,69 @@ size_t hk_bigcache_flush(void) {
     freed += hdr->map_size;
     hk_os_unmap(hdr, hdr->map_size);
   }
+}
+
+/* ---- the adaptive thread's tick (ace.c) ---------------------------------- */
+
+#define BC_TICK_MAX 32   /* mappings handled per lock hold */
+
+/* Take out up to BC_TICK_MAX cached mappings: those cached before `purge_before` that still
+ * hold their pages, those cached before `evict_before`, and past the
+ * capacity any (the oldest bucket entries first). */
+static unsigned bc_take_old(hk_superslab_t **out, uint64_t purge_before, uint64_t evict_before) {
+  unsigned n = 0;
+  hk_lock(&bc_lock);
+  for (int b = 0; b < BC_BUCKETS && n < BC_TICK_MAX; b++) {
+    bucket_t *k = &buckets[b];
+    for (unsigned i = 0; i < k->n && n < BC_TICK_MAX;) {
+      hk_superslab_t *hdr = k->e[i];
+      bool old = hdr->cached_ms < evict_before || bc_bytes > BC_MAX_BYTES;
+      if (!old && (hdr->purged || hdr->cached_ms >= purge_before)) { i++; continue; }
+      k->e[i] = k->e[--k->n];            /* order within a bucket does not matter */
+      bc_bytes -= hdr->map_size;
+      if (!hdr->purged) bc_resident -= hdr->map_size;
+      hdr->purged = old;                 /* here: whether to unmap it */
+      out[n++] = hdr;
+    }
+  }
+  hk_unlock(&bc_lock);
+  return n;
+}
+
+/* Mappings cached for purge_ms give their pages back; those cached for
+ * evict_ms, or past the capacity (HK_TUNE(bigcache_mb)), are unmapped.
+ * Returns bytes given back. */
+size_t hk_bigcache_decay(uint64_t now, uint32_t purge_ms, uint32_t evict_ms) {
+  hk_superslab_t *took[BC_TICK_MAX];
+  size_t total = 0;
+  uint64_t purge_before = now > purge_ms ? now - purge_ms : 0;
+  uint64_t evict_before = now > evict_ms ? now - evict_ms : 0;
+  unsigned n;
+  do {
+    n = bc_take_old(took, purge_before, evict_before);
+    for (unsigned i = 0; i < n; i++) {
+      hk_superslab_t *hdr = took[i];
+      total += hdr->map_size;
+      if (hdr->purged) {
+        hk_os_unmap(hdr, hdr->map_size);
+        continue;
+      }
+      hk_os_purge((uint8_t *)hdr + HK_DIRECT_HDR, hdr->map_size - HK_DIRECT_HDR);
+      hdr->purged = 1;
+      int b;
+      map_class(hdr->map_size, &b);
+      hk_lock(&bc_lock);
+      bucket_t *k = &buckets[b];
+      bool keep = k->n < BC_PER_BUCKET && bc_bytes + hdr->map_size <= BC_MAX_BYTES;
+      if (keep) {
+        k->e[k->n++] = hdr;
+        bc_bytes += hdr->map_size;
+      }
+      hk_unlock(&bc_lock);
+      if (!keep) hk_os_unmap(hdr, hdr->map_size);
+    }
+  } while (n == BC_TICK_MAX);
+  return total;
 }
 
 size_t hk_bigcache_bytes(void) {
@@ -166,6 +230,7 @@ void hk_direct_free(hk_superslab_t *hdr) {
   atomic_fetch_sub_explicit(&live_bytes, hdr->map_size, memory_order_relaxed);
   atomic_fetch_sub_explicit(&live_count, 1, memory_order_relaxed);
   if (!bc_put(hdr)) hk_os_unmap(hdr, hdr->map_size);
+  hk_ace_poke();
 }
 
 size_t hk_direct_usable(hk_superslab_t *hdr, const void *p) {

@@ -3,8 +3,15 @@
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <time.h>
 
 hk_os_counters_t hk_os_counters;
+
+uint64_t hk_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void count(_Atomic size_t *c) { atomic_fetch_add_explicit(c, 1, memory_order_relaxed); }
 

@@ -26,12 +26,13 @@ void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls) {
   hk_assert_internal(s->reserved >= 1);
 }
 
-/* Carve about a page of fresh blocks into the free list. */
+/* Carve about a refill batch (a page or a few) of fresh blocks into the free list. */
 bool hk_slab_extend(hk_heap_t *h, hk_slab_t *s) {
   unsigned left = (unsigned)s->reserved - s->capacity;
   if (left == 0) return false;
   size_t bs = s->block_size;
-  unsigned n = bs >= HK_PAGE_SIZE / 4 ? 4 : (unsigned)(HK_PAGE_SIZE / bs);
+  size_t batch = (size_t)HK_TUNE(refill_pages[s->cls]) * HK_PAGE_SIZE;   /* ace.c tunes it */
+  unsigned n = bs >= batch / 4 ? 4 : (unsigned)(batch / bs);
   if (n > left) n = left;
   uint8_t *first = s->start + (size_t)s->capacity * bs;
   uint8_t *p = first;

@@ -258,6 +258,7 @@ static void snapshot(size_t *small_blocks) {
     st->major_faults = (uint64_t)ru.ru_majflt;
   }
   st->resident_bytes = process_resident();
+  hk_ace_stats(st);
   if (st->peak_resident_bytes < st->resident_bytes)     /* two sources, a few pages apart */
     st->peak_resident_bytes = st->resident_bytes;
   if (small_blocks) *small_blocks = m.blocks;
@@ -334,6 +335,47 @@ static const char *human(char *buf, size_t size, uint64_t v) {
 
 #define U(x) ((unsigned long long)(x))
 
+static const char *const ace_states[] = { "off", "not started", "running", "failed", "stopped" };
+
+static void print_ace_table(out_t *o, const struct hak_stats *s) {
+  char a[32], b[32], c[32], d[32];
+  outf(o, "  ace         thread %s, %llu epochs: purged %s (idle trim %s), unmapped %s, "
+       "bigcache gave back %s\n", ace_states[s->ace_state], U(s->ace_epochs),
+       human(a, sizeof a, s->ace_purged_bytes), human(b, sizeof b, s->ace_trimmed_bytes),
+       human(c, sizeof c, s->ace_unmapped_bytes), human(d, sizeof d, s->ace_bigcache_bytes));
+  if (!s->nstrategies) return;
+  outf(o, "  strategy    %s (%s), learning re-opened %llu times\n",
+       s->strategies[s->ace_strategy].name,
+       s->ace_learning == 2 ? "frozen" : s->ace_learning ? "learning" : "fixed",
+       U(s->ace_reopens));
+  outf(o, "  %-12s %8s %12s %8s %6s %6s %6s %6s\n", "strategy", "rating", "ns/alloc", "epochs",
+       "wins", "losses", "draws", "alive");
+  for (unsigned i = 0; i < s->nstrategies; i++) {
+    const struct hak_stats_strategy *k = &s->strategies[i];
+    outf(o, "  %-12s %8.0f %12.1f %8llu %6llu %6llu %6llu %6s\n", k->name, k->rating,
+         k->mean_cost, U(k->plays), U(k->wins), U(k->losses), U(k->draws), k->alive ? "yes" : "no");
+  }
+}
+
+static void print_ace_json(out_t *o, const struct hak_stats *s) {
+  outf(o, "  \"ace\": {\"state\": \"%s\", \"learning\": \"%s\", \"strategy\": \"%s\", "
+       "\"epochs\": %llu, \"purged_bytes\": %llu, \"trimmed_bytes\": %llu, "
+       "\"unmapped_bytes\": %llu, \"bigcache_bytes\": %llu, \"reopens\": %llu, "
+       "\"strategies\": [", ace_states[s->ace_state],
+       s->ace_learning == 2 ? "frozen" : s->ace_learning ? "learning" : "fixed",
+       s->nstrategies ? s->strategies[s->ace_strategy].name : "", U(s->ace_epochs),
+       U(s->ace_purged_bytes), U(s->ace_trimmed_bytes), U(s->ace_unmapped_bytes),
+       U(s->ace_bigcache_bytes), U(s->ace_reopens));
+  for (unsigned i = 0; i < s->nstrategies; i++) {
+    const struct hak_stats_strategy *k = &s->strategies[i];
+    outf(o, "%s\n    {\"name\": \"%s\", \"rating\": %.1f, \"mean_cost\": %.3f, "
+         "\"plays\": %llu, \"wins\": %llu, \"losses\": %llu, \"draws\": %llu, "
+         "\"alive\": %s}", i ? "," : "", k->name, k->rating, k->mean_cost, U(k->plays),
+         U(k->wins), U(k->losses), U(k->draws), k->alive ? "true" : "false");
+  }
+  outf(o, "]},\n");
+}
+
 static void print_table(out_t *o, const struct hak_stats *s) {
   char a[32], b[32], c[32], d[32];
   outf(o, "hakmem statistics: mode %s, ABI %u, telemetry %s, %u live thread heap(s)\n",
@@ -358,6 +400,7 @@ static void print_table(out_t *o, const struct hak_stats *s) {
   outf(o, "\n  latency     slow path, %llu sampled: p50 < %llu ns  p95 < %llu ns  max %llu ns\n",
        U(s->slow_samples), U(s->slow_ns_p50), U(s->slow_ns_p95), U(s->slow_ns_max));
   outf(o, "  abandoned   %llu SuperSlabs\n", U(s->abandoned_superslabs));
+  print_ace_table(o, s);
   outf(o, "  %-12s %12s %12s %12s %10s %9s %9s\n", "block size", "allocs", "frees", "remote",
        "refills", "size p50", "size p95");
   for (unsigned r = 0; r < s->nclasses; r++) {
@@ -395,6 +438,7 @@ static void print_json(out_t *o, const struct hak_stats *s) {
     outf(o, "%s\"%s\": %llu", i ? ", " : "", stage_names[i], U(s->stage[i]));
   outf(o, "},\n  \"slow_latency_ns\": {\"samples\": %llu, \"p50\": %llu, \"p95\": %llu, \"max\": %llu},\n",
        U(s->slow_samples), U(s->slow_ns_p50), U(s->slow_ns_p95), U(s->slow_ns_max));
+  print_ace_json(o, s);
   outf(o, "  \"classes\": [\n");
   for (unsigned r = 0; r < s->nclasses; r++) {
     const struct hak_stats_class *k = &s->classes[r];

@@ -61,12 +61,13 @@ void hk_ss_return_span(hk_superslab_t *ss, hk_slab_t *head) {
   hk_ss_owner(ss)->dirty_slabs += n;
 }
 
-/* Give back the pages of free slabs; with `aged`, only those that were
- * already free and resident at the previous tick (decay), then remember
- * the current ones for the next tick.  Returns slabs purged. */
-unsigned hk_ss_purge(hk_superslab_t *ss, bool aged) {
-  uint32_t m = ss->free_mask & ss->dirty_mask & (aged ? ss->purge_mark : ~0u);
+/* Give back the pages of the free slabs in `which` (batched: one madvise
+ * per run of slabs).  Returns slabs purged.  The caller holds the owner's
+ * heap lock. */
+unsigned hk_ss_purge(hk_superslab_t *ss, uint32_t which) {
+  uint32_t m = ss->free_mask & ss->dirty_mask & which;
   unsigned purged = (unsigned)__builtin_popcount(m);
+  ss->dirty_mask &= ~m;
   while (m) {
     unsigned lo = (unsigned)__builtin_ctz(m);
     uint32_t gap = ~(m >> lo);
@@ -76,8 +77,10 @@ unsigned hk_ss_purge(hk_superslab_t *ss, bool aged) {
     hk_os_purge(from, (size_t)(to - from));
     m &= ~span_bits(len, lo);
   }
-  ss->dirty_mask &= ~(ss->free_mask & ss->dirty_mask & (aged ? ss->purge_mark : ~0u));
-  ss->purge_mark = ss->free_mask & ss->dirty_mask;
   hk_ss_owner(ss)->dirty_slabs -= purged;
   return purged;
 }
+
+/* Decay: remember which free slabs are resident now; those still free and
+ * resident at the next tick have aged (hk_ss_purge(ss, ss->purge_mark)). */
+void hk_ss_age(hk_superslab_t *ss) { ss->purge_mark = ss->free_mask & ss->dirty_mask; }

@@ -50,6 +50,10 @@ enum {
   HK_SLAB_ZEROED = 1u << 4,  /* large: the span read as zero when taken        */
 };
 
+/* Locks: pthread mutexes, re-initialised in the child after fork. */
+typedef pthread_mutex_t hk_lock_t;
+#define HK_LOCK_INIT PTHREAD_MUTEX_INITIALIZER
+
 typedef struct hk_block_s { struct hk_block_s *next; } hk_block_t;
 
 struct hk_heap_s;
@@ -91,6 +95,7 @@ typedef struct hk_superslab_s {
   uint8_t purged;                      /* direct mapping cached with its pages purged */
   uint8_t pad_;
   uint32_t purge_mark;                 /* free dirty slabs seen at the last purge tick */
+  uint64_t cached_ms;                  /* direct: when it entered the BigCache */
   hk_slab_t slabs[HK_SLABS_PER_SS] __attribute__((aligned(64)));
 } hk_superslab_t;
 
@@ -109,10 +114,16 @@ typedef struct hk_heap_s {
   hk_ss_list_t ss_avail;               /* owned SuperSlabs with free slabs     */
   hk_ss_list_t ss_full;                /* owned SuperSlabs without free slabs  */
   _Atomic uint32_t remote_hint;        /* set by remote frees: scan remote masks */
+  /* under `lock` (the adaptive thread purges a heap's free slabs): the
+   * SuperSlab lists, the masks of the owned SuperSlabs, and these */
   uint32_t dirty_slabs;                /* free but resident slabs (purge batch) */
+  uint32_t activity;                   /* spans taken and freed, ever          */
   uint64_t last_purge_ms;              /* when they were last purged          */
+  uint32_t ace_activity;               /* the adaptive thread's last look      */
+  uint32_t ace_idle_ms;                /* how long the heap's spans stayed put */
   struct hk_heap_s *pool_next;         /* heap pool free list                  */
   /* kept when the heap is recycled for another thread: */
+  hk_lock_t lock;                      /* initialised once, never wiped        */
   struct hk_heap_s *all_next;          /* every heap ever made (statistics)    */
   hk_tel_t tel;                        /* this heap's counters, cumulative     */
 } hk_heap_t;

@@ -137,8 +137,8 @@ expect_lines() {
     fi
 }
 
-KNOWN="HAKMEM_MODE, HAKMEM_PURGE_DELAY_MS, HAKMEM_RETAIN_MB, HAKMEM_BIGCACHE_MB, HAKMEM_THP, HAKMEM_STATS, HAKMEM_VERBOSE"
-KNOBS="HAKMEM_MODE HAKMEM_PURGE_DELAY_MS HAKMEM_RETAIN_MB HAKMEM_BIGCACHE_MB HAKMEM_THP HAKMEM_STATS HAKMEM_VERBOSE"
+KNOWN="HAKMEM_MODE, HAKMEM_PURGE_DELAY_MS, HAKMEM_RETAIN_MB, HAKMEM_BIGCACHE_MB, HAKMEM_THP, HAKMEM_STATS, HAKMEM_VERBOSE, HAKMEM_STRATEGY, HAKMEM_LOG"
+KNOBS="HAKMEM_MODE HAKMEM_PURGE_DELAY_MS HAKMEM_RETAIN_MB HAKMEM_BIGCACHE_MB HAKMEM_THP HAKMEM_STATS HAKMEM_VERBOSE HAKMEM_STRATEGY HAKMEM_LOG"
 
 unknown() { # NAME=VALUE
     echo "hakmem: warning: unknown variable $1 ignored (known: $KNOWN)"
@@ -151,6 +151,8 @@ accepted() { # knob
     HAKMEM_THP) echo "off|auto|on" ;;
     HAKMEM_STATS) echo "0|1|json:PATH" ;;
     HAKMEM_VERBOSE) echo "0|1" ;;
+    HAKMEM_STRATEGY) echo "elo|ucb1|lean|balanced|warm|hoard" ;;
+    HAKMEM_LOG) echo "PATH" ;;
     esac
 }
 # The spec's table: a mode's value of a knob.
@@ -173,6 +175,8 @@ mode_value() { # mode knob
     research.HAKMEM_THP) echo on ;;
     *.HAKMEM_THP) echo auto ;;
     research.HAKMEM_STATS | research.HAKMEM_VERBOSE) echo 1 ;;
+    *.HAKMEM_STRATEGY) echo elo ;;
+    *.HAKMEM_LOG) echo stderr ;;
     *) echo 0 ;;
     esac
 }
@@ -216,6 +220,9 @@ done
 for v in off auto on; do expect "HAKMEM_THP=$v" balanced "" HAKMEM_THP=$v; done
 expect "HAKMEM_STATS=0" balanced "" HAKMEM_STATS=0
 expect "HAKMEM_VERBOSE=0" balanced "" HAKMEM_VERBOSE=0
+for v in elo ucb1 lean balanced warm hoard; do
+    expect "HAKMEM_STRATEGY=$v" learning "" HAKMEM_MODE=learning HAKMEM_STRATEGY=$v
+done
 expect "every knob at once" fast "" HAKMEM_MODE=fast HAKMEM_PURGE_DELAY_MS=250 \
     HAKMEM_RETAIN_MB=1 HAKMEM_BIGCACHE_MB=2 HAKMEM_THP=off HAKMEM_STATS=0 HAKMEM_VERBOSE=0
 expect "names that are not HAKMEM_*" balanced "" HAKMEMX=1 XHAKMEM_FOO=1 hakmem_mode=fast \
@@ -253,6 +260,10 @@ done
 for v in 2 "" yes true -1 " 1" 10; do
     expect "HAKMEM_VERBOSE='$v'" balanced "$(bad HAKMEM_VERBOSE "$v" balanced)" "HAKMEM_VERBOSE=$v"
 done
+for v in "" ELO ucb fast 0 " elo"; do
+    expect "HAKMEM_STRATEGY='$v'" balanced "$(bad HAKMEM_STRATEGY "$v" balanced)" "HAKMEM_STRATEGY=$v"
+done
+expect "HAKMEM_LOG=''" balanced "$(bad HAKMEM_LOG "" balanced)" "HAKMEM_LOG="
 
 # ---- "keeping" the mode's value, whatever the order ------------------------------
 expect "fast, bad purge delay" fast "$(bad HAKMEM_PURGE_DELAY_MS abc fast)" \
@@ -442,6 +453,25 @@ checks=$((checks + 1))
 if [ ! -s "$json" ]; then
     fail "HAKMEM_STATS=json:PATH with HAKMEM_VERBOSE=1: $json not written"
 fi
+
+# ---- HAKMEM_LOG=PATH: messages go to the file (appended), stderr stays quiet ----
+log=$WORK/hakmem.log
+rm -f "$log"
+expect "HAKMEM_LOG with a bad value: nothing on stderr" balanced "" \
+    HAKMEM_LOG="$log" HAKMEM_THP=yes
+checks=$((checks + 1))
+if [ "$(cat "$log" 2>/dev/null)" != "$(bad HAKMEM_THP yes balanced)" ]; then
+    fail "HAKMEM_LOG=$log: the warning is not in the file" "$(head -c 300 "$log" 2>/dev/null)"
+fi
+expect "HAKMEM_LOG appends" balanced "" HAKMEM_LOG="$log" HAKMEM_FOO=1
+checks=$((checks + 1))
+if [ "$(cat "$log" 2>/dev/null)" != "$(bad HAKMEM_THP yes balanced)
+$(unknown HAKMEM_FOO=1)" ]; then
+    fail "HAKMEM_LOG=$log: the second warning was not appended" "$(head -c 600 "$log" 2>/dev/null)"
+fi
+expect "HAKMEM_LOG that cannot be opened" balanced \
+    "hakmem: warning: HAKMEM_LOG=$WORK/no/such/dir/log cannot be opened (errno 2); logging to stderr" \
+    HAKMEM_LOG="$WORK/no/such/dir/log"
 
 echo "config [$VARIANT]: $checks checks, $failed failed"
 [ "$failed" -eq 0 ]

@@ -13,7 +13,7 @@
 # (every program gets HK_TEST_OUT=build/test-logs/NAME.VARIANT, a prefix for
 # files it leaves for a check here: stats writes .json and .expect, parsed by
 # tests/check_stats_json.py).  Every mode runs the stress and conformance
-# tests: conformance, aligned, errors, mt_stress, fork and thread_exit again
+# tests: conformance, aligned, errors, mt_stress, fork, thread_exit and ace again
 # under HAKMEM_MODE=minimal, fast, learning and research
 #   [release-preload mode=MODE]  (balanced, the default, is the runs above)
 # then config: tests/config.sh checks the HAKMEM_* variables (warnings,
@@ -190,7 +190,7 @@ done
 
 # ---- every mode runs the stress and conformance tests ------------------------
 # (the runs above are mode balanced, the default)
-MODE_TESTS="conformance aligned errors mt_stress fork thread_exit"
+MODE_TESTS="conformance aligned errors mt_stress fork thread_exit ace"
 for mode in minimal fast learning research; do
     for name in $MODE_TESTS; do
         selected "$name" || continue

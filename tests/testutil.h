@@ -475,6 +475,30 @@ static TU_UNUSED void hk_require(const char *why)
     }
 }
 
+/* hakmem's adaptive thread (ace.c) starts the first time enough memory is
+ * freed, and glibc's pthread_create allocates then: tests that count
+ * allocations exactly start it first.  Frees 8 MiB and waits (at most 5 s)
+ * until the thread runs.  Returns the final ace_state (HAK_ACE_OFF in modes
+ * without the thread).  Needs hk_require() first. */
+static TU_UNUSED uint32_t hk_start_ace(void)
+{
+    static struct hak_stats st;
+    enum { N = 8 };
+    void *p[N];
+    for (int i = 0; i < N; i++)
+        p[i] = malloc(1 << 20);   /* large spans: back to the SuperSlab when freed */
+    for (int i = 0; i < N; i++)
+        free(p[i]);
+    for (int t = 0; t < 500; t++) {
+        st.size = 0;
+        if (hk.stats_get(&st, sizeof st) != 0 || st.ace_state != HAK_ACE_NOT_STARTED)
+            break;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return st.ace_state;
+}
+
 /* ---- modes ------------------------------------------------------------------ */
 
 static const char *const tu_mode_names[] TU_UNUSED = {

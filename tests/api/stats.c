@@ -662,6 +662,8 @@ int main(void)
     double t0 = tu_now();
     hk_require("stats");
     printf("stats: testing hak_stats_get (struct of %zu bytes)\n", sizeof(struct hak_stats));
+    /* its start allocates (pthread_create): not in the middle of a count */
+    CHECK(hk_start_ace() == HAK_ACE_RUNNING, "the adaptive thread did not start in balanced mode");
 
     /* the ABI */
     CHECK(hk.abi_version() == HAKMEM_ABI_VERSION, "hak_abi_version() = %d, header says %d",

@@ -1,0 +1,366 @@
+/* hakmem ace: the adaptive layer.  A background thread observes, decides and
+ * applies, every epoch, off the program's threads:
+ *   - decay purge: free slabs of thread heaps, free SuperSlabs of the arena
+ *     and cached big mappings that stayed unused for the purge delay give
+ *     their pages back (batched madvise, a few MiB per lock hold); arena
+ *     SuperSlabs that then stay empty are unmapped;
+ *   - idle trim: a heap whose spans did not change for a while loses the
+ *     free memory it retains;
+ *   - refill batch: size classes refilled often get more blocks per refill;
+ *   - learning (learning, research): K candidate strategies compete on a
+ *     cost per allocation from CPU time, page faults and resident memory,
+ *     rated by ELO (or UCB1), until one is frozen (learn.c).
+ * It changes only parameters slow paths read (hk_tune).  It starts lazily
+ * in balanced, learning and research modes, the first time there is free
+ * memory worth purging, never in minimal or fast; it holds ace_lock while it
+ * works, which fork takes first (the child restarts it lazily), and it is
+ * stopped and joined at exit. */
+#include "internal.h"
+#include "learn.h"
+
+#include "hakmem.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EPOCH_MS       50      /* an epoch while there is work or learning   */
+#define LAZY_EPOCH_MS  1000    /* ... and when the last ones found nothing    */
+#define START_BYTES    ((size_t)1 << 20)   /* free memory that starts the thread */
+#define MIN_EPOCH_OPS  2000    /* fewer allocations: the epoch is not scored  */
+
+/* The candidates learning mode chooses from: each a vector of the knobs
+ * (hk_tune) that the slow paths read. */
+typedef struct strategy_s {
+  uint32_t purge_delay_ms, retain_mb, bigcache_mb;
+  uint8_t refill_max;          /* pages carved per refill, at most          */
+} strategy_t;
+
+const char *const hk_strategy_names[HK_STRATEGIES] = { "lean", "balanced", "warm", "hoard" };
+static const strategy_t strategies[HK_STRATEGIES] = {
+  { 20,   0,   16,   1 },
+  { 100,  8,   64,   4 },
+  { 1000, 64,  256,  4 },
+  { 5000, 256, 1024, 8 },
+};
+
+/* Cost of an epoch per allocation, in CPU nanoseconds: CPU time, plus a
+ * price for each minor fault (latency beyond its CPU time) and for memory
+ * held (a GiB held for a second priced like 0.15 s of a core, the ratio of
+ * their cloud prices). */
+#define FAULT_NS        200.0
+#define MIB_MS_NS       150.0
+
+_Atomic int hk_ace_state;
+
+static hk_lock_t ace_lock = HK_LOCK_INIT;
+static pthread_cond_t ace_cond;
+static pthread_t ace_thread;
+static bool ace_stop;
+
+/* The thread's state, under ace_lock. */
+static struct {
+  uint64_t last_decay_ms, last_unmap_ms;
+  uint32_t quiet_epochs;
+  uint64_t epochs, purged, trimmed, unmapped, bigcache;   /* bytes */
+  uint64_t refill_prev[HK_NUM_CLASSES];
+  /* learning */
+  bool learning;
+  unsigned strategy;
+  hk_learn_t learn;
+  uint64_t cpu_ns, self_ns, faults, ops;    /* at the start of the epoch */
+  uint64_t epoch_start_ms;
+} ace;
+
+/* ---- observing ------------------------------------------------------------- */
+
+static uint64_t clock_ns(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t minor_faults(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (uint64_t)ru.ru_minflt;
+}
+
+/* Resident set in bytes, from /proc/self/statm (opened each time: a kept
+ * descriptor could be closed or reused by the program). */
+static uint64_t resident_bytes(void) {
+  char buf[128];
+  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  const char *p = buf;
+  while (*p && *p != ' ') p++;                   /* size, then resident */
+  uint64_t pages = 0;
+  for (p++; *p >= '0' && *p <= '9'; p++) pages = pages * 10 + (uint64_t)(*p - '0');
+  return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Allocations so far, as slow paths count them (telemetry.h): blocks fed to
+ * free lists plus blocks of their own span or mapping. */
+static uint64_t allocations(void) {
+  uint64_t n = 0;
+  for (hk_heap_t *h = hk_heap_all(); h; h = h->all_next) {
+    for (unsigned r = 0; r < HK_TEL_ROWS; r++) {
+      n += __atomic_load_n(&h->tel.allocs[r], __ATOMIC_RELAXED);
+      if (r < HK_NUM_CLASSES)
+        n += __atomic_load_n(&h->tel.carved[r], __ATOMIC_RELAXED) +
+             __atomic_load_n(&h->tel.moved_local[r], __ATOMIC_RELAXED);
+    }
+  }
+  return n;
+}
+
+/* ---- deciding and applying -------------------------------------------------- */
+
+static void apply_strategy(unsigned i) {
+  const strategy_t *s = &strategies[i];
+  ace.strategy = i;
+  HK_TUNE_SET(purge_delay_ms, s->purge_delay_ms);
+  HK_TUNE_SET(retain_mb, s->retain_mb);
+  HK_TUNE_SET(bigcache_mb, s->bigcache_mb);
+}
+
+static uint8_t refill_max(void) {
+  return ace.learning ? strategies[ace.strategy].refill_max : strategies[1].refill_max;
+}
+
+/* Classes refilled often carve more pages per refill: fewer slow paths in
+ * a growing heap, at the price of touching memory a little earlier. */
+static bool tune_refills(uint32_t elapsed) {
+  bool changed = false;
+  uint64_t refills[HK_NUM_CLASSES] = { 0 };
+  for (hk_heap_t *h = hk_heap_all(); h; h = h->all_next)
+    for (unsigned c = 0; c < HK_NUM_CLASSES; c++)
+      refills[c] += __atomic_load_n(&h->tel.refills[c], __ATOMIC_RELAXED);
+  for (unsigned c = 0; c < HK_NUM_CLASSES; c++) {
+    uint64_t per_s = (refills[c] - ace.refill_prev[c]) * 1000 / (elapsed ? elapsed : 1);
+    ace.refill_prev[c] = refills[c];
+    uint8_t pages = per_s >= 20000 ? 8 : per_s >= 5000 ? 4 : per_s >= 1000 ? 2 : 1;
+    if (pages > refill_max()) pages = refill_max();
+    if (pages != HK_TUNE(refill_pages[c])) {
+      HK_TUNE_SET(refill_pages[c], pages);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+static void log_learning(unsigned ev) {
+  hk_learn_t *l = &ace.learn;
+  if (ev & HK_LEARN_EV_MATCH)
+    hk_log("ace: match %s %.1f ns/op vs %s %.1f ns/op: %s; ratings %.0f %.0f",
+           hk_strategy_names[l->last_a], l->last_cost_a, hk_strategy_names[l->last_b],
+           l->last_cost_b, l->last_score_a == 1 ? "first wins" : l->last_score_a == 0 ?
+           "second wins" : "draw", l->cand[l->last_a].rating, l->cand[l->last_b].rating);
+  for (unsigned i = 0; (ev & HK_LEARN_EV_ELIMINATED) && i < l->k; i++)
+    if (l->last_eliminated & (1u << i))
+      hk_log("ace: strategy %s eliminated (rating %.0f)", hk_strategy_names[i], l->cand[i].rating);
+  if (ev & HK_LEARN_EV_FROZEN)
+    hk_log("ace: frozen on strategy %s after %llu epochs (rating %.0f)",
+           hk_strategy_names[l->winner], (unsigned long long)l->epochs, l->cand[l->winner].rating);
+  if (ev & HK_LEARN_EV_REOPENED)
+    hk_log("ace: the cost of %s drifted: learning again", hk_strategy_names[l->winner]);
+}
+
+/* Start an epoch: what it is measured from. */
+static void learn_restart(uint64_t now) {
+  ace.cpu_ns = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+  ace.self_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  ace.faults = minor_faults();
+  ace.ops = allocations();
+  ace.epoch_start_ms = now;
+}
+
+/* Score the epoch that ran ace.strategy, pick the next one. */
+static void learn_epoch(uint64_t now) {
+  uint64_t cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID), self = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  uint64_t faults = minor_faults(), ops = allocations();
+  uint64_t d_ops = ops - ace.ops, wall = now - ace.epoch_start_ms;
+  double d_cpu = (double)(cpu - ace.cpu_ns) - (double)(self - ace.self_ns);
+  if (d_ops < MIN_EPOCH_OPS) {          /* too quiet to score: the epoch goes on, */
+    if (wall >= LAZY_EPOCH_MS) learn_restart(now);   /* or starts over */
+    return;
+  }
+  double rss_mib = (double)resident_bytes() / (1 << 20);
+  double cost = (d_cpu + FAULT_NS * (double)(faults - ace.faults) +
+                 MIB_MS_NS * rss_mib * (double)wall) / (double)d_ops;
+  unsigned ev = hk_learn_report(&ace.learn, cost);
+  if (hk_cfg.verbose && (ev & ~HK_LEARN_EV_IGNORED)) log_learning(ev);
+  unsigned next = hk_learn_next(&ace.learn);
+  if (next != ace.strategy) apply_strategy(next);
+  learn_restart(now);
+}
+
+static uint32_t idle_after_ms(uint32_t delay) {
+  uint64_t t = (uint64_t)delay * 10;
+  return t < 1000 ? 1000 : t > 60000 ? 60000 : (uint32_t)t;
+}
+
+/* One epoch, `elapsed` ms after the previous one.  Returns true if it found
+ * something to do (the next epoch comes soon). */
+static bool ace_epoch(uint64_t now, uint32_t elapsed) {
+  uint32_t delay = HK_TUNE(purge_delay_ms), idle_ms = idle_after_ms(delay);
+  bool decay = now - ace.last_decay_ms >= delay;
+  if (decay) ace.last_decay_ms = now;
+  ace.epochs++;
+  size_t heaps = 0, trimmed = 0, arena = 0, unmapped = 0, cached;
+  for (hk_heap_t *h = hk_heap_all(); h; h = h->all_next) {
+    if (!__atomic_load_n(&h->ss_avail.first, __ATOMIC_RELAXED)) continue;
+    unsigned t;
+    heaps += (size_t)hk_heap_tick(h, elapsed, decay, idle_ms, &t) << HK_SLAB_SHIFT;
+    trimmed += (size_t)t << HK_SLAB_SHIFT;
+  }
+  if (decay) arena = hk_arena_decay(delay == 0);
+  if (now - ace.last_unmap_ms >= idle_ms) {
+    ace.last_unmap_ms = now;
+    unmapped = hk_arena_unmap_stale();
+  }
+  cached = hk_bigcache_decay(now, delay, idle_ms);
+  bool refills = HK_TELEMETRY && tune_refills(elapsed);
+  if (ace.learning) learn_epoch(now);
+  ace.purged += heaps + arena;
+  ace.trimmed += trimmed;
+  ace.unmapped += unmapped;
+  ace.bigcache += cached;
+  bool acted = heaps || arena || unmapped || cached;
+  if (acted && hk_cfg.verbose)
+    hk_log("ace: purged %.1f MiB of heaps (%.1f MiB by idle trim), %.1f MiB of free SuperSlabs; "
+           "unmapped %.1f MiB; BigCache gave back %.1f MiB", (double)heaps / (1 << 20),
+           (double)trimmed / (1 << 20), (double)arena / (1 << 20), (double)unmapped / (1 << 20),
+           (double)cached / (1 << 20));
+  return acted || refills || hk_heap_any_dirty() || hk_arena_free_dirty_bytes() ||
+         hk_bigcache_resident_bytes();
+}
+
+static void *ace_main(void *arg) {
+  (void)arg;
+  hk_lock(&ace_lock);
+  uint64_t last = hk_now_ms();
+  ace.last_decay_ms = ace.last_unmap_ms = last;
+  learn_restart(last);
+  while (!ace_stop) {
+    bool lazy = !ace.learning && ace.quiet_epochs >= 20;
+    uint32_t wait = lazy ? LAZY_EPOCH_MS : EPOCH_MS;
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += wait / 1000;
+    dl.tv_nsec += (long)(wait % 1000) * 1000000;
+    if (dl.tv_nsec >= 1000000000) { dl.tv_sec++; dl.tv_nsec -= 1000000000; }
+    while (!ace_stop && pthread_cond_timedwait(&ace_cond, &ace_lock, &dl) == 0) {}
+    if (ace_stop) break;
+    uint64_t now = hk_now_ms();
+    bool busy = ace_epoch(now, (uint32_t)(now - last));
+    ace.quiet_epochs = busy ? 0 : ace.quiet_epochs + 1;
+    last = now;
+  }
+  hk_unlock(&ace_lock);
+  return NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------- */
+
+/* Called at process init (config read). */
+void hk_ace_init(void) {
+  ace.learning = hk_cfg.learning != 0;
+  if (ace.learning) {
+    unsigned sel = hk_cfg.strategy == HK_STRATEGY_UCB1 ? HK_SEL_UCB1 : HK_SEL_ELO;
+    hk_learn_init(&ace.learn, HK_STRATEGIES, 2, sel, 0x9e3779b97f4a7c15u);
+    if (hk_cfg.strategy >= 0) ace.learning = false;     /* a fixed candidate */
+    apply_strategy(hk_cfg.strategy >= 0 ? (unsigned)hk_cfg.strategy : hk_learn_next(&ace.learn));
+  }
+  atomic_store_explicit(&hk_ace_state, hk_cfg.ace ? HK_ACE_IDLE : HK_ACE_OFF, memory_order_release);
+}
+
+/* Slow paths call this (through hk_ace_poke) when memory was freed: start
+ * the thread once there is free memory worth purging. */
+void hk_ace_start(void) {
+  if (hk_heap_dirty_bytes_self() < START_BYTES && hk_arena_free_dirty_bytes() == 0 &&
+      hk_bigcache_bytes() == 0)
+    return;
+  int expected = HK_ACE_IDLE;
+  hk_lock(&ace_lock);           /* fork waits for the thread to exist or not */
+  if (!atomic_compare_exchange_strong(&hk_ace_state, &expected, HK_ACE_RUNNING)) {
+    hk_unlock(&ace_lock);
+    return;
+  }
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&ace_cond, &ca);
+  pthread_condattr_destroy(&ca);
+  ace_stop = false;
+  sigset_t all, old;              /* the program's signals never land on it */
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  int err = pthread_create(&ace_thread, NULL, ace_main, NULL);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (!err) pthread_setname_np(ace_thread, "hakmem-ace");   /* before anyone looks */
+  if (err) {
+    atomic_store(&hk_ace_state, HK_ACE_FAILED);  /* the freeing threads purge, as in fast */
+    if (hk_cfg.verbose) hk_log("ace: cannot start the background thread (error %d)", err);
+  }
+  hk_unlock(&ace_lock);
+}
+
+/* At exit: nothing left running or half done. */
+__attribute__((destructor)) static void ace_exit(void) {
+  hk_lock(&ace_lock);
+  bool running = atomic_load(&hk_ace_state) == HK_ACE_RUNNING;
+  if (running) {
+    ace_stop = true;
+    pthread_cond_signal(&ace_cond);
+    atomic_store(&hk_ace_state, HK_ACE_STOPPED);
+  }
+  hk_unlock(&ace_lock);
+  if (running && !pthread_equal(pthread_self(), ace_thread)) pthread_join(ace_thread, NULL);
+}
+
+/* Fork: the thread is between epochs while the lock is held; the child has
+ * no thread and starts one when it needs it. */
+void hk_ace_fork_prepare(void) { hk_lock(&ace_lock); }
+void hk_ace_fork_parent(void) { hk_unlock(&ace_lock); }
+void hk_ace_fork_child(void) {
+  pthread_mutex_init(&ace_lock, NULL);
+  if (atomic_load(&hk_ace_state) == HK_ACE_RUNNING) atomic_store(&hk_ace_state, HK_ACE_IDLE);
+  ace.quiet_epochs = 0;
+}
+
+/* ---- statistics ----------------------------------------------------------------- */
+
+void hk_ace_stats(struct hak_stats *st) {
+  hk_lock(&ace_lock);
+  st->ace_state = (uint32_t)atomic_load(&hk_ace_state);
+  st->ace_learning = ace.learning ? (ace.learn.state == HK_LEARN_FROZEN ? 2 : 1) : 0;
+  st->ace_strategy = ace.strategy;
+  st->ace_epochs = ace.epochs;
+  st->ace_purged_bytes = ace.purged;
+  st->ace_trimmed_bytes = ace.trimmed;
+  st->ace_unmapped_bytes = ace.unmapped;
+  st->ace_bigcache_bytes = ace.bigcache;
+  st->ace_reopens = ace.learn.reopens;
+  st->nstrategies = hk_cfg.learning ? HK_STRATEGIES : 0;
+  for (unsigned i = 0; i < st->nstrategies; i++) {
+    struct hak_stats_strategy *o = &st->strategies[i];
+    const hk_learn_cand_t *c = &ace.learn.cand[i];
+    snprintf(o->name, sizeof o->name, "%s", hk_strategy_names[i]);
+    o->rating = c->rating;
+    o->mean_cost = hk_learn_mean_cost(&ace.learn, i);
+    o->plays = c->plays;
+    o->wins = c->wins;
+    o->losses = c->losses;
+    o->draws = c->draws;
+    o->alive = (ace.learn.alive >> i) & 1;
+  }
+  hk_unlock(&ace_lock);
+}

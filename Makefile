@@ -100,7 +100,7 @@ test: all debug $(UNIT_BINS) $(PROG_BINS)
 # make bench-overhead [PROFILE=...]      telemetry on versus compiled out
 # See bench/README.md.
 PROFILE ?= quick
-BENCH_PROGS := tiny_hot random_mixed mid_mt larson scenarios extended rss_run fastpath_loop
+BENCH_PROGS := tiny_hot random_mixed mid_mt larson scenarios extended peak_idle rss_run fastpath_loop
 BENCH_CFLAGS := -std=gnu11 -O2 -g -fno-builtin -D_GNU_SOURCE -pthread -Wall -Wextra
 .PHONY: bench-progs bench-sweep bench-overhead
 

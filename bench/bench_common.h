@@ -7,7 +7,8 @@
  * throughput=X unit=Mops/s|ns/op, and check=ok|FAIL:... (what it verified).
  * With BENCH_MALLOC_STATS=1 in the environment and hakmem providing malloc,
  * bench_finish() calls malloc_stats(), whose "os calls: mmap N, ..." line on
- * stderr gives the runner hakmem's system-call counts.
+ * stderr gives the runner hakmem's system-call counts.  bench_rss_kb() is
+ * the resident set now, read from /proc/self/statm without an allocation.
  */
 #ifndef HAKMEM_BENCH_COMMON_H
 #define HAKMEM_BENCH_COMMON_H
@@ -16,6 +17,7 @@
 #define _GNU_SOURCE
 #endif
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Called through volatile pointers so the compiler can neither elide nor
  * merge a malloc/free pair (on top of -fno-builtin). */
@@ -117,6 +120,26 @@ static inline double bench_cpu_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Resident set of the process now, in KiB: the second field of
+ * /proc/self/statm (pages), read with read(2) into a stack buffer, so no
+ * allocator call happens (stdio would allocate a buffer).  -1 on error. */
+static inline long bench_rss_kb(void)
+{
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = '\0';
+    const char *p = buf;
+    while (*p && *p != ' ') p++; /* skip the size field */
+    if (*p != ' ' || p[1] < '0' || p[1] > '9') return -1;
+    long pages = 0;
+    for (p++; *p >= '0' && *p <= '9'; p++) pages = pages * 10 + (*p - '0');
+    return pages * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /* Unit of a result: throughput in millions of allocator calls per second

@@ -345,6 +345,9 @@ kv() {
 #   R_KB R_WALL R_USER R_SYS R_MINFLT   peak RSS and times from rusage
 #   R_MMAP R_MUNMAP R_MADVISE R_MREMAP  hakmem's OS calls (malloc_stats;
 #                                       "" under the peers)
+#   R_FREED_KB R_IDLE_KB  the result line's freed_rss_kb and idle_rss_kb
+#              (resident set after the last free and after an idle time,
+#              peak_idle); "" for the programs that do not print them
 # The run's stdout, stderr and rusage line stay in $RUN_TMP/{out,err,rss}.
 run_one() {
     local lib=$1 envw=$2 tmo=$3 prog=$4; shift 4
@@ -355,6 +358,9 @@ run_one() {
         "$BUILD_BENCH/$prog" "$@" >"$out" 2>"$err" </dev/null
     rc=$?
     R_TP=$(kv throughput "$out") R_UNIT=$(kv unit "$out") R_CHECK=$(kv check "$out")
+    R_FREED_KB=$(kv freed_rss_kb "$out") R_IDLE_KB=$(kv idle_rss_kb "$out")
+    case $R_FREED_KB in *[!0-9]*) R_FREED_KB="" ;; esac # -1: statm unreadable
+    case $R_IDLE_KB in *[!0-9]*) R_IDLE_KB="" ;; esac
     R_KB=$(kv maxrss_kb "$rss") R_WALL=$(kv wall_s "$rss") R_USER=$(kv user_s "$rss")
     R_SYS=$(kv sys_s "$rss") R_MINFLT=$(kv minflt "$rss")
     st=$(kv status "$rss")

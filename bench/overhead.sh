@@ -34,8 +34,9 @@
 #                  throughput_b,speed_ratio,spread_a_pct,spread_b_pct,
 #                  peak_rss_kib_a,peak_rss_kib_b,rss_ratio,runs_ok_a,runs_ok_b,status
 #   overhead.txt   the table printed at the end
-#   overhead/      run.sh's latest.csv, latest_runs.csv, latest.txt and the
-#                  charts relative to B
+#   overhead/      run.sh's latest.csv, latest_runs.csv, latest.txt (its
+#                  ratio columns against B: BENCH_REF=B) and the charts
+#                  relative to B
 set -u
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -59,7 +60,7 @@ rm -f "$RUN_DIR/latest.csv"
 # The fast-path count of the full profile is not about telemetry: skipped.
 # run.sh's own table goes to overhead/latest.txt; its progress to stderr.
 ALLOCATORS="$A $B" RUNS=$RUNS PROFILE=$PROFILE BENCH_RESULTS_DIR="$RUN_DIR" \
-    BENCH_CHART_BASE="$LB" BENCH_ALTERNATE=1 BENCH_NO_FASTPATH=1 \
+    BENCH_REF="$B" BENCH_CHART_BASE="$LB" BENCH_ALTERNATE=1 BENCH_NO_FASTPATH=1 \
     bash "$BENCH_DIR/run.sh" >/dev/null
 RC=$?
 if [ ! -s "$RUN_DIR/latest.csv" ]; then

@@ -19,20 +19,23 @@
 # CMD_<name>="PROGRAM ARGS", e.g. CMD_tiny_hot="tiny_hot 64 100 500000".
 #
 # Profiles:
-#   quick  default of `make bench`: 18 benchmarks x 5 allocators x 3 runs,
-#          each run ~0.03-1 s; about 75 s on 2 cores, build included.
+#   quick  default of `make bench`: 19 benchmarks x 5 allocators x 3 runs,
+#          each run ~0.03-1 s, but peak_idle ~3-5 s (1 GiB peak, 2 s
+#          idle; ~50 s of the total); about 2 minutes on 2 cores, build
+#          included.
 #   full   5 runs, workloads ~7-20x longer (larson 5 s as in mimalloc-bench,
-#          longrun 1M allocations over 5 s), then the callgrind fast-path
-#          count; about 13 minutes.
+#          longrun 1M allocations over 5 s; peak_idle 1 GiB with 5 s idle),
+#          then the callgrind fast-path count; about 16 minutes.
 #   smoke  the test suite's check of the runner itself: 1 run, hakmem and
-#          glibc, three tiny benchmarks; a few seconds.
+#          glibc, three tiny benchmarks; a few seconds.  Has a command for
+#          peak_idle too (16 MiB, 0.2 s), run only when BENCHES names it.
 
 declare -A P_CMD S_CMD S_VALUES S_PARAM S_LOGX
 
 # Benchmarks common to quick and full, in run order.
 ALL_BENCHES="tiny_hot random_mixed mid_mt larson json mir vm mixed \
 multithread fragmentation longrun webserver lifetime seq_access rand_access \
-realloc zero_null alignment"
+realloc zero_null alignment peak_idle"
 
 load_profile() {
     local p=$1 b v
@@ -61,6 +64,7 @@ load_profile() {
             [realloc]="extended realloc 4000000"
             [zero_null]="extended zero_null 2000000"
             [alignment]="extended alignment 2000000"
+            [peak_idle]="peak_idle 1024 2"
         )
         S_CMD=(
             [random_mixed_ws]="random_mixed 2000000 {} 42"
@@ -91,6 +95,7 @@ load_profile() {
             [realloc]="extended realloc 30000000"
             [zero_null]="extended zero_null 16000000"
             [alignment]="extended alignment 16000000"
+            [peak_idle]="peak_idle 1024 5"
         )
         S_CMD=(
             [random_mixed_ws]="random_mixed 10000000 {} 42"
@@ -107,6 +112,7 @@ load_profile() {
             [tiny_hot]="tiny_hot 64 100 2000"
             [random_mixed]="random_mixed 100000 400 42"
             [json]="scenarios json 300"
+            [peak_idle]="peak_idle 16 0.2" # not run by default: smoke.sh asks for it
         )
         P_SWEEPS="random_mixed_ws"
         S_CMD=([random_mixed_ws]="random_mixed 50000 {} 42")

@@ -38,8 +38,13 @@
 #   BENCH_NO_INSTALL=1         never apt-get install anything
 #   BENCH_NO_CHARTS=1          skip the PNG charts
 #   BENCH_RESULTS_DIR=bench/results   where results go
-#   BENCH_CHART_BASE=NAME      the charts' baseline (default mimalloc, else
-#                              glibc, else the first allocator)
+#   BENCH_REF=NAME             the allocator the printed table's ratio
+#                              columns (speed, peak RSS, idle RSS) are taken
+#                              against (default mimalloc; must be one of
+#                              ALLOCATORS); the CSV's *_vs_mimalloc columns
+#                              stay against mimalloc
+#   BENCH_CHART_BASE=NAME      the charts' baseline (default BENCH_REF, else
+#                              mimalloc, else glibc, else the first allocator)
 #   BENCH_ALTERNATE=1          even rounds run the allocators in reverse order
 #                              (bench/overhead.sh: neither of two close
 #                              allocators always runs first)
@@ -49,7 +54,9 @@
 #   latest.csv                 one row per benchmark and allocator (medians)
 #   bench_<date>_<profile>.csv dated copy of latest.csv
 #   latest_runs.csv            every run
-#   latest.txt                 the table printed at the end
+#   latest.txt                 the table printed at the end (and, when a
+#                              benchmark reports it (peak_idle), the table
+#                              "resident after idle")
 #   throughput_vs_mimalloc.png, rss_vs_mimalloc.png   (vs glibc if mimalloc
 #                              is not available), with their .dat/.gp files
 set -u
@@ -102,6 +109,21 @@ done
 if [ ${#ACTIVE[@]} -eq 0 ]; then
     note "error: no allocator available"; exit 1
 fi
+# The reference of the printed table's ratio columns: BENCH_REF, else
+# mimalloc (REF_COL is the columns' heading).  A name not in ALLOCATORS is
+# a mistake; one that is skipped or fails leaves its ratios empty.
+REF=mimalloc REF_COL="vs mi"
+if [ -n "${BENCH_REF:-}" ]; then
+    REF=$(alloc_label "$BENCH_REF")
+    found=0
+    for a in "${ALL[@]}"; do [ "${LABEL[$a]}" = "$REF" ] && found=1; done
+    if [ $found = 0 ]; then
+        note "error: BENCH_REF=$BENCH_REF is not one of ALLOCATORS ($ALLOCATORS)"; exit 2
+    fi
+    [ "$REF" != mimalloc ] && REF_COL="vs ref"
+fi
+REF_OK=0
+for a in "${ACTIVE[@]}"; do [ "${LABEL[$a]}" = "$REF" ] && REF_OK=1; done
 # Width of the allocator column: 9, or the longest name (hakmem-notel@...).
 AW=9
 for a in "${ALL[@]}"; do [ ${#LABEL[$a]} -gt "$AW" ] && AW=${#LABEL[$a]}; done
@@ -109,14 +131,14 @@ for a in "${ALL[@]}"; do [ ${#LABEL[$a]} -gt "$AW" ] && AW=${#LABEL[$a]}; done
 pkg_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null; }
 HEADER="hakmem benchmarks, profile $PROFILE: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm), $(nproc) CPUs
 hakmem $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '(no git)'); mimalloc $(pkg_version libmimalloc2.0), jemalloc $(pkg_version libjemalloc2), tcmalloc $(pkg_version libtcmalloc-minimal4), glibc $(ldd --version 2>/dev/null | head -n 1 | awk '{ print $NF }')
-median of $RUNS run(s); +-% = (max - min) / median of the runs' throughput; vs mi = ratio to mimalloc:
-speed (higher is better; for ns/op, mimalloc's time / ours), peak RSS (lower is better)"
+median of $RUNS run(s); +-% = (max - min) / median of the runs' throughput; $REF_COL = ratio to $REF:
+speed (higher is better; for ns/op, $REF's time / ours), peak RSS (lower is better)"
 printf '%s\n' "$HEADER" >&2
 
 # ---- runs ----------------------------------------------------------------------------
 sanitize() { printf '%s' "$*" | tr ',"\n' ';  ' | cut -c1-300; }
 RAW="$RESULTS_DIR/latest_runs.csv"
-echo "run,benchmark,allocator,status,throughput,throughput_unit,peak_rss_kib,wall_s,user_s,sys_s,minor_faults,hakmem_mmap,hakmem_munmap,hakmem_madvise,hakmem_mremap,check,note" >"$RAW"
+echo "run,benchmark,allocator,status,throughput,throughput_unit,peak_rss_kib,wall_s,user_s,sys_s,minor_faults,hakmem_mmap,hakmem_munmap,hakmem_madvise,hakmem_mremap,freed_rss_kib,idle_rss_kib,check,note" >"$RAW"
 declare -A FAILED WARNED
 WARNS=""
 nb=$(wc -w <<<"$BENCHES")
@@ -161,7 +183,7 @@ for ((r = 1; r <= RUNS; r++)); do
                     printf '%s %10s %-6s %8s KiB\n' "$prog" "$R_TP" "$R_UNIT" "$R_KB" >&2
                 fi ;;
             esac
-            echo "$r,$b,${LABEL[$a]},$R_STATUS,$R_TP,$R_UNIT,$R_KB,$R_WALL,$R_USER,$R_SYS,$R_MINFLT,$R_MMAP,$R_MUNMAP,$R_MADVISE,$R_MREMAP,$(sanitize "$R_CHECK"),$(sanitize "$R_WHY")" >>"$RAW"
+            echo "$r,$b,${LABEL[$a]},$R_STATUS,$R_TP,$R_UNIT,$R_KB,$R_WALL,$R_USER,$R_SYS,$R_MINFLT,$R_MMAP,$R_MUNMAP,$R_MADVISE,$R_MREMAP,$R_FREED_KB,$R_IDLE_KB,$(sanitize "$R_CHECK"),$(sanitize "$R_WHY")" >>"$RAW"
         done
     done
 done
@@ -174,10 +196,10 @@ T_RUNS=$(( $(date +%s) - T_START ))
 MED="$RUN_TMP/medians"
 awk -F, 'NR > 1 && ($4 == "ok" || $4 == "flag") {
         k = $2 SUBSEP $3; n[k]++
-        for (c = 5; c <= 15; c++) if (c != 6 && $c != "") v[k, c, ++m[k, c]] = $c
+        for (c = 5; c <= 17; c++) if (c != 6 && $c != "") v[k, c, ++m[k, c]] = $c
         if ($5 != "") { if (!(k in lo) || $5 + 0 < lo[k]) lo[k] = $5 + 0; if (!(k in hi) || $5 + 0 > hi[k]) hi[k] = $5 + 0 }
         if ($6 != "") u[k] = $6
-        if ($4 == "flag" && !(k in fl)) fl[k] = $17
+        if ($4 == "flag" && !(k in fl)) fl[k] = $19
     }
     function med(k, c,   cnt, i, j, t, a) {
         cnt = m[k, c]; if (!cnt) return ""
@@ -187,25 +209,28 @@ awk -F, 'NR > 1 && ($4 == "ok" || $4 == "flag") {
     }
     END { for (k in n) { split(k, p, SUBSEP)
         printf "%s,%s,%d,%s", p[1], p[2], n[k], u[k]
-        for (c = 5; c <= 15; c++) if (c != 6) printf ",%s", med(k, c)
+        for (c = 5; c <= 17; c++) if (c != 6) printf ",%s", med(k, c)
         t = med(k, 5); sp = (t > 0 && m[k, 5] > 1) ? sprintf("%.0f", 100 * (hi[k] - lo[k]) / t) : ""
         printf ",%s,%s\n", sp, fl[k] } }' "$RAW" >"$MED"
 # fields: 1 bench 2 alloc 3 n 4 unit 5 tp 6 kb 7 wall 8 user 9 sys 10 minflt
-#         11 mmap 12 munmap 13 madvise 14 mremap 15 spread% 16 flag-reason
+#         11 mmap 12 munmap 13 madvise 14 mremap 15 freed_rss 16 idle_rss
+#         17 spread% 18 flag-reason
 
-declare -A M_TP M_UNIT M_KB M_WALL M_USER M_SYS M_FLT M_OS M_N M_FLAG M_SPREAD
-while IFS=, read -r b a n unit tp kb wall user sys flt mm mu ma mr sp fl; do
+declare -A M_TP M_UNIT M_KB M_WALL M_USER M_SYS M_FLT M_OS M_N M_FLAG M_SPREAD M_FREED M_IDLE
+while IFS=, read -r b a n unit tp kb wall user sys flt mm mu ma mr fr id sp fl; do
     M_N[$b,$a]=$n M_UNIT[$b,$a]=$unit M_TP[$b,$a]=$tp M_KB[$b,$a]=$kb M_SPREAD[$b,$a]=$sp
+    M_FREED[$b,$a]=$fr M_IDLE[$b,$a]=$id
     M_WALL[$b,$a]=$wall M_USER[$b,$a]=$user M_SYS[$b,$a]=$sys M_FLT[$b,$a]=$flt
     M_OS[$b,$a]="$mm,$mu,$ma,$mr" M_FLAG[$b,$a]=$fl
 done <"$MED"
 
-# Baseline: mimalloc (the CSV's ratio columns are always vs mimalloc); the
-# charts fall back to glibc, then to the first allocator, without it, or
-# use BENCH_CHART_BASE when that ran.
+# Baselines: the CSV's ratio columns are always vs mimalloc (BASE), the
+# printed table's vs REF (BENCH_REF, default mimalloc); the charts use
+# BENCH_CHART_BASE, else BENCH_REF, else mimalloc, glibc, the first
+# allocator, whichever ran first in that list.
 BASE=mimalloc
 CHART_BASE=""
-for c in ${BENCH_CHART_BASE:-} mimalloc glibc; do
+for c in ${BENCH_CHART_BASE:-} ${BENCH_REF:+$REF} mimalloc glibc; do
     for a in "${ACTIVE[@]}"; do [ "${LABEL[$a]}" = "$c" ] && CHART_BASE=${CHART_BASE:-$c}; done
 done
 [ -z "$CHART_BASE" ] && CHART_BASE=${LABEL[${ACTIVE[0]}]}
@@ -217,6 +242,18 @@ speed_ratio() {
     if unit_lower_better "${M_UNIT[$1,$2]:-}"; then ratio "$y" "$x"; else ratio "$x" "$y"; fi
 }
 
+# ratios_vs B A BASE ST: sets RT (speed ratio) and RR (peak RSS ratio) of A
+# against BASE on benchmark B, both "" when either has no result, A's
+# status ST is a failure or BASE failed.
+ratios_vs() {
+    RT="" RR=""
+    if [ -n "${M_TP[$1,$3]:-}" ] && [ -n "${M_TP[$1,$2]:-}" ] && [ "${4#FAIL}" = "$4" ] &&
+       [ -z "${FAILED[$1,$3]:-}" ]; then
+        RT=$(speed_ratio "$1" "$2" "$3")
+        RR=$(ratio "${M_KB[$1,$2]:-}" "${M_KB[$1,$3]:-}")
+    fi
+}
+
 fmt_num() { # fmt_num VALUE: 4 significant digits, no exponent for usual sizes
     [ -n "$1" ] && awk -v v="$1" 'BEGIN { if (v >= 1000) printf "%.0f", v; else if (v >= 100) printf "%.1f", v;
         else if (v >= 10) printf "%.2f", v; else printf "%.3f", v }'
@@ -225,12 +262,12 @@ fmt_num() { # fmt_num VALUE: 4 significant digits, no exponent for usual sizes
 CSV="$RESULTS_DIR/latest.csv"
 STAMP=$(date '+%Y%m%d-%H%M%S')
 TXT="$RESULTS_DIR/latest.txt"
-echo "benchmark,allocator,throughput,throughput_unit,ratio_vs_mimalloc,peak_rss_kib,rss_vs_mimalloc,wall_s,user_s,sys_s,minor_faults,hakmem_mmap,hakmem_munmap,hakmem_madvise,hakmem_mremap,runs_ok,runs,throughput_spread_pct,status,command" >"$CSV"
+echo "benchmark,allocator,throughput,throughput_unit,ratio_vs_mimalloc,peak_rss_kib,rss_vs_mimalloc,wall_s,user_s,sys_s,minor_faults,hakmem_mmap,hakmem_munmap,hakmem_madvise,hakmem_mremap,freed_rss_kib,idle_rss_kib,runs_ok,runs,throughput_spread_pct,status,command" >"$CSV"
 {
     printf '%s\n\n' "$HEADER"
-    printf '%-13s %-'"$AW"'s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' benchmark allocator throughput unit "+-%" "vs mi" "peakRSS KiB" "vs mi" "wall s" "user s" "sys s" minflt "hakmem mmap/munmap/madvise" status
+    printf '%-13s %-'"$AW"'s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' benchmark allocator throughput unit "+-%" "$REF_COL" "peakRSS KiB" "$REF_COL" "wall s" "user s" "sys s" minflt "hakmem mmap/munmap/madvise" status
 } >"$TXT"
-# Per hakmem variant: the benchmarks where it is behind mimalloc or fatter.
+# Per hakmem variant: the benchmarks where it is behind REF or fatter.
 declare -A BEHIND FATTER
 FAILS="" FLAGS=""
 for b in $BENCHES; do
@@ -238,7 +275,7 @@ for b in $BENCHES; do
         l=${LABEL[$a]}
         if [ "${STATUS[$a]}" != ok ]; then
             printf '%-13s %-'"$AW"'s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' "$b" "$l" - - - - - - - - - - - "${STATUS[$a]}" >>"$TXT"
-            echo "$b,$l,,,,,,,,,,,,,,0,0,,$(sanitize "${STATUS[$a]}"),$(sanitize "${P_CMD[$b]}")" >>"$CSV"
+            echo "$b,$l,,,,,,,,,,,,,,,,0,0,,$(sanitize "${STATUS[$a]}"),$(sanitize "${P_CMD[$b]}")" >>"$CSV"
             continue
         fi
         n=${M_N[$b,$l]:-0}
@@ -250,12 +287,9 @@ for b in $BENCHES; do
             st="flagged: ${M_FLAG[$b,$l]}"
             FLAGS="$FLAGS  $b / $l: ${M_FLAG[$b,$l]}"$'\n'
         fi
-        tr="" rr=""
-        if [ -n "${M_TP[$b,$BASE]:-}" ] && [ -n "${M_TP[$b,$l]:-}" ] && [ "${st#FAIL}" = "$st" ] &&
-           [ -z "${FAILED[$b,$BASE]:-}" ]; then
-            tr=$(speed_ratio "$b" "$l" "$BASE")
-            rr=$(ratio "${M_KB[$b,$l]:-}" "${M_KB[$b,$BASE]:-}")
-        fi
+        # vs mimalloc for the CSV, vs REF for the table (the same by default)
+        ratios_vs "$b" "$l" "$BASE" "$st"; tm=$RT rm=$RR
+        ratios_vs "$b" "$l" "$REF" "$st"; tr=$RT rr=$RR
         IFS=, read -r mm mu ma mr <<<"${M_OS[$b,$l]:-,,,}"
         os="-"; [ -n "$mm" ] && os="$mm/$mu/$ma"
         tp=$(fmt_num "${M_TP[$b,$l]:-}")
@@ -263,8 +297,8 @@ for b in $BENCHES; do
             "${M_SPREAD[$b,$l]:--}" "${tr:--}" "$(fmt_num "${M_KB[$b,$l]:-}" | sed 's/^$/-/')" "${rr:--}" "${M_WALL[$b,$l]:--}" "${M_USER[$b,$l]:--}" \
             "${M_SYS[$b,$l]:--}" "${M_FLT[$b,$l]:--}" "$os" "$st" >>"$TXT"
         runs_done=$n; [ -n "${FAILED[$b,$l]:-}" ] && runs_done=$((n + 1))
-        echo "$b,$l,${M_TP[$b,$l]:-},${M_UNIT[$b,$l]:-},$tr,${M_KB[$b,$l]:-},$rr,${M_WALL[$b,$l]:-},${M_USER[$b,$l]:-},${M_SYS[$b,$l]:-},${M_FLT[$b,$l]:-},$mm,$mu,$ma,$mr,$n,$runs_done,${M_SPREAD[$b,$l]:-},$(sanitize "$st"),$(sanitize "${P_CMD[$b]}")" >>"$CSV"
-        if is_hakmem "$l" && [ -n "$tr" ]; then
+        echo "$b,$l,${M_TP[$b,$l]:-},${M_UNIT[$b,$l]:-},$tm,${M_KB[$b,$l]:-},$rm,${M_WALL[$b,$l]:-},${M_USER[$b,$l]:-},${M_SYS[$b,$l]:-},${M_FLT[$b,$l]:-},$mm,$mu,$ma,$mr,${M_FREED[$b,$l]:-},${M_IDLE[$b,$l]:-},$n,$runs_done,${M_SPREAD[$b,$l]:-},$(sanitize "$st"),$(sanitize "${P_CMD[$b]}")" >>"$CSV"
+        if is_hakmem "$l" && [ "$l" != "$REF" ] && [ -n "$tr" ]; then
             awk -v x="$tr" 'BEGIN { exit !(x < 1) }' && BEHIND[$l]="${BEHIND[$l]:-} $b (${tr}x),"
             [ -n "$rr" ] && awk -v x="$rr" 'BEGIN { exit !(x > 1.1) }' && FATTER[$l]="${FATTER[$l]:-} $b (${rr}x),"
         fi
@@ -337,17 +371,55 @@ if [ "${BENCH_NO_CHARTS:-0}" != 1 ]; then
     fi
 fi
 
+# ---- resident after idle ----------------------------------------------------------
+# For the benchmarks whose result line has idle_rss_kb (peak_idle): per
+# allocator the medians of peak RSS (rusage), of the resident set right after
+# the last free and after the idle time (the program's /proc/self/statm
+# reads), in MiB, and the idle one's ratio to IDLE_REF (BENCH_REF when set,
+# else the charts' baseline: BENCH_CHART_BASE, mimalloc, glibc, the first).
+IDLE_REF=$CHART_BASE
+[ -n "${BENCH_REF:-}" ] && IDLE_REF=$REF
+IDLE_BENCHES=""
+for b in $BENCHES; do
+    for a in "${ACTIVE[@]}"; do
+        if [ -n "${M_IDLE[$b,${LABEL[$a]}]:-}" ]; then IDLE_BENCHES="$IDLE_BENCHES $b"; break; fi
+    done
+done
+if [ -n "$IDLE_BENCHES" ]; then
+    mib() { [ -n "$1" ] && awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+    {
+        echo "resident after idle (MiB, median of $RUNS; freed = right after the last free, idle = after the"
+        echo "idle time, both from /proc/self/statm; vs ref = idle RSS / $IDLE_REF's, lower is leaner)"
+        printf '%-13s %-'"$AW"'s %9s %9s %9s %7s  %s\n' benchmark allocator "peak" "freed" "idle" "vs ref" status
+        for b in $IDLE_BENCHES; do
+            for a in "${ALL[@]}"; do
+                l=${LABEL[$a]} st=ok ir=""
+                if [ "${STATUS[$a]}" != ok ]; then st=${STATUS[$a]}
+                elif [ -n "${FAILED[$b,$l]:-}" ]; then st="FAIL: ${FAILED[$b,$l]}"
+                elif [ -n "${M_FLAG[$b,$l]:-}" ]; then st="flagged"; fi
+                if [ "${st#FAIL}" = "$st" ] && [ -z "${FAILED[$b,$IDLE_REF]:-}" ]; then
+                    ir=$(ratio "${M_IDLE[$b,$l]:-}" "${M_IDLE[$b,$IDLE_REF]:-}")
+                fi
+                pk=$(mib "${M_KB[$b,$l]:-}") fr=$(mib "${M_FREED[$b,$l]:-}") id=$(mib "${M_IDLE[$b,$l]:-}")
+                printf '%-13s %-'"$AW"'s %9s %9s %9s %7s  %s\n' "$b" "$l" "${pk:--}" "${fr:--}" "${id:--}" "${ir:--}" "$st"
+            done
+        done
+        echo
+    } >>"$TXT"
+fi
+
 # ---- report ---------------------------------------------------------------------
 {
     for a in "${ALL[@]}"; do
         l=${LABEL[$a]}
         is_hakmem "$l" || continue
         bh=${BEHIND[$l]:-} ft=${FATTER[$l]:-}
-        [ -n "$bh" ] && echo "$l behind mimalloc (speed ratio < 1):${bh%,}"
-        if [ -z "$bh" ] && [ "${STATUS[$a]}" = ok ] && [ "${STATUS[mimalloc]:-}" = ok ]; then
-            echo "$l is not behind mimalloc on any benchmark"
+        [ "$l" = "$REF" ] && continue
+        [ -n "$bh" ] && echo "$l behind $REF (speed ratio < 1):${bh%,}"
+        if [ -z "$bh" ] && [ "${STATUS[$a]}" = ok ] && [ $REF_OK = 1 ]; then
+            echo "$l is not behind $REF on any benchmark"
         fi
-        [ -n "$ft" ] && echo "$l peak RSS > 1.1x mimalloc's:${ft%,}"
+        [ -n "$ft" ] && echo "$l peak RSS > 1.1x $REF's:${ft%,}"
     done
     [ -n "$FLAGS" ] && printf 'flagged results (ran, but the program'"'"'s check failed):\n%s' "$FLAGS"
     [ -n "$FAILS" ] && printf 'FAILED runs:\n%s' "$FAILS"

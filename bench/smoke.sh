@@ -15,6 +15,11 @@
 #     needs no build): overhead.csv has an ok row with a speed ratio per
 #     benchmark, the table ends with the worst ratio, and the variant's rows
 #     in run.sh's CSV have hakmem's mmap count.
+#  5. run.sh with BENCHES="json peak_idle" (a 16 MiB peak_idle) and
+#     BENCH_REF=hakmem@fast: latest.csv has freed_rss_kib and idle_rss_kib,
+#     filled for peak_idle, empty for json; the table's ratios are against
+#     hakmem@fast (its own rows 1.000), the "resident after idle" table is
+#     printed; a BENCH_REF that is not in ALLOCATORS exits 2.
 # Without gnuplot the PNG checks are skipped with a note, unless $CI is set
 # (CI installs gnuplot-nox), where they fail.
 # Needs build/libhakmem.so (make).  Exit 0 = pass.
@@ -141,6 +146,38 @@ else
     fail "overhead.sh exited $? (BENCH_STRICT=1: a run failed)"
     tail -n 20 "$TMPD/r4.out" "$TMPD/r4.err" | sed 's/^/    /'
 fi
+
+# ---- 5. peak_idle's resident-set columns and BENCH_REF -----------------------------
+R5="$TMPD/r5"
+if PROFILE=smoke BENCHES="json peak_idle" ALLOCATORS="hakmem hakmem@fast" BENCH_REF=hakmem@fast \
+   BENCH_NO_CHARTS=1 BENCH_STRICT=1 BENCH_RESULTS_DIR="$R5" bash "$BENCH_DIR/run.sh" >"$TMPD/r5.out" 2>"$TMPD/r5.err"; then
+    hdr=$(head -n 1 "$R5/latest.csv")
+    cb=$(col benchmark "$hdr") cfr=$(col freed_rss_kib "$hdr") cid=$(col idle_rss_kib "$hdr")
+    if [ "$cfr" -gt 0 ] && [ "$cid" -gt 0 ]; then
+        n=$(awk -F, -v cb="$cb" -v f="$cfr" -v i="$cid" '$cb == "peak_idle" && $f + 0 > 0 && $i + 0 > 0' "$R5/latest.csv" | wc -l)
+        e=$(awk -F, -v cb="$cb" -v f="$cfr" -v i="$cid" '$cb == "json" && $f == "" && $i == ""' "$R5/latest.csv" | wc -l)
+        if [ "$n" -eq 2 ] && [ "$e" -eq 2 ]; then ok "freed_rss_kib/idle_rss_kib: set for peak_idle, empty for json"
+        else fail "freed_rss_kib/idle_rss_kib: expected 2 peak_idle rows with values and 2 json rows without, got $n and $e"; fi
+    else
+        fail "latest.csv has no freed_rss_kib or idle_rss_kib column"
+    fi
+    grep -q 'vs ref = ratio to hakmem@fast' "$R5/latest.txt" || fail "BENCH_REF: the table does not name hakmem@fast as the reference"
+    n=$(grep -cE '^(json|peak_idle) +hakmem@fast +[0-9.]+ +ns/op +[-0-9]+ +1\.000 ' "$R5/latest.txt")
+    [ "$n" -eq 2 ] && ok "BENCH_REF: hakmem@fast's own rows have speed ratio 1.000" ||
+        fail "BENCH_REF: expected hakmem@fast rows with ratio 1.000, got $n"
+    if grep -q '^resident after idle' "$R5/latest.txt" && grep -qE '^peak_idle +hakmem@fast +[0-9.]+ +[0-9.]+ +[0-9.]+ +1\.000 ' "$R5/latest.txt"; then
+        ok "the resident-after-idle table is printed, against hakmem@fast"
+    else
+        fail "no resident-after-idle table with hakmem@fast as the reference in latest.txt"
+    fi
+else
+    fail "run.sh with peak_idle and BENCH_REF exited $?"
+    tail -n 20 "$TMPD/r5.out" "$TMPD/r5.err" | sed 's/^/    /'
+fi
+PROFILE=smoke BENCHES=json ALLOCATORS="hakmem glibc" BENCH_REF=nosuchalloc BENCH_NO_CHARTS=1 \
+    BENCH_RESULTS_DIR="$TMPD/r6" bash "$BENCH_DIR/run.sh" >/dev/null 2>&1
+rc=$?
+[ $rc -eq 2 ] && ok "BENCH_REF not in ALLOCATORS: exit 2" || fail "BENCH_REF not in ALLOCATORS: exit $rc, expected 2"
 
 if [ $fails -gt 0 ]; then
     echo "smoke: $fails check(s) failed"

@@ -9,6 +9,8 @@
 #   hakmem@MODE, hakmem-notel@MODE   the library with HAKMEM_MODE=MODE in the
 #                  benchmark's environment alone (MODE: minimal fast
 #                  balanced learning research)
+#   hakmem@MODE:STRATEGY   also HAKMEM_STRATEGY=STRATEGY (e.g. learning:warm
+#                  runs learning mode's "warm" candidate statically)
 # alloc_lib NAME sets ALLOC_LIB, the absolute path to preload for NAME (""
 # for glibc, which means: no preload), and ALLOC_ENV, NAME=VALUE words for
 # the benchmark's environment, or fails when it cannot be found.  Overrides:
@@ -28,8 +30,11 @@ case ":$PATH:" in *:/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
 
 note() { printf '%s\n' "$*" >&2; }
 
-# The modes hakmem@MODE accepts (the library's HAKMEM_MODE values).
+# The modes hakmem@MODE accepts (the library's HAKMEM_MODE values), and the
+# strategies of hakmem@MODE:STRATEGY (HAKMEM_STRATEGY: learning's selector,
+# or one candidate run as is).
 BENCH_MODES="minimal fast balanced learning research"
+BENCH_STRATEGIES="elo ucb1 lean balanced warm hoard"
 
 # The old name of BENCH_HAKMEM_LIB: honoured once more with a note, and taken
 # out of the environment so that the library does not warn about it in every
@@ -169,7 +174,7 @@ note_stale_release() {
 # the benchmark alone, usually ""), and on failure ALLOC_WHY (reason) and
 # ALLOC_KIND: "missing" (not built / not installed) or "broken".
 alloc_lib() {
-    local name=$1 var p base mode
+    local name=$1 var p base mode strategy
     ALLOC_LIB="" ALLOC_ENV="" ALLOC_WHY="" ALLOC_KIND=""
     case "$name" in
     glibc|system|libc) return 0 ;;
@@ -177,11 +182,21 @@ alloc_lib() {
         base=${name%%@*}
         if [ "$base" != "$name" ]; then
             mode=${name#*@}
+            strategy=""
+            case "$mode" in *:*) strategy=${mode#*:} mode=${mode%%:*} ;; esac
             case " $BENCH_MODES " in
             *" $mode "*) ;;
             *) ALLOC_WHY="unknown mode '$mode' (modes: $BENCH_MODES)"; ALLOC_KIND=broken; return 1 ;;
             esac
             ALLOC_ENV="HAKMEM_MODE=$mode"
+            if [ -n "$strategy" ]; then
+                case " $BENCH_STRATEGIES " in
+                *" $strategy "*) ;;
+                *) ALLOC_WHY="unknown strategy '$strategy' (strategies: $BENCH_STRATEGIES)"
+                   ALLOC_KIND=broken; return 1 ;;
+                esac
+                ALLOC_ENV="$ALLOC_ENV HAKMEM_STRATEGY=$strategy"
+            fi
         fi
         if [ "$base" = hakmem ]; then
             p=${BENCH_HAKMEM_LIB:-$ROOT/build/libhakmem.so}

@@ -41,7 +41,7 @@ typedef struct strategy_s {
 
 const char *const hk_strategy_names[HK_STRATEGIES] = { "lean", "balanced", "warm", "hoard" };
 static const strategy_t strategies[HK_STRATEGIES] = {
-  { 20,   0,   16,   1 },
+  { 50,   0,   16,   1 },
   { 100,  8,   64,   4 },
   { 1000, 64,  256,  4 },
   { 5000, 256, 1024, 8 },
@@ -156,6 +156,9 @@ static bool tune_refills(uint32_t elapsed) {
   return changed;
 }
 
+/* Research mode (with HAKMEM_VERBOSE, its default) logs every decision. */
+static bool logs(void) { return hk_cfg.mode == HAK_MODE_RESEARCH && hk_cfg.verbose; }
+
 static void log_learning(unsigned ev) {
   hk_learn_t *l = &ace.learn;
   if (ev & HK_LEARN_EV_MATCH)
@@ -196,7 +199,7 @@ static void learn_epoch(uint64_t now) {
   double cost = (d_cpu + FAULT_NS * (double)(faults - ace.faults) +
                  MIB_MS_NS * rss_mib * (double)wall) / (double)d_ops;
   unsigned ev = hk_learn_report(&ace.learn, cost);
-  if (hk_cfg.verbose && (ev & ~HK_LEARN_EV_IGNORED)) log_learning(ev);
+  if (logs() && (ev & ~HK_LEARN_EV_IGNORED)) log_learning(ev);
   unsigned next = hk_learn_next(&ace.learn);
   if (next != ace.strategy) apply_strategy(next);
   learn_restart(now);
@@ -234,7 +237,7 @@ static bool ace_epoch(uint64_t now, uint32_t elapsed) {
   ace.unmapped += unmapped;
   ace.bigcache += cached;
   bool acted = heaps || arena || unmapped || cached;
-  if (acted && hk_cfg.verbose)
+  if (acted && logs())
     hk_log("ace: purged %.1f MiB of heaps (%.1f MiB by idle trim), %.1f MiB of free SuperSlabs; "
            "unmapped %.1f MiB; BigCache gave back %.1f MiB", (double)heaps / (1 << 20),
            (double)trimmed / (1 << 20), (double)arena / (1 << 20), (double)unmapped / (1 << 20),

@@ -7,6 +7,8 @@
  * the second round on, every round ends by eliminating the candidates outside
  * the top M by rating, and learning freezes when one candidate is left, when
  * the leader is FREEZE_GAP points ahead of the runner-up, or after MAX_ROUNDS.
+ * A candidate whose two epochs of a match both cost ROUT times more than
+ * both of the winner's is eliminated at once (while more than M remain).
  *
  * UCB1: each epoch runs the candidate maximising mean reward + sqrt(2 ln N /
  * n_i), reward = best cost seen / cost.  It freezes once N >= 16 K and one
@@ -25,6 +27,7 @@
 #define RATING_START   1500.0
 #define K_FACTOR       32.0
 #define DRAW_BAND      0.02
+#define ROUT           1.5    /* a loser this much costlier leaves at once    */
 #define FREEZE_GAP     100.0
 #define MIN_ROUNDS     2      /* before eliminating, or freezing on the gap */
 #define MAX_ROUNDS     12
@@ -158,7 +161,6 @@ static void new_round(hk_learn_t *l) {
     }
   l->npairs = n;
   l->pos = l->step = 0;
-  l->half[0] = l->half[1] = 0.0;
 }
 
 static unsigned freeze(hk_learn_t *l) {
@@ -191,11 +193,10 @@ static unsigned end_round(hk_learn_t *l) {
 }
 
 static unsigned elo_report(hk_learn_t *l, double cost) {
-  unsigned step = l->step++;
-  l->half[step == 1 || step == 2] += 0.5 * cost;       /* A B B A */
+  l->ep[l->step++] = cost;                             /* A B B A */
   if (l->step < 4) return HK_LEARN_EV_NONE;
   unsigned a = l->pair[l->pos][0], b = l->pair[l->pos][1];
-  double ca = l->half[0], cb = l->half[1];
+  double ca = 0.5 * (l->ep[0] + l->ep[3]), cb = 0.5 * (l->ep[1] + l->ep[2]);
   double s = ca < cb * (1.0 - DRAW_BAND) ? 1.0 : cb < ca * (1.0 - DRAW_BAND) ? 0.0 : 0.5;
   hk_learn_elo(&l->cand[a].rating, &l->cand[b].rating, s);
   if (s == 1.0) {
@@ -214,10 +215,26 @@ static unsigned elo_report(hk_learn_t *l, double cost) {
   l->last_cost_b = cb;
   l->last_score_a = s;
   l->step = 0;
-  l->half[0] = l->half[1] = 0.0;
-  if (++l->pos == l->npairs) return HK_LEARN_EV_MATCH | end_round(l);
+  unsigned ev = HK_LEARN_EV_MATCH;
+  /* A rout: every epoch more of that loser would cost dearly (e.g. a purge
+   * strategy that makes the program fault all the time): out now, as long
+   * as more than M remain, and its remaining matches are skipped.  Both of
+   * its epochs must be that much dearer than both of the winner's: one
+   * epoch that caught a burst of the program's own (start-up) is no rout. */
+  double amin = l->ep[0] < l->ep[3] ? l->ep[0] : l->ep[3], amax = l->ep[0] + l->ep[3] - amin;
+  double bmin = l->ep[1] < l->ep[2] ? l->ep[1] : l->ep[2], bmax = l->ep[1] + l->ep[2] - bmin;
+  unsigned loser = s == 1.0 ? b : a;
+  double lost = s == 1.0 ? bmin : amin, won = s == 1.0 ? amax : bmax;
+  if (s != 0.5 && lost > ROUT * won && (unsigned)__builtin_popcount(l->alive) > l->m) {
+    l->alive &= ~(1u << loser);
+    l->last_eliminated = 1u << loser;
+    ev |= HK_LEARN_EV_ELIMINATED;
+  }
+  do l->pos++;
+  while (l->pos < l->npairs && !(l->alive >> l->pair[l->pos][0] & l->alive >> l->pair[l->pos][1] & 1));
+  if (l->pos >= l->npairs) return ev | end_round(l);
   l->winner = at_rank(l, 0);
-  return HK_LEARN_EV_MATCH;
+  return ev;
 }
 
 /* ---- UCB1 ----------------------------------------------------------------- */

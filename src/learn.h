@@ -64,7 +64,7 @@ typedef struct hk_learn_s {
   uint64_t rng;
   uint8_t pair[HK_LEARN_PAIRS][2];   /* this round's matches, in order       */
   unsigned npairs, pos, step;        /* match pair[pos], epoch step of 4     */
-  double half[2];                    /* its A and B costs so far             */
+  double ep[4];                      /* its epochs' costs so far: A B B A     */
   double best_cost;                  /* UCB1: lowest cost seen (0: none)     */
   unsigned frozen_n, drift_run;
   double baseline, ewma;

@@ -355,8 +355,10 @@ done
 expect_lines "verbose from mode research" research "hakmem: config " \
     "$(config_lines research environment)" HAKMEM_MODE=research
 expect_lines "mode research, no warning" research "hakmem: warning" "" HAKMEM_MODE=research
-expect_lines "research with verbose and stats overridden" research "hakmem: " \
+expect_lines "research with verbose and stats overridden" research "hakmem: config " \
     "$(config_lines research environment HAKMEM_STATS=0 HAKMEM_VERBOSE=1)" \
+    HAKMEM_MODE=research HAKMEM_STATS=0 HAKMEM_VERBOSE=1
+expect_lines "research with stats overridden: no table" research "  operations" "" \
     HAKMEM_MODE=research HAKMEM_STATS=0 HAKMEM_VERBOSE=1
 expect "research, verbose 0 and stats 0: silent" research "" \
     HAKMEM_MODE=research HAKMEM_STATS=0 HAKMEM_VERBOSE=0

@@ -86,8 +86,10 @@ static void test_elo(void) {
 
 /* ELO, K = 4: candidate 1 is the cheapest.  A round robin is 6 matches, 24
  * epochs.  With M = 4 the gap of 100 points is there after 5 round robins (4
- * for some seeds); with M = 2 the second eliminates 0 and 3, and two 1-match
- * rounds later the gap is there: 56 epochs.  Returns the epochs to freeze. */
+ * for some seeds); with M = 2 the second eliminates 0 and 3 (unless 1 routed
+ * 3 already: 1.6 times its cost, noise permitting), and one or two 1-match
+ * rounds later the gap is there: at most 56 epochs.  Returns the epochs to
+ * freeze. */
 static int test_elo_converges(hk_learn_t *l, unsigned m, uint64_t seed) {
   set_costs(1.30, 1.00, 1.15, 1.60);
   hk_learn_init(l, 4, m, HK_SEL_ELO, seed);
@@ -97,8 +99,11 @@ static int test_elo_converges(hk_learn_t *l, unsigned m, uint64_t seed) {
   CHECK(l->state == HK_LEARN_FROZEN && l->winner == 1, "ELO (M=%u) froze on %u", m, l->winner);
   CHECK(l->epochs == (uint64_t)e, "epochs %llu", (unsigned long long)l->epochs);
   CHECK(l->cand[1].losses == 0 && l->cand[3].wins == 0, "match outcomes");
-  CHECK(l->cand[1].rating > l->cand[2].rating && l->cand[2].rating > l->cand[0].rating &&
-        l->cand[0].rating > l->cand[3].rating, "ratings order");
+  if (m == 4)   /* every candidate plays every round: the ratings order the costs */
+    CHECK(l->cand[1].rating > l->cand[2].rating && l->cand[2].rating > l->cand[0].rating &&
+          l->cand[0].rating > l->cand[3].rating, "ratings order");
+  else          /* 3 (1.6 times 1's cost) is out, routed or at the second round */
+    CHECK(l->cand[1].rating > l->cand[2].rating && !(l->alive & 8), "ratings order");
   for (int i = 0; i < 10; i++) CHECK(hk_learn_next(l) == 1, "frozen runs the winner");
   return e;
 }
@@ -135,14 +140,45 @@ static int test_ucb(hk_learn_t *l) {
   return e;
 }
 
+/* A rout: candidate 1 costs twice as much as anyone; with M = 2 it leaves
+ * after its first match (2 of its epochs), its other matches are skipped. */
+static void test_rout(hk_learn_t *l) {
+  set_costs(1.00, 2.00, 1.10, 1.05);
+  hk_learn_init(l, 4, 2, HK_SEL_ELO, 11);
+  unsigned ev = 0;
+  int e = 0;
+  while (l->alive & 2) {
+    ev = hk_learn_report(l, costs[hk_learn_next(l)] * (1.0 + noise()));
+    CHECK(++e <= 6 * 4, "candidate 1 still alive after a round robin");
+  }
+  CHECK((ev & HK_LEARN_EV_ELIMINATED) && l->last_eliminated == 2, "rout event");
+  CHECK(l->cand[1].plays == 2 && l->cand[1].losses == 1, "routed after one match: %u epochs",
+        l->cand[1].plays);
+  for (int i = 0; i < 12 * 6 * 4 && l->state == HK_LEARN_LEARNING; i++) {
+    CHECK(hk_learn_next(l) != 1, "a routed candidate runs again");
+    hk_learn_report(l, costs[hk_learn_next(l)] * (1.0 + noise()));
+  }
+  CHECK(l->state == HK_LEARN_FROZEN && l->winner != 1, "after the rout: winner %u", l->winner);
+  /* M = 2 protects the last two: with M = K nobody is routed */
+  hk_learn_init(l, 4, 4, HK_SEL_ELO, 11);
+  for (int i = 0; i < 6 * 4; i++) hk_learn_report(l, costs[hk_learn_next(l)] * (1.0 + noise()));
+  CHECK(l->alive == 0xf && l->cand[1].plays == 6, "M = K: routed anyway");
+}
+
 static void test_edges(hk_learn_t *l) {
-  /* K = 2, M = 1: the second round robin eliminates the loser */
-  costs[0] = 2.0;
+  /* K = 2, M = 1: the second round robin eliminates the loser (or a rout
+   * the first: 4 epochs) */
+  costs[0] = 1.3;
   costs[1] = 1.0;
   hk_learn_init(l, 2, 1, HK_SEL_ELO, 3);
   int e = run(l, HK_LEARN_EV_FROZEN, 100);
   CHECK(e == 8 && l->winner == 1 && l->alive == 2, "K=2: %d epochs, winner %u, alive %#x", e,
         l->winner, l->alive);
+  costs[0] = 2.0;
+  hk_learn_init(l, 2, 1, HK_SEL_ELO, 3);
+  e = run(l, HK_LEARN_EV_FROZEN, 100);
+  CHECK(e == 4 && l->winner == 1 && l->alive == 2, "K=2 rout: %d epochs, winner %u, alive %#x",
+        e, l->winner, l->alive);
 
   /* a tie: every match a draw, no gap, the cap of 12 round robins */
   for (unsigned sel = HK_SEL_ELO; sel <= HK_SEL_UCB1; sel++) {
@@ -196,6 +232,7 @@ int main(void) {
     test_elo_converges(&l, 4, seed);
     test_elo_converges(&l, 2, seed);
   }
+  test_rout(&l);
   test_edges(&l);
   printf("learn: ELO froze after %d epochs (M=2: %d), re-opened %d epochs after the change, "
          "froze again after %d; UCB1 froze after %d, ok\n", frozen, frozen2, reopen, refrozen, ucb);

@@ -153,18 +153,17 @@ static void ss_release(hk_heap_t *h, hk_superslab_t *ss) {
 }
 
 #define SLABS_PER_MB    ((uint32_t)(((size_t)1 << 20) / HK_SLAB_SIZE))
-#define HARD_EXTRA      (16 * SLABS_PER_MB)   /* with the adaptive thread: see below */
 
 /* Batched decay on the owner's slow path: only slabs that stayed free for a
  * whole tick are purged, so a heap whose free memory churns does not purge
  * pages it is about to touch again.  With the adaptive thread running, the
- * decay is its job (off the program's threads); the owner purges only when
- * far past what it retains, should that thread lag. */
+ * decay is its job, off the program's threads (a busy heap past four times
+ * what it retains included). */
 static void heap_maybe_purge(hk_heap_t *h, hk_superslab_t *freed_in) {
   uint32_t retain = HK_TUNE(retain_mb) * SLABS_PER_MB;
   if (h->dirty_slabs <= retain) return;
   uint32_t delay = HK_TUNE(purge_delay_ms);
-  if (delay == 0 || (hk_ace_running() && h->dirty_slabs > 4 * retain + HARD_EXTRA)) {
+  if (delay == 0) {
     hk_ss_purge(freed_in, ~0u);          /* no decay: purge where memory was freed */
     return;
   }
@@ -651,12 +650,19 @@ unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_
   unsigned total = 0, n;
   *trimmed = 0;
   hk_lock(&h->lock);
-  if (h->activity != h->ace_activity) {
+  bool busy = h->activity != h->ace_activity;
+  if (busy) {
     h->ace_activity = h->activity;
     h->ace_idle_ms = 0;
   } else if (h->ace_idle_ms < idle_ms) {
     h->ace_idle_ms += elapsed;
   }
+  /* A heap whose spans changed since the last tick is freeing or refilling:
+   * its free slabs may soon be reused, or leave with their whole SuperSlab
+   * (purged by the arena in bigger batches).  Its decay waits for a quiet
+   * tick, unless it holds far more than it retains. */
+  bool tick = decay;
+  if (busy && h->dirty_slabs <= 4 * HK_TUNE(retain_mb) * SLABS_PER_MB) decay = false;
   for (;;) {
     bool idle = h->activity == h->ace_activity && h->ace_idle_ms >= idle_ms;
     if (!idle && !decay) break;
@@ -667,7 +673,7 @@ unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_
     hk_unlock(&h->lock);                 /* let the owner in between batches */
     hk_lock(&h->lock);
   }
-  if (decay)
+  if (tick)
     for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) hk_ss_age(ss);
   hk_unlock(&h->lock);
   return total;

@@ -55,6 +55,15 @@ static hk_superslab_t *bc_get(int b) {
   return hdr;
 }
 
+/* Into bucket b, if it and the cache have room (under bc_lock). */
+static bool bc_insert_locked(hk_superslab_t *hdr, int b) {
+  bucket_t *k = &buckets[b];
+  if (k->n >= BC_PER_BUCKET || bc_bytes + hdr->map_size > BC_MAX_BYTES) return false;
+  k->e[k->n++] = hdr;
+  bc_bytes += hdr->map_size;
+  return true;
+}
+
 /* Keep a freed mapping for reuse.  Past the resident budget its pages are
  * purged first (one madvise now instead of munmap now and mmap later). */
 static bool bc_put(hk_superslab_t *hdr) {
@@ -69,14 +78,8 @@ static bool bc_put(hk_superslab_t *hdr) {
   hdr->purged = !resident;
   hdr->cached_ms = hk_now_ms();
   hk_lock(&bc_lock);
-  bucket_t *k = &buckets[b];
-  bool keep = k->n < BC_PER_BUCKET && bc_bytes + hdr->map_size <= BC_MAX_BYTES;
-  if (keep) {
-    k->e[k->n++] = hdr;
-    bc_bytes += hdr->map_size;
-  } else if (resident) {
-    bc_resident -= hdr->map_size;
-  }
+  bool keep = bc_insert_locked(hdr, b);
+  if (!keep && resident) bc_resident -= hdr->map_size;
   hk_unlock(&bc_lock);
   return keep;
 }
@@ -149,12 +152,7 @@ size_t hk_bigcache_decay(uint64_t now, uint32_t purge_ms, uint32_t evict_ms) {
       int b;
       map_class(hdr->map_size, &b);
       hk_lock(&bc_lock);
-      bucket_t *k = &buckets[b];
-      bool keep = k->n < BC_PER_BUCKET && bc_bytes + hdr->map_size <= BC_MAX_BYTES;
-      if (keep) {
-        k->e[k->n++] = hdr;
-        bc_bytes += hdr->map_size;
-      }
+      bool keep = bc_insert_locked(hdr, b);
       hk_unlock(&bc_lock);
       if (!keep) hk_os_unmap(hdr, hdr->map_size);
     }

@@ -20,12 +20,10 @@
 
 #include "hakmem.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <time.h>
-#include <unistd.h>
 
 #define EPOCH_MS       50      /* an epoch while there is work or learning   */
 #define LAZY_EPOCH_MS  1000    /* ... and when the last ones found nothing    */
@@ -87,23 +85,6 @@ static uint64_t minor_faults(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   return (uint64_t)ru.ru_minflt;
-}
-
-/* Resident set in bytes, from /proc/self/statm (opened each time: a kept
- * descriptor could be closed or reused by the program). */
-static uint64_t resident_bytes(void) {
-  char buf[128];
-  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  const char *p = buf;
-  while (*p && *p != ' ') p++;                   /* size, then resident */
-  uint64_t pages = 0;
-  for (p++; *p >= '0' && *p <= '9'; p++) pages = pages * 10 + (uint64_t)(*p - '0');
-  return pages * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
 /* Allocations so far, as slow paths count them (telemetry.h): blocks fed to
@@ -195,7 +176,7 @@ static void learn_epoch(uint64_t now) {
     if (wall >= LAZY_EPOCH_MS) learn_restart(now);   /* or starts over */
     return;
   }
-  double rss_mib = (double)resident_bytes() / (1 << 20);
+  double rss_mib = (double)hk_os_resident_bytes() / (1 << 20);
   double cost = (d_cpu + FAULT_NS * (double)(faults - ace.faults) +
                  MIB_MS_NS * rss_mib * (double)wall) / (double)d_ops;
   unsigned ev = hk_learn_report(&ace.learn, cost);

@@ -124,6 +124,7 @@ void hk_os_purge(void *p, size_t size);
 void hk_os_advise_thp(void *p, size_t size);
 bool hk_os_remap_inplace(void *p, size_t old_size, size_t new_size);
 bool hk_os_remap_move(void *p, size_t old_size, size_t new_size, void *to);
+uint64_t hk_os_resident_bytes(void);
 
 /* arena.c: SuperSlabs from reserved chunks */
 hk_superslab_t *hk_arena_alloc_ss(bool *clean, bool *from_os);

@@ -2,10 +2,29 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <time.h>
 
 hk_os_counters_t hk_os_counters;
+
+/* The process's resident set in bytes, from /proc/self/statm (opened each
+ * time: a kept descriptor could be closed or reused by the program). */
+uint64_t hk_os_resident_bytes(void) {
+  char buf[128];
+  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  const char *p = buf;
+  while (*p && *p != ' ') p++;                   /* size, then resident */
+  uint64_t pages = 0;
+  for (p++; *p >= '0' && *p <= '9'; p++) pages = pages * 10 + (uint64_t)(*p - '0');
+  return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
 
 uint64_t hk_now_ms(void) {
   struct timespec ts;

@@ -155,21 +155,6 @@ static int percentile_bin(const uint64_t *bins, unsigned n, uint64_t total, unsi
   return (int)n - 1;
 }
 
-static uint64_t process_resident(void) {
-  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char buf[128];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  const char *p = buf;
-  while (*p && *p != ' ') p++;                 /* skip the size field */
-  uint64_t pages = 0;
-  for (p++; *p >= '0' && *p <= '9'; p++) pages = pages * 10 + (uint64_t)(*p - '0');
-  return pages * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
 /* Fill snap (under stats_lock). */
 static void snapshot(size_t *small_blocks) {
   struct hak_stats *st = &snap;
@@ -257,7 +242,7 @@ static void snapshot(size_t *small_blocks) {
     st->minor_faults = (uint64_t)ru.ru_minflt;
     st->major_faults = (uint64_t)ru.ru_majflt;
   }
-  st->resident_bytes = process_resident();
+  st->resident_bytes = hk_os_resident_bytes();
   hk_ace_stats(st);
   if (st->peak_resident_bytes < st->resident_bytes)     /* two sources, a few pages apart */
     st->peak_resident_bytes = st->resident_bytes;

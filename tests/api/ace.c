@@ -82,7 +82,7 @@ static bool wait_state(uint32_t want, long ms)
     return false;
 }
 
-/* n bytes of 4000 B blocks, every page written. */
+/* `bytes` worth of blocks of `size` bytes, every byte written. */
 static void **alloc_blocks(size_t bytes, size_t size, size_t *count)
 {
     size_t n = bytes / size;

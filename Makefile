@@ -1,6 +1,7 @@
 # hakmem — build, test and benchmark.
 #   make            build/libhakmem.so and build/libhakmem.a (release)
 #   make debug      build/debug/libhakmem.{so,a} with internal assertions
+#   make hardened   build/hardened/libhakmem.{so,a}: HAKMEM_HARDEN=1 by default
 #   make test       build everything and run every test (release and debug)
 #   make bench      benchmark hakmem beside the installed peers
 #   make install PREFIX=/usr/local
@@ -24,8 +25,9 @@ HDRS := $(wildcard src/*.h) include/hakmem.h
 REL_OBJS := $(SRCS:src/%.c=build/obj/%.o)
 DBG_OBJS := $(SRCS:src/%.c=build/debug/obj/%.o)
 NOTEL_OBJS := $(SRCS:src/%.c=build/notel/obj/%.o)
+HARD_OBJS := $(SRCS:src/%.c=build/hardened/obj/%.o)
 
-.PHONY: all debug notel test test-only bench bench-fastpath install clean
+.PHONY: all debug notel hardened test test-only bench bench-fastpath install clean
 all: build/libhakmem.so build/libhakmem.a build/hakmem.pc
 
 build/obj/%.o: src/%.c $(HDRS) | build/obj
@@ -37,7 +39,12 @@ build/debug/obj/%.o: src/%.c $(HDRS) | build/debug/obj
 build/notel/obj/%.o: src/%.c $(HDRS) | build/notel/obj
 	$(CC) $(BASEFLAGS) $(RELFLAGS) -DHK_TELEMETRY=0 $(CFLAGS) -c $< -o $@
 
-build/obj build/debug/obj build/notel/obj build/tests build/debug/tests:
+# hardened mode by default (HAKMEM_HARDEN=0 still turns it off)
+build/hardened/obj/%.o: src/%.c $(HDRS) | build/hardened/obj
+	$(CC) $(BASEFLAGS) $(RELFLAGS) -DHK_HARDEN_DEFAULT=1 $(CFLAGS) -c $< -o $@
+
+build/obj build/debug/obj build/notel/obj build/hardened/obj build/tests build/debug/tests \
+build/tests/misuse:
 	mkdir -p $@
 
 build/libhakmem.so: $(REL_OBJS) src/exports.map
@@ -51,6 +58,10 @@ build/debug/libhakmem.a: $(DBG_OBJS)
 
 build/notel/libhakmem.so: $(NOTEL_OBJS) src/exports.map
 	$(CC) $(LDSHARED) $(LDFLAGS) -o $@ $(NOTEL_OBJS)
+build/hardened/libhakmem.so: $(HARD_OBJS) src/exports.map
+	$(CC) $(LDSHARED) $(LDFLAGS) -o $@ $(HARD_OBJS)
+build/hardened/libhakmem.a: $(HARD_OBJS)
+	rm -f $@ && ar rcs $@ $(HARD_OBJS)
 
 build/hakmem.pc: hakmem.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
@@ -58,6 +69,7 @@ build/hakmem.pc: hakmem.pc.in Makefile
 
 debug: build/debug/libhakmem.so build/debug/libhakmem.a
 notel: build/notel/libhakmem.so
+hardened: build/hardened/libhakmem.so build/hardened/libhakmem.a
 
 # ---- tests ---------------------------------------------------------------
 # tests/unit/*.c   link libhakmem.a and use internals (src/*.h)
@@ -89,7 +101,15 @@ build/debug/tests/$(basename $(notdir $(1))).static: $(1) tests/testutil.h build
 endef
 $(foreach s,$(PROG_SRCS),$(eval $(call prog_rules,$(s))))
 
-test: all debug $(UNIT_BINS) $(PROG_BINS)
+# tests/misuse/*.c: one misuse each, run by tests/misuse.sh (preloaded)
+MISUSE_BINS := $(patsubst tests/misuse/%.c,build/tests/misuse/%,$(wildcard tests/misuse/*.c))
+build/tests/misuse/%: tests/misuse/%.c | build/tests/misuse
+	$(CC) $(TEST_CFLAGS) $< -o $@
+
+# fuzz/fuzz_alloc: the libFuzzer target (clang), run by fuzz/run.sh
+include fuzz/fuzz.mk
+
+test: all debug hardened $(UNIT_BINS) $(PROG_BINS) $(MISUSE_BINS) build/fuzz/fuzz_alloc
 	bash tests/run.sh
 
 # ---- benchmarks ----------------------------------------------------------

@@ -61,11 +61,7 @@ HK_NOINLINE void *hk_malloc_generic(hk_heap_t *h, size_t n) {
   if (hk_likely(s != NULL)) {
     hk_block_t *b = s->free;
     if (!b && s->local_free && hk_slab_swap_local(h, s)) b = s->free;
-    if (hk_likely(b != NULL)) {
-      s->free = b->next;
-      s->used++;
-      return b;
-    }
+    if (hk_likely(b != NULL)) return hk_slab_pop(s);
   }
   return malloc_slow(h, n);
 }
@@ -76,7 +72,10 @@ void *hk_calloc(size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (n > HK_LARGE_MAX) return hk_direct_alloc(n, 1, true);   /* fresh mappings are zero */
+  if (n > HK_LARGE_MAX) {                  /* fresh mappings are zero */
+    if (!heap_ready()) { errno = ENOMEM; return NULL; }   /* the config first */
+    return hk_direct_alloc(n, 1, true);
+  }
   void *p = hk_malloc_inline(n);
   if (!p) return NULL;
   if (n > HK_SMALL_MAX) {
@@ -114,14 +113,15 @@ done:
   return p;
 }
 
-size_t hk_usable_size(const void *p) {
-  if (p == NULL) return 0;
-  hk_superslab_t *ss = hk_ss_of(p);
+static size_t usable_size(const void *p, unsigned op) {
+  hk_superslab_t *ss = hk_check_block(p, op);
   if (ss->kind == HK_SS_KIND_DIRECT) return hk_direct_usable(ss, p);
   hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
   if (head->flags & HK_SLAB_LARGE) return (size_t)(head->start + head->block_size - (const uint8_t *)p);
   return head->block_size;
 }
+
+size_t hk_usable_size(const void *p) { return p ? usable_size(p, HK_OP_USABLE) : 0; }
 
 /* Grow or shrink a large span in place when the owner still has room. */
 static bool large_resize_inplace(hk_superslab_t *ss, void *p, size_t n) {
@@ -142,7 +142,7 @@ void *hk_realloc(void *p, size_t n) {
   if (p == NULL) return hk_malloc_inline(n);
   if (n == 0) { hk_free_inline(p); return NULL; }          /* as glibc */
   if (n > HK_MAX_REQUEST) { errno = ENOMEM; return NULL; }
-  size_t old = hk_usable_size(p);
+  size_t old = usable_size(p, HK_OP_REALLOC);
   if (n <= old && n >= old / 2) return p;                   /* fits, not too loose */
   hk_superslab_t *ss = hk_ss_of(p);
   if (ss->kind == HK_SS_KIND_DIRECT) {

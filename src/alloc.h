@@ -20,18 +20,23 @@ static inline void *hk_malloc_inline(size_t n) {
   return hk_malloc_generic(h, n);
 }
 
+/* The address map comes first: a pointer outside hakmem's SuperSlabs (NULL
+ * included) or in a hardened one goes to the checks of the slow path before
+ * anything is read at it. */
 static inline void hk_free_inline(void *p) {
-  if (hk_unlikely(p == NULL)) return;
-  hk_superslab_t *ss = hk_ss_of(p);
-  hk_slab_t *s = hk_slab_at(ss, p);
-  hk_heap_t *h = hk_heap_tls;
-  if (hk_likely(hk_ss_owner(ss) == h && s->flags == 0)) {
-    hk_block_t *b = (hk_block_t *)p;
-    b->next = s->local_free;
-    s->local_free = b;
-    if (hk_likely(--s->used != 0)) return;
-    hk_heap_slab_freed_local(h, ss, s);
-    return;
+  size_t unit = ((uintptr_t)p - 1) >> HK_SS_SHIFT;
+  if (hk_likely(unit < HK_MAP_UNITS && hk_ss_map[unit] == HK_MAP_SLABS)) {
+    hk_superslab_t *ss = hk_ss_of(p);
+    hk_slab_t *s = hk_slab_at(ss, p);
+    hk_heap_t *h = hk_heap_tls;
+    if (hk_likely(hk_ss_owner(ss) == h && s->flags == 0)) {
+      hk_block_t *b = (hk_block_t *)p;
+      b->next = s->local_free;
+      s->local_free = b;
+      if (hk_likely(--s->used != 0)) return;
+      hk_heap_slab_freed_local(h, ss, s);
+      return;
+    }
   }
   hk_free_generic(p);
 }

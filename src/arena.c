@@ -35,6 +35,23 @@ static hk_lock_t arena_lock = HK_LOCK_INIT;
 
 static uint32_t all_bits(uint32_t n) { return n >= 32 ? ~0u : ((1u << n) - 1); }
 
+/* ---- the address map: what hakmem has at each 2 MiB unit ------------------- */
+
+/* 64 MiB of .bss, of which only the pages covering hakmem's address ranges
+ * are ever touched (one page maps 8 GiB). */
+uint8_t hk_ss_map[HK_MAP_UNITS] __attribute__((aligned(4096)));
+
+/* Units [base, base + size): `state`, or for a direct mapping its header
+ * unit HK_MAP_DIRECT and the rest HK_MAP_DIRECT_TAIL.  base is 2 MiB aligned. */
+void hk_map_set(const void *base, size_t size, unsigned state) {
+  size_t first = (uintptr_t)base >> HK_SS_SHIFT;
+  size_t end = ((uintptr_t)base + size + HK_SS_MASK) >> HK_SS_SHIFT;
+  for (size_t u = first; u < end && u < HK_MAP_UNITS; u++) {
+    unsigned v = state == HK_MAP_DIRECT && u != first ? HK_MAP_DIRECT_TAIL : state;
+    __atomic_store_n(&hk_ss_map[u], (uint8_t)v, __ATOMIC_RELAXED);
+  }
+}
+
 static bool reserve_chunk(void) {
   if (chunk_count >= MAX_CHUNKS) return false;
   static const uint32_t sizes[] = { CHUNK_SS_MAX, 8, 2, 1 };
@@ -102,7 +119,10 @@ hk_superslab_t *hk_arena_alloc_ss(bool *clean, bool *from_os) {
   hk_superslab_t *ss = alloc_locked(clean);
   *from_os = took_from_os;
   hk_unlock(&arena_lock);
-  if (ss) return ss;
+  if (ss) {
+    hk_map_set(ss, HK_SS_SIZE, hk_hardened() ? HK_MAP_SLABS_SLOW : HK_MAP_SLABS);
+    return ss;
+  }
   /* Out of address space: give back what we hold and try once more. */
   hk_bigcache_flush();
   hk_arena_trim(true);
@@ -111,6 +131,7 @@ hk_superslab_t *hk_arena_alloc_ss(bool *clean, bool *from_os) {
   ss = alloc_locked(clean);
   *from_os = took_from_os;
   hk_unlock(&arena_lock);
+  if (ss) hk_map_set(ss, HK_SS_SIZE, hk_hardened() ? HK_MAP_SLABS_SLOW : HK_MAP_SLABS);
   return ss;
 }
 
@@ -170,6 +191,7 @@ static void age_locked(void) {
 
 void hk_arena_free_ss(hk_superslab_t *ss) {
   bool clean = ss->dirty_mask == 0;  /* only the header page was touched */
+  hk_map_set(ss, HK_SS_SIZE, HK_MAP_RELEASED);
   hk_lock(&arena_lock);
   uint32_t bit;
   chunk_t *c = chunk_of(ss, &bit);

@@ -13,17 +13,20 @@
 extern char **environ;
 
 enum { K_MODE, K_PURGE, K_RETAIN, K_BIGCACHE, K_THP, K_STATS, K_VERBOSE, K_STRATEGY, K_LOG,
-       K_COUNT };
+       K_HARDEN, K_COUNT };
 
 static const char *const knob_names[K_COUNT] = {
   "HAKMEM_MODE", "HAKMEM_PURGE_DELAY_MS", "HAKMEM_RETAIN_MB", "HAKMEM_BIGCACHE_MB",
   "HAKMEM_THP", "HAKMEM_STATS", "HAKMEM_VERBOSE", "HAKMEM_STRATEGY", "HAKMEM_LOG",
+  "HAKMEM_HARDEN",
 };
 static const char *const accepted[K_COUNT] = {
   "minimal|fast|balanced|learning|research", "0..60000", "0..4096", "0..4096",
   "off|auto|on", "0|1|json:PATH", "0|1", "elo|ucb1|lean|balanced|warm|hoard", "PATH",
+  "0|1|zero",
 };
-static const uint32_t max_value[K_COUNT] = { 0, 60000, 4096, 4096, 0, 0, 1, 0, 0 };
+static const uint32_t max_value[K_COUNT] = { 0, 60000, 4096, 4096, 0, 0, 1, 0, 0, 0 };
+static const char *const harden_names[] = { "0", "1", "zero" };
 static const char *const strategy_names[] = { "elo", "ucb1" };
 
 const char *const hk_mode_names[] = { "minimal", "fast", "balanced", "learning", "research" };
@@ -40,7 +43,7 @@ static const uint32_t mode_defaults[5][8] = {
 };
 
 hk_config_t hk_cfg = { HAK_MODE_BALANCED, 100, 8, 64, HK_THP_AUTO, HK_STATS_OFF, 0,
-                       HK_STRATEGY_ELO, 1, 0, "", "" };
+                       HK_STRATEGY_ELO, 1, 0, HK_HARDEN_DEFAULT, "", "" };
 hk_tune_t hk_tune = { 100, 8, 64, { 0 } };
 int hk_log_fd = 2;
 static bool from_env[K_COUNT];
@@ -110,6 +113,7 @@ static const char *knob_value(int k, char *buf, size_t size) {
     if (hk_cfg.strategy < 0) return strategy_names[-hk_cfg.strategy - 1];
     return hk_strategy_names[hk_cfg.strategy];
   case K_LOG: return hk_cfg.log_path[0] ? hk_cfg.log_path : "stderr";
+  case K_HARDEN: return harden_names[hk_cfg.harden];
   default: return hk_cfg.verbose ? "1" : "0";
   }
 }
@@ -140,6 +144,10 @@ static bool set_knob(int k, const char *v) {
     if ((i = word_index(v, strategy_names, 2)) >= 0) { hk_cfg.strategy = -i - 1; return true; }
     if ((i = word_index(v, hk_strategy_names, (int)HK_STRATEGIES)) < 0) return false;
     hk_cfg.strategy = i;
+    return true;
+  case K_HARDEN:
+    if ((i = word_index(v, harden_names, 3)) < 0) return false;
+    hk_cfg.harden = (unsigned)i;
     return true;
   case K_LOG:
     if (*v == 0 || strlen(v) >= sizeof hk_cfg.log_path) return false;
@@ -223,6 +231,7 @@ void hk_config_init(void) {
     const char *val = knob_value(k, buf, sizeof buf);
     if (from_env[k]) snprintf(src, sizeof src, "environment");
     else if (k == K_MODE) snprintf(src, sizeof src, "default");
+    else if (k == K_HARDEN) snprintf(src, sizeof src, "build default");
     else snprintf(src, sizeof src, "mode %s", hk_mode_names[hk_cfg.mode]);
     hk_log("config %s=%s (%s)", knob_names[k], val, src);
   }

@@ -10,6 +10,12 @@ enum { HK_STATS_OFF, HK_STATS_TABLE, HK_STATS_JSON };
 /* HAKMEM_STRATEGY: how learning mode picks its strategy (ace.c), or a
  * candidate (>= 0) run statically. */
 enum { HK_STRATEGY_ELO = -1, HK_STRATEGY_UCB1 = -2 };
+/* HAKMEM_HARDEN: off, on, on with every freed block zeroed. */
+enum { HK_HARDEN_OFF, HK_HARDEN_ON, HK_HARDEN_ZERO };
+/* `make hardened` builds a library whose default is HAKMEM_HARDEN=1. */
+#ifndef HK_HARDEN_DEFAULT
+#define HK_HARDEN_DEFAULT HK_HARDEN_OFF
+#endif
 
 typedef struct hk_config_s {
   unsigned mode;              /* enum hak_mode                                */
@@ -22,6 +28,7 @@ typedef struct hk_config_s {
   int strategy;               /* HK_STRATEGY_* or a candidate index           */
   unsigned ace;               /* the adaptive layer's thread may run (mode)   */
   unsigned learning;          /* it learns a strategy (learning, research)    */
+  unsigned harden;            /* HK_HARDEN_*: misuse checks, encoded links     */
   char stats_path[512];       /* HAKMEM_STATS=json:PATH                       */
   char log_path[512];         /* HAKMEM_LOG=PATH: messages and decisions      */
 } hk_config_t;

@@ -1,6 +1,7 @@
 /* hakmem free: the slow path behind the inline fast path in alloc.h —
- * direct mappings, large spans, slabs parked as full, and frees from a
- * thread that does not own the block's SuperSlab. */
+ * direct mappings, large spans, slabs parked as full, frees from a thread
+ * that does not own the block's SuperSlab, every free in hardened mode —
+ * after the pointer's checks (harden.c). */
 #include "internal.h"
 
 #include <errno.h>
@@ -8,7 +9,7 @@
 void hk_free_generic(void *p) {
   if (p == NULL) return;
   int saved_errno = errno;               /* free never changes errno */
-  hk_superslab_t *ss = hk_ss_of(p);
+  hk_superslab_t *ss = hk_check_block(p, HK_OP_FREE);
   if (ss->kind == HK_SS_KIND_DIRECT) {
     hk_direct_free(ss);
     errno = saved_errno;
@@ -17,6 +18,7 @@ void hk_free_generic(void *p) {
   hk_assert(ss->kind == HK_SS_KIND_SLABS);
   hk_slab_t *s = hk_slab_at(ss, p);
   hk_slab_t *head = hk_slab_head(s);
+  if (hk_hardened()) hk_harden_freeing(head, p);
   hk_heap_t *h = hk_heap_tls;
   hk_heap_t *owner = atomic_load_explicit(&ss->owner, memory_order_acquire);
   if (owner == h) {
@@ -28,7 +30,7 @@ void hk_free_generic(void *p) {
     } else {
       hk_block_t *b = (hk_block_t *)p;
       hk_assert(head->used > 0);
-      b->next = head->local_free;
+      hk_link_set(head, b, head->local_free);
       head->local_free = b;
       head->used--;
     }

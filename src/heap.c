@@ -7,6 +7,8 @@
 
 #include "hakmem.h"
 
+#include <sys/mman.h>
+
 #define RECLAIM_TRIES    8    /* abandoned SuperSlabs tried before a new one */
 
 static hk_lock_t pool_lock = HK_LOCK_INIT;
@@ -30,9 +32,14 @@ hk_heap_t *hk_heap_acquire(void) {
   } else {
     size_t sz = (sizeof(hk_heap_t) + 63) & ~(size_t)63;
     if (pool_left < sz) {
-      size_t chunk = 64 * 1024;
-      pool_next = hk_os_map(chunk);
+      size_t chunk = 64 * 1024, guard = hk_guard_bytes();   /* hardened: guard pages around */
+      pool_next = hk_os_map(chunk + 2 * guard);
       pool_left = pool_next ? chunk : 0;
+      if (pool_next && guard) {
+        mprotect(pool_next, guard, PROT_NONE);
+        mprotect(pool_next + guard + chunk, guard, PROT_NONE);
+        pool_next += guard;
+      }
     }
     if (pool_left >= sz) {            /* fresh pages: zero, counters included */
       h = (hk_heap_t *)pool_next;
@@ -79,7 +86,7 @@ size_t hk_heap_visit_all(hk_heap_visitor fn, void *arg) {
 /* Point the direct[] slots of a class at the queue head (or the empty slab). */
 static void queue_front_changed(hk_heap_t *h, unsigned cls) {
   size_t bs = hk_class_size(cls);
-  if (bs > HK_DIRECT_MAX) return;
+  if (bs > HK_DIRECT_MAX || hk_hardened()) return;   /* hardened: every malloc checks */
   hk_slab_t *s = h->queues[cls].first ? h->queues[cls].first : &hk_slab_empty;
   size_t lo = cls == 0 ? 0 : hk_class_size(cls - 1) / 8 + 1;
   for (size_t i = lo; i <= bs / 8; i++) h->direct[i] = s;
@@ -393,7 +400,7 @@ void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen) {
     for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {   /* frees nobody will collect */
       hk_slab_t *s = &ss->slabs[i];
       if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
-      unsigned n = hk_block_count(atomic_load_explicit(&s->remote_free, memory_order_acquire));
+      unsigned n = hk_block_count(s, atomic_load_explicit(&s->remote_free, memory_order_acquire));
       if (n) HK_TEL_HERE(remote_frees[hk_tel_row_of(s)], n);
     }
 #endif
@@ -569,10 +576,7 @@ void *hk_heap_alloc_small(hk_heap_t *h, size_t n) {
     s = find_slab(h, cls);
     if (!s) return NULL;
   }
-  hk_block_t *b = s->free;
-  s->free = b->next;
-  s->used++;
-  return b;
+  return hk_slab_pop(s);
 }
 
 /* One block in its own span of 64 KiB-aligned slabs; NULL if it does not fit

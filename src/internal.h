@@ -75,12 +75,49 @@ static inline hk_slab_t *hk_slab_head(hk_slab_t *s) {
 static inline unsigned hk_slab_index(hk_superslab_t *ss, const hk_slab_t *s) {
   return (unsigned)(s - ss->slabs);
 }
+static inline size_t hk_ss_front_bytes(void);
 static inline uint8_t *hk_slab_area(hk_superslab_t *ss, unsigned idx) {
-  return (uint8_t *)ss + (idx ? (size_t)idx << HK_SLAB_SHIFT : HK_SS_HEADER_SIZE);
+  return (uint8_t *)ss + (idx ? (size_t)idx << HK_SLAB_SHIFT : hk_ss_front_bytes());
 }
 static inline hk_heap_t *hk_ss_owner(hk_superslab_t *ss) {
   return atomic_load_explicit(&ss->owner, memory_order_relaxed);
 }
+
+/* ---- the address map (arena.c) ------------------------------------------ */
+extern uint8_t hk_ss_map[HK_MAP_UNITS];
+/* What hakmem has at p's 2 MiB unit (the unit hk_ss_of(p) names). */
+static inline unsigned hk_map_at(const void *p) {
+  size_t unit = ((uintptr_t)p - 1) >> HK_SS_SHIFT;
+  return unit < HK_MAP_UNITS ? __atomic_load_n(&hk_ss_map[unit], __ATOMIC_RELAXED) : HK_MAP_NONE;
+}
+void hk_map_set(const void *base, size_t size, unsigned state);
+
+/* ---- hardened mode (harden.c) -------------------------------------------- */
+/* Free-list links of hardened slabs are stored encoded with the slab's key
+ * and checked to stay inside the slab when read. */
+enum { HK_OP_FREE, HK_OP_REALLOC, HK_OP_USABLE };
+hk_superslab_t *hk_check_block(const void *p, unsigned op);   /* aborts on misuse */
+hk_block_t *hk_harden_link_get(const hk_slab_t *s, const hk_block_t *b);
+hk_block_t *hk_harden_pop(hk_slab_t *s);
+uintptr_t hk_harden_link_enc(const hk_slab_t *s, const hk_block_t *b, const hk_block_t *next);
+uint64_t hk_random_u64(void);
+void hk_harden_slab_init(hk_superslab_t *ss, unsigned idx);
+void hk_harden_ss_init(hk_superslab_t *ss);
+void hk_harden_freeing(hk_slab_t *head, void *p);
+static inline bool hk_hardened(void) { return hk_unlikely(hk_cfg.harden != 0); }
+static inline hk_block_t *hk_link_get(const hk_slab_t *s, const hk_block_t *b) {
+  return hk_hardened() ? hk_harden_link_get(s, b) : b->next;
+}
+static inline void hk_link_set(const hk_slab_t *s, hk_block_t *b, hk_block_t *next) {
+  if (hk_hardened()) b->next = (hk_block_t *)hk_harden_link_enc(s, b, next);
+  else b->next = next;
+}
+/* Hardened layout: a guard page after the header page (slab 0 starts past
+ * it) and one at the end of every SuperSlab. */
+static inline size_t hk_ss_front_bytes(void) {
+  return hk_hardened() ? HK_SS_HEADER_SIZE + HK_PAGE_SIZE : HK_SS_HEADER_SIZE;
+}
+static inline size_t hk_guard_bytes(void) { return hk_hardened() ? HK_PAGE_SIZE : 0; }
 
 /* ---- thread heap (TLS) ------------------------------------------------- */
 extern __thread hk_heap_t *hk_heap_tls __attribute__((tls_model("initial-exec")));
@@ -156,11 +193,20 @@ unsigned hk_slab_listed(const hk_slab_t *s);
 void hk_slab_discard(hk_heap_t *h, hk_slab_t *s);
 void hk_remote_free(hk_superslab_t *ss, hk_slab_t *head, void *p);
 
-/* Blocks on a list (telemetry; slow paths only). */
-static inline unsigned hk_block_count(const hk_block_t *b) {
+/* Blocks on a list of slab s (telemetry; slow paths only). */
+static inline unsigned hk_block_count(const hk_slab_t *s, const hk_block_t *b) {
   unsigned n = 0;
-  for (; b; b = b->next) n++;
+  for (; b; b = hk_link_get(s, b)) n++;
   return n;
+}
+
+/* Pop the first block of s's free list (not empty). */
+static inline hk_block_t *hk_slab_pop(hk_slab_t *s) {
+  if (hk_hardened()) return hk_harden_pop(s);
+  hk_block_t *b = s->free;
+  s->free = b->next;
+  s->used++;
+  return b;
 }
 
 /* The free list is empty: make the local list the free list, unless so few

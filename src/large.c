@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <sys/mman.h>
 
 #include "hakmem.h"
 
@@ -64,6 +65,12 @@ static bool bc_insert_locked(hk_superslab_t *hdr, int b) {
   return true;
 }
 
+/* Unmap a direct mapping; the address map first says it is gone. */
+static void direct_unmap(hk_superslab_t *hdr) {
+  hk_map_set(hdr, hdr->map_size, HK_MAP_RELEASED);
+  hk_os_unmap(hdr, hdr->map_size);
+}
+
 /* Keep a freed mapping for reuse.  Past the resident budget its pages are
  * purged first (one madvise now instead of munmap now and mmap later). */
 static bool bc_put(hk_superslab_t *hdr) {
@@ -77,6 +84,7 @@ static bool bc_put(hk_superslab_t *hdr) {
   if (!resident) hk_os_purge((uint8_t *)hdr + HK_DIRECT_HDR, hdr->map_size - HK_DIRECT_HDR);
   hdr->purged = !resident;
   hdr->cached_ms = hk_now_ms();
+  __atomic_store_n(&hdr->cached, 1, __ATOMIC_RELAXED);   /* freed: a second free is caught */
   hk_lock(&bc_lock);
   bool keep = bc_insert_locked(hdr, b);
   if (!keep && resident) bc_resident -= hdr->map_size;
@@ -98,7 +106,7 @@ size_t hk_bigcache_flush(void) {
     hk_unlock(&bc_lock);
     if (!hdr) return freed;
     freed += hdr->map_size;
-    hk_os_unmap(hdr, hdr->map_size);
+    direct_unmap(hdr);
   }
 }
 
@@ -144,7 +152,7 @@ size_t hk_bigcache_decay(uint64_t now, uint32_t purge_ms, uint32_t evict_ms) {
       hk_superslab_t *hdr = took[i];
       total += hdr->map_size;
       if (hdr->purged) {
-        hk_os_unmap(hdr, hdr->map_size);
+        direct_unmap(hdr);
         continue;
       }
       hk_os_purge((uint8_t *)hdr + HK_DIRECT_HDR, hdr->map_size - HK_DIRECT_HDR);
@@ -154,7 +162,7 @@ size_t hk_bigcache_decay(uint64_t now, uint32_t purge_ms, uint32_t evict_ms) {
       hk_lock(&bc_lock);
       bool keep = bc_insert_locked(hdr, b);
       hk_unlock(&bc_lock);
-      if (!keep) hk_os_unmap(hdr, hdr->map_size);
+      if (!keep) direct_unmap(hdr);
     }
   } while (n == BC_TICK_MAX);
   return total;
@@ -184,7 +192,8 @@ static size_t user_offset(size_t align) {
 void *hk_direct_alloc(size_t n, size_t align, bool zero) {
   size_t offset = user_offset(align);
   if (n > HK_MAX_REQUEST || align > HK_MAX_REQUEST / 2) { errno = ENOMEM; return NULL; }
-  size_t need = offset + ((n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1));
+  size_t need = offset + ((n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1)) +
+                hk_guard_bytes();                /* hardened: a guard page at the end */
   int b;
   size_t size = map_class(need, &b);
   /* the header must be 2 MiB aligned, and p = header + offset aligned to align */
@@ -206,11 +215,14 @@ void *hk_direct_alloc(size_t n, size_t align, bool zero) {
     }
     if (!hdr) { errno = ENOMEM; return NULL; }
     hk_os_advise_thp(hdr, size);
+    if (hk_guard_bytes()) mprotect((uint8_t *)hdr + size - hk_guard_bytes(), hk_guard_bytes(), PROT_NONE);
     atomic_store_explicit(&hdr->owner, NULL, memory_order_relaxed);
     hdr->kind = HK_SS_KIND_DIRECT;
     hdr->map_size = size;
+    hk_map_set(hdr, size, HK_MAP_DIRECT);
   }
   hdr->purged = 0;
+  __atomic_store_n(&hdr->cached, 0, __ATOMIC_RELAXED);
   hdr->user = (uint8_t *)hdr + offset;
   atomic_fetch_add_explicit(&live_bytes, hdr->map_size, memory_order_relaxed);
   atomic_fetch_add_explicit(&live_count, 1, memory_order_relaxed);
@@ -227,17 +239,21 @@ void hk_direct_free(hk_superslab_t *hdr) {
   HK_TEL_HERE(local_frees[hk_tel_row(hk_direct_usable(hdr, hdr->user))], 1);
   atomic_fetch_sub_explicit(&live_bytes, hdr->map_size, memory_order_relaxed);
   atomic_fetch_sub_explicit(&live_count, 1, memory_order_relaxed);
-  if (!bc_put(hdr)) hk_os_unmap(hdr, hdr->map_size);
+  if (hk_cfg.harden == HK_HARDEN_ZERO)          /* zero on free: the pages go */
+    hk_os_purge(hdr->user, hk_direct_usable(hdr, hdr->user));
+  if (!bc_put(hdr)) direct_unmap(hdr);
   hk_ace_poke();
 }
 
 size_t hk_direct_usable(hk_superslab_t *hdr, const void *p) {
-  return (size_t)((uint8_t *)hdr + hdr->map_size - (const uint8_t *)p);
+  return (size_t)((uint8_t *)hdr + hdr->map_size - hk_guard_bytes() - (const uint8_t *)p);
 }
 
 /* Resize in place, or move the pages with mremap (no copy).  NULL: the caller
- * copies.  The header moves with the pages. */
+ * copies (always in hardened mode: the guard page stays where it is).  The
+ * header moves with the pages. */
 void *hk_direct_realloc(hk_superslab_t *hdr, void *p, size_t n) {
+  if (hk_hardened()) return NULL;
   size_t offset = (size_t)((uint8_t *)p - (uint8_t *)hdr);
   size_t need = offset + ((n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1));
   int b;
@@ -245,16 +261,26 @@ void *hk_direct_realloc(hk_superslab_t *hdr, void *p, size_t n) {
   size_t old = hdr->map_size;
   if (size == old) return p;
   if (size < old || hk_os_remap_inplace(hdr, old, size)) {
-    if (size < old) hk_os_unmap((uint8_t *)hdr + size, old - size);
+    if (size < old) {
+      hk_map_set(hdr, old, HK_MAP_RELEASED);
+      hk_os_unmap((uint8_t *)hdr + size, old - size);
+    }
     hdr->map_size = size;
+    hk_map_set(hdr, size, HK_MAP_DIRECT);
   } else {
     if (offset >= HK_SS_SIZE) return NULL;   /* keep huge alignments simple: copy */
     uint8_t *to = hk_os_map_aligned(size, HK_SS_SIZE, 0);
     if (!to) return NULL;
-    if (!hk_os_remap_move(hdr, old, size, to)) { hk_os_unmap(to, size); return NULL; }
+    hk_map_set(hdr, old, HK_MAP_RELEASED);
+    if (!hk_os_remap_move(hdr, old, size, to)) {
+      hk_map_set(hdr, old, HK_MAP_DIRECT);
+      hk_os_unmap(to, size);
+      return NULL;
+    }
     hdr = (hk_superslab_t *)to;
     hdr->map_size = size;
     hdr->user = to + offset;
+    hk_map_set(hdr, size, HK_MAP_DIRECT);
   }
   if (size > old) atomic_fetch_add_explicit(&live_bytes, size - old, memory_order_relaxed);
   else atomic_fetch_sub_explicit(&live_bytes, old - size, memory_order_relaxed);

@@ -11,6 +11,7 @@ void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls) {
   unsigned idx = hk_slab_index(ss, s);
   uint8_t *start = hk_slab_area(ss, idx);
   uint8_t *end = (uint8_t *)ss + ((size_t)(idx + s->span) << HK_SLAB_SHIFT);
+  if (idx + s->span == HK_SLABS_PER_SS) end -= hk_guard_bytes();   /* hardened */
   size_t bs = hk_class_size(cls);
   s->free = NULL;
   s->local_free = NULL;
@@ -23,6 +24,7 @@ void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls) {
   s->reserved = (uint16_t)((size_t)(end - start) / bs);
   s->cls = (uint8_t)cls;
   s->flags = 0;
+  if (hk_hardened()) hk_harden_slab_init(ss, idx);
   hk_assert_internal(s->reserved >= 1);
 }
 
@@ -36,10 +38,10 @@ bool hk_slab_extend(hk_heap_t *h, hk_slab_t *s) {
   if (n > left) n = left;
   uint8_t *first = s->start + (size_t)s->capacity * bs;
   uint8_t *p = first;
-  for (unsigned i = 1; i < n; i++, p += bs) ((hk_block_t *)p)->next = (hk_block_t *)(p + bs);
-  ((hk_block_t *)p)->next = s->free;
+  for (unsigned i = 1; i < n; i++, p += bs) hk_link_set(s, (hk_block_t *)p, (hk_block_t *)(p + bs));
+  s->capacity = (uint16_t)(s->capacity + n);       /* first: the links name carved blocks */
+  hk_link_set(s, (hk_block_t *)p, s->free);
   s->free = (hk_block_t *)first;
-  s->capacity = (uint16_t)(s->capacity + n);
   HK_TEL_ADD(h->tel.carved[s->cls], n);
   (void)h;
   return true;
@@ -53,9 +55,9 @@ void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s) {
   if (!list) return;
   unsigned count = 1;
   hk_block_t *tail = list;
-  while (tail->next) { tail = tail->next; count++; }
+  for (hk_block_t *next; (next = hk_link_get(s, tail)) != NULL; tail = next) count++;
   hk_assert(count <= s->used);
-  tail->next = s->local_free;
+  hk_link_set(s, tail, s->local_free);
   s->local_free = list;
   s->used = (uint16_t)(s->used - count);
   HK_TEL_ADD(h->tel.collected[hk_tel_row_of(s)], count);
@@ -72,8 +74,9 @@ static inline __attribute__((always_inline)) void collect_local(hk_heap_t *h, hk
     n = (unsigned)s->capacity - s->used;
   } else {
     hk_block_t *tail = s->local_free;
-    for (n = 1; tail->next; n++) tail = tail->next;
-    tail->next = s->free;
+    n = 1;
+    for (hk_block_t *next; (next = hk_link_get(s, tail)) != NULL; n++) tail = next;
+    hk_link_set(s, tail, s->free);
   }
   s->free = s->local_free;
   s->local_free = NULL;
@@ -96,7 +99,7 @@ unsigned hk_slab_collect(hk_heap_t *h, hk_slab_t *s) {
 /* ---- telemetry: allocations counted off the fast path (telemetry.h) ---- */
 
 /* Blocks on the free list: fed, not (yet) allocated. */
-unsigned hk_slab_listed(const hk_slab_t *s) { return hk_block_count(s->free); }
+unsigned hk_slab_listed(const hk_slab_t *s) { return hk_block_count(s, s->free); }
 
 /* The slab is empty (used == 0) and its lists are dropped: the blocks of the
  * local list count as moved (freed), and every block as dropped, so that
@@ -128,7 +131,7 @@ void hk_remote_free(hk_superslab_t *ss, hk_slab_t *head, void *p) {
   hk_heap_t *owner = hk_ss_owner(ss);
   hk_block_t *old = atomic_load_explicit(&head->remote_free, memory_order_relaxed);
   do {
-    b->next = old;
+    hk_link_set(head, b, old);
   } while (!atomic_compare_exchange_weak_explicit(&head->remote_free, &old, b,
                                                   memory_order_release, memory_order_relaxed));
   if (old == NULL) {

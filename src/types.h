@@ -40,6 +40,19 @@
 
 #define HK_ALIGN_NATURAL   16                    /* malloc's alignment for >= 16 B */
 
+/* The address map (arena.c): one byte per 2 MiB of the 47-bit user address
+ * space says what hakmem has there.  free() reads it before the header, so
+ * a pointer hakmem never handed out is reported instead of followed. */
+#define HK_MAP_UNITS       ((size_t)1 << (47 - HK_SS_SHIFT))
+enum {
+  HK_MAP_NONE = 0,       /* not hakmem's                                   */
+  HK_MAP_SLABS = 1,      /* a SuperSlab in use: the free fast path may run */
+  HK_MAP_SLABS_SLOW,     /* a SuperSlab in use, hardened: every free checks */
+  HK_MAP_DIRECT,         /* the first 2 MiB of a direct mapping (its header) */
+  HK_MAP_DIRECT_TAIL,    /* the rest of a direct mapping                   */
+  HK_MAP_RELEASED,       /* was hakmem's: back in the arena, or unmapped   */
+};
+
 /* Slab flags: 0 means "ordinary small slab, in its class queue", the only
  * state the free fast path handles; anything else goes the slow way. */
 enum {
@@ -93,10 +106,11 @@ typedef struct hk_superslab_s {
   uint8_t in_full_list;                /* heap bookkeeping: on ss_full list   */
   uint8_t abandoned;                   /* on the abandoned list (under its lock) */
   uint8_t purged;                      /* direct mapping cached with its pages purged */
-  uint8_t pad_;
+  uint8_t cached;                      /* direct mapping freed, in the BigCache */
   uint32_t purge_mark;                 /* free dirty slabs seen at the last purge tick */
   uint64_t cached_ms;                  /* direct: when it entered the BigCache */
   hk_slab_t slabs[HK_SLABS_PER_SS] __attribute__((aligned(64)));
+  uint64_t keys[HK_SLABS_PER_SS];      /* hardened: per-slab free-list link keys */
 } hk_superslab_t;
 
 _Static_assert(sizeof(hk_slab_t) == 64, "slab metadata must be 64 bytes");

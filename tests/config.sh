@@ -137,8 +137,8 @@ expect_lines() {
     fi
 }
 
-KNOWN="HAKMEM_MODE, HAKMEM_PURGE_DELAY_MS, HAKMEM_RETAIN_MB, HAKMEM_BIGCACHE_MB, HAKMEM_THP, HAKMEM_STATS, HAKMEM_VERBOSE, HAKMEM_STRATEGY, HAKMEM_LOG"
-KNOBS="HAKMEM_MODE HAKMEM_PURGE_DELAY_MS HAKMEM_RETAIN_MB HAKMEM_BIGCACHE_MB HAKMEM_THP HAKMEM_STATS HAKMEM_VERBOSE HAKMEM_STRATEGY HAKMEM_LOG"
+KNOWN="HAKMEM_MODE, HAKMEM_PURGE_DELAY_MS, HAKMEM_RETAIN_MB, HAKMEM_BIGCACHE_MB, HAKMEM_THP, HAKMEM_STATS, HAKMEM_VERBOSE, HAKMEM_STRATEGY, HAKMEM_LOG, HAKMEM_HARDEN"
+KNOBS="HAKMEM_MODE HAKMEM_PURGE_DELAY_MS HAKMEM_RETAIN_MB HAKMEM_BIGCACHE_MB HAKMEM_THP HAKMEM_STATS HAKMEM_VERBOSE HAKMEM_STRATEGY HAKMEM_LOG HAKMEM_HARDEN"
 
 unknown() { # NAME=VALUE
     echo "hakmem: warning: unknown variable $1 ignored (known: $KNOWN)"
@@ -153,6 +153,7 @@ accepted() { # knob
     HAKMEM_VERBOSE) echo "0|1" ;;
     HAKMEM_STRATEGY) echo "elo|ucb1|lean|balanced|warm|hoard" ;;
     HAKMEM_LOG) echo "PATH" ;;
+    HAKMEM_HARDEN) echo "0|1|zero" ;;
     esac
 }
 # The spec's table: a mode's value of a knob.
@@ -192,6 +193,8 @@ config_lines() {
         v=$(mode_value "$mode" "$k")
         if [ "$k" = HAKMEM_MODE ]; then
             src=$msrc
+        elif [ "$k" = HAKMEM_HARDEN ]; then
+            src="build default"
         else
             src="mode $mode"
         fi
@@ -223,6 +226,7 @@ expect "HAKMEM_VERBOSE=0" balanced "" HAKMEM_VERBOSE=0
 for v in elo ucb1 lean balanced warm hoard; do
     expect "HAKMEM_STRATEGY=$v" learning "" HAKMEM_MODE=learning HAKMEM_STRATEGY=$v
 done
+for v in 0 1 zero; do expect "HAKMEM_HARDEN=$v" balanced "" HAKMEM_HARDEN=$v; done
 expect "every knob at once" fast "" HAKMEM_MODE=fast HAKMEM_PURGE_DELAY_MS=250 \
     HAKMEM_RETAIN_MB=1 HAKMEM_BIGCACHE_MB=2 HAKMEM_THP=off HAKMEM_STATS=0 HAKMEM_VERBOSE=0
 expect "names that are not HAKMEM_*" balanced "" HAKMEMX=1 XHAKMEM_FOO=1 hakmem_mode=fast \
@@ -264,6 +268,9 @@ for v in "" ELO ucb fast 0 " elo"; do
     expect "HAKMEM_STRATEGY='$v'" balanced "$(bad HAKMEM_STRATEGY "$v" balanced)" "HAKMEM_STRATEGY=$v"
 done
 expect "HAKMEM_LOG=''" balanced "$(bad HAKMEM_LOG "" balanced)" "HAKMEM_LOG="
+for v in "" 2 yes on Zero " 1" -1; do
+    expect "HAKMEM_HARDEN='$v'" balanced "$(bad HAKMEM_HARDEN "$v" balanced)" "HAKMEM_HARDEN=$v"
+done
 
 # ---- "keeping" the mode's value, whatever the order ------------------------------
 expect "fast, bad purge delay" fast "$(bad HAKMEM_PURGE_DELAY_MS abc fast)" \

@@ -16,11 +16,16 @@
 # tests: conformance, aligned, errors, mt_stress, fork, thread_exit and ace again
 # under HAKMEM_MODE=minimal, fast, learning and research
 #   [release-preload mode=MODE]  (balanced, the default, is the runs above)
+# and in hardened mode, with churn and hak_api:
+#   [release-preload harden=1] and [debug-preload harden=zero]
+# then misuse: tests/misuse.sh runs each tests/misuse/*.c (one heap misuse
+# each) with the release and the debug library, hardened and default; then
+# fuzz: fuzz/run.sh, the libFuzzer target for HK_FUZZ_SECONDS (25) per mode;
 # then config: tests/config.sh checks the HAKMEM_* variables (warnings,
 # HAKMEM_VERBOSE, HAKMEM_STATS) for [release-preload] and [release-static];
 # then every build/tests/unit_* and build/debug/tests/unit_* binary, then the
 # real programs (python3, sqlite3, lua5.4; skipped when not installed): each
-# run without hakmem, with the release and with the debug library preloaded;
+# run without hakmem, with the release, the debug and the hardened library preloaded;
 # stdout must be byte-identical to the run without hakmem, exit status 0
 # (preloaded runs get HK_EXPECT_HAKMEM=1; alloc_heavy.py then checks that
 # hakmem is really loaded).  Then bench_smoke: bench/smoke.sh runs the
@@ -199,6 +204,46 @@ for mode in minimal fast learning research; do
     done
 done
 
+# ---- hardened mode (HAKMEM_HARDEN): the same tests, every malloc and free
+# checked; the debug library zeroes freed blocks too --------------------------
+HARDEN_TESTS="$MODE_TESTS churn hak_api"
+for name in $HARDEN_TESTS; do
+    selected "$name" || continue
+    run_prog "$name" "release-preload harden=1" "$REL_SO" "build/tests/$name" HAKMEM_HARDEN=1
+    run_prog "$name" "debug-preload harden=zero" "$DBG_SO" "build/tests/$name" HAKMEM_HARDEN=zero
+done
+if selected conformance; then       # make hardened: the mode is the default
+    run_prog conformance "hardened-build-preload" "$ROOT/build/hardened/libhakmem.so" \
+        "build/tests/conformance"
+fi
+
+# ---- misuse: tests/misuse.sh runs each tests/misuse/*.c (one misuse each):
+# hardened, SIGABRT and the exact message; default mode, no SIGSEGV -----------
+if selected misuse; then
+    for lib in "$REL_SO" "$DBG_SO"; do
+        variant=release; [ "$lib" = "$DBG_SO" ] && variant=debug
+        t0=$(now)
+        log="$LOGDIR/misuse.$variant.log"
+        if run_timed bash tests/misuse.sh "$lib" build/tests/misuse </dev/null >"$log" 2>&1; then
+            report_pass misuse "$variant" "$t0"
+        else
+            report_fail misuse "$variant" "$t0" "$(status_text $?)" "$log"
+        fi
+    done
+fi
+
+# ---- fuzz: fuzz/run.sh runs the libFuzzer target (fuzz/fuzz_alloc.c, the debug
+# build's hak_* API, contents checked against a shadow) ~25 s per mode ---------
+if selected fuzz; then
+    t0=$(now)
+    log="$LOGDIR/fuzz.log"
+    if run_timed env FUZZ_SECONDS="${HK_FUZZ_SECONDS:-25}" bash fuzz/run.sh </dev/null >"$log" 2>&1; then
+        report_pass fuzz "default+harden" "$t0"
+    else
+        report_fail fuzz "default+harden" "$t0" "$(status_text $?)" "$log"
+    fi
+fi
+
 # ---- configuration: tests/config.sh (HAKMEM_* warnings, verbose, stats) --------
 if selected config; then
     for variant in release-preload release-static; do
@@ -237,11 +282,12 @@ run_real() {
     selected "$name" || return 0
     local base="$LOGDIR/prog.$name"
     local variant preload t0 rc
-    for variant in baseline release-preload debug-preload; do
+    for variant in baseline release-preload debug-preload hardened-preload; do
         case $variant in
         baseline) preload= ;;
         release-preload) preload=$REL_SO ;;
         debug-preload) preload=$DBG_SO ;;
+        hardened-preload) preload=$ROOT/build/hardened/libhakmem.so ;;
         esac
         local out="$base.$variant.out" err="$base.$variant.err"
         t0=$(now)
@@ -357,6 +403,18 @@ clang_check() {
             -Werror -O2 -c "$f" -o "$out/$(basename "$f" .c).o" || return 1
     done
 }
+
+# make hardened: without HAKMEM_HARDEN a double free aborts with its message
+hardened_build_check() {
+    local lib=$ROOT/build/hardened/libhakmem.so out
+    env -u HAKMEM_HARDEN LD_PRELOAD="$lib" HAKMEM_VERBOSE=1 true 2>&1 |
+        grep -F 'config HAKMEM_HARDEN=1 (build default)' || return 1
+    out=$(env -u HAKMEM_HARDEN LD_PRELOAD="$lib" build/tests/misuse/double_free_tiny 2>&1)
+    echo "$out"
+    case $out in *"hakmem: double free (pointer"*) return 0 ;; esac
+    return 1
+}
+check_cmd hardened_build default hardened_build_check
 
 if command -v pkg-config >/dev/null 2>&1; then
     check_cmd install pkg-config install_check

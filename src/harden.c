@@ -1,0 +1,177 @@
+/* hakmem harden: misuse detection and the hardened mode.
+ *
+ * Every mode: the slow paths of free, realloc and malloc_usable_size check
+ * the pointer against the address map and the metadata they already read
+ * (a pointer hakmem never handed out, a block of a released slab or mapping,
+ * a misaligned pointer, the wrong pointer into a large block) and report it
+ * with one line before aborting.  HAKMEM_HARDEN=1 sends every malloc and
+ * free through them and adds, for small blocks, free-list links encoded with
+ * a per-slab random key (read back only if they stay in their slab), exact
+ * interior-pointer and double-free checks, and guard pages (hardened layout
+ * in superslab.c, large.c and heap.c); HAKMEM_HARDEN=zero also zeroes every
+ * freed block. */
+#include "internal.h"
+
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+
+enum { P_FOREIGN, P_FREED, P_INTERIOR, P_MISALIGNED };
+
+static HK_COLD __attribute__((noreturn)) void misuse(unsigned op, unsigned problem, const void *p) {
+  static const char *const ops[] = { "free", "realloc", "malloc_usable_size" };
+  static const char *const what[] = { "a pointer hakmem did not allocate", "a freed block",
+                                      "an interior pointer", "a misaligned pointer" };
+  if (op == HK_OP_FREE && problem == P_FREED) hk_fatal("double free", p);
+  char msg[80] = "";
+  strcat(msg, ops[op]);
+  strcat(msg, " of ");
+  strcat(msg, what[problem]);
+  hk_fatal(msg, p);
+}
+
+/* ---- random keys -------------------------------------------------------- */
+
+static uint64_t rng_seed;
+static _Atomic uint64_t rng_count;
+
+/* A 64-bit value no one can guess: splitmix64 over a counter, seeded once
+ * from the kernel.  Slow paths only (slab set-up). */
+uint64_t hk_random_u64(void) {
+  uint64_t seed = __atomic_load_n(&rng_seed, __ATOMIC_RELAXED);
+  if (hk_unlikely(seed == 0)) {
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15u ^ (uintptr_t)&ts ^ (uint64_t)ts.tv_sec;
+    }
+    seed |= 1;
+    __atomic_store_n(&rng_seed, seed, __ATOMIC_RELAXED);
+  }
+  uint64_t z = seed + atomic_fetch_add_explicit(&rng_count, 0x9e3779b97f4a7c15u,
+                                                memory_order_relaxed);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+  return z ^ (z >> 31);
+}
+
+/* ---- encoded free-list links ---------------------------------------------- */
+
+static inline uint64_t slab_key(const hk_slab_t *s) {
+  const hk_superslab_t *ss = (const hk_superslab_t *)((uintptr_t)s & ~(uintptr_t)HK_SS_MASK);
+  return ss->keys[s - ss->slabs];
+}
+
+static inline hk_block_t *decode(const hk_slab_t *s, const hk_block_t *b) {
+  return (hk_block_t *)((uintptr_t)b->next ^ slab_key(s) ^ (uintptr_t)b);
+}
+
+/* A link may name only a carved block of its own slab, or end the list. */
+static inline bool link_ok(const hk_slab_t *s, const hk_block_t *next) {
+  uintptr_t off = (uintptr_t)next - (uintptr_t)s->start;
+  return next == NULL || (off < (uintptr_t)s->capacity * s->block_size && (off & 7) == 0);
+}
+
+uintptr_t hk_harden_link_enc(const hk_slab_t *s, const hk_block_t *b, const hk_block_t *next) {
+  return (uintptr_t)next ^ slab_key(s) ^ (uintptr_t)b;
+}
+
+hk_block_t *hk_harden_link_get(const hk_slab_t *s, const hk_block_t *b) {
+  hk_block_t *next = decode(s, b);
+  if (hk_unlikely(!link_ok(s, next))) hk_fatal("free-list corruption", b);
+  return next;
+}
+
+/* Pop the first block of s's free list; a live block holds no valid link. */
+hk_block_t *hk_harden_pop(hk_slab_t *s) {
+  hk_block_t *b = s->free;
+  s->free = hk_harden_link_get(s, b);
+  b->next = NULL;
+  s->used++;
+  return b;
+}
+
+void hk_harden_slab_init(hk_superslab_t *ss, unsigned idx) { ss->keys[idx] = hk_random_u64(); }
+
+/* Guard pages: after the header page, and the last page of the SuperSlab
+ * (the next SuperSlab's header follows it).  A failure (the process is out
+ * of mappings) leaves the memory readable: the checks still run. */
+void hk_harden_ss_init(hk_superslab_t *ss) {
+  mprotect((uint8_t *)ss + HK_SS_HEADER_SIZE, HK_PAGE_SIZE, PROT_NONE);
+  mprotect((uint8_t *)ss + HK_SS_SIZE - HK_PAGE_SIZE, HK_PAGE_SIZE, PROT_NONE);
+}
+
+/* ---- checks --------------------------------------------------------------- */
+
+/* Is b on one of s's lists?  The owner's view, bounded by the carved blocks. */
+static bool on_lists(const hk_slab_t *s, const hk_block_t *b) {
+  const hk_block_t *lists[3] = {
+    s->free, s->local_free, atomic_load_explicit(&s->remote_free, memory_order_acquire)
+  };
+  for (int i = 0; i < 3; i++) {
+    unsigned n = 0;
+    for (const hk_block_t *x = lists[i]; x && n <= s->capacity; x = hk_harden_link_get(s, x), n++)
+      if (x == b) return true;
+  }
+  return false;
+}
+
+/* A small block p of slab head s (hardened): at a carved block's start, and
+ * not free.  A free block holds a valid encoded link; a live one holds user
+ * data or the zero malloc left (hk_slab_pop), which decodes to nonsense. */
+static void check_small(const hk_superslab_t *ss, const hk_slab_t *s, const void *p, unsigned op) {
+  uintptr_t off = (uintptr_t)p - (uintptr_t)s->start;
+  if ((uintptr_t)p < (uintptr_t)s->start || off >= (uintptr_t)s->capacity * s->block_size)
+    misuse(op, P_FOREIGN, p);
+  if ((uint32_t)off % s->block_size != 0) misuse(op, P_INTERIOR, p);
+  const hk_block_t *b = (const hk_block_t *)p;
+  if (!link_ok(s, decode(s, b))) return;
+  /* Most likely free.  The owner makes sure; another thread cannot walk the
+   * owner's lists, and a live block matches only by a 2^-50 chance. */
+  if (hk_ss_owner((hk_superslab_t *)ss) != hk_heap_tls || on_lists(s, b)) misuse(op, P_FREED, p);
+}
+
+/* A large span's block: p = start rounded up to the allocation's alignment,
+ * which is at most p's own (lowest set bit). */
+static bool large_pointer_ok(const hk_slab_t *s, const void *p) {
+  uintptr_t a = (uintptr_t)p, start = (uintptr_t)s->start;
+  return a == start || (a > start && a - start < (a & -a));
+}
+
+/* The checks of every mode, on the metadata the slow path reads anyway;
+ * hardened mode adds the small blocks' exact checks.  Returns p's
+ * SuperSlab (or direct mapping header). */
+hk_superslab_t *hk_check_block(const void *p, unsigned op) {
+  unsigned state = hk_map_at(p);
+  if (state == HK_MAP_NONE) misuse(op, P_FOREIGN, p);
+  if ((uintptr_t)p & 7) misuse(op, P_MISALIGNED, p);
+  if (state == HK_MAP_RELEASED) misuse(op, P_FREED, p);
+  if (state == HK_MAP_DIRECT_TAIL) misuse(op, P_INTERIOR, p);
+  hk_superslab_t *ss = hk_ss_of(p);
+  if (state == HK_MAP_DIRECT) {
+    if (p != ss->user) misuse(op, P_INTERIOR, p);
+    if (__atomic_load_n(&ss->cached, __ATOMIC_RELAXED)) misuse(op, P_FREED, p);
+    return ss;
+  }
+  if ((uintptr_t)p - (uintptr_t)ss < hk_ss_front_bytes()) misuse(op, P_FOREIGN, p);
+  hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
+  uint8_t flags = __atomic_load_n(&head->flags, __ATOMIC_RELAXED);
+  if (flags & HK_SLAB_FREE) misuse(op, P_FREED, p);
+  if (flags & HK_SLAB_LARGE) {
+    if (!large_pointer_ok(head, p)) misuse(op, P_INTERIOR, p);
+    if (head->used == 0) misuse(op, P_FREED, p);
+  } else if (hk_hardened()) {
+    check_small(ss, head, p, op);
+  }
+  return ss;
+}
+
+/* HAKMEM_HARDEN=zero: a block is zeroed when freed (its link is written
+ * after). */
+void hk_harden_freeing(hk_slab_t *head, void *p) {
+  if (hk_cfg.harden != HK_HARDEN_ZERO) return;
+  size_t n = (head->flags & HK_SLAB_LARGE)
+               ? (size_t)(head->start + head->block_size - (uint8_t *)p)
+               : head->block_size;
+  memset(p, 0, n);
+}

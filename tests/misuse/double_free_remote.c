@@ -1,0 +1,29 @@
+/* expect: double free */
+/* double_free_remote.c — misuse test (tests/misuse.sh): malloc(64) in the
+ * main thread; a second thread frees it, then frees it again (the second
+ * free, in that thread, is the misuse).  Prints the pointer first. */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void *twice(void *arg)
+{
+    char *volatile q = arg;
+    free(q);
+    free(q);
+    return NULL;
+}
+
+int main(void)
+{
+    char *volatile q = malloc(64);
+    printf("0x%016lx\n", (unsigned long)(uintptr_t)q);
+    fflush(stdout);
+    pthread_t t;
+    if (pthread_create(&t, NULL, twice, q) != 0)
+        return 2;
+    pthread_join(t, NULL);
+    puts("survived");
+    return 0;
+}

@@ -103,7 +103,7 @@ $(foreach s,$(PROG_SRCS),$(eval $(call prog_rules,$(s))))
 
 # tests/misuse/*.c: one misuse each, run by tests/misuse.sh (preloaded)
 MISUSE_BINS := $(patsubst tests/misuse/%.c,build/tests/misuse/%,$(wildcard tests/misuse/*.c))
-build/tests/misuse/%: tests/misuse/%.c | build/tests/misuse
+build/tests/misuse/%: tests/misuse/%.c tests/misuse/misuse.h | build/tests/misuse
 	$(CC) $(TEST_CFLAGS) $< -o $@
 
 # fuzz/fuzz_alloc: the libFuzzer target (clang), run by fuzz/run.sh

@@ -6,7 +6,9 @@
 # the hakmem variants:
 #   hakmem-notel   build/notel/libhakmem.so, telemetry compiled out (built
 #                  with `make notel` when missing or older than the sources)
-#   hakmem@MODE, hakmem-notel@MODE   the library with HAKMEM_MODE=MODE in the
+#   hakmem-hardened  build/hardened/libhakmem.so, hardened mode by default
+#                  (`make hardened`, likewise)
+#   hakmem@MODE, hakmem-notel@MODE, hakmem-hardened@MODE   the library with HAKMEM_MODE=MODE in the
 #                  benchmark's environment alone (MODE: minimal fast
 #                  balanced learning research)
 #   hakmem@MODE:STRATEGY   also HAKMEM_STRATEGY=STRATEGY (e.g. learning:warm
@@ -16,6 +18,7 @@
 # the benchmark's environment, or fails when it cannot be found.  Overrides:
 #   BENCH_HAKMEM_LIB=/path/libhakmem.so   (default: $ROOT/build/libhakmem.so)
 #   BENCH_HAKMEM_NOTEL_LIB=...            (default: $ROOT/build/notel/libhakmem.so)
+#   BENCH_HAKMEM_HARDENED_LIB=...         (default: $ROOT/build/hardened/libhakmem.so)
 #   MIMALLOC_LIB=... JEMALLOC_LIB=... TCMALLOC_LIB=...
 # The hakmem overrides are not named HAKMEM_*: the library warns about every
 # HAKMEM_* variable it does not know, and the runner's environment reaches
@@ -122,34 +125,35 @@ find_peer() {
     return 1
 }
 
-# Is NAME one of hakmem's variants (hakmem, hakmem-notel, with or without
-# @MODE)?  They share the hakmem-only columns, and a missing one is a
-# failure, not a skipped peer.
+# Is NAME one of hakmem's variants (hakmem, hakmem-notel, hakmem-hardened,
+# with or without @MODE)?  They share the hakmem-only columns, and a missing
+# one is a failure, not a skipped peer.
 is_hakmem() {
-    case "$1" in hakmem|hakmem@*|hakmem-notel|hakmem-notel@*) return 0 ;; esac
+    case "$1" in hakmem|hakmem@*|hakmem-notel|hakmem-notel@*|hakmem-hardened|hakmem-hardened@*) return 0 ;; esac
     return 1
 }
 
-# Bring build/notel/libhakmem.so up to date with `make notel`, as the runner
-# builds its programs: missing, or older than the sources (a stale library
-# would compare old code with new).  Once per runner; on failure NOTEL_WHY
-# says why.
-ensure_notel() {
-    local so="$ROOT/build/notel/libhakmem.so" log
-    if [ -z "${NOTEL_WHY+set}" ]; then
-        NOTEL_WHY=""
+# Bring build/VARIANT/libhakmem.so (notel, hardened) up to date with `make
+# VARIANT`, as the runner builds its programs: missing, or older than the
+# sources (a stale library would compare old code with new).  Once per
+# runner and variant; on failure VARIANT_WHY says why.
+declare -A VARIANT_WHY
+ensure_variant() {
+    local v=$1 so="$ROOT/build/$1/libhakmem.so" log
+    if [ -z "${VARIANT_WHY[$v]+set}" ]; then
+        VARIANT_WHY[$v]=""
         if ! command -v make >/dev/null 2>&1; then
-            [ -e "$so" ] || NOTEL_WHY="$so not built, and no make to build it"
-        elif ! make -C "$ROOT" -q build/notel/libhakmem.so >/dev/null 2>&1; then
-            note "note: building $so (make notel)"
-            log=$(mktemp "${TMPDIR:-/tmp}/hakmem-notel.XXXXXX")
-            if ! make -C "$ROOT" notel >"$log" 2>&1; then
-                NOTEL_WHY="make notel failed: $(grep -m1 -E 'error|undefined reference' "$log" || tail -n 1 "$log")"
+            [ -e "$so" ] || VARIANT_WHY[$v]="$so not built, and no make to build it"
+        elif ! make -C "$ROOT" -q "build/$v/libhakmem.so" >/dev/null 2>&1; then
+            note "note: building $so (make $v)"
+            log=$(mktemp "${TMPDIR:-/tmp}/hakmem-$v.XXXXXX")
+            if ! make -C "$ROOT" "$v" >"$log" 2>&1; then
+                VARIANT_WHY[$v]="make $v failed: $(grep -m1 -E 'error|undefined reference' "$log" || tail -n 1 "$log")"
             fi
             rm -f "$log"
         fi
     fi
-    [ -z "$NOTEL_WHY" ]
+    [ -z "${VARIANT_WHY[$v]}" ]
 }
 
 # The label of allocator NAME in tables and charts: the name itself, or for a
@@ -174,11 +178,11 @@ note_stale_release() {
 # the benchmark alone, usually ""), and on failure ALLOC_WHY (reason) and
 # ALLOC_KIND: "missing" (not built / not installed) or "broken".
 alloc_lib() {
-    local name=$1 var p base mode strategy
+    local name=$1 var p base mode strategy variant
     ALLOC_LIB="" ALLOC_ENV="" ALLOC_WHY="" ALLOC_KIND=""
     case "$name" in
     glibc|system|libc) return 0 ;;
-    hakmem|hakmem@*|hakmem-notel|hakmem-notel@*)
+    hakmem|hakmem@*|hakmem-notel|hakmem-notel@*|hakmem-hardened|hakmem-hardened@*)
         base=${name%%@*}
         if [ "$base" != "$name" ]; then
             mode=${name#*@}
@@ -198,14 +202,18 @@ alloc_lib() {
                 ALLOC_ENV="$ALLOC_ENV HAKMEM_STRATEGY=$strategy"
             fi
         fi
+        variant=${base#hakmem-}
+        var=BENCH_HAKMEM_$(echo "$variant" | tr '[:lower:]' '[:upper:]')_LIB
         if [ "$base" = hakmem ]; then
             p=${BENCH_HAKMEM_LIB:-$ROOT/build/libhakmem.so}
             [ -n "${BENCH_HAKMEM_LIB:-}" ] || note_stale_release
-        elif [ -n "${BENCH_HAKMEM_NOTEL_LIB:-}" ]; then
-            p=$BENCH_HAKMEM_NOTEL_LIB
+        elif [ -n "${!var:-}" ]; then
+            p=${!var}
         else
-            p=$ROOT/build/notel/libhakmem.so
-            if ! ensure_notel; then ALLOC_WHY=$NOTEL_WHY; ALLOC_KIND=missing; return 1; fi
+            p=$ROOT/build/$variant/libhakmem.so
+            if ! ensure_variant "$variant"; then
+                ALLOC_WHY=${VARIANT_WHY[$variant]}; ALLOC_KIND=missing; return 1
+            fi
         fi
         if [ ! -e "$p" ]; then ALLOC_WHY="$p not built"; ALLOC_KIND=missing; return 1; fi
         p=$(readlink -f "$p")
@@ -436,6 +444,7 @@ alloc_color() {
     hakmem) echo '#d62728' ;; mimalloc) echo '#1f77b4' ;; jemalloc) echo '#2ca02c' ;;
     tcmalloc) echo '#ff7f0e' ;; glibc) echo '#7f7f7f' ;;
     hakmem-notel) echo '#8c1c13' ;; hakmem-notel@*) echo '#5c2a2a' ;;
+    hakmem-hardened) echo '#17becf' ;; hakmem-hardened@*) echo '#0e7c86' ;;
     *@minimal) echo '#f4a3a8' ;; *@fast) echo '#e377c2' ;; *@balanced) echo '#8c564b' ;;
     *@learning) echo '#bc5090' ;; *@research) echo '#c49c94' ;;
     *) echo '#9467bd' ;;

@@ -27,7 +27,9 @@
 #   RUNS=N                     runs per benchmark and allocator (profile: 3/5/1)
 #   ALLOCATORS="hakmem mimalloc jemalloc tcmalloc glibc"   (a path to a .so works too)
 #                              hakmem variants: hakmem-notel (telemetry compiled
-#                              out, built with make notel), hakmem@MODE and
+#                              out, built with make notel), hakmem-hardened
+#                              (HAKMEM_HARDEN=1 by default, make hardened),
+#                              hakmem@MODE and
 #                              hakmem-notel@MODE (HAKMEM_MODE=MODE for the
 #                              benchmark alone; MODE: minimal fast balanced
 #                              learning research)

@@ -3,9 +3,7 @@
  * main thread; a second thread frees it, then frees it again (the second
  * free, in that thread, is the misuse).  Prints the pointer first. */
 #include <pthread.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "misuse.h"
 
 static void *twice(void *arg)
 {
@@ -18,12 +16,10 @@ static void *twice(void *arg)
 int main(void)
 {
     char *volatile q = malloc(64);
-    printf("0x%016lx\n", (unsigned long)(uintptr_t)q);
-    fflush(stdout);
+    announce(q);
     pthread_t t;
     if (pthread_create(&t, NULL, twice, q) != 0)
         return 2;
     pthread_join(t, NULL);
-    puts("survived");
-    return 0;
+    return survived();
 }

@@ -2,18 +2,14 @@
 /* free_global.c — misuse test for tests/misuse.sh:
  * free of a 16-aligned element of a static global array.
  * Prints the pointer it misuses, then misuses it once. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "misuse.h"
 
 static _Alignas(16) char global_buf[256];
 
 int main(void)
 {
     char *volatile q = &global_buf[32];
-    printf("0x%016lx\n", (unsigned long)(uintptr_t)q);
-    fflush(stdout);
+    announce(q);
     free(q);
-    puts("survived");
-    return 0;
+    return survived();
 }

@@ -2,17 +2,13 @@
 /* free_interior_large.c — misuse test for tests/misuse.sh:
  * p = malloc(200000); free(p + 4096).
  * Prints the pointer it misuses, then misuses it once. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "misuse.h"
 
 int main(void)
 {
     char *volatile p = malloc(200000);
     char *volatile q = p + 4096;
-    printf("0x%016lx\n", (unsigned long)(uintptr_t)q);
-    fflush(stdout);
+    announce(q);
     free(q);
-    puts("survived");
-    return 0;
+    return survived();
 }

@@ -2,9 +2,7 @@
 /* free_mmap.c — misuse test for tests/misuse.sh:
  * free of a page from a private anonymous mmap.
  * Prints the pointer it misuses, then misuses it once. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "misuse.h"
 #include <sys/mman.h>
 
 int main(void)
@@ -15,9 +13,7 @@ int main(void)
         return 2;
     }
     char *volatile q = m;
-    printf("0x%016lx\n", (unsigned long)(uintptr_t)q);
-    fflush(stdout);
+    announce(q);
     free(q);
-    puts("survived");
-    return 0;
+    return survived();
 }

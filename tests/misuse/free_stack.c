@@ -2,18 +2,14 @@
 /* free_stack.c — misuse test for tests/misuse.sh:
  * free of a 16-aligned address in a stack array.
  * Prints the pointer it misuses, then misuses it once. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "misuse.h"
 
 int main(void)
 {
     _Alignas(16) char buf[64];
     buf[0] = 0;
     char *volatile q = buf + 16;
-    printf("0x%016lx\n", (unsigned long)(uintptr_t)q);
-    fflush(stdout);
+    announce(q);
     free(q);
-    puts("survived");
-    return 0;
+    return survived();
 }

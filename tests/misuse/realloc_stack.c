@@ -2,19 +2,15 @@
 /* realloc_stack.c — misuse test for tests/misuse.sh:
  * realloc of a 16-aligned address in a stack array.
  * Prints the pointer it misuses, then misuses it once. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "misuse.h"
 
 int main(void)
 {
     _Alignas(16) char buf[64];
     buf[0] = 0;
     char *volatile q = buf + 16;
-    printf("0x%016lx\n", (unsigned long)(uintptr_t)q);
-    fflush(stdout);
+    announce(q);
     void *volatile r = realloc(q, 64);
     (void)r;
-    puts("survived");
-    return 0;
+    return survived();
 }

@@ -24,8 +24,12 @@ static inline void *hk_malloc_inline(size_t n) {
  * included) or in a hardened one goes to the checks of the slow path before
  * anything is read at it. */
 static inline void hk_free_inline(void *p) {
-  size_t unit = ((uintptr_t)p - 1) >> HK_SS_SHIFT;
-  if (hk_likely(unit < HK_MAP_UNITS && hk_ss_map[unit] == HK_MAP_SLABS)) {
+  /* bits 21..46 of p - 1 name the unit.  The bits above are dropped: NULL
+   * looks up the top unit, never marked HK_MAP_SLABS (hk_map_set), and a
+   * non-canonical pointer aliases a user unit (at worst it faults on the
+   * header read; the slow path's lookup is exact). */
+  size_t unit = ((uintptr_t)p - 1) << (64 - 47) >> (64 - 47 + HK_SS_SHIFT);
+  if (hk_likely(hk_ss_map[unit] == HK_MAP_SLABS)) {
     hk_superslab_t *ss = hk_ss_of(p);
     hk_slab_t *s = hk_slab_at(ss, p);
     hk_heap_t *h = hk_heap_tls;

@@ -48,6 +48,7 @@ void hk_map_set(const void *base, size_t size, unsigned state) {
   size_t end = ((uintptr_t)base + size + HK_SS_MASK) >> HK_SS_SHIFT;
   for (size_t u = first; u < end && u < HK_MAP_UNITS; u++) {
     unsigned v = state == HK_MAP_DIRECT && u != first ? HK_MAP_DIRECT_TAIL : state;
+    if (u == HK_MAP_UNITS - 1 && v == HK_MAP_SLABS) v = HK_MAP_SLABS_SLOW;   /* NULL's unit */
     __atomic_store_n(&hk_ss_map[u], (uint8_t)v, __ATOMIC_RELAXED);
   }
 }

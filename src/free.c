@@ -32,7 +32,7 @@ void hk_free_generic(void *p) {
       hk_assert(head->used > 0);
       hk_link_set(head, b, head->local_free);
       head->local_free = b;
-      head->used--;
+      if (--head->used != 0 && head->flags == 0) goto done;   /* as the fast path */
     }
     hk_heap_slab_freed_local(h, ss, head);
   } else if (owner != NULL) {   /* counted by the owner when it collects it */
@@ -43,5 +43,6 @@ void hk_free_generic(void *p) {
     hk_heap_abandoned_free(ss, seen);
     hk_ace_poke();
   }
+done:
   errno = saved_errno;
 }

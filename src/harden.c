@@ -140,8 +140,9 @@ static bool large_pointer_ok(const hk_slab_t *s, const void *p) {
 
 /* The checks of every mode, on the metadata the slow path reads anyway;
  * hardened mode adds the small blocks' exact checks.  Returns p's
- * SuperSlab (or direct mapping header). */
-hk_superslab_t *hk_check_block(const void *p, unsigned op) {
+ * SuperSlab (or direct mapping header).  hk_check_block (internal.h) passes
+ * the common case inline. */
+hk_superslab_t *hk_check_block_slow(const void *p, unsigned op) {
   unsigned state = hk_map_at(p);
   if (state == HK_MAP_NONE) misuse(op, P_FOREIGN, p);
   if ((uintptr_t)p & 7) misuse(op, P_MISALIGNED, p);
@@ -153,7 +154,8 @@ hk_superslab_t *hk_check_block(const void *p, unsigned op) {
     if (__atomic_load_n(&ss->cached, __ATOMIC_RELAXED)) misuse(op, P_FREED, p);
     return ss;
   }
-  if ((uintptr_t)p - (uintptr_t)ss < hk_ss_front_bytes()) misuse(op, P_FOREIGN, p);
+  uintptr_t off = (uintptr_t)p - (uintptr_t)ss;        /* p - 1 named the unit */
+  if (off < hk_ss_front_bytes() || off >= HK_SS_SIZE) misuse(op, P_FOREIGN, p);
   hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
   uint8_t flags = __atomic_load_n(&head->flags, __ATOMIC_RELAXED);
   if (flags & HK_SLAB_FREE) misuse(op, P_FREED, p);

@@ -96,7 +96,7 @@ void hk_map_set(const void *base, size_t size, unsigned state);
 /* Free-list links of hardened slabs are stored encoded with the slab's key
  * and checked to stay inside the slab when read. */
 enum { HK_OP_FREE, HK_OP_REALLOC, HK_OP_USABLE };
-hk_superslab_t *hk_check_block(const void *p, unsigned op);   /* aborts on misuse */
+hk_superslab_t *hk_check_block_slow(const void *p, unsigned op);   /* aborts on misuse */
 hk_block_t *hk_harden_link_get(const hk_slab_t *s, const hk_block_t *b);
 hk_block_t *hk_harden_pop(hk_slab_t *s);
 uintptr_t hk_harden_link_enc(const hk_slab_t *s, const hk_block_t *b, const hk_block_t *next);
@@ -112,6 +112,21 @@ static inline void hk_link_set(const hk_slab_t *s, hk_block_t *b, hk_block_t *ne
   if (hk_hardened()) b->next = (hk_block_t *)hk_harden_link_enc(s, b, next);
   else b->next = next;
 }
+/* The checks of free's slow path, realloc and usable size: a block of an
+ * ordinary slab in default mode passes inline; anything else, or a misuse,
+ * goes to hk_check_block_slow.  Returns p's SuperSlab (or mapping header). */
+static inline hk_superslab_t *hk_check_block(const void *p, unsigned op) {
+  if (hk_likely(hk_map_at(p) == HK_MAP_SLABS && ((uintptr_t)p & 7) == 0)) {
+    hk_superslab_t *ss = hk_ss_of(p);
+    uintptr_t off = (uintptr_t)p - (uintptr_t)ss;
+    hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
+    if (hk_likely(off >= HK_SS_HEADER_SIZE && off < HK_SS_SIZE &&
+                  !(__atomic_load_n(&head->flags, __ATOMIC_RELAXED) & (HK_SLAB_FREE | HK_SLAB_LARGE))))
+      return ss;
+  }
+  return hk_check_block_slow(p, op);
+}
+
 /* Hardened layout: a guard page after the header page (slab 0 starts past
  * it) and one at the end of every SuperSlab. */
 static inline size_t hk_ss_front_bytes(void) {

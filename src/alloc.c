@@ -50,20 +50,39 @@ static HK_NOINLINE void *malloc_slow(hk_heap_t *h, size_t n) {
   return p;
 }
 
-/* Behind the inline fast path: a hit at the head of the class queue for the
- * sizes direct[] does not cover (1-32 KiB); for every class, the owner's
- * frees taken back when the free list ran dry; else the slow path. */
+/* The head slab of n's class queue serves, from its free list or else
+ * from the owner's frees (when enough came back); else the slow path.
+ * Hardened: the links are decoded and checked, a popped block's cleared. */
+static inline __attribute__((always_inline)) void *serve(hk_heap_t *h, hk_slab_t *s, size_t n,
+                                                         bool hardened) {
+  if (hk_likely(s != NULL)) {
+    hk_block_t *b = s->free;
+    if (!b && s->local_free && hk_slab_swap_local(h, s)) b = s->free;
+    if (hk_likely(b != NULL)) {
+      s->free = hardened ? hk_harden_link_get(s, b) : b->next;
+      if (hardened) b->next = NULL;   /* a live block holds no valid link */
+      s->used++;
+      return b;
+    }
+  }
+  return malloc_slow(h, n);
+}
+
+/* Hardened mode keeps direct[] empty, so that every malloc comes here. */
+HK_NOINLINE void *hk_malloc_hardened(hk_heap_t *h, size_t n) {
+  if (n > HK_SMALL_MAX) return malloc_slow(h, n);
+  return serve(h, h->queues[hk_size_class(n)].first, n, true);
+}
+
+/* Behind the inline fast path: the sizes direct[] does not cover
+ * (1-32 KiB), a direct[] slab whose free list ran dry, hardened mode. */
 HK_NOINLINE void *hk_malloc_generic(hk_heap_t *h, size_t n) {
+  if (hk_hardened()) return hk_malloc_hardened(h, n);
   hk_slab_t *s;
   if (n <= HK_DIRECT_MAX) s = h->direct[(n + 7) >> 3];
   else if (hk_likely(n <= HK_SMALL_MAX)) s = h->queues[hk_size_class_above128(n)].first;
   else return malloc_slow(h, n);
-  if (hk_likely(s != NULL)) {
-    hk_block_t *b = s->free;
-    if (!b && s->local_free && hk_slab_swap_local(h, s)) b = s->free;
-    if (hk_likely(b != NULL)) return hk_slab_pop(s);
-  }
-  return malloc_slow(h, n);
+  return serve(h, s, n, false);
 }
 
 void *hk_calloc(size_t count, size_t size) {

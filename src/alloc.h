@@ -6,8 +6,15 @@
 
 #include "internal.h"
 
+/* Hardened mode keeps direct[] empty and marks its SuperSlabs "slow", so
+ * that every malloc and free reaches the checks behind these paths.  The
+ * hardened build (make hardened) tests the mode first instead and goes
+ * straight to them. */
+#define HK_HARDEN_FIRST (HK_HARDEN_DEFAULT != HK_HARDEN_OFF)
+
 static inline void *hk_malloc_inline(size_t n) {
   hk_heap_t *h = hk_heap_tls;
+  if (HK_HARDEN_FIRST && hk_hardened()) return hk_malloc_hardened(h, n);
   if (hk_likely(n <= HK_DIRECT_MAX)) {
     hk_slab_t *s = h->direct[(n + 7) >> 3];
     hk_block_t *b = s->free;
@@ -24,6 +31,7 @@ static inline void *hk_malloc_inline(size_t n) {
  * included) or in a hardened one goes to the checks of the slow path before
  * anything is read at it. */
 static inline void hk_free_inline(void *p) {
+  if (HK_HARDEN_FIRST && hk_hardened()) { hk_harden_free(p); return; }
   /* bits 21..46 of p - 1 name the unit.  The bits above are dropped: NULL
    * looks up the top unit, never marked HK_MAP_SLABS (hk_map_set), and a
    * non-canonical pointer aliases a user unit (at worst it faults on the

@@ -6,19 +6,10 @@
 
 #include <errno.h>
 
-void hk_free_generic(void *p) {
-  if (p == NULL) return;
-  int saved_errno = errno;               /* free never changes errno */
-  hk_superslab_t *ss = hk_check_block(p, HK_OP_FREE);
-  if (ss->kind == HK_SS_KIND_DIRECT) {
-    hk_direct_free(ss);
-    errno = saved_errno;
-    return;
-  }
-  hk_assert(ss->kind == HK_SS_KIND_SLABS);
-  hk_slab_t *s = hk_slab_at(ss, p);
-  hk_slab_t *head = hk_slab_head(s);
-  if (hk_hardened()) hk_harden_freeing(head, p);
+/* A block of a slab span (head's), checked: onto the local list of its
+ * owner, or pushed for the owner (or whoever adopts the abandoned
+ * SuperSlab) to collect. */
+void hk_free_block(hk_superslab_t *ss, hk_slab_t *head, void *p) {
   hk_heap_t *h = hk_heap_tls;
   hk_heap_t *owner = atomic_load_explicit(&ss->owner, memory_order_acquire);
   if (owner == h) {
@@ -32,7 +23,7 @@ void hk_free_generic(void *p) {
       hk_assert(head->used > 0);
       hk_link_set(head, b, head->local_free);
       head->local_free = b;
-      if (--head->used != 0 && head->flags == 0) goto done;   /* as the fast path */
+      if (--head->used != 0 && head->flags == 0) return;   /* as the fast path */
     }
     hk_heap_slab_freed_local(h, ss, head);
   } else if (owner != NULL) {   /* counted by the owner when it collects it */
@@ -43,6 +34,26 @@ void hk_free_generic(void *p) {
     hk_heap_abandoned_free(ss, seen);
     hk_ace_poke();
   }
-done:
+}
+
+/* Every free but the fast paths', after the pointer's checks. */
+void hk_free_checked(void *p) {
+  if (p == NULL) return;
+  int saved_errno = errno;               /* free never changes errno */
+  hk_superslab_t *ss = hk_check_block(p, HK_OP_FREE);
+  if (ss->kind == HK_SS_KIND_DIRECT) {
+    hk_direct_free(ss);
+  } else {
+    hk_assert(ss->kind == HK_SS_KIND_SLABS);
+    hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
+    if (hk_hardened()) hk_harden_freeing(head, p);
+    hk_free_block(ss, head, p);
+  }
   errno = saved_errno;
+}
+
+/* Hardened mode has its own common case (harden.c). */
+void hk_free_generic(void *p) {
+  if (hk_hardened()) hk_harden_free(p);
+  else hk_free_checked(p);
 }

@@ -5,8 +5,9 @@
  * (a pointer hakmem never handed out, a block of a released slab or mapping,
  * a misaligned pointer, the wrong pointer into a large block) and report it
  * with one line before aborting.  HAKMEM_HARDEN=1 sends every malloc and
- * free through them and adds, for small blocks, free-list links encoded with
- * a per-slab random key (read back only if they stay in their slab), exact
+ * free through checks (hk_malloc_hardened in alloc.c, hk_harden_free here)
+ * and adds, for small blocks, free-list links encoded with a per-SuperSlab
+ * random key (harden.h: read back only if they stay in their slab), exact
  * interior-pointer and double-free checks, and guard pages (hardened layout
  * in superslab.c, large.c and heap.c); HAKMEM_HARDEN=zero also zeroes every
  * freed block. */
@@ -55,48 +56,31 @@ uint64_t hk_random_u64(void) {
   return z ^ (z >> 31);
 }
 
-/* ---- encoded free-list links ---------------------------------------------- */
+/* ---- block-start reciprocals (harden.h), per size class ---------------- */
 
-static inline uint64_t slab_key(const hk_slab_t *s) {
-  const hk_superslab_t *ss = (const hk_superslab_t *)((uintptr_t)s & ~(uintptr_t)HK_SS_MASK);
-  return ss->keys[s - ss->slabs];
-}
+#define CLASS_SIZE(c) ((c) == 0 ? 8u : (c) <= 8 ? (c) * 16u                        \
+                       : (128u << (((c) >= 9 ? (c) - 9 : 0) >> 3)) +             \
+                         ((((c) >= 9 ? (c) - 9 : 0) & 7) + 1) * (16u << (((c) >= 9 ? (c) - 9 : 0) >> 3)))
+#define RECIP(c)  (((uint64_t)1 << HK_RECIP_SHIFT) / CLASS_SIZE(c) + 1)
+#define RECIP8(c) RECIP(c), RECIP(c + 1), RECIP(c + 2), RECIP(c + 3), \
+                  RECIP(c + 4), RECIP(c + 5), RECIP(c + 6), RECIP(c + 7)
+const uint64_t hk_class_recip[HK_NUM_CLASSES] = {
+  RECIP8(0), RECIP8(8), RECIP8(16), RECIP8(24), RECIP8(32),
+  RECIP8(40), RECIP8(48), RECIP8(56), RECIP8(64), RECIP(72),
+};
+_Static_assert(CLASS_SIZE(72) == HK_SMALL_MAX, "the table covers the size classes");
 
-static inline hk_block_t *decode(const hk_slab_t *s, const hk_block_t *b) {
-  return (hk_block_t *)((uintptr_t)b->next ^ slab_key(s) ^ (uintptr_t)b);
-}
-
-/* A link may name only a carved block of its own slab, or end the list. */
-static inline bool link_ok(const hk_slab_t *s, const hk_block_t *next) {
-  uintptr_t off = (uintptr_t)next - (uintptr_t)s->start;
-  return next == NULL || (off < (uintptr_t)s->capacity * s->block_size && (off & 7) == 0);
-}
-
-uintptr_t hk_harden_link_enc(const hk_slab_t *s, const hk_block_t *b, const hk_block_t *next) {
-  return (uintptr_t)next ^ slab_key(s) ^ (uintptr_t)b;
-}
-
-hk_block_t *hk_harden_link_get(const hk_slab_t *s, const hk_block_t *b) {
-  hk_block_t *next = decode(s, b);
-  if (hk_unlikely(!link_ok(s, next))) hk_fatal("free-list corruption", b);
-  return next;
-}
-
-/* Pop the first block of s's free list; a live block holds no valid link. */
-hk_block_t *hk_harden_pop(hk_slab_t *s) {
-  hk_block_t *b = s->free;
-  s->free = hk_harden_link_get(s, b);
-  b->next = NULL;
-  s->used++;
-  return b;
-}
-
-void hk_harden_slab_init(hk_superslab_t *ss, unsigned idx) { ss->keys[idx] = hk_random_u64(); }
+HK_COLD void hk_harden_corrupt(const void *block) { hk_fatal("free-list corruption", block); }
 
 /* Guard pages: after the header page, and the last page of the SuperSlab
  * (the next SuperSlab's header follows it).  A failure (the process is out
  * of mappings) leaves the memory readable: the checks still run. */
 void hk_harden_ss_init(hk_superslab_t *ss) {
+  ss->link_key = hk_random_u64();       /* no block of ss is in use */
+#if HK_DEBUG >= 2
+  for (unsigned c = 0; c < HK_NUM_CLASSES; c++)
+    hk_assert(hk_class_recip[c] == ((uint64_t)1 << HK_RECIP_SHIFT) / hk_class_size(c) + 1);
+#endif
   mprotect((uint8_t *)ss + HK_SS_HEADER_SIZE, HK_PAGE_SIZE, PROT_NONE);
   mprotect((uint8_t *)ss + HK_SS_SIZE - HK_PAGE_SIZE, HK_PAGE_SIZE, PROT_NONE);
 }
@@ -110,7 +94,7 @@ static bool on_lists(const hk_slab_t *s, const hk_block_t *b) {
   };
   for (int i = 0; i < 3; i++) {
     unsigned n = 0;
-    for (const hk_block_t *x = lists[i]; x && n <= s->capacity; x = hk_harden_link_get(s, x), n++)
+    for (const hk_block_t *x = lists[i]; x && n <= s->capacity; x = hk_link_get(s, x), n++)
       if (x == b) return true;
   }
   return false;
@@ -123,11 +107,11 @@ static void check_small(const hk_superslab_t *ss, const hk_slab_t *s, const void
   uintptr_t off = (uintptr_t)p - (uintptr_t)s->start;
   if ((uintptr_t)p < (uintptr_t)s->start || off >= (uintptr_t)s->capacity * s->block_size)
     misuse(op, P_FOREIGN, p);
-  if ((uint32_t)off % s->block_size != 0) misuse(op, P_INTERIOR, p);
+  if (!hk_block_start_ok(s, off)) misuse(op, P_INTERIOR, p);
   const hk_block_t *b = (const hk_block_t *)p;
-  if (!link_ok(s, decode(s, b))) return;
+  if (!hk_link_ok(s, hk_link_decode(s, b))) return;
   /* Most likely free.  The owner makes sure; another thread cannot walk the
-   * owner's lists, and a live block matches only by a 2^-50 chance. */
+   * owner's lists, and a live block matches only by a chance below 2^-40. */
   if (hk_ss_owner((hk_superslab_t *)ss) != hk_heap_tls || on_lists(s, b)) misuse(op, P_FREED, p);
 }
 
@@ -176,4 +160,39 @@ void hk_harden_freeing(hk_slab_t *head, void *p) {
                ? (size_t)(head->start + head->block_size - (uint8_t *)p)
                : head->block_size;
   memset(p, 0, n);
+}
+
+static HK_NOINLINE void free_zeroed(hk_superslab_t *ss, hk_slab_t *head, void *p) {
+  memset(p, 0, head->block_size);
+  hk_free_block(ss, head, p);
+}
+
+/* Hardened free (every free comes here).  A small block gets the checks of
+ * check_small without a call: a carved block's start, not holding a link
+ * into its slab (else, a double free?); the owner's pushes it as the fast
+ * path does, link encoded, anyone else's goes to hk_free_block.  The rest,
+ * a misuse included, goes to the generic path, which checks and reports. */
+void hk_harden_free(void *p) {
+  /* the unit as the fast path computes it (alloc.h); hk_free_checked's is exact */
+  size_t unit = ((uintptr_t)p - 1) << (64 - 47) >> (64 - 47 + HK_SS_SHIFT);
+  if (hk_ss_map[unit] != HK_MAP_SLABS_SLOW) { hk_free_checked(p); return; }
+  hk_superslab_t *ss = hk_ss_of(p);
+  hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
+  hk_block_t *b = (hk_block_t *)p;
+  uintptr_t off = (uintptr_t)p - (uintptr_t)head->start;   /* below start: huge */
+  if ((head->flags & (HK_SLAB_FREE | HK_SLAB_LARGE)) || !hk_block_start_ok(head, off) ||
+      hk_link_ok(head, (hk_block_t *)hk_link_encode_ss(ss, b, b->next))) {
+    hk_free_checked(p);
+    return;
+  }
+  hk_heap_t *h = hk_heap_tls;
+  if (hk_cfg.harden == HK_HARDEN_ZERO) {
+    free_zeroed(ss, head, p);
+  } else if (head->flags == 0 && hk_ss_owner(ss) == h) {
+    b->next = (hk_block_t *)hk_link_encode_ss(ss, b, head->local_free);
+    head->local_free = b;
+    if (--head->used == 0) hk_heap_slab_freed_local(h, ss, head);
+  } else {
+    hk_free_block(ss, head, p);
+  }
 }

@@ -92,47 +92,8 @@ static inline unsigned hk_map_at(const void *p) {
 }
 void hk_map_set(const void *base, size_t size, unsigned state);
 
-/* ---- hardened mode (harden.c) -------------------------------------------- */
-/* Free-list links of hardened slabs are stored encoded with the slab's key
- * and checked to stay inside the slab when read. */
-enum { HK_OP_FREE, HK_OP_REALLOC, HK_OP_USABLE };
-hk_superslab_t *hk_check_block_slow(const void *p, unsigned op);   /* aborts on misuse */
-hk_block_t *hk_harden_link_get(const hk_slab_t *s, const hk_block_t *b);
-hk_block_t *hk_harden_pop(hk_slab_t *s);
-uintptr_t hk_harden_link_enc(const hk_slab_t *s, const hk_block_t *b, const hk_block_t *next);
-uint64_t hk_random_u64(void);
-void hk_harden_slab_init(hk_superslab_t *ss, unsigned idx);
-void hk_harden_ss_init(hk_superslab_t *ss);
-void hk_harden_freeing(hk_slab_t *head, void *p);
-static inline bool hk_hardened(void) { return hk_unlikely(hk_cfg.harden != 0); }
-static inline hk_block_t *hk_link_get(const hk_slab_t *s, const hk_block_t *b) {
-  return hk_hardened() ? hk_harden_link_get(s, b) : b->next;
-}
-static inline void hk_link_set(const hk_slab_t *s, hk_block_t *b, hk_block_t *next) {
-  if (hk_hardened()) b->next = (hk_block_t *)hk_harden_link_enc(s, b, next);
-  else b->next = next;
-}
-/* The checks of free's slow path, realloc and usable size: a block of an
- * ordinary slab in default mode passes inline; anything else, or a misuse,
- * goes to hk_check_block_slow.  Returns p's SuperSlab (or mapping header). */
-static inline hk_superslab_t *hk_check_block(const void *p, unsigned op) {
-  if (hk_likely(hk_map_at(p) == HK_MAP_SLABS && ((uintptr_t)p & 7) == 0)) {
-    hk_superslab_t *ss = hk_ss_of(p);
-    uintptr_t off = (uintptr_t)p - (uintptr_t)ss;
-    hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
-    if (hk_likely(off >= HK_SS_HEADER_SIZE && off < HK_SS_SIZE &&
-                  !(__atomic_load_n(&head->flags, __ATOMIC_RELAXED) & (HK_SLAB_FREE | HK_SLAB_LARGE))))
-      return ss;
-  }
-  return hk_check_block_slow(p, op);
-}
-
-/* Hardened layout: a guard page after the header page (slab 0 starts past
- * it) and one at the end of every SuperSlab. */
-static inline size_t hk_ss_front_bytes(void) {
-  return hk_hardened() ? HK_SS_HEADER_SIZE + HK_PAGE_SIZE : HK_SS_HEADER_SIZE;
-}
-static inline size_t hk_guard_bytes(void) { return hk_hardened() ? HK_PAGE_SIZE : 0; }
+/* ---- hardened mode and misuse checks ------------------------------------ */
+#include "harden.h"
 
 /* ---- thread heap (TLS) ------------------------------------------------- */
 extern __thread hk_heap_t *hk_heap_tls __attribute__((tls_model("initial-exec")));
@@ -217,9 +178,9 @@ static inline unsigned hk_block_count(const hk_slab_t *s, const hk_block_t *b) {
 
 /* Pop the first block of s's free list (not empty). */
 static inline hk_block_t *hk_slab_pop(hk_slab_t *s) {
-  if (hk_hardened()) return hk_harden_pop(s);
   hk_block_t *b = s->free;
-  s->free = b->next;
+  s->free = hk_link_get(s, b);
+  if (hk_hardened()) b->next = NULL;   /* a live block holds no valid link */
   s->used++;
   return b;
 }
@@ -277,11 +238,14 @@ void hk_large_fork_child(void);
 
 /* alloc.c / free.c: slow paths of the malloc family */
 void *hk_malloc_generic(hk_heap_t *h, size_t n);
+void *hk_malloc_hardened(hk_heap_t *h, size_t n);
 void *hk_calloc(size_t count, size_t size);
 void *hk_realloc(void *p, size_t n);
 void *hk_aligned(size_t align, size_t n);
 size_t hk_usable_size(const void *p);
 void hk_free_generic(void *p);
+void hk_free_checked(void *p);
+void hk_free_block(hk_superslab_t *ss, hk_slab_t *head, void *p);
 
 /* stats.c */
 struct mallinfo2;

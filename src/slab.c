@@ -24,7 +24,6 @@ void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls) {
   s->reserved = (uint16_t)((size_t)(end - start) / bs);
   s->cls = (uint8_t)cls;
   s->flags = 0;
-  if (hk_hardened()) hk_harden_slab_init(ss, idx);
   hk_assert_internal(s->reserved >= 1);
 }
 

@@ -92,6 +92,7 @@ typedef struct hk_slab_s {
 
 enum { HK_SS_KIND_SLABS = 1, HK_SS_KIND_DIRECT = 2 };
 
+
 typedef struct hk_superslab_s {
   _Atomic(struct hk_heap_s *) owner;   /* owning heap; NULL when abandoned/direct */
   uint32_t kind;                       /* HK_SS_KIND_*                        */
@@ -109,8 +110,8 @@ typedef struct hk_superslab_s {
   uint8_t cached;                      /* direct mapping freed, in the BigCache */
   uint32_t purge_mark;                 /* free dirty slabs seen at the last purge tick */
   uint64_t cached_ms;                  /* direct: when it entered the BigCache */
+  uint64_t link_key;                   /* hardened: free-list link key (harden.h) */
   hk_slab_t slabs[HK_SLABS_PER_SS] __attribute__((aligned(64)));
-  uint64_t keys[HK_SLABS_PER_SS];      /* hardened: per-slab free-list link keys */
 } hk_superslab_t;
 
 _Static_assert(sizeof(hk_slab_t) == 64, "slab metadata must be 64 bytes");

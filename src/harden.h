@@ -1,0 +1,85 @@
+/* hakmem hardened mode, the inline parts: encoded free-list links, the
+ * exact block-start test, and the checks free's slow path, realloc and
+ * malloc_usable_size make in every mode.  Included by internal.h; the rest
+ * (reports, guard pages, the hardened free) is in harden.c. */
+#ifndef HK_HARDEN_H
+#define HK_HARDEN_H
+
+enum { HK_OP_FREE, HK_OP_REALLOC, HK_OP_USABLE };
+hk_superslab_t *hk_check_block_slow(const void *p, unsigned op);   /* aborts on misuse */
+HK_COLD __attribute__((noreturn)) void hk_harden_corrupt(const void *block);
+void hk_harden_free(void *p);
+uint64_t hk_random_u64(void);
+void hk_harden_ss_init(hk_superslab_t *ss);
+void hk_harden_freeing(hk_slab_t *head, void *p);
+
+static inline bool hk_hardened(void) { return hk_unlikely(hk_cfg.harden != 0); }
+
+/* Is off (from s->start, below 2 MiB) the start of a carved block?  With
+ * recip = 2^40 / size + 1, off * recip is (off / size) * 2^40 plus a term
+ * below 2^21 when size divides off, and at least recip otherwise (size <=
+ * 32 KiB), so the low 40 bits answer without a division. */
+#define HK_RECIP_SHIFT 40
+extern const uint64_t hk_class_recip[HK_NUM_CLASSES];   /* harden.c */
+static inline bool hk_block_start_ok(const hk_slab_t *s, uintptr_t off) {
+  uint64_t recip = hk_class_recip[s->cls];
+  return off < (uintptr_t)s->capacity * s->block_size &&
+         ((off * recip) & (((uint64_t)1 << HK_RECIP_SHIFT) - 1)) < recip;
+}
+
+/* A hardened link is stored as next ^ key ^ its own address (the key is
+ * drawn for each SuperSlab when a heap takes it), and may name
+ * only a carved block of its own slab, or end the list.  Forging one takes
+ * the key; a stray write decodes to noise, which lands in the slab by a
+ * chance below 2^-40. */
+static inline uintptr_t hk_link_encode(const hk_slab_t *s, const hk_block_t *b, const hk_block_t *next) {
+  const hk_superslab_t *ss = (const hk_superslab_t *)((uintptr_t)s & ~(uintptr_t)HK_SS_MASK);
+  return (uintptr_t)next ^ ss->link_key ^ (uintptr_t)b;
+}
+/* The same, knowing the SuperSlab (b's, or s's). */
+static inline uintptr_t hk_link_encode_ss(const hk_superslab_t *ss, const hk_block_t *b,
+                                          const hk_block_t *next) {
+  return (uintptr_t)next ^ ss->link_key ^ (uintptr_t)b;
+}
+static inline hk_block_t *hk_link_decode(const hk_slab_t *s, const hk_block_t *b) {
+  return (hk_block_t *)hk_link_encode(s, b, b->next);
+}
+static inline bool hk_link_ok(const hk_slab_t *s, const hk_block_t *next) {
+  return (uintptr_t)next - (uintptr_t)s->start < (uintptr_t)s->capacity * s->block_size ||
+         next == NULL;
+}
+static inline hk_block_t *hk_harden_link_get(const hk_slab_t *s, const hk_block_t *b) {
+  hk_block_t *next = hk_link_decode(s, b);
+  if (hk_unlikely(!hk_link_ok(s, next))) hk_harden_corrupt(b);
+  return next;
+}
+static inline hk_block_t *hk_link_get(const hk_slab_t *s, const hk_block_t *b) {
+  return hk_hardened() ? hk_harden_link_get(s, b) : b->next;
+}
+static inline void hk_link_set(const hk_slab_t *s, hk_block_t *b, hk_block_t *next) {
+  b->next = hk_hardened() ? (hk_block_t *)hk_link_encode(s, b, next) : next;
+}
+
+/* The checks of free's slow path, realloc and usable size: a block of an
+ * ordinary slab in default mode passes inline; anything else, or a misuse,
+ * goes to hk_check_block_slow.  Returns p's SuperSlab (or mapping header). */
+static inline hk_superslab_t *hk_check_block(const void *p, unsigned op) {
+  if (hk_likely(hk_map_at(p) == HK_MAP_SLABS && ((uintptr_t)p & 7) == 0)) {
+    hk_superslab_t *ss = hk_ss_of(p);
+    uintptr_t off = (uintptr_t)p - (uintptr_t)ss;
+    hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
+    if (hk_likely(off >= HK_SS_HEADER_SIZE && off < HK_SS_SIZE &&
+                  !(__atomic_load_n(&head->flags, __ATOMIC_RELAXED) & (HK_SLAB_FREE | HK_SLAB_LARGE))))
+      return ss;
+  }
+  return hk_check_block_slow(p, op);
+}
+
+/* Hardened layout: a guard page after the header page (slab 0 starts past
+ * it) and one at the end of every SuperSlab. */
+static inline size_t hk_ss_front_bytes(void) {
+  return hk_hardened() ? HK_SS_HEADER_SIZE + HK_PAGE_SIZE : HK_SS_HEADER_SIZE;
+}
+static inline size_t hk_guard_bytes(void) { return hk_hardened() ? HK_PAGE_SIZE : 0; }
+
+#endif /* HK_HARDEN_H */

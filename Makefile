@@ -118,11 +118,12 @@ test: all debug hardened $(UNIT_BINS) $(PROG_BINS) $(MISUSE_BINS) build/fuzz/fuz
 # make bench-sweep [PROFILE=quick|full]  parameter sweeps (bench/sweep.sh)
 # make bench-fastpath                    instructions per malloc+free pair
 # make bench-overhead [PROFILE=...]      telemetry on versus compiled out
+# make bench-learn                       learning mode against each static strategy
 # See bench/README.md.
 PROFILE ?= quick
 BENCH_PROGS := tiny_hot random_mixed mid_mt larson scenarios extended peak_idle rss_run fastpath_loop
 BENCH_CFLAGS := -std=gnu11 -O2 -g -fno-builtin -D_GNU_SOURCE -pthread -Wall -Wextra
-.PHONY: bench-progs bench-sweep bench-overhead
+.PHONY: bench-progs bench-sweep bench-overhead bench-learn
 
 build/bench:
 	mkdir -p $@
@@ -144,6 +145,9 @@ bench-fastpath: all build/bench/fastpath_loop
 # telemetry on versus compiled out (A=... B=... compare two variants)
 bench-overhead: all notel bench-progs
 	PROFILE=$(PROFILE) bash bench/overhead.sh
+
+bench-learn: all bench-progs
+	bash bench/learn_eval.sh
 
 # ---- install ---------------------------------------------------------------
 install: all

@@ -20,6 +20,8 @@
 #     filled for peak_idle, empty for json; the table's ratios are against
 #     hakmem@fast (its own rows 1.000), the "resident after idle" table is
 #     printed; a BENCH_REF that is not in ALLOCATORS exits 2.
+#  6. bench/learn_eval.sh, one short workload, one run: learn_eval.csv has
+#     a "fixed" row per candidate and a learning row, and the table a row.
 # Without gnuplot the PNG checks are skipped with a note, unless $CI is set
 # (CI installs gnuplot-nox), where they fail.
 # Needs build/libhakmem.so (make).  Exit 0 = pass.
@@ -178,6 +180,22 @@ PROFILE=smoke BENCHES=json ALLOCATORS="hakmem glibc" BENCH_REF=nosuchalloc BENCH
     BENCH_RESULTS_DIR="$TMPD/r6" bash "$BENCH_DIR/run.sh" >/dev/null 2>&1
 rc=$?
 [ $rc -eq 2 ] && ok "BENCH_REF not in ALLOCATORS: exit 2" || fail "BENCH_REF not in ALLOCATORS: exit $rc, expected 2"
+
+# ---- 6. learn_eval.sh: one short run of each candidate and of learning ------------
+R7="$TMPD/r7"
+if RUNS=1 WORKLOADS="web=extended webserver 100000" BENCH_RESULTS_DIR="$R7" \
+   bash "$BENCH_DIR/learn_eval.sh" >"$TMPD/r7.out" 2>"$TMPD/r7.err"; then
+    n=$(grep -cE '^web,(lean|balanced|warm|hoard),1,fixed,(lean|balanced|warm|hoard),' "$R7/learn_eval.csv")
+    l=$(grep -cE '^web,elo,1,(learning|frozen),' "$R7/learn_eval.csv")
+    [ "$n" -eq 4 ] && [ "$l" -eq 1 ] && ok "learn_eval.csv: a fixed row per candidate and a learning row" ||
+        fail "learn_eval.csv: expected 4 fixed rows and 1 learning row, got $n and $l"
+    grep -qE '^web +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +(lean|balanced|warm|hoard) ' "$TMPD/r7.out" &&
+        ok "learn_eval.sh prints the costs and the best static strategy" ||
+        fail "learn_eval.sh: no table row for the workload"
+else
+    fail "learn_eval.sh exited $?"
+    tail -n 20 "$TMPD/r7.out" "$TMPD/r7.err" | sed 's/^/    /'
+fi
 
 if [ $fails -gt 0 ]; then
     echo "smoke: $fails check(s) failed"

@@ -113,7 +113,7 @@ static void apply_strategy(unsigned i) {
 }
 
 static uint8_t refill_max(void) {
-  return ace.learning ? strategies[ace.strategy].refill_max : strategies[1].refill_max;
+  return hk_cfg.learning ? strategies[ace.strategy].refill_max : strategies[1].refill_max;
 }
 
 /* Classes refilled often carve more pages per refill: fewer slow paths in
@@ -166,7 +166,8 @@ static void learn_restart(uint64_t now) {
   ace.epoch_start_ms = now;
 }
 
-/* Score the epoch that ran ace.strategy, pick the next one. */
+/* Score the epoch that ran ace.strategy, pick the next one (learning mode;
+ * with a fixed candidate, only score it). */
 static void learn_epoch(uint64_t now) {
   uint64_t cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID), self = clock_ns(CLOCK_THREAD_CPUTIME_ID);
   uint64_t faults = minor_faults(), ops = allocations();
@@ -179,10 +180,14 @@ static void learn_epoch(uint64_t now) {
   double rss_mib = (double)hk_os_resident_bytes() / (1 << 20);
   double cost = (d_cpu + FAULT_NS * (double)(faults - ace.faults) +
                  MIB_MS_NS * rss_mib * (double)wall) / (double)d_ops;
-  unsigned ev = hk_learn_report(&ace.learn, cost);
-  if (logs() && (ev & ~HK_LEARN_EV_IGNORED)) log_learning(ev);
-  unsigned next = hk_learn_next(&ace.learn);
-  if (next != ace.strategy) apply_strategy(next);
+  if (ace.learning) {
+    unsigned ev = hk_learn_report(&ace.learn, cost);
+    if (logs() && (ev & ~HK_LEARN_EV_IGNORED)) log_learning(ev);
+    unsigned next = hk_learn_next(&ace.learn);
+    if (next != ace.strategy) apply_strategy(next);
+  } else {                              /* a fixed candidate: measured alike */
+    hk_learn_record(&ace.learn, ace.strategy, cost);
+  }
   learn_restart(now);
 }
 
@@ -212,7 +217,7 @@ static bool ace_epoch(uint64_t now, uint32_t elapsed) {
   }
   cached = hk_bigcache_decay(now, delay, idle_ms);
   bool refills = HK_TELEMETRY && tune_refills(elapsed);
-  if (ace.learning) learn_epoch(now);
+  if (hk_cfg.learning) learn_epoch(now);
   ace.purged += heaps + arena;
   ace.trimmed += trimmed;
   ace.unmapped += unmapped;

@@ -319,6 +319,13 @@ unsigned hk_learn_next(const hk_learn_t *l) {
   return l->pair[l->pos][l->step == 1 || l->step == 2];
 }
 
+void hk_learn_record(hk_learn_t *l, unsigned i, double cost) {
+  if (!(cost > 0.0 && cost <= COST_MAX) || i >= l->k) return;
+  l->epochs++;
+  l->cand[i].plays++;
+  l->cand[i].cost_sum += cost;
+}
+
 unsigned hk_learn_report(hk_learn_t *l, double cost) {
   if (!(cost > 0.0 && cost <= COST_MAX)) return HK_LEARN_EV_IGNORED;
   unsigned c = hk_learn_next(l);

@@ -76,6 +76,9 @@ void hk_learn_init(hk_learn_t *l, unsigned k, unsigned m, unsigned selector, uin
 unsigned hk_learn_next(const hk_learn_t *l);
 /* The cost of the epoch that ran hk_learn_next(); returns HK_LEARN_EV_* bits. */
 unsigned hk_learn_report(hk_learn_t *l, double cost);
+/* A fixed candidate's epoch (no selection): only its plays and mean cost,
+ * so that a static run is measured as learning measures its candidates. */
+void hk_learn_record(hk_learn_t *l, unsigned i, double cost);
 /* Mean cost of candidate i since the last (re)opening; 0 if it has not run. */
 double hk_learn_mean_cost(const hk_learn_t *l, unsigned i);
 

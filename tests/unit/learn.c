@@ -215,6 +215,22 @@ static void test_edges(hk_learn_t *l) {
   }
 }
 
+/* A fixed candidate's epochs (HAKMEM_STRATEGY=NAME): its plays and mean cost
+ * only; no rating, state or choice changes; invalid costs are dropped. */
+static void test_record(hk_learn_t *l) {
+  hk_learn_init(l, 4, 2, HK_SEL_ELO, 7);
+  unsigned next = hk_learn_next(l);
+  hk_learn_record(l, 2, 10.0);
+  hk_learn_record(l, 2, 30.0);
+  hk_learn_record(l, 2, NAN);
+  hk_learn_record(l, 2, -1.0);
+  hk_learn_record(l, 9, 5.0);                     /* no such candidate */
+  CHECK(l->cand[2].plays == 2 && hk_learn_mean_cost(l, 2) == 20.0, "record: %u plays, mean %g",
+        l->cand[2].plays, hk_learn_mean_cost(l, 2));
+  CHECK(l->epochs == 2 && l->state == HK_LEARN_LEARNING && hk_learn_next(l) == next &&
+        l->cand[2].rating == 1500.0 && l->cand[0].plays == 0, "record changed the learning state");
+}
+
 int main(void) {
   hk_learn_t l;
   test_math();
@@ -234,6 +250,7 @@ int main(void) {
   }
   test_rout(&l);
   test_edges(&l);
+  test_record(&l);
   printf("learn: ELO froze after %d epochs (M=2: %d), re-opened %d epochs after the change, "
          "froze again after %d; UCB1 froze after %d, ok\n", frozen, frozen2, reopen, refrozen, ucb);
   return 0;

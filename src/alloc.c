@@ -58,12 +58,7 @@ static inline __attribute__((always_inline)) void *serve(hk_heap_t *h, hk_slab_t
   if (hk_likely(s != NULL)) {
     hk_block_t *b = s->free;
     if (!b && s->local_free && hk_slab_swap_local(h, s)) b = s->free;
-    if (hk_likely(b != NULL)) {
-      s->free = hardened ? hk_harden_link_get(s, b) : b->next;
-      if (hardened) b->next = NULL;   /* a live block holds no valid link */
-      s->used++;
-      return b;
-    }
+    if (hk_likely(b != NULL)) return hk_slab_pop_as(s, hardened);
   }
   return malloc_slow(h, n);
 }

@@ -32,14 +32,12 @@ static inline bool hk_block_start_ok(const hk_slab_t *s, uintptr_t off) {
  * only a carved block of its own slab, or end the list.  Forging one takes
  * the key; a stray write decodes to noise, which lands in the slab by a
  * chance below 2^-40. */
-static inline uintptr_t hk_link_encode(const hk_slab_t *s, const hk_block_t *b, const hk_block_t *next) {
-  const hk_superslab_t *ss = (const hk_superslab_t *)((uintptr_t)s & ~(uintptr_t)HK_SS_MASK);
-  return (uintptr_t)next ^ ss->link_key ^ (uintptr_t)b;
-}
-/* The same, knowing the SuperSlab (b's, or s's). */
 static inline uintptr_t hk_link_encode_ss(const hk_superslab_t *ss, const hk_block_t *b,
                                           const hk_block_t *next) {
   return (uintptr_t)next ^ ss->link_key ^ (uintptr_t)b;
+}
+static inline uintptr_t hk_link_encode(const hk_slab_t *s, const hk_block_t *b, const hk_block_t *next) {
+  return hk_link_encode_ss((const hk_superslab_t *)((uintptr_t)s & ~(uintptr_t)HK_SS_MASK), b, next);
 }
 static inline hk_block_t *hk_link_decode(const hk_slab_t *s, const hk_block_t *b) {
   return (hk_block_t *)hk_link_encode(s, b, b->next);

@@ -177,13 +177,14 @@ static inline unsigned hk_block_count(const hk_slab_t *s, const hk_block_t *b) {
 }
 
 /* Pop the first block of s's free list (not empty). */
-static inline hk_block_t *hk_slab_pop(hk_slab_t *s) {
+static inline __attribute__((always_inline)) hk_block_t *hk_slab_pop_as(hk_slab_t *s, bool hardened) {
   hk_block_t *b = s->free;
-  s->free = hk_link_get(s, b);
-  if (hk_hardened()) b->next = NULL;   /* a live block holds no valid link */
+  s->free = hardened ? hk_harden_link_get(s, b) : b->next;
+  if (hardened) b->next = NULL;        /* a live block holds no valid link */
   s->used++;
   return b;
 }
+static inline hk_block_t *hk_slab_pop(hk_slab_t *s) { return hk_slab_pop_as(s, hk_hardened()); }
 
 /* The free list is empty: make the local list the free list, unless so few
  * blocks came back that the slow path should carve more (its rule). */

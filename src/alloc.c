@@ -53,8 +53,7 @@ static HK_NOINLINE void *malloc_slow(hk_heap_t *h, size_t n) {
 /* The head slab of n's class queue serves, from its free list or else
  * from the owner's frees (when enough came back); else the slow path.
  * Hardened: the links are decoded and checked, a popped block's cleared. */
-static inline __attribute__((always_inline)) void *serve(hk_heap_t *h, hk_slab_t *s, size_t n,
-                                                         bool hardened) {
+static HK_ALWAYS_INLINE void *serve(hk_heap_t *h, hk_slab_t *s, size_t n, bool hardened) {
   if (hk_likely(s != NULL)) {
     hk_block_t *b = s->free;
     if (!b && s->local_free && hk_slab_swap_local(h, s)) b = s->free;
@@ -63,7 +62,8 @@ static inline __attribute__((always_inline)) void *serve(hk_heap_t *h, hk_slab_t
   return malloc_slow(h, n);
 }
 
-/* Hardened mode keeps direct[] empty, so that every malloc comes here. */
+/* Hardened malloc, behind direct[] in the hardened build (alloc.h); every
+ * hardened malloc of the default build, whose direct[] stays empty. */
 HK_NOINLINE void *hk_malloc_hardened(hk_heap_t *h, size_t n) {
   if (n > HK_SMALL_MAX) return malloc_slow(h, n);
   return serve(h, h->queues[hk_size_class(n)].first, n, true);

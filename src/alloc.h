@@ -6,15 +6,52 @@
 
 #include "internal.h"
 
-/* Hardened mode keeps direct[] empty and marks its SuperSlabs "slow", so
- * that every malloc and free reaches the checks behind these paths.  The
- * hardened build (make hardened) tests the mode first instead and goes
- * straight to them. */
-#define HK_HARDEN_FIRST (HK_HARDEN_DEFAULT != HK_HARDEN_OFF)
+/* The unit of the address map p names: bits 21..46 of p - 1.  The bits
+ * above are dropped: NULL looks up the top unit, never marked in use
+ * (hk_map_set), and a non-canonical pointer aliases a user unit (at worst
+ * it faults on the header read; the slow paths' lookup is exact). */
+static inline size_t hk_fast_unit(const void *p) {
+  return ((uintptr_t)p - 1) << (64 - 47) >> (64 - 47 + HK_SS_SHIFT);
+}
 
-static inline void *hk_malloc_inline(size_t n) {
+/* Hardened malloc hit (hardened build): the fast path's, with the link
+ * decoded and checked and the popped block's cleared (hk_slab_pop_as). */
+static HK_ALWAYS_INLINE void *hk_malloc_hardened_inline(hk_heap_t *h, size_t n) {
+  if (hk_likely(n <= HK_DIRECT_MAX)) {
+    hk_slab_t *s = h->direct[(n + 7) >> 3];
+    if (hk_likely(s->free != NULL)) return hk_slab_pop_as(s, true);
+  }
+  return hk_malloc_hardened(h, n);
+}
+
+/* Hardened free, common case: the owner frees the start of a carved block
+ * of an ordinary slab, and the block holds no link into its slab (else it
+ * may be free already).  It is pushed as the fast path pushes, its link
+ * encoded.  Anything else, a misuse included, is left to hk_harden_free. */
+static HK_ALWAYS_INLINE bool hk_harden_free_fast(void *p) {
+  if (hk_unlikely(hk_ss_map[hk_fast_unit(p)] != HK_MAP_SLABS_SLOW)) return false;
+  hk_superslab_t *ss = hk_ss_of(p);
+  hk_slab_t *s = hk_slab_at(ss, p);
   hk_heap_t *h = hk_heap_tls;
-  if (HK_HARDEN_FIRST && hk_hardened()) return hk_malloc_hardened(h, n);
+  hk_block_t *b = (hk_block_t *)p;
+  if (hk_unlikely(hk_ss_owner(ss) != h || s->flags != 0 ||
+                  !hk_block_start_ok(s, (uintptr_t)p - (uintptr_t)s->start) ||   /* below start: huge */
+                  hk_link_ok(s, (hk_block_t *)hk_link_encode_ss(ss, b, b->next))))
+    return false;
+  b->next = (hk_block_t *)hk_link_encode_ss(ss, b, s->local_free);
+  s->local_free = b;
+  if (hk_unlikely(--s->used == 0)) hk_heap_slab_freed_local(h, ss, s);
+  return true;
+}
+
+static HK_ALWAYS_INLINE void hk_harden_free_inline(void *p) {
+  if (hk_likely(hk_cfg.harden == HK_HARDEN_ON) && hk_harden_free_fast(p)) return;
+  hk_harden_free(p);
+}
+
+static HK_ALWAYS_INLINE void *hk_malloc_inline(size_t n) {
+  hk_heap_t *h = hk_heap_tls;
+  if (HK_HARDEN_FIRST && hk_hardened()) return hk_malloc_hardened_inline(h, n);
   if (hk_likely(n <= HK_DIRECT_MAX)) {
     hk_slab_t *s = h->direct[(n + 7) >> 3];
     hk_block_t *b = s->free;
@@ -30,14 +67,9 @@ static inline void *hk_malloc_inline(size_t n) {
 /* The address map comes first: a pointer outside hakmem's SuperSlabs (NULL
  * included) or in a hardened one goes to the checks of the slow path before
  * anything is read at it. */
-static inline void hk_free_inline(void *p) {
-  if (HK_HARDEN_FIRST && hk_hardened()) { hk_harden_free(p); return; }
-  /* bits 21..46 of p - 1 name the unit.  The bits above are dropped: NULL
-   * looks up the top unit, never marked HK_MAP_SLABS (hk_map_set), and a
-   * non-canonical pointer aliases a user unit (at worst it faults on the
-   * header read; the slow path's lookup is exact). */
-  size_t unit = ((uintptr_t)p - 1) << (64 - 47) >> (64 - 47 + HK_SS_SHIFT);
-  if (hk_likely(hk_ss_map[unit] == HK_MAP_SLABS)) {
+static HK_ALWAYS_INLINE void hk_free_inline(void *p) {
+  if (HK_HARDEN_FIRST && hk_hardened()) { hk_harden_free_inline(p); return; }
+  if (hk_likely(hk_ss_map[hk_fast_unit(p)] == HK_MAP_SLABS)) {
     hk_superslab_t *ss = hk_ss_of(p);
     hk_slab_t *s = hk_slab_at(ss, p);
     hk_heap_t *h = hk_heap_tls;

@@ -2,7 +2,7 @@
  * direct mappings, large spans, slabs parked as full, frees from a thread
  * that does not own the block's SuperSlab, every free in hardened mode —
  * after the pointer's checks (harden.c). */
-#include "internal.h"
+#include "alloc.h"
 
 #include <errno.h>
 
@@ -54,6 +54,6 @@ void hk_free_checked(void *p) {
 
 /* Hardened mode has its own common case (harden.c). */
 void hk_free_generic(void *p) {
-  if (hk_hardened()) hk_harden_free(p);
+  if (hk_hardened()) hk_harden_free_inline(p);
   else hk_free_checked(p);
 }

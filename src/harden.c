@@ -11,7 +11,7 @@
  * interior-pointer and double-free checks, and guard pages (hardened layout
  * in superslab.c, large.c and heap.c); HAKMEM_HARDEN=zero also zeroes every
  * freed block. */
-#include "internal.h"
+#include "alloc.h"
 
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -162,20 +162,13 @@ void hk_harden_freeing(hk_slab_t *head, void *p) {
   memset(p, 0, n);
 }
 
-static HK_NOINLINE void free_zeroed(hk_superslab_t *ss, hk_slab_t *head, void *p) {
-  memset(p, 0, head->block_size);
-  hk_free_block(ss, head, p);
-}
-
-/* Hardened free (every free comes here).  A small block gets the checks of
- * check_small without a call: a carved block's start, not holding a link
- * into its slab (else, a double free?); the owner's pushes it as the fast
- * path does, link encoded, anyone else's goes to hk_free_block.  The rest,
- * a misuse included, goes to the generic path, which checks and reports. */
+/* Hardened free, behind hk_harden_free_fast (alloc.h): a small block gets
+ * the checks of check_small without a call (a carved block's start, not
+ * holding a link into its slab) and goes to hk_free_block, zeroed first in
+ * zero mode.  The rest, a misuse included, goes to the generic path, which
+ * checks and reports. */
 void hk_harden_free(void *p) {
-  /* the unit as the fast path computes it (alloc.h); hk_free_checked's is exact */
-  size_t unit = ((uintptr_t)p - 1) << (64 - 47) >> (64 - 47 + HK_SS_SHIFT);
-  if (hk_ss_map[unit] != HK_MAP_SLABS_SLOW) { hk_free_checked(p); return; }
+  if (hk_ss_map[hk_fast_unit(p)] != HK_MAP_SLABS_SLOW) { hk_free_checked(p); return; }
   hk_superslab_t *ss = hk_ss_of(p);
   hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
   hk_block_t *b = (hk_block_t *)p;
@@ -185,14 +178,6 @@ void hk_harden_free(void *p) {
     hk_free_checked(p);
     return;
   }
-  hk_heap_t *h = hk_heap_tls;
-  if (hk_cfg.harden == HK_HARDEN_ZERO) {
-    free_zeroed(ss, head, p);
-  } else if (head->flags == 0 && hk_ss_owner(ss) == h) {
-    b->next = (hk_block_t *)hk_link_encode_ss(ss, b, head->local_free);
-    head->local_free = b;
-    if (--head->used == 0) hk_heap_slab_freed_local(h, ss, head);
-  } else {
-    hk_free_block(ss, head, p);
-  }
+  if (hk_cfg.harden == HK_HARDEN_ZERO) memset(p, 0, head->block_size);
+  hk_free_block(ss, head, p);
 }

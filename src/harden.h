@@ -15,6 +15,14 @@ void hk_harden_freeing(hk_slab_t *head, void *p);
 
 static inline bool hk_hardened(void) { return hk_unlikely(hk_cfg.harden != 0); }
 
+/* Hardened mode in the default build keeps direct[] empty and marks its
+ * SuperSlabs "slow", so that every malloc and free reaches the checks
+ * behind the default fast paths.  The hardened build (make hardened) tests
+ * the mode first instead, and inlines hardened fast paths of its own
+ * (alloc.h), which use direct[]. */
+#define HK_HARDEN_FIRST (HK_HARDEN_DEFAULT != HK_HARDEN_OFF)
+static inline bool hk_direct_used(void) { return HK_HARDEN_FIRST || !hk_hardened(); }
+
 /* Is off (from s->start, below 2 MiB) the start of a carved block?  With
  * recip = 2^40 / size + 1, off * recip is (off / size) * 2^40 plus a term
  * below 2^21 when size divides off, and at least recip otherwise (size <=

@@ -86,13 +86,13 @@ size_t hk_heap_visit_all(hk_heap_visitor fn, void *arg) {
 /* Point the direct[] slots of a class at the queue head (or the empty slab). */
 static void queue_front_changed(hk_heap_t *h, unsigned cls) {
   size_t bs = hk_class_size(cls);
-  if (bs > HK_DIRECT_MAX || hk_hardened()) return;   /* hardened: every malloc checks */
+  if (bs > HK_DIRECT_MAX || !hk_direct_used()) return;
   hk_slab_t *s = h->queues[cls].first ? h->queues[cls].first : &hk_slab_empty;
   size_t lo = cls == 0 ? 0 : hk_class_size(cls - 1) / 8 + 1;
   for (size_t i = lo; i <= bs / 8; i++) h->direct[i] = s;
 }
 
-static inline __attribute__((always_inline)) void queue_remove(hk_heap_t *h, hk_slab_t *s) {
+static HK_ALWAYS_INLINE void queue_remove(hk_heap_t *h, hk_slab_t *s) {
   hk_queue_t *q = &h->queues[s->cls];
   bool was_first = q->first == s;
   if (s->prev) s->prev->next = s->next; else q->first = s->next;
@@ -101,7 +101,7 @@ static inline __attribute__((always_inline)) void queue_remove(hk_heap_t *h, hk_
   if (was_first) queue_front_changed(h, s->cls);
 }
 
-static inline __attribute__((always_inline)) void queue_push_front(hk_heap_t *h, hk_slab_t *s) {
+static HK_ALWAYS_INLINE void queue_push_front(hk_heap_t *h, hk_slab_t *s) {
   hk_queue_t *q = &h->queues[s->cls];
   s->prev = NULL;
   s->next = q->first;
@@ -110,7 +110,7 @@ static inline __attribute__((always_inline)) void queue_push_front(hk_heap_t *h,
   queue_front_changed(h, s->cls);
 }
 
-static inline __attribute__((always_inline)) void queue_push_back(hk_heap_t *h, hk_slab_t *s) {
+static HK_ALWAYS_INLINE void queue_push_back(hk_heap_t *h, hk_slab_t *s) {
   hk_queue_t *q = &h->queues[s->cls];
   if (!q->first) { queue_push_front(h, s); return; }
   s->next = NULL;
@@ -506,8 +506,7 @@ static hk_slab_t *take_span(hk_heap_t *h, unsigned n, bool large, bool *clean,
 
 /* Walk a class queue for a slab with free blocks, parking the full ones.
  * `remote`: the walk after collecting other threads' frees (the stage). */
-static inline __attribute__((always_inline)) hk_slab_t *scan_queue(hk_heap_t *h, hk_queue_t *q,
-                                                                  bool remote) {
+static HK_ALWAYS_INLINE hk_slab_t *scan_queue(hk_heap_t *h, hk_queue_t *q, bool remote) {
   hk_slab_t *next;
   for (hk_slab_t *s = q->first; s; s = next) {
     next = s->next;

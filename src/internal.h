@@ -10,6 +10,7 @@
 #define hk_likely(x)   __builtin_expect(!!(x), 1)
 #define hk_unlikely(x) __builtin_expect(!!(x), 0)
 #define HK_NOINLINE    __attribute__((noinline))
+#define HK_ALWAYS_INLINE inline __attribute__((always_inline))
 #define HK_COLD        __attribute__((cold, noinline))
 
 /* ---- assertions (HK_DEBUG: 0 none, 1 cheap, 2 internal invariants) ------ */
@@ -177,7 +178,7 @@ static inline unsigned hk_block_count(const hk_slab_t *s, const hk_block_t *b) {
 }
 
 /* Pop the first block of s's free list (not empty). */
-static inline __attribute__((always_inline)) hk_block_t *hk_slab_pop_as(hk_slab_t *s, bool hardened) {
+static HK_ALWAYS_INLINE hk_block_t *hk_slab_pop_as(hk_slab_t *s, bool hardened) {
   hk_block_t *b = s->free;
   s->free = hardened ? hk_harden_link_get(s, b) : b->next;
   if (hardened) b->next = NULL;        /* a live block holds no valid link */

@@ -65,7 +65,7 @@ void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s) {
 
 /* Move the local list to the free list.  With the free list empty, the
  * local list holds every carved block that is not in use. */
-static inline __attribute__((always_inline)) void collect_local(hk_heap_t *h, hk_slab_t *s) {
+static HK_ALWAYS_INLINE void collect_local(hk_heap_t *h, hk_slab_t *s) {
   (void)h;
   if (!s->local_free) return;
   unsigned n;

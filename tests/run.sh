@@ -17,9 +17,11 @@
 # under HAKMEM_MODE=minimal, fast, learning and research
 #   [release-preload mode=MODE]  (balanced, the default, is the runs above)
 # and in hardened mode, with churn and hak_api:
-#   [release-preload harden=1] and [debug-preload harden=zero]
+#   [release-preload harden=1], [debug-preload harden=zero] and
+#   [hardened-build-preload] (make hardened: fast paths of its own)
 # then misuse: tests/misuse.sh runs each tests/misuse/*.c (one heap misuse
-# each) with the release and the debug library, hardened and default; then
+# each) with the release, the debug and the hardened library, hardened and
+# default; then
 # fuzz: fuzz/run.sh, the libFuzzer target for HK_FUZZ_SECONDS (25) per mode;
 # then config: tests/config.sh checks the HAKMEM_* variables (warnings,
 # HAKMEM_VERBOSE, HAKMEM_STATS) for [release-preload] and [release-static];
@@ -47,6 +49,7 @@ TAIL=${HK_TEST_TAIL:-30}
 LOGDIR=build/test-logs
 REL_SO=$ROOT/build/libhakmem.so
 DBG_SO=$ROOT/build/debug/libhakmem.so
+HARD_SO=$ROOT/build/hardened/libhakmem.so
 mkdir -p "$LOGDIR"
 
 passed=0
@@ -211,17 +214,14 @@ for name in $HARDEN_TESTS; do
     selected "$name" || continue
     run_prog "$name" "release-preload harden=1" "$REL_SO" "build/tests/$name" HAKMEM_HARDEN=1
     run_prog "$name" "debug-preload harden=zero" "$DBG_SO" "build/tests/$name" HAKMEM_HARDEN=zero
+    run_prog "$name" "hardened-build-preload" "$HARD_SO" "build/tests/$name"   # the mode is the default
 done
-if selected conformance; then       # make hardened: the mode is the default
-    run_prog conformance "hardened-build-preload" "$ROOT/build/hardened/libhakmem.so" \
-        "build/tests/conformance"
-fi
 
 # ---- misuse: tests/misuse.sh runs each tests/misuse/*.c (one misuse each):
 # hardened, SIGABRT and the exact message; default mode, no SIGSEGV -----------
 if selected misuse; then
-    for lib in "$REL_SO" "$DBG_SO"; do
-        variant=release; [ "$lib" = "$DBG_SO" ] && variant=debug
+    for lib in "$REL_SO" "$DBG_SO" "$HARD_SO"; do
+        case $lib in "$DBG_SO") variant=debug ;; "$HARD_SO") variant=hardened ;; *) variant=release ;; esac
         t0=$(now)
         log="$LOGDIR/misuse.$variant.log"
         if run_timed bash tests/misuse.sh "$lib" build/tests/misuse </dev/null >"$log" 2>&1; then
@@ -287,7 +287,7 @@ run_real() {
         baseline) preload= ;;
         release-preload) preload=$REL_SO ;;
         debug-preload) preload=$DBG_SO ;;
-        hardened-preload) preload=$ROOT/build/hardened/libhakmem.so ;;
+        hardened-preload) preload=$HARD_SO ;;
         esac
         local out="$base.$variant.out" err="$base.$variant.err"
         t0=$(now)
@@ -406,7 +406,7 @@ clang_check() {
 
 # make hardened: without HAKMEM_HARDEN a double free aborts with its message
 hardened_build_check() {
-    local lib=$ROOT/build/hardened/libhakmem.so out
+    local lib=$HARD_SO out
     env -u HAKMEM_HARDEN LD_PRELOAD="$lib" HAKMEM_VERBOSE=1 true 2>&1 |
         grep -F 'config HAKMEM_HARDEN=1 (build default)' || return 1
     out=$(env -u HAKMEM_HARDEN LD_PRELOAD="$lib" build/tests/misuse/double_free_tiny 2>&1)

@@ -26,7 +26,7 @@
 
 #define NBG 4
 #define NSLOTS 512
-#define CHILD_ALARM 20
+#define CHILD_ALARM 60   /* a deadlock never ends; a child on a loaded machine can take seconds */
 
 struct blk {
     void *p;

@@ -10,10 +10,12 @@
 # from the run's JSON statistics: a static run is measured exactly as
 # learning measures its candidates.  Per workload it prints each
 # candidate's median cost, the best in hindsight, what learning ran at the
-# end (its winner if frozen, in how many runs) and two ratios against the
+# end (its winner if frozen, in how many runs) and three ratios against the
 # best static median:
+#   chose  the static median of the strategy learning ended on (median over
+#          the learning runs): how good its choice is;
 #   end    the winner's mean cost in the learning runs (median): where
-#          learning ends;
+#          learning ends, the cost of having explored included;
 #   whole  the learning run's mean cost over all its epochs, exploration
 #          included (median).
 # The CSV goes to bench/results/learn_eval.csv (one row per run).
@@ -33,7 +35,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS=${RUNS:-3}
 SELECTOR=${SELECTOR:-elo}
-WORKLOADS=${WORKLOADS:-"webserver=extended webserver 5000000;fragmentation=extended fragmentation 20000;larson=larson 8 8 1000 5000 100 4141 2"}
+WORKLOADS=${WORKLOADS:-"webserver=extended webserver 5000000;fragmentation=extended fragmentation 40000;larson=larson 8 8 1000 5000 100 4141 2"}
 LIB=${BENCH_HAKMEM_LIB:-$ROOT/build/libhakmem.so}
 CONFIGS="lean balanced warm hoard $SELECTOR"
 
@@ -89,8 +91,8 @@ from collections import Counter
 rows = [r for r in csv.DictReader(open(sys.argv[1])) if float(r["cost"]) > 0]
 sel = sys.argv[2]
 print("Cost per allocation (ns, the adaptive thread's score), medians of the runs")
-print("%-10s %9s %9s %9s %9s  %-9s  %-22s %6s %6s" % ("workload", "lean", "balanced", "warm", "hoard",
-      "best", sel + " ended on", "end", "whole"))
+print("%-10s %9s %9s %9s %9s  %-9s  %-22s %6s %6s %6s" % ("workload", "lean", "balanced", "warm", "hoard",
+      "best", sel + " ended on", "chose", "end", "whole"))
 for name in dict.fromkeys(r["workload"] for r in rows):
     med = {}
     for c in ("lean", "balanced", "warm", "hoard"):
@@ -104,9 +106,11 @@ for name in dict.fromkeys(r["workload"] for r in rows):
     won = [float(r["winner_cost"]) for r in lr if float(r["winner_cost"]) > 0]
     end = "%6.3f" % (st.median(won) / med[best]) if won else "     -"
     whole = st.median(float(r["cost"]) for r in lr) / med[best]
-    print("%-10s %9.1f %9.1f %9.1f %9.1f  %-9s  %-22s %s %6.3f" % (name, med["lean"], med["balanced"],
-          med["warm"], med["hoard"], best, " ".join("%s x%d" % kv for kv in ends.items()), end, whole))
-print("(* = still learning when the run ended; end, whole: learning's cost / the best static median;")
-print(" end leaves out runs whose last strategy had not been scored yet)")
+    chose = st.median(med.get(r["strategy"], float("nan")) for r in lr) / med[best]
+    print("%-10s %9.1f %9.1f %9.1f %9.1f  %-9s  %-22s %6.3f %s %6.3f" % (name, med["lean"], med["balanced"],
+          med["warm"], med["hoard"], best, " ".join("%s x%d" % kv for kv in ends.items()), chose, end, whole))
+print("(* = still learning when the run ended; chose: the static cost of the strategy learning ended on;")
+print(" end, whole: learning's own cost / the best static median; end leaves out runs whose last")
+print(" strategy had not been scored yet)")
 EOF
 note "wrote $CSV"

@@ -34,9 +34,7 @@ static HK_ALWAYS_INLINE bool hk_harden_free_fast(void *p) {
   hk_slab_t *s = hk_slab_at(ss, p);
   hk_heap_t *h = hk_heap_tls;
   hk_block_t *b = (hk_block_t *)p;
-  if (hk_unlikely(hk_ss_owner(ss) != h || s->flags != 0 ||
-                  !hk_block_start_ok(s, (uintptr_t)p - (uintptr_t)s->start) ||   /* below start: huge */
-                  hk_link_ok(s, (hk_block_t *)hk_link_encode_ss(ss, b, b->next))))
+  if (hk_unlikely(hk_ss_owner(ss) != h || s->flags != 0 || !hk_harden_block_ok(ss, s, p)))
     return false;
   b->next = (hk_block_t *)hk_link_encode_ss(ss, b, s->local_free);
   s->local_free = b;

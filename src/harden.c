@@ -171,10 +171,7 @@ void hk_harden_free(void *p) {
   if (hk_ss_map[hk_fast_unit(p)] != HK_MAP_SLABS_SLOW) { hk_free_checked(p); return; }
   hk_superslab_t *ss = hk_ss_of(p);
   hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
-  hk_block_t *b = (hk_block_t *)p;
-  uintptr_t off = (uintptr_t)p - (uintptr_t)head->start;   /* below start: huge */
-  if ((head->flags & (HK_SLAB_FREE | HK_SLAB_LARGE)) || !hk_block_start_ok(head, off) ||
-      hk_link_ok(head, (hk_block_t *)hk_link_encode_ss(ss, b, b->next))) {
+  if ((head->flags & (HK_SLAB_FREE | HK_SLAB_LARGE)) || !hk_harden_block_ok(ss, head, p)) {
     hk_free_checked(p);
     return;
   }

@@ -54,6 +54,13 @@ static inline bool hk_link_ok(const hk_slab_t *s, const hk_block_t *next) {
   return (uintptr_t)next - (uintptr_t)s->start < (uintptr_t)s->capacity * s->block_size ||
          next == NULL;
 }
+/* A block a hardened free may take (s: its slab, or span head): a carved
+ * block's start that holds no link into its slab (else it may be free). */
+static inline bool hk_harden_block_ok(const hk_superslab_t *ss, const hk_slab_t *s, const void *p) {
+  const hk_block_t *b = (const hk_block_t *)p;
+  return hk_block_start_ok(s, (uintptr_t)p - (uintptr_t)s->start) &&   /* below start: huge */
+         !hk_link_ok(s, (const hk_block_t *)hk_link_encode_ss(ss, b, b->next));
+}
 static inline hk_block_t *hk_harden_link_get(const hk_slab_t *s, const hk_block_t *b) {
   hk_block_t *next = hk_link_decode(s, b);
   if (hk_unlikely(!hk_link_ok(s, next))) hk_harden_corrupt(b);

@@ -24,26 +24,26 @@ static HK_ALWAYS_INLINE void *hk_malloc_hardened_inline(hk_heap_t *h, size_t n) 
   return hk_malloc_hardened(h, n);
 }
 
-/* Hardened free, common case: the owner frees the start of a carved block
- * of an ordinary slab, and the block holds no link into its slab (else it
- * may be free already).  It is pushed as the fast path pushes, its link
- * encoded.  Anything else, a misuse included, is left to hk_harden_free. */
-static HK_ALWAYS_INLINE bool hk_harden_free_fast(void *p) {
-  if (hk_unlikely(hk_ss_map[hk_fast_unit(p)] != HK_MAP_SLABS_SLOW)) return false;
-  hk_superslab_t *ss = hk_ss_of(p);
-  hk_slab_t *s = hk_slab_at(ss, p);
-  hk_heap_t *h = hk_heap_tls;
-  hk_block_t *b = (hk_block_t *)p;
-  if (hk_unlikely(hk_ss_owner(ss) != h || s->flags != 0 || !hk_harden_block_ok(ss, s, p)))
-    return false;
-  b->next = (hk_block_t *)hk_link_encode_ss(ss, b, s->local_free);
-  s->local_free = b;
-  if (hk_unlikely(--s->used == 0)) hk_heap_slab_freed_local(h, ss, s);
-  return true;
-}
-
-static HK_ALWAYS_INLINE void hk_harden_free_inline(void *p) {
-  if (hk_likely(hk_cfg.harden == HK_HARDEN_ON) && hk_harden_free_fast(p)) return;
+/* Hardened free (mode on, not zero): a carved block's start in an ordinary
+ * slab, holding no link into its slab (else it may be free already), is
+ * pushed as the fast path pushes, its link encoded, or handed to
+ * hk_free_block when another thread owns it (checked once).  Anything else,
+ * a misuse included, is left to hk_harden_free. */
+static HK_ALWAYS_INLINE void hk_harden_free_on(void *p) {
+  if (hk_likely(hk_ss_map[hk_fast_unit(p)] == HK_MAP_SLABS_SLOW)) {
+    hk_superslab_t *ss = hk_ss_of(p);
+    hk_slab_t *s = hk_slab_at(ss, p);
+    if (hk_likely(s->flags == 0 && hk_harden_block_ok(ss, s, p))) {
+      hk_heap_t *h = hk_heap_tls;
+      if (hk_unlikely(hk_ss_owner(ss) != h)) { hk_free_block(ss, s, p); return; }
+      hk_block_t *b = (hk_block_t *)p;
+      b->next = (hk_block_t *)hk_link_encode_ss(ss, b, s->local_free);
+      s->local_free = b;
+      if (hk_likely(--s->used != 0)) return;
+      hk_heap_slab_freed_local(h, ss, s);
+      return;
+    }
+  }
   hk_harden_free(p);
 }
 
@@ -66,7 +66,7 @@ static HK_ALWAYS_INLINE void *hk_malloc_inline(size_t n) {
  * included) or in a hardened one goes to the checks of the slow path before
  * anything is read at it. */
 static HK_ALWAYS_INLINE void hk_free_inline(void *p) {
-  if (HK_HARDEN_FIRST && hk_hardened()) { hk_harden_free_inline(p); return; }
+  if (HK_HARDEN_FIRST && hk_likely(hk_cfg.harden == HK_HARDEN_ON)) { hk_harden_free_on(p); return; }
   if (hk_likely(hk_ss_map[hk_fast_unit(p)] == HK_MAP_SLABS)) {
     hk_superslab_t *ss = hk_ss_of(p);
     hk_slab_t *s = hk_slab_at(ss, p);

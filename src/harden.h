@@ -55,11 +55,14 @@ static inline bool hk_link_ok(const hk_slab_t *s, const hk_block_t *next) {
          next == NULL;
 }
 /* A block a hardened free may take (s: its slab, or span head): a carved
- * block's start that holds no link into its slab (else it may be free). */
+ * block's start whose first word decodes to neither NULL nor an address in
+ * its SuperSlab.  A free block's link does (it names a block of its slab or
+ * ends the list); a live block's data does by a chance below 2^-42.  Since
+ * link ^ key = next ^ p, the test needs no decoding. */
 static inline bool hk_harden_block_ok(const hk_superslab_t *ss, const hk_slab_t *s, const void *p) {
-  const hk_block_t *b = (const hk_block_t *)p;
-  return hk_block_start_ok(s, (uintptr_t)p - (uintptr_t)s->start) &&   /* below start: huge */
-         !hk_link_ok(s, (const hk_block_t *)hk_link_encode_ss(ss, b, b->next));
+  if (!hk_block_start_ok(s, (uintptr_t)p - (uintptr_t)s->start)) return false;   /* below start: huge */
+  uintptr_t t = (uintptr_t)((const hk_block_t *)p)->next ^ ss->link_key;      /* read only now */
+  return t > HK_SS_MASK && t != (uintptr_t)p;
 }
 static inline hk_block_t *hk_harden_link_get(const hk_slab_t *s, const hk_block_t *b) {
   hk_block_t *next = hk_link_decode(s, b);
@@ -74,15 +77,18 @@ static inline void hk_link_set(const hk_slab_t *s, hk_block_t *b, hk_block_t *ne
 }
 
 /* The checks of free's slow path, realloc and usable size: a block of an
- * ordinary slab in default mode passes inline; anything else, or a misuse,
- * goes to hk_check_block_slow.  Returns p's SuperSlab (or mapping header). */
+ * ordinary slab (in hardened mode, a carved block's start that does not
+ * look free) passes inline; anything else, or a misuse, goes to
+ * hk_check_block_slow.  Returns p's SuperSlab (or mapping header). */
 static inline hk_superslab_t *hk_check_block(const void *p, unsigned op) {
-  if (hk_likely(hk_map_at(p) == HK_MAP_SLABS && ((uintptr_t)p & 7) == 0)) {
+  unsigned state = hk_map_at(p);
+  if (hk_likely((state == HK_MAP_SLABS || state == HK_MAP_SLABS_SLOW) && ((uintptr_t)p & 7) == 0)) {
     hk_superslab_t *ss = hk_ss_of(p);
     uintptr_t off = (uintptr_t)p - (uintptr_t)ss;
     hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
     if (hk_likely(off >= HK_SS_HEADER_SIZE && off < HK_SS_SIZE &&
-                  !(__atomic_load_n(&head->flags, __ATOMIC_RELAXED) & (HK_SLAB_FREE | HK_SLAB_LARGE))))
+                  !(__atomic_load_n(&head->flags, __ATOMIC_RELAXED) & (HK_SLAB_FREE | HK_SLAB_LARGE)) &&
+                  (state == HK_MAP_SLABS || hk_harden_block_ok(ss, head, p))))
       return ss;
   }
   return hk_check_block_slow(p, op);

@@ -61,7 +61,7 @@ uint64_t hk_random_u64(void) {
 #define CLASS_SIZE(c) ((c) == 0 ? 8u : (c) <= 8 ? (c) * 16u                        \
                        : (128u << (((c) >= 9 ? (c) - 9 : 0) >> 3)) +             \
                          ((((c) >= 9 ? (c) - 9 : 0) & 7) + 1) * (16u << (((c) >= 9 ? (c) - 9 : 0) >> 3)))
-#define RECIP(c)  (((uint64_t)1 << HK_RECIP_SHIFT) / CLASS_SIZE(c) + 1)
+#define RECIP(c)  ((((uint64_t)1 << HK_RECIP_SHIFT) / CLASS_SIZE(c) + 1) << (64 - HK_RECIP_SHIFT))
 #define RECIP8(c) RECIP(c), RECIP(c + 1), RECIP(c + 2), RECIP(c + 3), \
                   RECIP(c + 4), RECIP(c + 5), RECIP(c + 6), RECIP(c + 7)
 const uint64_t hk_class_recip[HK_NUM_CLASSES] = {
@@ -79,7 +79,8 @@ void hk_harden_ss_init(hk_superslab_t *ss) {
   ss->link_key = hk_random_u64();       /* no block of ss is in use */
 #if HK_DEBUG >= 2
   for (unsigned c = 0; c < HK_NUM_CLASSES; c++)
-    hk_assert(hk_class_recip[c] == ((uint64_t)1 << HK_RECIP_SHIFT) / hk_class_size(c) + 1);
+    hk_assert(hk_class_recip[c] ==
+              (((uint64_t)1 << HK_RECIP_SHIFT) / hk_class_size(c) + 1) << (64 - HK_RECIP_SHIFT));
 #endif
   mprotect((uint8_t *)ss + HK_SS_HEADER_SIZE, HK_PAGE_SIZE, PROT_NONE);
   mprotect((uint8_t *)ss + HK_SS_SIZE - HK_PAGE_SIZE, HK_PAGE_SIZE, PROT_NONE);

@@ -26,13 +26,13 @@ static inline bool hk_direct_used(void) { return HK_HARDEN_FIRST || !hk_hardened
 /* Is off (from s->start, below 2 MiB) the start of a carved block?  With
  * recip = 2^40 / size + 1, off * recip is (off / size) * 2^40 plus a term
  * below 2^21 when size divides off, and at least recip otherwise (size <=
- * 32 KiB), so the low 40 bits answer without a division. */
+ * 32 KiB), so the low 40 bits answer without a division.  The table holds
+ * recip << 24: the product then keeps only those 40 bits, at the top. */
 #define HK_RECIP_SHIFT 40
-extern const uint64_t hk_class_recip[HK_NUM_CLASSES];   /* harden.c */
+extern const uint64_t hk_class_recip[HK_NUM_CLASSES];   /* harden.c: recip << 24 */
 static inline bool hk_block_start_ok(const hk_slab_t *s, uintptr_t off) {
   uint64_t recip = hk_class_recip[s->cls];
-  return off < (uintptr_t)s->capacity * s->block_size &&
-         ((off * recip) & (((uint64_t)1 << HK_RECIP_SHIFT) - 1)) < recip;
+  return off < (uintptr_t)s->capacity * s->block_size && off * recip < recip;
 }
 
 /* A hardened link is stored as next ^ key ^ its own address (the key is

@@ -1,6 +1,8 @@
 /* Size classes: every request fits its class, classes grow monotonically,
  * rounding loses at most 12.5% beyond 128 B, and blocks of 16 B or more are
- * 16-byte multiples (so they stay 16-byte aligned). */
+ * 16-byte multiples (so they stay 16-byte aligned).  The hardened block-start
+ * test (a multiply instead of off % size) is exact for every class and
+ * offset. */
 #include "unit.h"
 
 int main(void) {
@@ -22,6 +24,15 @@ int main(void) {
     if (n > 128) CHECK((bs - n) * 8 <= n, "n=%zu wastes %zu bytes in class %zu", n, bs - n, bs);
     /* the malloc fast path's direct[] slot must agree with the class */
     if (n <= HK_DIRECT_MAX) CHECK(hk_size_class(((n + 7) >> 3) * 8) == c, "n=%zu direct slot disagrees", n);
+  }
+  for (unsigned c = 0; c < HK_NUM_CLASSES; c++) {
+    size_t bs = hk_class_size(c), bytes = (size_t)hk_class_span(c) << HK_SLAB_SHIFT;
+    hk_slab_t s = { .cls = (uint8_t)c, .block_size = (uint32_t)bs, .capacity = (uint16_t)(bytes / bs) };
+    size_t limit = (size_t)s.capacity * bs;
+    for (size_t off = 0; off < bytes + 2 * bs; off++)
+      CHECK(hk_block_start_ok(&s, off) == (off < limit && off % bs == 0), "class %u off %zu", c, off);
+    for (size_t back = 1; back <= 4096; back++)     /* p below s->start */
+      CHECK(!hk_block_start_ok(&s, (uintptr_t)0 - back), "class %u off -%zu", c, back);
   }
   printf("size classes: %d classes, 8 B .. %u B, ok\n", HK_NUM_CLASSES, HK_SMALL_MAX);
   return 0;

@@ -23,23 +23,26 @@ static inline bool hk_hardened(void) { return hk_unlikely(hk_cfg.harden != 0); }
 #define HK_HARDEN_FIRST (HK_HARDEN_DEFAULT != HK_HARDEN_OFF)
 static inline bool hk_direct_used(void) { return HK_HARDEN_FIRST || !hk_hardened(); }
 
-/* Is off (from s->start, below 2 MiB) the start of a carved block?  With
- * recip = 2^40 / size + 1, off * recip is (off / size) * 2^40 plus a term
- * below 2^21 when size divides off, and at least recip otherwise (size <=
- * 32 KiB), so the low 40 bits answer without a division.  The table holds
- * recip << 24: the product then keeps only those 40 bits, at the top. */
+/* Is off (p - s->start) the start of a carved block?  With recip = 2^40 /
+ * size + 1, off * recip is (off / size) * 2^40 plus a term below 2^21 when
+ * size divides off, and at least recip otherwise, for every off below 2 MiB
+ * (size <= 32 KiB), so no division is needed.  The table holds recip << 24:
+ * one 64 x 64 -> 128-bit product then has the block index in its high half
+ * (beyond the carved blocks for any off from p below start: about 2^64 -
+ * 2^21) and those 40 low bits, at the top, in its low half. */
 #define HK_RECIP_SHIFT 40
 extern const uint64_t hk_class_recip[HK_NUM_CLASSES];   /* harden.c: recip << 24 */
 static inline bool hk_block_start_ok(const hk_slab_t *s, uintptr_t off) {
   uint64_t recip = hk_class_recip[s->cls];
-  return off < (uintptr_t)s->capacity * s->block_size && off * recip < recip;
+  unsigned __int128 m = (unsigned __int128)off * recip;
+  return (uint64_t)m < recip && (uint64_t)(m >> 64) < s->capacity;
 }
 
 /* A hardened link is stored as next ^ key ^ its own address (the key is
- * drawn for each SuperSlab when a heap takes it), and may name
- * only a carved block of its own slab, or end the list.  Forging one takes
- * the key; a stray write decodes to noise, which lands in the slab by a
- * chance below 2^-40. */
+ * drawn for each SuperSlab when a heap takes it), and may name only an
+ * address of its own slab (a carved block's, checked exactly when it leaves
+ * the link's 64 KiB), or end the list.  Forging one takes the key; a stray
+ * write decodes to noise, which lands in the slab by a chance below 2^-40. */
 static inline uintptr_t hk_link_encode_ss(const hk_superslab_t *ss, const hk_block_t *b,
                                           const hk_block_t *next) {
   return (uintptr_t)next ^ ss->link_key ^ (uintptr_t)b;
@@ -64,8 +67,14 @@ static inline bool hk_harden_block_ok(const hk_superslab_t *ss, const hk_slab_t 
   uintptr_t t = (uintptr_t)((const hk_block_t *)p)->next ^ ss->link_key;      /* read only now */
   return t > HK_SS_MASK && t != (uintptr_t)p;
 }
+/* The common case first: next in b's 64 KiB (link ^ key = next ^ b is
+ * below 2^16) and not before the slab's first block (slab 0 follows the
+ * header). */
 static inline hk_block_t *hk_harden_link_get(const hk_slab_t *s, const hk_block_t *b) {
-  hk_block_t *next = hk_link_decode(s, b);
+  const hk_superslab_t *ss = (const hk_superslab_t *)((uintptr_t)s & ~(uintptr_t)HK_SS_MASK);
+  uintptr_t t = (uintptr_t)b->next ^ ss->link_key;
+  hk_block_t *next = (hk_block_t *)(t ^ (uintptr_t)b);
+  if (hk_likely(t < HK_SLAB_SIZE && (uintptr_t)next >= (uintptr_t)s->start)) return next;
   if (hk_unlikely(!hk_link_ok(s, next))) hk_harden_corrupt(b);
   return next;
 }

@@ -29,9 +29,9 @@ int main(void) {
     size_t bs = hk_class_size(c), bytes = (size_t)hk_class_span(c) << HK_SLAB_SHIFT;
     hk_slab_t s = { .cls = (uint8_t)c, .block_size = (uint32_t)bs, .capacity = (uint16_t)(bytes / bs) };
     size_t limit = (size_t)s.capacity * bs;
-    for (size_t off = 0; off < bytes + 2 * bs; off++)
+    for (size_t off = 0; off < HK_SS_SIZE; off++)   /* p and start share a SuperSlab */
       CHECK(hk_block_start_ok(&s, off) == (off < limit && off % bs == 0), "class %u off %zu", c, off);
-    for (size_t back = 1; back <= 4096; back++)     /* p below s->start */
+    for (size_t back = 1; back <= HK_SS_SIZE; back++)     /* p below s->start */
       CHECK(!hk_block_start_ok(&s, (uintptr_t)0 - back), "class %u off -%zu", c, back);
   }
   printf("size classes: %d classes, 8 B .. %u B, ok\n", HK_NUM_CLASSES, HK_SMALL_MAX);

@@ -26,6 +26,13 @@
  *       between bursts, as in a long-running service (the seed: 1M
  *       allocations over 60 s; the profiles shorten it).  ns/op is CPU time
  *       (CLOCK_PROCESS_CPUTIME_ID) per call.
+ *   bursts N [MIB=32] [GAP_MS=120]
+ *       N cycles: allocate MIB MiB in blocks of 1-16 KiB (a tag in every
+ *       page, so the whole burst is resident), free them all, then sleep
+ *       GAP_MS.  Whether the freed memory is purged during the gap (and
+ *       faulted back in by the next burst) or kept (and held while idle) is
+ *       the purge policy's trade; the learning evaluation's workload where
+ *       strategies differ most.  ns/op is CPU time per call, as longrun.
  *   webserver N
  *       N requests, 32 in flight (ring); each allocates 8-40 blocks, sizes
  *       80% 16 B-1 KiB, 15% 1-64 KiB, 5% 64-256 KiB, and frees all of them
@@ -262,6 +269,33 @@ static void run_longrun(long n, long ms)
     free(slot);
     free(len);
     snprintf(g_extra, sizeof g_extra, "paced_ms=%ld wall_s=%.3f", ms, bench_now() - start);
+}
+
+/* ---- bursts ----------------------------------------------------------- */
+
+static void run_bursts(long n, long mib, long gap_ms)
+{
+    if (!mib) mib = 32;
+    if (!gap_ms) gap_ms = 120;
+    size_t cap = (size_t)mib * 1024 + 16, k = 0;   /* blocks >= 1 KiB */
+    void **blk = calloc(cap, sizeof *blk);
+    size_t *len = calloc(cap, sizeof *len);
+    if (!blk || !len) oom("calloc", cap);
+    struct timespec gap = { gap_ms / 1000, (gap_ms % 1000) * 1000000L };
+    for (long c = 0; c < n; c++) {
+        size_t bytes = 0;
+        for (k = 0; bytes < (size_t)mib << 20; k++) {
+            len[k] = 1024 + (size_t)rnd(15 * 1024 + 1);
+            blk[k] = tmalloc(len[k], k);
+            for (size_t o = 4096; o + 1 < len[k]; o += 4096) ((volatile char *)blk[k])[o] = 1;
+            bytes += len[k];
+        }
+        for (size_t i = 0; i < k; i++) tfree(blk[i], len[i], i);
+        nanosleep(&gap, NULL);
+    }
+    free(blk);
+    free(len);
+    snprintf(g_extra, sizeof g_extra, "mib=%ld gap_ms=%ld blocks_per_burst=%zu", mib, gap_ms, k);
 }
 
 /* ---- webserver -------------------------------------------------------- */
@@ -536,7 +570,7 @@ static void run_alignment(long n)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s multithread|fragmentation|longrun|webserver|lifetime|"
+        fprintf(stderr, "usage: %s multithread|fragmentation|longrun|bursts|webserver|lifetime|"
                         "seq_access|rand_access|realloc|zero_null|alignment N [P2] [P3]\n", argv[0]);
         return 2;
     }
@@ -551,6 +585,7 @@ int main(int argc, char **argv)
     if (!strcmp(name, "multithread")) run_multithread(n, p2, p3);
     else if (!strcmp(name, "fragmentation")) run_fragmentation(n);
     else if (!strcmp(name, "longrun")) { g_use_cpu_time = 1; run_longrun(n, p2); }
+    else if (!strcmp(name, "bursts")) { g_use_cpu_time = 1; run_bursts(n, p2, p3); }
     else if (!strcmp(name, "webserver")) run_webserver(n);
     else if (!strcmp(name, "lifetime")) run_lifetime(n);
     else if (!strcmp(name, "seq_access")) run_access(n, p2, 0);

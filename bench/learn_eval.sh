@@ -20,13 +20,16 @@
 #          included (median).
 # The CSV goes to bench/results/learn_eval.csv (one row per run).
 #
-# Usage:  bash bench/learn_eval.sh       (~8 minutes with the defaults)
+# Usage:  bash bench/learn_eval.sh       (~9 minutes with the defaults)
 # Environment:
 #   RUNS=3                 runs per workload and configuration
 #   SELECTOR=elo|ucb1      learning mode's selector
-#   WORKLOADS="name=PROGRAM ARGS;..."   default: webserver, fragmentation, larson
-#                          (about 8 s each: learning needs 50-90 epochs of
-#                          50 ms to converge)
+#   WORKLOADS="name=PROGRAM ARGS;..."   default: bursts, webserver,
+#                          fragmentation, larson (about 8 s each: learning
+#                          needs 50-90 epochs of 50 ms to converge).  bursts
+#                          is where the candidates differ most (freed memory
+#                          purged and faulted back, or kept); on the others
+#                          they are within a few percent of each other.
 #   BENCH_HAKMEM_LIB       the library (default build/libhakmem.so)
 #   BENCH_RESULTS_DIR      where the CSV goes
 set -u
@@ -35,7 +38,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS=${RUNS:-3}
 SELECTOR=${SELECTOR:-elo}
-WORKLOADS=${WORKLOADS:-"webserver=extended webserver 5000000;fragmentation=extended fragmentation 40000;larson=larson 8 8 1000 5000 100 4141 2"}
+WORKLOADS=${WORKLOADS:-"bursts=extended bursts 70;webserver=extended webserver 5000000;fragmentation=extended fragmentation 40000;larson=larson 8 8 1000 5000 100 4141 2"}
 LIB=${BENCH_HAKMEM_LIB:-$ROOT/build/libhakmem.so}
 CONFIGS="lean balanced warm hoard $SELECTOR"
 

@@ -92,11 +92,11 @@ build/debug/tests/unit_%: tests/unit/%.c build/debug/libhakmem.a $(HDRS) | build
 	$(CC) $(TEST_CFLAGS) -DHK_DEBUG=2 -Isrc $< -o $@ build/debug/libhakmem.a -lm
 
 define prog_rules
-build/tests/$(basename $(notdir $(1))): $(1) tests/testutil.h | build/tests
+build/tests/$(basename $(notdir $(1))): $(1) tests/testutil.h include/hakmem.h | build/tests
 	$$(CC) $$(TEST_CFLAGS) $$< -o $$@ -lm
-build/tests/$(basename $(notdir $(1))).static: $(1) tests/testutil.h build/libhakmem.a | build/tests
+build/tests/$(basename $(notdir $(1))).static: $(1) tests/testutil.h include/hakmem.h build/libhakmem.a | build/tests
 	$$(CC) $$(TEST_CFLAGS) -DHK_LINKED=1 $$< -o $$@ build/libhakmem.a -lm
-build/debug/tests/$(basename $(notdir $(1))).static: $(1) tests/testutil.h build/debug/libhakmem.a | build/debug/tests
+build/debug/tests/$(basename $(notdir $(1))).static: $(1) tests/testutil.h include/hakmem.h build/debug/libhakmem.a | build/debug/tests
 	$$(CC) $$(TEST_CFLAGS) -DHK_LINKED=1 $$< -o $$@ build/debug/libhakmem.a -lm
 endef
 $(foreach s,$(PROG_SRCS),$(eval $(call prog_rules,$(s))))

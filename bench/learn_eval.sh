@@ -9,9 +9,10 @@
 # per minor fault, plus memory held), its mean over the run's epochs, read
 # from the run's JSON statistics: a static run is measured exactly as
 # learning measures its candidates.  Per workload it prints each
-# candidate's median cost, the best in hindsight, what learning ran at the
-# end (its winner if frozen, in how many runs) and three ratios against the
-# best static median:
+# candidate's median cost, the best in hindsight, what learning chose at
+# the end (its winner if frozen, else the best rated so far: the stats'
+# "leader"; in how many runs) and three ratios against the best static
+# median:
 #   chose  the static median of the strategy learning ended on (median over
 #          the learning runs): how good its choice is;
 #   end    the winner's mean cost in the learning runs (median): where
@@ -74,8 +75,9 @@ f, name, config, run, wall = sys.argv[1:]
 ace = json.load(open(f))["ace"]
 plays = sum(s["plays"] for s in ace["strategies"])
 total = sum(s["mean_cost"] * s["plays"] for s in ace["strategies"])
-end = next(s for s in ace["strategies"] if s["name"] == ace["strategy"])
-print("%s,%s,%s,%s,%s,%d,%.3f,%.3f,%s" % (name, config, run, ace["learning"], ace["strategy"],
+choice = ace.get("leader", ace["strategy"])   # still learning: the best rated so far
+end = next(s for s in ace["strategies"] if s["name"] == choice)
+print("%s,%s,%s,%s,%s,%d,%.3f,%.3f,%s" % (name, config, run, ace["learning"], choice,
       plays, total / plays if plays else 0, end["mean_cost"], wall))
 EOF
 }

@@ -137,6 +137,10 @@ struct hak_stats {
     uint32_t alive;            /* still competing                                */
     uint32_t pad_;
   } strategies[8];
+  uint32_t ace_leader;         /* learning: the best rated so far, the one it
+                                  would choose now (frozen: the winner; fixed:
+                                  ace_strategy)                                 */
+  uint32_t pad2_;
 };
 
 /* hak_stats.ace_state */

@@ -332,6 +332,7 @@ void hk_ace_stats(struct hak_stats *st) {
   st->ace_state = (uint32_t)atomic_load(&hk_ace_state);
   st->ace_learning = ace.learning ? (ace.learn.state == HK_LEARN_FROZEN ? 2 : 1) : 0;
   st->ace_strategy = ace.strategy;
+  st->ace_leader = ace.learning ? ace.learn.winner : ace.strategy;
   st->ace_epochs = ace.epochs;
   st->ace_purged_bytes = ace.purged;
   st->ace_trimmed_bytes = ace.trimmed;

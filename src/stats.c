@@ -329,10 +329,11 @@ static void print_ace_table(out_t *o, const struct hak_stats *s) {
        human(a, sizeof a, s->ace_purged_bytes), human(b, sizeof b, s->ace_trimmed_bytes),
        human(c, sizeof c, s->ace_unmapped_bytes), human(d, sizeof d, s->ace_bigcache_bytes));
   if (!s->nstrategies) return;
-  outf(o, "  strategy    %s (%s), learning re-opened %llu times\n",
+  outf(o, "  strategy    %s (%s%s%s), learning re-opened %llu times\n",
        s->strategies[s->ace_strategy].name,
        s->ace_learning == 2 ? "frozen" : s->ace_learning ? "learning" : "fixed",
-       U(s->ace_reopens));
+       s->ace_learning == 1 ? ", leading: " : "",
+       s->ace_learning == 1 ? s->strategies[s->ace_leader].name : "", U(s->ace_reopens));
   outf(o, "  %-12s %8s %12s %8s %6s %6s %6s %6s\n", "strategy", "rating", "ns/alloc", "epochs",
        "wins", "losses", "draws", "alive");
   for (unsigned i = 0; i < s->nstrategies; i++) {
@@ -344,11 +345,12 @@ static void print_ace_table(out_t *o, const struct hak_stats *s) {
 
 static void print_ace_json(out_t *o, const struct hak_stats *s) {
   outf(o, "  \"ace\": {\"state\": \"%s\", \"learning\": \"%s\", \"strategy\": \"%s\", "
-       "\"epochs\": %llu, \"purged_bytes\": %llu, \"trimmed_bytes\": %llu, "
+       "\"leader\": \"%s\", \"epochs\": %llu, \"purged_bytes\": %llu, \"trimmed_bytes\": %llu, "
        "\"unmapped_bytes\": %llu, \"bigcache_bytes\": %llu, \"reopens\": %llu, "
        "\"strategies\": [", ace_states[s->ace_state],
        s->ace_learning == 2 ? "frozen" : s->ace_learning ? "learning" : "fixed",
-       s->nstrategies ? s->strategies[s->ace_strategy].name : "", U(s->ace_epochs),
+       s->nstrategies ? s->strategies[s->ace_strategy].name : "",
+       s->nstrategies ? s->strategies[s->ace_leader].name : "", U(s->ace_epochs),
        U(s->ace_purged_bytes), U(s->ace_trimmed_bytes), U(s->ace_unmapped_bytes),
        U(s->ace_bigcache_bytes), U(s->ace_reopens));
   for (unsigned i = 0; i < s->nstrategies; i++) {

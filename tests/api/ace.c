@@ -279,8 +279,17 @@ static void check_learning(void)
         plays += k->plays;
         played += k->plays > 0;
     }
-    printf("ace: learning, %llu epochs scored, %u strategies played, now %s\n",
-           (unsigned long long)plays, played, s->strategies[s->ace_strategy].name);
+    CHECK(s->ace_leader < s->nstrategies && s->strategies[s->ace_leader].alive,
+          "learning: leader %u", s->ace_leader);
+    for (unsigned i = 0; i < s->nstrategies; i++)   /* the leader is the best rated alive */
+        CHECK(!s->strategies[i].alive || s->strategies[i].rating <= s->strategies[s->ace_leader].rating,
+              "learning: %s rated above the leader %s", s->strategies[i].name,
+              s->strategies[s->ace_leader].name);
+    CHECK(s->ace_learning != 2 || s->ace_leader == s->ace_strategy,
+          "learning: frozen on %u, leader %u", s->ace_strategy, s->ace_leader);
+    printf("ace: learning, %llu epochs scored, %u strategies played, now %s, leading %s\n",
+           (unsigned long long)plays, played, s->strategies[s->ace_strategy].name,
+           s->strategies[s->ace_leader].name);
     CHECK(plays >= 8 && played >= 2, "learning: %llu epochs scored, %u strategies played in 2 s",
           (unsigned long long)plays, played);
 }

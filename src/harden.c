@@ -166,8 +166,8 @@ void hk_harden_freeing(hk_slab_t *head, void *p) {
 /* Hardened free in zero mode, and behind hk_harden_free_on (alloc.h): a
  * small block gets the checks of check_small without a call (a carved
  * block's start, not holding a link into its slab) and goes to
- * hk_free_block, zeroed first in zero mode.  The rest, a misuse included, goes to the generic path, which
- * checks and reports. */
+ * hk_free_block, zeroed first in zero mode.  The rest, a misuse included,
+ * goes to the generic path, which checks and reports. */
 void hk_harden_free(void *p) {
   if (hk_ss_map[hk_fast_unit(p)] != HK_MAP_SLABS_SLOW) { hk_free_checked(p); return; }
   hk_superslab_t *ss = hk_ss_of(p);

@@ -27,8 +27,9 @@ static HK_ALWAYS_INLINE void *hk_malloc_hardened_inline(hk_heap_t *h, size_t n) 
 /* Hardened free (mode on, not zero): a carved block's start in an ordinary
  * slab, holding no link into its slab (else it may be free already), is
  * pushed as the fast path pushes, its link encoded, or handed to
- * hk_free_block when another thread owns it (checked once).  Anything else,
- * a misuse included, is left to hk_harden_free. */
+ * hk_free_block when another thread owns it (checked once).  Anything else
+ * (a span's tail, a suspected double free, a misuse) is left to
+ * hk_free_checked. */
 static HK_ALWAYS_INLINE void hk_harden_free_on(void *p) {
   if (hk_likely(hk_ss_map[hk_fast_unit(p)] == HK_MAP_SLABS_SLOW)) {
     hk_superslab_t *ss = hk_ss_of(p);
@@ -44,7 +45,7 @@ static HK_ALWAYS_INLINE void hk_harden_free_on(void *p) {
       return;
     }
   }
-  hk_harden_free(p);
+  hk_free_checked(p);
 }
 
 static HK_ALWAYS_INLINE void *hk_malloc_inline(size_t n) {

@@ -52,10 +52,9 @@ void hk_free_checked(void *p) {
   errno = saved_errno;
 }
 
-/* Hardened mode has its own common case (alloc.h); zero mode zeroes first
- * (harden.c). */
+/* Hardened mode has its own common case (alloc.h); zero mode zeroes in
+ * hk_free_checked. */
 void hk_free_generic(void *p) {
   if (hk_cfg.harden == HK_HARDEN_ON) hk_harden_free_on(p);
-  else if (hk_hardened()) hk_harden_free(p);
   else hk_free_checked(p);
 }

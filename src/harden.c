@@ -5,13 +5,14 @@
  * (a pointer hakmem never handed out, a block of a released slab or mapping,
  * a misaligned pointer, the wrong pointer into a large block) and report it
  * with one line before aborting.  HAKMEM_HARDEN=1 sends every malloc and
- * free through checks (hk_malloc_hardened in alloc.c, hk_harden_free here)
+ * free through checks (hk_malloc_hardened in alloc.c, hk_harden_free_on in
+ * alloc.h)
  * and adds, for small blocks, free-list links encoded with a per-SuperSlab
  * random key (harden.h: read back only if they stay in their slab), exact
  * interior-pointer and double-free checks, and guard pages (hardened layout
  * in superslab.c, large.c and heap.c); HAKMEM_HARDEN=zero also zeroes every
  * freed block. */
-#include "alloc.h"
+#include "internal.h"
 
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -161,21 +162,4 @@ void hk_harden_freeing(hk_slab_t *head, void *p) {
                ? (size_t)(head->start + head->block_size - (uint8_t *)p)
                : head->block_size;
   memset(p, 0, n);
-}
-
-/* Hardened free in zero mode, and behind hk_harden_free_on (alloc.h): a
- * small block gets the checks of check_small without a call (a carved
- * block's start, not holding a link into its slab) and goes to
- * hk_free_block, zeroed first in zero mode.  The rest, a misuse included,
- * goes to the generic path, which checks and reports. */
-void hk_harden_free(void *p) {
-  if (hk_ss_map[hk_fast_unit(p)] != HK_MAP_SLABS_SLOW) { hk_free_checked(p); return; }
-  hk_superslab_t *ss = hk_ss_of(p);
-  hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
-  if ((head->flags & (HK_SLAB_FREE | HK_SLAB_LARGE)) || !hk_harden_block_ok(ss, head, p)) {
-    hk_free_checked(p);
-    return;
-  }
-  if (hk_cfg.harden == HK_HARDEN_ZERO) memset(p, 0, head->block_size);
-  hk_free_block(ss, head, p);
 }

@@ -8,7 +8,6 @@
 enum { HK_OP_FREE, HK_OP_REALLOC, HK_OP_USABLE };
 hk_superslab_t *hk_check_block_slow(const void *p, unsigned op);   /* aborts on misuse */
 HK_COLD __attribute__((noreturn)) void hk_harden_corrupt(const void *block);
-void hk_harden_free(void *p);
 uint64_t hk_random_u64(void);
 void hk_harden_ss_init(hk_superslab_t *ss);
 void hk_harden_freeing(hk_slab_t *head, void *p);

@@ -92,7 +92,6 @@ typedef struct hk_slab_s {
 
 enum { HK_SS_KIND_SLABS = 1, HK_SS_KIND_DIRECT = 2 };
 
-
 typedef struct hk_superslab_s {
   _Atomic(struct hk_heap_s *) owner;   /* owning heap; NULL when abandoned/direct */
   uint32_t kind;                       /* HK_SS_KIND_*                        */

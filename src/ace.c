@@ -48,9 +48,20 @@ static const strategy_t strategies[HK_STRATEGIES] = {
 /* Cost of an epoch per allocation, in CPU nanoseconds: CPU time, plus a
  * price for each minor fault (latency beyond its CPU time) and for memory
  * held (a GiB held for a second priced like 0.15 s of a core, the ratio of
- * their cloud prices). */
+ * their cloud prices).
+ *
+ * A purge's price comes later, when the program touches the pages again:
+ * often in the next epoch, which may run another candidate.  So the epoch
+ * that purges pays for faulting its pages back in (FAULT_NS plus the
+ * kernel's CPU per fault, measured at start, per page), the bytes become a
+ * debt, and later growth of the resident set, up to the debt, is refunded
+ * at that price.  Growth is counted in bytes, from tick to tick, not in
+ * faults: a huge page comes back in one fault.  Pages not touched again are
+ * forgotten from the debt over DEBT_MS, about when keeping them would have
+ * cost as much as the refault. */
 #define FAULT_NS        200.0
 #define MIB_MS_NS       150.0
+#define DEBT_MS         1000.0
 
 _Atomic int hk_ace_state;
 
@@ -71,6 +82,10 @@ static struct {
   hk_learn_t learn;
   uint64_t cpu_ns, self_ns, faults, ops;    /* at the start of the epoch */
   uint64_t epoch_start_ms;
+  uint64_t purged_bytes, grown_bytes;   /* in the epoch, from tick to tick  */
+  uint64_t rss;             /* resident bytes after the last tick           */
+  double refault_ns;        /* price of faulting a purged page back in     */
+  double debt;              /* purged bytes not yet faulted back in         */
 } ace;
 
 /* ---- observing ------------------------------------------------------------- */
@@ -157,6 +172,18 @@ static void log_learning(unsigned ev) {
     hk_log("ace: the cost of %s drifted: learning again", hk_strategy_names[l->winner]);
 }
 
+double hk_ace_epoch_cost(const hk_epoch_t *e, double refault_ns, double *debt) {
+  *debt = *debt * hk_learn_exp(-e->wall_ms / DEBT_MS) + e->purged;
+  double refunded = e->grown < *debt ? e->grown : *debt;
+  *debt -= refunded;
+  /* The CPU and faults measured, less the refund (never below zero: a huge
+   * page faults back in for less than its 4 KiB pages would), plus the
+   * purges' price and the memory held. */
+  double work = e->cpu_ns + FAULT_NS * e->faults, refund = refault_ns * refunded / HK_PAGE_SIZE;
+  return ((refund < work ? work - refund : 0.0) + refault_ns * e->purged / HK_PAGE_SIZE +
+          MIB_MS_NS * e->rss / (1 << 20) * e->wall_ms) / e->ops;
+}
+
 /* Start an epoch: what it is measured from. */
 static void learn_restart(uint64_t now) {
   ace.cpu_ns = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
@@ -164,6 +191,7 @@ static void learn_restart(uint64_t now) {
   ace.faults = minor_faults();
   ace.ops = allocations();
   ace.epoch_start_ms = now;
+  ace.purged_bytes = ace.grown_bytes = 0;
 }
 
 /* Score the epoch that ran ace.strategy, pick the next one (learning mode;
@@ -177,14 +205,23 @@ static void learn_epoch(uint64_t now) {
     if (wall >= LAZY_EPOCH_MS) learn_restart(now);   /* or starts over */
     return;
   }
-  double rss_mib = (double)hk_os_resident_bytes() / (1 << 20);
-  double cost = (d_cpu + FAULT_NS * (double)(faults - ace.faults) +
-                 MIB_MS_NS * rss_mib * (double)wall) / (double)d_ops;
+  hk_epoch_t e = { .cpu_ns = d_cpu, .faults = (double)(faults - ace.faults),
+                   .purged = (double)ace.purged_bytes, .grown = (double)ace.grown_bytes,
+                   .rss = (double)ace.rss, .wall_ms = (double)wall, .ops = (double)d_ops };
+  double cost = hk_ace_epoch_cost(&e, ace.refault_ns, &ace.debt);
   if (ace.learning) {
     unsigned ev = hk_learn_report(&ace.learn, cost);
     if (logs() && (ev & ~HK_LEARN_EV_IGNORED)) log_learning(ev);
     unsigned next = hk_learn_next(&ace.learn);
-    if (next != ace.strategy) apply_strategy(next);
+    if (next != ace.strategy) {
+      apply_strategy(next);
+      /* Its decay clock starts now, what is free now aging from now, as if
+       * it had been running: otherwise how much it purges would depend on
+       * the previous candidate's pace (a slow one leaves no fresh marks). */
+      ace.last_decay_ms = now;
+      for (hk_heap_t *h = hk_heap_all(); h; h = h->all_next) hk_heap_age(h);
+      hk_arena_age();
+    }
   } else {                              /* a fixed candidate: measured alike */
     hk_learn_record(&ace.learn, ace.strategy, cost);
   }
@@ -203,6 +240,11 @@ static bool ace_epoch(uint64_t now, uint32_t elapsed) {
   bool decay = now - ace.last_decay_ms >= delay;
   if (decay) ace.last_decay_ms = now;
   ace.epochs++;
+  uint64_t rss = 0;
+  if (hk_cfg.learning) {        /* growth since the last tick: refaults among it */
+    rss = hk_os_resident_bytes();
+    ace.grown_bytes += rss > ace.rss ? rss - ace.rss : 0;
+  }
   size_t heaps = 0, trimmed = 0, arena = 0, unmapped = 0, cached;
   for (hk_heap_t *h = hk_heap_all(); h; h = h->all_next) {
     if (!__atomic_load_n(&h->ss_avail.first, __ATOMIC_RELAXED)) continue;
@@ -217,7 +259,11 @@ static bool ace_epoch(uint64_t now, uint32_t elapsed) {
   }
   cached = hk_bigcache_decay(now, delay, idle_ms);
   bool refills = HK_TELEMETRY && tune_refills(elapsed);
-  if (hk_cfg.learning) learn_epoch(now);
+  if (hk_cfg.learning) {
+    ace.purged_bytes += heaps + arena + cached;
+    ace.rss = heaps + arena + cached ? hk_os_resident_bytes() : rss;
+    learn_epoch(now);
+  }
   ace.purged += heaps + arena;
   ace.trimmed += trimmed;
   ace.unmapped += unmapped;
@@ -237,6 +283,11 @@ static void *ace_main(void *arg) {
   hk_lock(&ace_lock);
   uint64_t last = hk_now_ms();
   ace.last_decay_ms = ace.last_unmap_ms = last;
+  if (hk_cfg.learning) {
+    ace.refault_ns = FAULT_NS + hk_os_fault_ns();
+    ace.rss = hk_os_resident_bytes();
+    if (logs()) hk_log("ace: a purged page costs %.0f ns to fault back in", ace.refault_ns);
+  }
   learn_restart(last);
   while (!ace_stop) {
     bool lazy = !ace.learning && ace.quiet_epochs >= 20;

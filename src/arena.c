@@ -264,6 +264,13 @@ size_t hk_arena_decay(bool all) {
   return total;
 }
 
+/* The decay clock starts over (see hk_heap_age). */
+void hk_arena_age(void) {
+  hk_lock(&arena_lock);
+  age_locked();
+  hk_unlock(&arena_lock);
+}
+
 /* An unmap tick: unmap the SuperSlabs purged after use that stayed free
  * since the previous tick.  Returns bytes unmapped. */
 size_t hk_arena_unmap_stale(void) {

@@ -682,6 +682,14 @@ unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_
   return total;
 }
 
+/* The decay clock starts over (the adaptive thread switched strategies):
+ * what is free now has aged at the next decay tick. */
+void hk_heap_age(hk_heap_t *h) {
+  hk_lock(&h->lock);
+  for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) hk_ss_age(ss);
+  hk_unlock(&h->lock);
+}
+
 /* Free resident memory of the calling thread's heap, of any heap (the
  * adaptive thread: whether to start, whether to keep its pace). */
 size_t hk_heap_dirty_bytes_self(void) {

@@ -139,6 +139,7 @@ void hk_os_advise_thp(void *p, size_t size);
 bool hk_os_remap_inplace(void *p, size_t old_size, size_t new_size);
 bool hk_os_remap_move(void *p, size_t old_size, size_t new_size, void *to);
 uint64_t hk_os_resident_bytes(void);
+double hk_os_fault_ns(void);
 
 /* arena.c: SuperSlabs from reserved chunks */
 hk_superslab_t *hk_arena_alloc_ss(bool *clean, bool *from_os);
@@ -148,6 +149,7 @@ size_t hk_arena_trim(bool release_address_space);
 typedef void (*hk_ss_visitor)(hk_superslab_t *ss, void *arg);
 void hk_arena_visit(hk_ss_visitor fn, void *arg);
 size_t hk_arena_decay(bool all);
+void hk_arena_age(void);
 size_t hk_arena_unmap_stale(void);
 void hk_arena_fork_prepare(void);
 void hk_arena_fork_parent(void);
@@ -214,6 +216,7 @@ size_t hk_heap_abandoned_count(void);
 void hk_heap_count_listed(hk_heap_t *h, uint64_t *listed);   /* per class, adds */
 size_t hk_heap_purge_all(hk_heap_t *h);
 hk_heap_t *hk_heap_all(void);
+void hk_heap_age(hk_heap_t *h);
 unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_ms,
                       unsigned *trimmed);
 size_t hk_heap_dirty_bytes_self(void);
@@ -276,6 +279,15 @@ static inline void hk_ace_poke(void) {
 }
 struct hak_stats;
 void hk_ace_stats(struct hak_stats *st);
+/* What an epoch measured, and its cost per allocation in CPU ns (learning
+ * scores it).  debt: purged bytes not yet faulted back in, carried from
+ * epoch to epoch. */
+typedef struct hk_epoch_s {
+  double cpu_ns, faults;      /* the program's threads' CPU, minor faults   */
+  double purged, grown;       /* bytes purged; resident growth, tick to tick */
+  double rss, wall_ms, ops;   /* resident bytes at its end; its length; allocations */
+} hk_epoch_t;
+double hk_ace_epoch_cost(const hk_epoch_t *e, double refault_ns, double *debt);
 void hk_ace_fork_prepare(void);
 void hk_ace_fork_parent(void);
 void hk_ace_fork_child(void);

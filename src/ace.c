@@ -82,6 +82,7 @@ static struct {
   hk_learn_t learn;
   uint64_t cpu_ns, self_ns, faults, ops;    /* at the start of the epoch */
   uint64_t epoch_start_ms;
+  bool started;             /* the program's start-up epoch went by         */
   uint64_t purged_bytes, grown_bytes;   /* in the epoch, from tick to tick  */
   uint64_t rss;             /* resident bytes after the last tick           */
   double refault_ns;        /* price of faulting a purged page back in     */
@@ -203,6 +204,11 @@ static void learn_epoch(uint64_t now) {
   double d_cpu = (double)(cpu - ace.cpu_ns) - (double)(self - ace.self_ns);
   if (d_ops < MIN_EPOCH_OPS) {          /* too quiet to score: the epoch goes on, */
     if (wall >= LAZY_EPOCH_MS) learn_restart(now);   /* or starts over */
+    return;
+  }
+  if (!ace.started) {   /* the heap grew from nothing: the program's cost, whatever runs */
+    ace.started = true;
+    learn_restart(now);
     return;
   }
   hk_epoch_t e = { .cpu_ns = d_cpu, .faults = (double)(faults - ace.faults),

@@ -2,8 +2,12 @@
  *
  * ELO: a round robin plays every pair of alive candidates once, in an order
  * shuffled by the seed.  A match is four epochs, A B B A: a workload that
- * drifts linearly adds the same to both sides.  The side whose mean cost is
- * lower by more than DRAW_BAND wins, otherwise it is a draw (noise).  From
+ * drifts linearly adds the same to both sides.  Each side's cost is its
+ * mean over its last HK_LEARN_WINDOW epochs, this match's two among them:
+ * two epochs are too few to tell apart candidates a few percent apart when
+ * an epoch's cost varies by 10%, or to catch a purge every few epochs.  The
+ * side whose cost is lower by more than DRAW_BAND wins, otherwise it is a
+ * draw (noise).  From
  * the second round on, every round ends by eliminating the candidates outside
  * the top M by rating, and learning freezes when one candidate is left, when
  * the leader is FREEZE_GAP points ahead of the runner-up, or after MAX_ROUNDS.
@@ -105,6 +109,21 @@ double hk_learn_mean_cost(const hk_learn_t *l, unsigned i) {
   return c->plays ? c->cost_sum / c->plays : 0.0;
 }
 
+static double recent_cost(const hk_learn_cand_t *c) {
+  unsigned n = c->plays < HK_LEARN_WINDOW ? c->plays : HK_LEARN_WINDOW;
+  double sum = 0.0;
+  for (unsigned i = 0; i < n; i++) sum += c->recent[i];
+  return n ? sum / n : 0.0;
+}
+
+static void play(hk_learn_t *l, unsigned i, double cost) {
+  hk_learn_cand_t *c = &l->cand[i];
+  c->recent[c->plays % HK_LEARN_WINDOW] = cost;
+  c->plays++;
+  c->cost_sum += cost;
+  l->epochs++;
+}
+
 static uint64_t splitmix(uint64_t *s) {
   uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -196,7 +215,7 @@ static unsigned elo_report(hk_learn_t *l, double cost) {
   l->ep[l->step++] = cost;                             /* A B B A */
   if (l->step < 4) return HK_LEARN_EV_NONE;
   unsigned a = l->pair[l->pos][0], b = l->pair[l->pos][1];
-  double ca = 0.5 * (l->ep[0] + l->ep[3]), cb = 0.5 * (l->ep[1] + l->ep[2]);
+  double ca = recent_cost(&l->cand[a]), cb = recent_cost(&l->cand[b]);
   double s = ca < cb * (1.0 - DRAW_BAND) ? 1.0 : cb < ca * (1.0 - DRAW_BAND) ? 0.0 : 0.5;
   hk_learn_elo(&l->cand[a].rating, &l->cand[b].rating, s);
   if (s == 1.0) {
@@ -321,17 +340,13 @@ unsigned hk_learn_next(const hk_learn_t *l) {
 
 void hk_learn_record(hk_learn_t *l, unsigned i, double cost) {
   if (!(cost > 0.0 && cost <= COST_MAX) || i >= l->k) return;
-  l->epochs++;
-  l->cand[i].plays++;
-  l->cand[i].cost_sum += cost;
+  play(l, i, cost);
 }
 
 unsigned hk_learn_report(hk_learn_t *l, double cost) {
   if (!(cost > 0.0 && cost <= COST_MAX)) return HK_LEARN_EV_IGNORED;
   unsigned c = hk_learn_next(l);
-  l->epochs++;
-  l->cand[c].plays++;
-  l->cand[c].cost_sum += cost;
+  play(l, c, cost);
   if (l->state == HK_LEARN_FROZEN) return watch_drift(l, cost);
   if (l->selector == HK_SEL_UCB1) return ucb_report(l, c, cost);
   return elo_report(l, cost);

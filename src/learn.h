@@ -8,7 +8,8 @@
  * above "private" may be read (for logs and stats), never written.
  *
  * Selectors: HK_SEL_ELO, round robins of 4-epoch ABBA matches with ELO
- * ratings, eliminating all but the top M from the second round on; HK_SEL_UCB1,
+ * ratings (a side's cost: its mean over its last HK_LEARN_WINDOW epochs),
+ * eliminating all but the top M from the second round on; HK_SEL_UCB1,
  * one bandit choice per epoch.  Once converged (FROZEN) the winner runs every
  * epoch, and drift of its cost re-opens learning.  Deterministic: a function
  * of the seed and of the sequence of reported costs. */
@@ -20,6 +21,7 @@
 #include <stdint.h>
 
 #define HK_LEARN_MAX    8
+#define HK_LEARN_WINDOW 8   /* ELO: a side's cost in a match, over its last epochs */
 #define HK_LEARN_PAIRS  (HK_LEARN_MAX * (HK_LEARN_MAX - 1) / 2)
 
 enum { HK_LEARN_LEARNING, HK_LEARN_FROZEN };
@@ -44,6 +46,7 @@ typedef struct hk_learn_cand_s {
   uint32_t wins, losses, draws;   /* ELO matches                             */
   double cost_sum;        /* hk_learn_mean_cost() = cost_sum / plays         */
   double reward_sum;      /* UCB1: sum of min(best cost seen / cost, 1)      */
+  double recent[HK_LEARN_WINDOW];   /* its last epochs' costs, at plays % W  */
 } hk_learn_cand_t;
 
 typedef struct hk_learn_s {
@@ -57,7 +60,7 @@ typedef struct hk_learn_s {
   hk_learn_cand_t cand[HK_LEARN_MAX];
   /* The last decided match (HK_LEARN_EV_MATCH): A played epochs 1 and 4. */
   unsigned last_a, last_b;
-  double last_cost_a, last_cost_b;   /* mean of A's, of B's two epochs       */
+  double last_cost_a, last_cost_b;   /* A's, B's mean over their last W epochs */
   double last_score_a;               /* 1 A won, 0.5 draw, 0 B won           */
   uint32_t last_eliminated;          /* mask (HK_LEARN_EV_ELIMINATED)        */
   /* private */

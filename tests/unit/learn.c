@@ -1,7 +1,8 @@
 /* Strategy learning (learn.c): the ELO arithmetic; ELO and UCB1 converge on
  * the cheapest of four candidates whose costs carry +-5% noise; a workload
  * change while frozen re-opens learning, which then settles on the new best;
- * edge cases (two candidates, a tie, invalid costs) and the libm stand-ins.
+ * a candidate cheap but for a spike every few epochs loses to a steady one
+ * cheaper on average; edge cases (two candidates, a tie, invalid costs) and the libm stand-ins.
  * Everything is deterministic: the noise is a fixed LCG. */
 #include "unit.h"
 #include "learn.h"
@@ -165,6 +166,24 @@ static void test_rout(hk_learn_t *l) {
   CHECK(l->alive == 0xf && l->cand[1].plays == 6, "M = K: routed anyway");
 }
 
+/* Spikes: candidate 0 costs 1.0, but every 4th of its epochs 4.0 (a purge
+ * faulted back in): 1.75 on average, dearer than candidate 1's steady 1.3.
+ * Half of 0's two-epoch samples miss the spike; over its last
+ * HK_LEARN_WINDOW epochs it is seen at its average and loses. */
+static void test_spikes(hk_learn_t *l) {
+  for (uint64_t seed = 1; seed <= 20; seed++) {
+    hk_learn_init(l, 4, 2, HK_SEL_ELO, seed);
+    set_costs(1.0, 1.3, 1.45, 1.6);
+    while (l->state == HK_LEARN_LEARNING) {
+      unsigned c = hk_learn_next(l);
+      double cost = c == 0 && l->cand[0].plays % 4 == 3 ? 4.0 : costs[c];
+      hk_learn_report(l, cost * (1.0 + noise()));
+    }
+    CHECK(l->winner == 1, "spikes (seed %llu): froze on %u, mean costs %.2f %.2f",
+          (unsigned long long)seed, l->winner, hk_learn_mean_cost(l, 0), hk_learn_mean_cost(l, 1));
+  }
+}
+
 static void test_edges(hk_learn_t *l) {
   /* K = 2, M = 1: the second round robin eliminates the loser (or a rout
    * the first: 4 epochs) */
@@ -249,6 +268,7 @@ int main(void) {
     test_elo_converges(&l, 2, seed);
   }
   test_rout(&l);
+  test_spikes(&l);
   test_edges(&l);
   test_record(&l);
   printf("learn: ELO froze after %d epochs (M=2: %d), re-opened %d epochs after the change, "

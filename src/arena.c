@@ -248,6 +248,14 @@ size_t hk_arena_trim(bool release_address_space) {
 
 #define DECAY_BATCH_SS 2   /* 4 MiB per lock hold: one madvise batch */
 
+/* The decay clock starts over (see hk_heap_age); a decay tick ends
+ * with it. */
+void hk_arena_age(void) {
+  hk_lock(&arena_lock);
+  age_locked();
+  hk_unlock(&arena_lock);
+}
+
 /* A decay tick: purge the free SuperSlabs that aged a tick (or all of them),
  * a batch per lock hold, then age what is left.  Returns bytes purged. */
 size_t hk_arena_decay(bool all) {
@@ -258,17 +266,8 @@ size_t hk_arena_decay(bool all) {
     hk_unlock(&arena_lock);
     total += n;
   } while (n);
-  hk_lock(&arena_lock);
-  age_locked();
-  hk_unlock(&arena_lock);
+  hk_arena_age();
   return total;
-}
-
-/* The decay clock starts over (see hk_heap_age). */
-void hk_arena_age(void) {
-  hk_lock(&arena_lock);
-  age_locked();
-  hk_unlock(&arena_lock);
 }
 
 /* An unmap tick: unmap the SuperSlabs purged after use that stayed free

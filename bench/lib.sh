@@ -366,6 +366,10 @@ kv() {
 #   R_WHY      the reason, for flag and fail
 #   R_TP R_UNIT R_CHECK             throughput, its unit, the check field
 #   R_KB R_WALL R_USER R_SYS R_MINFLT   peak RSS and times from rusage
+#   R_OPS R_FPO  the result line's ops (allocator calls of the measured
+#              part) and minor faults per op, R_MINFLT / R_OPS (the faults
+#              are the whole process's: start-up and set-up included);
+#              both "" when the line has no ops count (or ops=0)
 #   R_MMAP R_MUNMAP R_MADVISE R_MREMAP  hakmem's OS calls (malloc_stats;
 #                                       "" under the peers)
 #   R_FREED_KB R_IDLE_KB  the result line's freed_rss_kb and idle_rss_kb
@@ -386,6 +390,10 @@ run_one() {
     case $R_IDLE_KB in *[!0-9]*) R_IDLE_KB="" ;; esac
     R_KB=$(kv maxrss_kb "$rss") R_WALL=$(kv wall_s "$rss") R_USER=$(kv user_s "$rss")
     R_SYS=$(kv sys_s "$rss") R_MINFLT=$(kv minflt "$rss")
+    R_OPS=$(kv ops "$out") R_FPO=""
+    case $R_OPS in ''|*[!0-9]*|0) R_OPS="" ;; esac
+    [ -n "$R_OPS" ] && [ -n "$R_MINFLT" ] &&
+        R_FPO=$(awk -v f="$R_MINFLT" -v n="$R_OPS" 'BEGIN { printf "%.6g", f / n }')
     st=$(kv status "$rss")
     R_MMAP="" R_MUNMAP="" R_MADVISE="" R_MREMAP=""
     os=$(sed -n 's/^os calls: mmap \([0-9]*\), munmap \([0-9]*\), madvise \([0-9]*\), mremap \([0-9]*\).*/\1 \2 \3 \4/p' \

@@ -4,7 +4,7 @@
 # quick) under valgrind --tool=callgrind, preloading A (default
 # build/libhakmem.so) and B (default build/notel/libhakmem.so, make notel);
 # prints the whole process's instruction counts and A/B.  Benchmarks that run
-# for a fixed time (larson) count work done, not cost.  ~10 min for quick.
+# for a fixed time (larson) count work done, not cost.  ~12 min for quick.
 #   make all notel bench-progs && bash bench/overhead_ir.sh
 # A_ENV / B_ENV: NAME=VALUE words for each side's benchmark, e.g. two modes:
 #   B=build/libhakmem.so A_ENV=HAKMEM_MODE=balanced B_ENV=HAKMEM_MODE=fast \

@@ -19,23 +19,27 @@
 # CMD_<name>="PROGRAM ARGS", e.g. CMD_tiny_hot="tiny_hot 64 100 500000".
 #
 # Profiles:
-#   quick  default of `make bench`: 19 benchmarks x 5 allocators x 3 runs,
+#   quick  default of `make bench`: 22 benchmarks x 5 allocators x 3 runs,
 #          each run ~0.03-1 s, but peak_idle ~3-5 s (1 GiB peak, 2 s
-#          idle; ~50 s of the total); about 2 minutes on 2 cores, build
-#          included.
-#   full   5 runs, workloads ~7-20x longer (larson 5 s as in mimalloc-bench,
-#          longrun 1M allocations over 5 s; peak_idle 1 GiB with 5 s idle),
-#          then the callgrind fast-path count; about 16 minutes.
+#          idle; ~50 s of the total) and the three large-block ones
+#          (large_cycle 0.2-0.65 s, large_zeroed ~1.2-3 s, app_churn
+#          ~0.7-1.3 s; ~60 s of the total); about 3 minutes on 2 cores,
+#          build included.
+#   full   5 runs, workloads ~5-20x longer (larson 5 s as in mimalloc-bench,
+#          longrun 1M allocations over 5 s; peak_idle 1 GiB with 5 s idle;
+#          large_zeroed 1.5-11 s, app_churn 2-3 s: ~5 minutes of the total),
+#          then the callgrind fast-path count; about 20 minutes.
 #   smoke  the test suite's check of the runner itself: 1 run, hakmem and
-#          glibc, three tiny benchmarks; a few seconds.  Has a command for
-#          peak_idle too (16 MiB, 0.2 s), run only when BENCHES names it.
+#          glibc, three tiny benchmarks; a few seconds.  Has commands for
+#          peak_idle (16 MiB, 0.2 s) and the large-block benchmarks too,
+#          run only when BENCHES names them.
 
 declare -A P_CMD S_CMD S_VALUES S_PARAM S_LOGX
 
 # Benchmarks common to quick and full, in run order.
 ALL_BENCHES="tiny_hot random_mixed mid_mt larson json mir vm mixed \
 multithread fragmentation longrun webserver lifetime seq_access rand_access \
-realloc zero_null alignment peak_idle"
+realloc zero_null alignment large_cycle large_zeroed app_churn peak_idle"
 
 load_profile() {
     local p=$1 b v
@@ -64,6 +68,9 @@ load_profile() {
             [realloc]="extended realloc 4000000"
             [zero_null]="extended zero_null 2000000"
             [alignment]="extended alignment 2000000"
+            [large_cycle]="large large_cycle 3000"
+            [large_zeroed]="large large_zeroed 40"
+            [app_churn]="large app_churn 150000"
             [peak_idle]="peak_idle 1024 2"
         )
         S_CMD=(
@@ -95,6 +102,9 @@ load_profile() {
             [realloc]="extended realloc 30000000"
             [zero_null]="extended zero_null 16000000"
             [alignment]="extended alignment 16000000"
+            [large_cycle]="large large_cycle 15000"
+            [large_zeroed]="large large_zeroed 200"
+            [app_churn]="large app_churn 750000"
             [peak_idle]="peak_idle 1024 5"
         )
         S_CMD=(
@@ -113,6 +123,10 @@ load_profile() {
             [random_mixed]="random_mixed 100000 400 42"
             [json]="scenarios json 300"
             [peak_idle]="peak_idle 16 0.2" # not run by default: smoke.sh asks for it
+            # not run by default either (BENCHES="large_cycle ..." runs them)
+            [large_cycle]="large large_cycle 40"
+            [large_zeroed]="large large_zeroed 4 4"
+            [app_churn]="large app_churn 20000"
         )
         P_SWEEPS="random_mixed_ws"
         S_CMD=([random_mixed_ws]="random_mixed 50000 {} 42")

@@ -10,8 +10,9 @@
 # it on timeout and reports peak RSS, wall/user/sys time and minor faults
 # from wait4(); each program prints which object provides malloc (a run whose
 # malloc is not from the intended library fails), its result line
-# (throughput, unit, what it checked) and, under hakmem, malloc_stats's
-# "os calls:" line.  Reports medians over the runs.
+# (throughput, unit, allocator calls made, what it checked) and, under
+# hakmem, malloc_stats's "os calls:" line.  Reports medians over the runs,
+# and minor faults per allocator call (each run's faults / its ops).
 #
 # A missing peer is skipped with a note; an allocator that crashes, hangs,
 # corrupts memory or is not built gives a failure row, never aborts the run.
@@ -140,7 +141,7 @@ printf '%s\n' "$HEADER" >&2
 # ---- runs ----------------------------------------------------------------------------
 sanitize() { printf '%s' "$*" | tr ',"\n' ';  ' | cut -c1-300; }
 RAW="$RESULTS_DIR/latest_runs.csv"
-echo "run,benchmark,allocator,status,throughput,throughput_unit,peak_rss_kib,wall_s,user_s,sys_s,minor_faults,hakmem_mmap,hakmem_munmap,hakmem_madvise,hakmem_mremap,freed_rss_kib,idle_rss_kib,check,note" >"$RAW"
+echo "run,benchmark,allocator,status,throughput,throughput_unit,peak_rss_kib,wall_s,user_s,sys_s,minor_faults,ops,faults_per_op,hakmem_mmap,hakmem_munmap,hakmem_madvise,hakmem_mremap,freed_rss_kib,idle_rss_kib,check,note" >"$RAW"
 declare -A FAILED WARNED
 WARNS=""
 nb=$(wc -w <<<"$BENCHES")
@@ -185,7 +186,7 @@ for ((r = 1; r <= RUNS; r++)); do
                     printf '%s %10s %-6s %8s KiB\n' "$prog" "$R_TP" "$R_UNIT" "$R_KB" >&2
                 fi ;;
             esac
-            echo "$r,$b,${LABEL[$a]},$R_STATUS,$R_TP,$R_UNIT,$R_KB,$R_WALL,$R_USER,$R_SYS,$R_MINFLT,$R_MMAP,$R_MUNMAP,$R_MADVISE,$R_MREMAP,$R_FREED_KB,$R_IDLE_KB,$(sanitize "$R_CHECK"),$(sanitize "$R_WHY")" >>"$RAW"
+            echo "$r,$b,${LABEL[$a]},$R_STATUS,$R_TP,$R_UNIT,$R_KB,$R_WALL,$R_USER,$R_SYS,$R_MINFLT,$R_OPS,$R_FPO,$R_MMAP,$R_MUNMAP,$R_MADVISE,$R_MREMAP,$R_FREED_KB,$R_IDLE_KB,$(sanitize "$R_CHECK"),$(sanitize "$R_WHY")" >>"$RAW"
         done
     done
 done
@@ -198,10 +199,10 @@ T_RUNS=$(( $(date +%s) - T_START ))
 MED="$RUN_TMP/medians"
 awk -F, 'NR > 1 && ($4 == "ok" || $4 == "flag") {
         k = $2 SUBSEP $3; n[k]++
-        for (c = 5; c <= 17; c++) if (c != 6 && $c != "") v[k, c, ++m[k, c]] = $c
+        for (c = 5; c <= 19; c++) if (c != 6 && $c != "") v[k, c, ++m[k, c]] = $c
         if ($5 != "") { if (!(k in lo) || $5 + 0 < lo[k]) lo[k] = $5 + 0; if (!(k in hi) || $5 + 0 > hi[k]) hi[k] = $5 + 0 }
         if ($6 != "") u[k] = $6
-        if ($4 == "flag" && !(k in fl)) fl[k] = $19
+        if ($4 == "flag" && !(k in fl)) fl[k] = $21
     }
     function med(k, c,   cnt, i, j, t, a) {
         cnt = m[k, c]; if (!cnt) return ""
@@ -211,18 +212,19 @@ awk -F, 'NR > 1 && ($4 == "ok" || $4 == "flag") {
     }
     END { for (k in n) { split(k, p, SUBSEP)
         printf "%s,%s,%d,%s", p[1], p[2], n[k], u[k]
-        for (c = 5; c <= 17; c++) if (c != 6) printf ",%s", med(k, c)
+        for (c = 5; c <= 19; c++) if (c != 6) printf ",%s", (c == 12 && m[k, c]) ? sprintf("%.0f", med(k, c)) : med(k, c) # ops: no 1.2e+10
         t = med(k, 5); sp = (t > 0 && m[k, 5] > 1) ? sprintf("%.0f", 100 * (hi[k] - lo[k]) / t) : ""
         printf ",%s,%s\n", sp, fl[k] } }' "$RAW" >"$MED"
 # fields: 1 bench 2 alloc 3 n 4 unit 5 tp 6 kb 7 wall 8 user 9 sys 10 minflt
-#         11 mmap 12 munmap 13 madvise 14 mremap 15 freed_rss 16 idle_rss
-#         17 spread% 18 flag-reason
+#         11 ops 12 faults/op 13 mmap 14 munmap 15 madvise 16 mremap
+#         17 freed_rss 18 idle_rss 19 spread% 20 flag-reason
 
-declare -A M_TP M_UNIT M_KB M_WALL M_USER M_SYS M_FLT M_OS M_N M_FLAG M_SPREAD M_FREED M_IDLE
-while IFS=, read -r b a n unit tp kb wall user sys flt mm mu ma mr fr id sp fl; do
+declare -A M_TP M_UNIT M_KB M_WALL M_USER M_SYS M_FLT M_OPS M_FPO M_OS M_N M_FLAG M_SPREAD M_FREED M_IDLE
+while IFS=, read -r b a n unit tp kb wall user sys flt ops fpo mm mu ma mr fr id sp fl; do
     M_N[$b,$a]=$n M_UNIT[$b,$a]=$unit M_TP[$b,$a]=$tp M_KB[$b,$a]=$kb M_SPREAD[$b,$a]=$sp
     M_FREED[$b,$a]=$fr M_IDLE[$b,$a]=$id
     M_WALL[$b,$a]=$wall M_USER[$b,$a]=$user M_SYS[$b,$a]=$sys M_FLT[$b,$a]=$flt
+    M_OPS[$b,$a]=$ops M_FPO[$b,$a]=$fpo
     M_OS[$b,$a]="$mm,$mu,$ma,$mr" M_FLAG[$b,$a]=$fl
 done <"$MED"
 
@@ -260,14 +262,18 @@ fmt_num() { # fmt_num VALUE: 4 significant digits, no exponent for usual sizes
     [ -n "$1" ] && awk -v v="$1" 'BEGIN { if (v >= 1000) printf "%.0f", v; else if (v >= 100) printf "%.1f", v;
         else if (v >= 10) printf "%.2f", v; else printf "%.3f", v }'
 }
+fmt_fpo() { # fmt_fpo FAULTS_PER_OP: as fmt_num, 3 significant digits below 1 (1.23e-05)
+    [ -n "$1" ] && awk -v v="$1" 'BEGIN { if (v >= 1) printf "%.4g", v; else if (v >= 0.001) printf "%.3f", v;
+        else if (v > 0) printf "%.2e", v; else printf "0" }'
+}
 
 CSV="$RESULTS_DIR/latest.csv"
 STAMP=$(date '+%Y%m%d-%H%M%S')
 TXT="$RESULTS_DIR/latest.txt"
-echo "benchmark,allocator,throughput,throughput_unit,ratio_vs_mimalloc,peak_rss_kib,rss_vs_mimalloc,wall_s,user_s,sys_s,minor_faults,hakmem_mmap,hakmem_munmap,hakmem_madvise,hakmem_mremap,freed_rss_kib,idle_rss_kib,runs_ok,runs,throughput_spread_pct,status,command" >"$CSV"
+echo "benchmark,allocator,throughput,throughput_unit,ratio_vs_mimalloc,peak_rss_kib,rss_vs_mimalloc,wall_s,user_s,sys_s,minor_faults,ops,faults_per_op,hakmem_mmap,hakmem_munmap,hakmem_madvise,hakmem_mremap,freed_rss_kib,idle_rss_kib,runs_ok,runs,throughput_spread_pct,status,command" >"$CSV"
 {
     printf '%s\n\n' "$HEADER"
-    printf '%-13s %-'"$AW"'s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' benchmark allocator throughput unit "+-%" "$REF_COL" "peakRSS KiB" "$REF_COL" "wall s" "user s" "sys s" minflt "hakmem mmap/munmap/madvise" status
+    printf '%-13s %-'"$AW"'s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s %8s  %-19s %s\n' benchmark allocator throughput unit "+-%" "$REF_COL" "peakRSS KiB" "$REF_COL" "wall s" "user s" "sys s" minflt "flt/op" "hakmem mmap/munmap/madvise" status
 } >"$TXT"
 # Per hakmem variant: the benchmarks where it is behind REF or fatter.
 declare -A BEHIND FATTER
@@ -276,8 +282,8 @@ for b in $BENCHES; do
     for a in "${ALL[@]}"; do
         l=${LABEL[$a]}
         if [ "${STATUS[$a]}" != ok ]; then
-            printf '%-13s %-'"$AW"'s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' "$b" "$l" - - - - - - - - - - - "${STATUS[$a]}" >>"$TXT"
-            echo "$b,$l,,,,,,,,,,,,,,,,0,0,,$(sanitize "${STATUS[$a]}"),$(sanitize "${P_CMD[$b]}")" >>"$CSV"
+            printf '%-13s %-'"$AW"'s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s %8s  %-19s %s\n' "$b" "$l" - - - - - - - - - - - - "${STATUS[$a]}" >>"$TXT"
+            echo "$b,$l,,,,,,,,,,,,,,,,,,0,0,,$(sanitize "${STATUS[$a]}"),$(sanitize "${P_CMD[$b]}")" >>"$CSV"
             continue
         fi
         n=${M_N[$b,$l]:-0}
@@ -295,11 +301,12 @@ for b in $BENCHES; do
         IFS=, read -r mm mu ma mr <<<"${M_OS[$b,$l]:-,,,}"
         os="-"; [ -n "$mm" ] && os="$mm/$mu/$ma"
         tp=$(fmt_num "${M_TP[$b,$l]:-}")
-        printf '%-13s %-'"$AW"'s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s  %-19s %s\n' "$b" "$l" "${tp:--}" "${M_UNIT[$b,$l]:--}" \
+        fpo=$(fmt_fpo "${M_FPO[$b,$l]:-}")
+        printf '%-13s %-'"$AW"'s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s %8s  %-19s %s\n' "$b" "$l" "${tp:--}" "${M_UNIT[$b,$l]:--}" \
             "${M_SPREAD[$b,$l]:--}" "${tr:--}" "$(fmt_num "${M_KB[$b,$l]:-}" | sed 's/^$/-/')" "${rr:--}" "${M_WALL[$b,$l]:--}" "${M_USER[$b,$l]:--}" \
-            "${M_SYS[$b,$l]:--}" "${M_FLT[$b,$l]:--}" "$os" "$st" >>"$TXT"
+            "${M_SYS[$b,$l]:--}" "${M_FLT[$b,$l]:--}" "${fpo:--}" "$os" "$st" >>"$TXT"
         runs_done=$n; [ -n "${FAILED[$b,$l]:-}" ] && runs_done=$((n + 1))
-        echo "$b,$l,${M_TP[$b,$l]:-},${M_UNIT[$b,$l]:-},$tm,${M_KB[$b,$l]:-},$rm,${M_WALL[$b,$l]:-},${M_USER[$b,$l]:-},${M_SYS[$b,$l]:-},${M_FLT[$b,$l]:-},$mm,$mu,$ma,$mr,${M_FREED[$b,$l]:-},${M_IDLE[$b,$l]:-},$n,$runs_done,${M_SPREAD[$b,$l]:-},$(sanitize "$st"),$(sanitize "${P_CMD[$b]}")" >>"$CSV"
+        echo "$b,$l,${M_TP[$b,$l]:-},${M_UNIT[$b,$l]:-},$tm,${M_KB[$b,$l]:-},$rm,${M_WALL[$b,$l]:-},${M_USER[$b,$l]:-},${M_SYS[$b,$l]:-},${M_FLT[$b,$l]:-},${M_OPS[$b,$l]:-},${M_FPO[$b,$l]:-},$mm,$mu,$ma,$mr,${M_FREED[$b,$l]:-},${M_IDLE[$b,$l]:-},$n,$runs_done,${M_SPREAD[$b,$l]:-},$(sanitize "$st"),$(sanitize "${P_CMD[$b]}")" >>"$CSV"
         if is_hakmem "$l" && [ "$l" != "$REF" ] && [ -n "$tr" ]; then
             awk -v x="$tr" 'BEGIN { exit !(x < 1) }' && BEHIND[$l]="${BEHIND[$l]:-} $b (${tr}x),"
             [ -n "$rr" ] && awk -v x="$rr" 'BEGIN { exit !(x > 1.1) }' && FATTER[$l]="${FATTER[$l]:-} $b (${rr}x),"

@@ -5,9 +5,9 @@
 #  1. bench/run.sh with PROFILE=smoke (hakmem and glibc, tiny_hot,
 #     random_mixed and json, one short run each) into a temporary results
 #     directory, BENCH_STRICT=1: it must exit 0; latest.csv must have the
-#     required columns and one ok row with a throughput and a peak RSS per
-#     benchmark and allocator, hakmem's rows its mmap count; both charts must
-#     be PNG files (magic bytes).
+#     required columns and one ok row with a throughput, a peak RSS, an op
+#     count and faults per op per benchmark and allocator, hakmem's rows its
+#     mmap count; both charts must be PNG files (magic bytes).
 #  2. a run whose benchmark fails (bad argument) must give FAIL rows, and
 #     the runner must still exit 0 and write the CSV.
 #  3. bench/sweep.sh with PROFILE=smoke: sweep CSV rows and its PNG.
@@ -65,12 +65,13 @@ if [ ! -s "$CSV" ]; then
 else
     hdr=$(head -n 1 "$CSV")
     for c in benchmark allocator throughput throughput_unit peak_rss_kib ratio_vs_mimalloc \
-             rss_vs_mimalloc wall_s user_s sys_s minor_faults hakmem_mmap hakmem_munmap hakmem_madvise status; do
+             rss_vs_mimalloc wall_s user_s sys_s minor_faults ops faults_per_op hakmem_mmap hakmem_munmap \
+             hakmem_madvise status; do
         [ "$(col "$c" "$hdr")" -gt 0 ] || fail "latest.csv has no column $c"
     done
     cb=$(col benchmark "$hdr") ca=$(col allocator "$hdr") ct=$(col throughput "$hdr")
     cu=$(col throughput_unit "$hdr") ck=$(col peak_rss_kib "$hdr") cs=$(col status "$hdr")
-    cm=$(col hakmem_mmap "$hdr")
+    cm=$(col hakmem_mmap "$hdr") co=$(col ops "$hdr") cf=$(col faults_per_op "$hdr")
     rows=0
     for b in tiny_hot random_mixed json; do
         for a in hakmem glibc; do
@@ -83,13 +84,16 @@ else
             awk -v x="$tp" 'BEGIN { exit !(x + 0 > 0) }' || fail "$b / $a: throughput '$tp'"
             case "$un" in Mops/s|ns/op) ;; *) fail "$b / $a: unit '$un'" ;; esac
             awk -v x="$kb" 'BEGIN { exit !(x + 0 > 0) }' || fail "$b / $a: peak_rss_kib '$kb'"
+            op=${f[$((co - 1))]} fo=${f[$((cf - 1))]}
+            awk -v x="$op" 'BEGIN { exit !(x + 0 > 0) }' || fail "$b / $a: ops '$op' (result line's ops not read)"
+            awk -v x="$fo" 'BEGIN { exit !(x + 0 > 0) }' || fail "$b / $a: faults_per_op '$fo'"
             if [ "$a" = hakmem ]; then
                 mm=${f[$((cm - 1))]}
                 awk -v x="$mm" 'BEGIN { exit !(x + 0 > 0) }' || fail "$b / hakmem: hakmem_mmap '$mm' (malloc_stats line not parsed)"
             fi
         done
     done
-    [ $rows -eq 6 ] && ok "latest.csv: required columns, 6 rows with throughput and peak RSS"
+    [ $rows -eq 6 ] && ok "latest.csv: required columns, 6 rows with throughput, peak RSS and faults per op"
     ls "$R1"/bench_*_smoke.csv >/dev/null 2>&1 || fail "no dated copy of latest.csv"
 fi
 [ -s "$R1/latest_runs.csv" ] || fail "no latest_runs.csv"

@@ -141,6 +141,15 @@ struct hak_stats {
                                   would choose now (frozen: the winner; fixed:
                                   ace_strategy)                                 */
   uint32_t pad2_;
+  /* the page layer: blocks above the size classes, up to 64 MiB (in_use_bytes
+   * and committed_bytes include it; mallinfo2 counts it in arena) */
+  uint64_t pages_mapped_bytes;        /* address space of its segments          */
+  uint64_t pages_in_use_bytes;        /* runs handed out                        */
+  uint64_t pages_free_resident_bytes; /* free runs' pages not yet given back    */
+  uint64_t pages_purged_bytes;        /* given back (madvise), ever             */
+  uint64_t pages_faults;              /* pages handed out unpopulated: each
+                                         faults when first touched            */
+  uint64_t pages_segments;
 };
 
 /* hak_stats.ace_state */

@@ -73,6 +73,8 @@ static bool ace_stop;
 /* The thread's state, under ace_lock. */
 static struct {
   uint64_t last_decay_ms, last_unmap_ms;
+  uint64_t pages_activity;  /* page runs taken and freed at the last look */
+  uint32_t pages_idle_ms;   /* since when they stayed put */
   uint32_t quiet_epochs;
   uint64_t epochs, purged, trimmed, unmapped, bigcache;   /* bytes */
   uint64_t refill_prev[HK_NUM_CLASSES];
@@ -227,6 +229,7 @@ static void learn_epoch(uint64_t now) {
       ace.last_decay_ms = now;
       for (hk_heap_t *h = hk_heap_all(); h; h = h->all_next) hk_heap_age(h);
       hk_arena_age();
+      hk_pages_age();
     }
   } else {                              /* a fixed candidate: measured alike */
     hk_learn_record(&ace.learn, ace.strategy, cost);
@@ -259,6 +262,21 @@ static bool ace_epoch(uint64_t now, uint32_t elapsed) {
     trimmed += (size_t)t << HK_SLAB_SHIFT;
   }
   if (decay) arena = hk_arena_decay(delay == 0);
+  /* page runs: the decay, and once no run was taken or freed for idle_ms,
+   * every free page (idle trim) */
+  uint64_t act = hk_pages_activity();
+  if (act != ace.pages_activity) {
+    ace.pages_activity = act;
+    ace.pages_idle_ms = 0;
+  } else if (ace.pages_idle_ms < idle_ms) {
+    ace.pages_idle_ms += elapsed;
+  }
+  bool pages_idle = ace.pages_idle_ms >= idle_ms && hk_pages_dirty_bytes();
+  if (decay || pages_idle) {
+    size_t n = hk_pages_decay(pages_idle || delay == 0);
+    heaps += n;
+    if (pages_idle) trimmed += n;
+  }
   if (now - ace.last_unmap_ms >= idle_ms) {
     ace.last_unmap_ms = now;
     unmapped = hk_arena_unmap_stale();
@@ -276,12 +294,12 @@ static bool ace_epoch(uint64_t now, uint32_t elapsed) {
   ace.bigcache += cached;
   bool acted = heaps || arena || unmapped || cached;
   if (acted && logs())
-    hk_log("ace: purged %.1f MiB of heaps (%.1f MiB by idle trim), %.1f MiB of free SuperSlabs; "
+    hk_log("ace: purged %.1f MiB of heaps and page runs (%.1f MiB by idle trim), %.1f MiB of free SuperSlabs; "
            "unmapped %.1f MiB; BigCache gave back %.1f MiB", (double)heaps / (1 << 20),
            (double)trimmed / (1 << 20), (double)arena / (1 << 20), (double)unmapped / (1 << 20),
            (double)cached / (1 << 20));
   return acted || refills || hk_heap_any_dirty() || hk_arena_free_dirty_bytes() ||
-         hk_bigcache_resident_bytes();
+         hk_bigcache_resident_bytes() || hk_pages_dirty_bytes();
 }
 
 static void *ace_main(void *arg) {
@@ -332,7 +350,7 @@ void hk_ace_init(void) {
  * the thread once there is free memory worth purging. */
 void hk_ace_start(void) {
   if (hk_heap_dirty_bytes_self() < START_BYTES && hk_arena_free_dirty_bytes() == 0 &&
-      hk_bigcache_bytes() == 0)
+      hk_bigcache_bytes() == 0 && hk_pages_dirty_bytes() < START_BYTES)
     return;
   int expected = HK_ACE_IDLE;
   hk_lock(&ace_lock);           /* fork waits for the thread to exist or not */

@@ -1,14 +1,14 @@
 /* hakmem alloc: the slow path of malloc and the rest of the family
  * (calloc, realloc, aligned allocation, usable size), by size range:
- * small classes (<= 32 KiB), large spans (<= 1 MiB), direct mappings. */
+ * small classes (<= 32 KiB), page runs (<= 64 MiB), direct mappings. */
 #include "alloc.h"
 
 #include <errno.h>
 
-/* Above the small classes: a large span, else a direct mapping. */
+/* Above the small classes: a page run, else a direct mapping. */
 static void *alloc_big(hk_heap_t *h, size_t n) {
-  if (n <= HK_LARGE_MAX) {
-    void *p = hk_heap_alloc_large(h, n, 1);
+  if (n <= HK_PAGES_MAX) {
+    void *p = hk_pages_alloc(h, n, 1, false);
     if (p) return p;
   }
   if (n > HK_MAX_REQUEST) return NULL;
@@ -86,16 +86,16 @@ void *hk_calloc(size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (n > HK_LARGE_MAX) {                  /* fresh mappings are zero */
-    if (!heap_ready()) { errno = ENOMEM; return NULL; }   /* the config first */
-    return hk_direct_alloc(n, 1, true);
+  if (n > HK_SMALL_MAX) {              /* pages known to be zero are not cleared */
+    hk_heap_t *h = heap_ready();       /* the config first */
+    if (!h) { errno = ENOMEM; return NULL; }
+    void *p = n <= HK_PAGES_MAX ? hk_pages_alloc(h, n, 1, true) : NULL;
+    if (!p) p = hk_direct_alloc(n, 1, true);
+    if (!p) errno = ENOMEM;
+    return p;
   }
   void *p = hk_malloc_inline(n);
   if (!p) return NULL;
-  if (n > HK_SMALL_MAX) {
-    hk_superslab_t *ss = hk_ss_of(p);
-    if (ss->kind == HK_SS_KIND_SLABS && (hk_slab_head(hk_slab_at(ss, p))->flags & HK_SLAB_ZEROED)) return p;
-  }
   memset(p, 0, n);
   return p;
 }
@@ -116,8 +116,8 @@ void *hk_aligned(size_t align, size_t n) {
       if ((bs & (align - 1)) == 0) { p = hk_heap_alloc_small(h, bs); goto done; }
     }
   }
-  if (n <= HK_LARGE_MAX && align <= HK_LARGE_MAX) {
-    p = hk_heap_alloc_large(h, n, align);
+  if (n <= HK_PAGES_MAX && align <= HK_PAGES_ALIGN_MAX) {
+    p = hk_pages_alloc(h, n, align, false);
     if (p) goto done;
   }
   p = hk_direct_alloc(n, align, false);
@@ -127,44 +127,31 @@ done:
   return p;
 }
 
-static size_t usable_size(const void *p, unsigned op) {
-  hk_superslab_t *ss = hk_check_block(p, op);
+/* ss: p's header, from hk_check_block (a page segment's is not hk_ss_of(p)). */
+static size_t usable_in(hk_superslab_t *ss, const void *p) {
   if (ss->kind == HK_SS_KIND_DIRECT) return hk_direct_usable(ss, p);
-  hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
-  if (head->flags & HK_SLAB_LARGE) return (size_t)(head->start + head->block_size - (const uint8_t *)p);
-  return head->block_size;
+  if (ss->kind == HK_SS_KIND_PAGES) return hk_pages_usable(p);
+  return hk_slab_head(hk_slab_at(ss, p))->block_size;
 }
 
-size_t hk_usable_size(const void *p) { return p ? usable_size(p, HK_OP_USABLE) : 0; }
-
-/* Grow or shrink a large span in place when the owner still has room. */
-static bool large_resize_inplace(hk_superslab_t *ss, void *p, size_t n) {
-  hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
-  if (!(head->flags & HK_SLAB_LARGE) || hk_ss_owner(ss) != hk_heap_tls) return false;
-  size_t room = ((size_t)head->span << HK_SLAB_SHIFT) - (size_t)((uint8_t *)p - head->start);
-  size_t want = (n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1);
-  if (want > room) return false;
-  size_t old = (size_t)(head->start + head->block_size - (uint8_t *)p);
-  head->block_size = (uint32_t)((size_t)((uint8_t *)p - head->start) + want);
-  head->flags &= (uint8_t)~HK_SLAB_ZEROED;
-  head->cls = (uint8_t)hk_tel_row(want);
-  hk_tel_row_moved(old, want);
-  return true;
+size_t hk_usable_size(const void *p) {
+  return p ? usable_in(hk_check_block(p, HK_OP_USABLE), p) : 0;
 }
 
 void *hk_realloc(void *p, size_t n) {
   if (p == NULL) return hk_malloc_inline(n);
   if (n == 0) { hk_free_inline(p); return NULL; }          /* as glibc */
   if (n > HK_MAX_REQUEST) { errno = ENOMEM; return NULL; }
-  size_t old = usable_size(p, HK_OP_REALLOC);
+  hk_superslab_t *ss = hk_check_block(p, HK_OP_REALLOC);
+  size_t old = usable_in(ss, p);
   if (n <= old && n >= old / 2) return p;                   /* fits, not too loose */
-  hk_superslab_t *ss = hk_ss_of(p);
   if (ss->kind == HK_SS_KIND_DIRECT) {
-    if (n > HK_LARGE_MAX) {
+    if (n > HK_PAGES_MAX) {
       void *q = hk_direct_realloc(ss, p, n);
       if (q) return q;
     }
-  } else if (n > HK_SMALL_MAX && n <= HK_LARGE_MAX && large_resize_inplace(ss, p, n)) {
+  } else if (ss->kind == HK_SS_KIND_PAGES && n > HK_SMALL_MAX && n <= HK_PAGES_MAX &&
+             hk_pages_resize(p, n)) {
     return p;
   }
   void *q = hk_malloc_inline(n);

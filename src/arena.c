@@ -42,12 +42,14 @@ static uint32_t all_bits(uint32_t n) { return n >= 32 ? ~0u : ((1u << n) - 1); }
 uint8_t hk_ss_map[HK_MAP_UNITS] __attribute__((aligned(4096)));
 
 /* Units [base, base + size): `state`, or for a direct mapping its header
- * unit HK_MAP_DIRECT and the rest HK_MAP_DIRECT_TAIL.  base is 2 MiB aligned. */
+ * unit HK_MAP_DIRECT and the rest HK_MAP_DIRECT_TAIL, or for a page segment
+ * HK_MAP_PAGES | the units back to its header.  base is 2 MiB aligned. */
 void hk_map_set(const void *base, size_t size, unsigned state) {
   size_t first = (uintptr_t)base >> HK_SS_SHIFT;
   size_t end = ((uintptr_t)base + size + HK_SS_MASK) >> HK_SS_SHIFT;
   for (size_t u = first; u < end && u < HK_MAP_UNITS; u++) {
-    unsigned v = state == HK_MAP_DIRECT && u != first ? HK_MAP_DIRECT_TAIL : state;
+    unsigned v = state == HK_MAP_DIRECT && u != first ? HK_MAP_DIRECT_TAIL
+               : state == HK_MAP_PAGES ? HK_MAP_PAGES | (unsigned)(u - first) : state;
     if (u == HK_MAP_UNITS - 1 && v == HK_MAP_SLABS) v = HK_MAP_SLABS_SLOW;   /* NULL's unit */
     __atomic_store_n(&hk_ss_map[u], (uint8_t)v, __ATOMIC_RELAXED);
   }
@@ -127,6 +129,7 @@ hk_superslab_t *hk_arena_alloc_ss(bool *clean, bool *from_os) {
   /* Out of address space: give back what we hold and try once more. */
   hk_bigcache_flush();
   hk_arena_trim(true);
+  hk_pages_release();
   hk_lock(&arena_lock);
   took_from_os = false;
   ss = alloc_locked(clean);

@@ -1,5 +1,5 @@
 /* hakmem free: the slow path behind the inline fast path in alloc.h —
- * direct mappings, large spans, slabs parked as full, frees from a thread
+ * page runs, direct mappings, slabs parked as full, frees from a thread
  * that does not own the block's SuperSlab, every free in hardened mode —
  * after the pointer's checks (harden.c). */
 #include "alloc.h"
@@ -14,17 +14,11 @@ void hk_free_block(hk_superslab_t *ss, hk_slab_t *head, void *p) {
   hk_heap_t *owner = atomic_load_explicit(&ss->owner, memory_order_acquire);
   if (owner == h) {
     hk_assert(!(head->flags & HK_SLAB_FREE));
-    if (head->flags & HK_SLAB_LARGE) {
-      hk_assert(head->used == 1);
-      HK_TEL_ADD(h->tel.local_frees[hk_tel_row_of(head)], 1);
-      head->used = 0;
-    } else {
-      hk_block_t *b = (hk_block_t *)p;
-      hk_assert(head->used > 0);
-      hk_link_set(head, b, head->local_free);
-      head->local_free = b;
-      if (--head->used != 0 && head->flags == 0) return;   /* as the fast path */
-    }
+    hk_block_t *b = (hk_block_t *)p;
+    hk_assert(head->used > 0);
+    hk_link_set(head, b, head->local_free);
+    head->local_free = b;
+    if (--head->used != 0 && head->flags == 0) return;   /* as the fast path */
     hk_heap_slab_freed_local(h, ss, head);
   } else if (owner != NULL) {   /* counted by the owner when it collects it */
     hk_remote_free(ss, head, p);
@@ -41,7 +35,10 @@ void hk_free_checked(void *p) {
   if (p == NULL) return;
   int saved_errno = errno;               /* free never changes errno */
   hk_superslab_t *ss = hk_check_block(p, HK_OP_FREE);
-  if (ss->kind == HK_SS_KIND_DIRECT) {
+  if (ss->kind == HK_SS_KIND_PAGES) {
+    if (hk_cfg.harden == HK_HARDEN_ZERO) memset(p, 0, hk_pages_usable(p));
+    hk_pages_free(p);
+  } else if (ss->kind == HK_SS_KIND_DIRECT) {
     hk_direct_free(ss);
   } else {
     hk_assert(ss->kind == HK_SS_KIND_SLABS);

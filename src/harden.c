@@ -117,13 +117,6 @@ static void check_small(const hk_superslab_t *ss, const hk_slab_t *s, const void
   if (hk_ss_owner((hk_superslab_t *)ss) != hk_heap_tls || on_lists(s, b)) misuse(op, P_FREED, p);
 }
 
-/* A large span's block: p = start rounded up to the allocation's alignment,
- * which is at most p's own (lowest set bit). */
-static bool large_pointer_ok(const hk_slab_t *s, const void *p) {
-  uintptr_t a = (uintptr_t)p, start = (uintptr_t)s->start;
-  return a == start || (a > start && a - start < (a & -a));
-}
-
 /* The checks of every mode, on the metadata the slow path reads anyway;
  * hardened mode adds the small blocks' exact checks.  Returns p's
  * SuperSlab (or direct mapping header).  hk_check_block (internal.h) passes
@@ -134,6 +127,14 @@ hk_superslab_t *hk_check_block_slow(const void *p, unsigned op) {
   if ((uintptr_t)p & 7) misuse(op, P_MISALIGNED, p);
   if (state == HK_MAP_RELEASED) misuse(op, P_FREED, p);
   if (state == HK_MAP_DIRECT_TAIL) misuse(op, P_INTERIOR, p);
+  if (state & HK_MAP_PAGES) {
+    static const unsigned problem[] = { [HK_PAGES_FREED] = P_FREED,
+                                        [HK_PAGES_INTERIOR] = P_INTERIOR,
+                                        [HK_PAGES_FOREIGN] = P_FOREIGN };
+    unsigned v = hk_pages_check(p);
+    if (v != HK_PAGES_LIVE) misuse(op, problem[v], p);
+    return hk_pages_header(p);
+  }
   hk_superslab_t *ss = hk_ss_of(p);
   if (state == HK_MAP_DIRECT) {
     if (p != ss->user) misuse(op, P_INTERIOR, p);
@@ -145,10 +146,7 @@ hk_superslab_t *hk_check_block_slow(const void *p, unsigned op) {
   hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
   uint8_t flags = __atomic_load_n(&head->flags, __ATOMIC_RELAXED);
   if (flags & HK_SLAB_FREE) misuse(op, P_FREED, p);
-  if (flags & HK_SLAB_LARGE) {
-    if (!large_pointer_ok(head, p)) misuse(op, P_INTERIOR, p);
-    if (head->used == 0) misuse(op, P_FREED, p);
-  } else if (hk_hardened()) {
+  if (hk_hardened()) {
     check_small(ss, head, p, op);
   }
   return ss;
@@ -158,8 +156,5 @@ hk_superslab_t *hk_check_block_slow(const void *p, unsigned op) {
  * after). */
 void hk_harden_freeing(hk_slab_t *head, void *p) {
   if (hk_cfg.harden != HK_HARDEN_ZERO) return;
-  size_t n = (head->flags & HK_SLAB_LARGE)
-               ? (size_t)(head->start + head->block_size - (uint8_t *)p)
-               : head->block_size;
-  memset(p, 0, n);
+  memset(p, 0, head->block_size);
 }

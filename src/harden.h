@@ -95,7 +95,7 @@ static inline hk_superslab_t *hk_check_block(const void *p, unsigned op) {
     uintptr_t off = (uintptr_t)p - (uintptr_t)ss;
     hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
     if (hk_likely(off >= HK_SS_HEADER_SIZE && off < HK_SS_SIZE &&
-                  !(__atomic_load_n(&head->flags, __ATOMIC_RELAXED) & (HK_SLAB_FREE | HK_SLAB_LARGE)) &&
+                  !(__atomic_load_n(&head->flags, __ATOMIC_RELAXED) & HK_SLAB_FREE) &&
                   (state == HK_MAP_SLABS || hk_harden_block_ok(ss, head, p))))
       return ss;
   }

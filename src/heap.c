@@ -317,7 +317,7 @@ static void reclaim(hk_heap_t *h, hk_superslab_t *ss) {
   ss_adopt(h, ss);
   for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {     /* abandoned slabs are all FULL */
     hk_slab_t *s = &ss->slabs[i];
-    if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL | HK_SLAB_LARGE)) continue;
+    if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
     HK_TEL_ADD(h->tel.carved[s->cls], hk_slab_listed(s));   /* dropped by the last owner */
     hk_slab_collect(h, s);
     if (s->used != 0 && (s->free || s->capacity < s->reserved)) {
@@ -347,7 +347,7 @@ void hk_heap_abandon(hk_heap_t *h) {
       hk_superslab_t *ss = lists[l]->first;
       for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {
         hk_slab_t *s = &ss->slabs[i];
-        if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL | HK_SLAB_LARGE)) continue;
+        if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
         hk_slab_collect(h, s);
         if (s->flags == 0) queue_remove(h, s);
         s->flags = HK_SLAB_FULL;   /* out of every queue while abandoned */
@@ -359,7 +359,7 @@ void hk_heap_abandon(hk_heap_t *h) {
         if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
         live += s->used;
         /* listed blocks leave this heap's allocations; the next owner adopts them */
-        if (!(s->flags & HK_SLAB_LARGE)) HK_TEL_ADD(h->tel.dropped[s->cls], hk_slab_listed(s));
+        HK_TEL_ADD(h->tel.dropped[s->cls], hk_slab_listed(s));
       }
       ss_unlink(h, ss);
       h->dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
@@ -418,7 +418,7 @@ void hk_heap_count_listed(hk_heap_t *h, uint64_t *listed) {
     for (hk_superslab_t *ss = lists[l]->first; ss; ss = ss->next) {
       for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {
         hk_slab_t *s = &ss->slabs[i];
-        if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL | HK_SLAB_LARGE)) continue;
+        if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
         hk_slab_collect_local(h, s);
         listed[s->cls] += hk_slab_listed(s);
       }
@@ -449,10 +449,10 @@ size_t hk_heap_purge_all(hk_heap_t *h) {
 
 /* ---- finding memory ----------------------------------------------------- */
 
-static hk_slab_t *take_span_owned(hk_heap_t *h, unsigned n, bool large, bool *clean,
+static hk_slab_t *take_span_owned(hk_heap_t *h, unsigned n, bool *clean,
                                   hk_superslab_t **out) {
   for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) {
-    hk_slab_t *head = hk_ss_take_span(ss, n, large, clean);
+    hk_slab_t *head = hk_ss_take_span(ss, n, clean);
     if (head) {
       ss_update_list(h, ss);
       *out = ss;
@@ -465,13 +465,13 @@ static hk_slab_t *take_span_owned(hk_heap_t *h, unsigned n, bool large, bool *cl
 /* A span of n slabs: from owned SuperSlabs, then after collecting remote
  * frees, then from abandoned SuperSlabs, then from the arena.  *stage says
  * which (enum hak_stage).  Under the heap lock. */
-static hk_slab_t *take_span_locked(hk_heap_t *h, unsigned n, bool large, bool *clean,
+static hk_slab_t *take_span_locked(hk_heap_t *h, unsigned n, bool *clean,
                                    hk_superslab_t **out, unsigned *stage) {
   *stage = HAK_STAGE_NEW_SS;
-  hk_slab_t *head = take_span_owned(h, n, large, clean, out);
+  hk_slab_t *head = take_span_owned(h, n, clean, out);
   if (!head) {
     collect_locked(h);
-    head = take_span_owned(h, n, large, clean, out);
+    head = take_span_owned(h, n, clean, out);
   }
   if (head) {
     *stage = *clean ? HAK_STAGE_NEW_SLAB : HAK_STAGE_REUSE;
@@ -481,7 +481,7 @@ static hk_slab_t *take_span_locked(hk_heap_t *h, unsigned n, bool large, bool *c
     hk_superslab_t *ss = abandoned_pop(false);
     if (!ss) break;
     reclaim(h, ss);
-    if ((head = take_span_owned(h, n, large, clean, out))) return head;
+    if ((head = take_span_owned(h, n, clean, out))) return head;
   }
   bool fresh, from_os;
   hk_superslab_t *ss = hk_arena_alloc_ss(&fresh, &from_os);
@@ -489,17 +489,17 @@ static hk_slab_t *take_span_locked(hk_heap_t *h, unsigned n, bool large, bool *c
   if (from_os) *stage = HAK_STAGE_OS;
   hk_ss_init(ss, h, fresh);
   ss_adopt(h, ss);
-  head = hk_ss_take_span(ss, n, large, clean);
+  head = hk_ss_take_span(ss, n, clean);
   ss_update_list(h, ss);
   *out = ss;
   return head;
 }
 
-static hk_slab_t *take_span(hk_heap_t *h, unsigned n, bool large, bool *clean,
+static hk_slab_t *take_span(hk_heap_t *h, unsigned n, bool *clean,
                             hk_superslab_t **out, unsigned *stage) {
   hk_lock(&h->lock);
   h->activity++;
-  hk_slab_t *head = take_span_locked(h, n, large, clean, out, stage);
+  hk_slab_t *head = take_span_locked(h, n, clean, out, stage);
   hk_unlock(&h->lock);
   return head;
 }
@@ -543,7 +543,7 @@ static HK_NOINLINE hk_slab_t *find_slab(hk_heap_t *h, unsigned cls) {
   bool clean;
   hk_superslab_t *ss;
   unsigned stage;
-  hk_slab_t *s = take_span(h, hk_class_span(cls), false, &clean, &ss, &stage);
+  hk_slab_t *s = take_span(h, hk_class_span(cls), &clean, &ss, &stage);
   if (!s) return NULL;
   HK_TEL_ADD(h->tel.stage[stage], 1);
   hk_slab_init(s, ss, cls);
@@ -578,47 +578,14 @@ void *hk_heap_alloc_small(hk_heap_t *h, size_t n) {
   return hk_slab_pop(s);
 }
 
-/* One block in its own span of 64 KiB-aligned slabs; NULL if it does not fit
- * a SuperSlab (the caller maps it directly) or memory is exhausted. */
-void *hk_heap_alloc_large(hk_heap_t *h, size_t n, size_t align) {
-  size_t bs = n ? (n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1) : HK_PAGE_SIZE;
-  size_t slack = align > HK_SLAB_SIZE ? align - HK_SLAB_SIZE : 0;
-  size_t nslabs = (bs + slack + HK_SLAB_SIZE - 1) >> HK_SLAB_SHIFT;
-  if (nslabs >= HK_SLABS_PER_SS) return NULL;
-  bool clean;
-  hk_superslab_t *ss;
-  unsigned stage;
-  hk_slab_t *s = take_span(h, (unsigned)nslabs, true, &clean, &ss, &stage);
-  if (!s) return NULL;
-  s->start = hk_slab_area(ss, hk_slab_index(ss, s));
-  uint8_t *p = (uint8_t *)(((uintptr_t)s->start + align - 1) & ~(uintptr_t)(align - 1));
-  s->block_size = (uint32_t)((size_t)(p - s->start) + bs);
-  s->free = s->local_free = NULL;
-  atomic_store_explicit(&s->remote_free, NULL, memory_order_relaxed);
-  s->next = s->prev = NULL;
-  s->used = 1;
-  s->capacity = s->reserved = 1;
-  s->flags = (uint8_t)(HK_SLAB_LARGE | (clean ? HK_SLAB_ZEROED : 0));
-#if HK_TELEMETRY
-  unsigned row = hk_tel_row(bs);
-  s->cls = (uint8_t)row;           /* frees count by it */
-  HK_TEL_ADD(h->tel.allocs[row], 1);
-  HK_TEL_ADD(h->tel.stage[stage], 1);
-#else
-  s->cls = 0;
-#endif
-  return p;
-}
-
 /* The owner freed the last block of slab s (fast path) or a block of a
- * large or full slab (slow path, s->used already updated). */
+ * full slab (slow path, s->used already updated). */
 void hk_heap_slab_freed_local(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s) {
   if (s->used == 0 && s->flags == 0 && h->queues[s->cls].first == s && s->next == NULL) {
     /* keep a class's last slab: no churn for a malloc/free cycle */
   } else if (s->used == 0) {
     hk_lock(&h->lock);
-    if (s->flags & HK_SLAB_LARGE) span_freed(h, ss, s, false);
-    else slab_after_collect(h, ss, s, false);
+    slab_after_collect(h, ss, s, false);
     hk_unlock(&h->lock);
     hk_ace_poke();
   } else if (s->flags & HK_SLAB_FULL) {

@@ -68,6 +68,7 @@ static void thread_exit(void *arg) {
   if (h == NULL || h == &hk_heap_empty) return;
   hk_heap_tls = &hk_heap_empty;     /* later frees of this thread go the remote way */
   hk_heap_abandon(h);
+  hk_pages_orphan(h);
   hk_heap_release(h);
   hk_ace_poke();
 }
@@ -79,10 +80,12 @@ static void fork_prepare(void) {
   hk_ace_fork_prepare();
   hk_heap_fork_prepare();
   hk_large_fork_prepare();
+  hk_pages_fork_prepare();
   hk_arena_fork_prepare();
 }
 static void fork_parent(void) {
   hk_arena_fork_parent();
+  hk_pages_fork_parent();
   hk_large_fork_parent();
   hk_heap_fork_parent();
   hk_ace_fork_parent();
@@ -90,6 +93,7 @@ static void fork_parent(void) {
 }
 static void fork_child(void) {
   hk_arena_fork_child();
+  hk_pages_fork_child();
   hk_large_fork_child();
   hk_heap_fork_child();
   hk_stats_fork_child();
@@ -140,7 +144,7 @@ size_t hk_trim(void) {
     hk_heap_collect(h, true);
     hk_heap_reclaim_all(h);
   }
-  size_t n = hk_bigcache_flush();
+  size_t n = hk_bigcache_flush() + hk_pages_trim();
   if (h != &hk_heap_empty) n += hk_heap_purge_all(h);
   return n + hk_arena_trim(false);
 }

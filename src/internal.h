@@ -92,6 +92,13 @@ static inline unsigned hk_map_at(const void *p) {
   return unit < HK_MAP_UNITS ? __atomic_load_n(&hk_ss_map[unit], __ATOMIC_RELAXED) : HK_MAP_NONE;
 }
 void hk_map_set(const void *base, size_t size, unsigned state);
+/* The header of the page segment holding p (its map byte says how many
+ * 2 MiB units back it is); laid out as a SuperSlab's up to `kind`. */
+static inline hk_superslab_t *hk_pages_header(const void *p) {
+  unsigned back = hk_map_at(p) & ~(unsigned)HK_MAP_PAGES;
+  return (hk_superslab_t *)((((uintptr_t)p - 1) & ~(uintptr_t)HK_SS_MASK) -
+                            ((uintptr_t)back << HK_SS_SHIFT));
+}
 
 /* ---- hardened mode and misuse checks ------------------------------------ */
 #include "harden.h"
@@ -157,7 +164,7 @@ void hk_arena_fork_child(void);
 
 /* superslab.c: slab spans inside a SuperSlab */
 void hk_ss_init(hk_superslab_t *ss, hk_heap_t *owner, bool clean);
-hk_slab_t *hk_ss_take_span(hk_superslab_t *ss, unsigned nslabs, bool large, bool *clean);
+hk_slab_t *hk_ss_take_span(hk_superslab_t *ss, unsigned nslabs, bool *clean);
 void hk_ss_return_span(hk_superslab_t *ss, hk_slab_t *head);
 unsigned hk_ss_purge(hk_superslab_t *ss, uint32_t which);
 void hk_ss_age(hk_superslab_t *ss);
@@ -206,7 +213,6 @@ static inline bool hk_slab_swap_local(hk_heap_t *h, hk_slab_t *s) {
 hk_heap_t *hk_heap_acquire(void);
 void hk_heap_release(hk_heap_t *h);
 void *hk_heap_alloc_small(hk_heap_t *h, size_t n);
-void *hk_heap_alloc_large(hk_heap_t *h, size_t n, size_t align);
 void hk_heap_slab_freed_local(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s);
 void hk_heap_collect(hk_heap_t *h, bool force);
 void hk_heap_abandon(hk_heap_t *h);
@@ -226,6 +232,29 @@ size_t hk_heap_visit_all(hk_heap_visitor fn, void *arg);   /* returns live heaps
 void hk_heap_fork_prepare(void);
 void hk_heap_fork_parent(void);
 void hk_heap_fork_child(void);
+
+/* pages.c: blocks above the size classes, up to HK_PAGES_MAX, as page runs */
+void *hk_pages_alloc(hk_heap_t *h, size_t n, size_t align, bool zero);
+void hk_pages_free(void *p);
+bool hk_pages_resize(void *p, size_t n);
+size_t hk_pages_usable(const void *p);
+enum { HK_PAGES_LIVE, HK_PAGES_FREED, HK_PAGES_INTERIOR, HK_PAGES_FOREIGN };
+unsigned hk_pages_check(const void *p);
+size_t hk_pages_decay(bool all);
+void hk_pages_age(void);
+uint64_t hk_pages_activity(void);
+size_t hk_pages_dirty_bytes(void);
+size_t hk_pages_trim(void);
+size_t hk_pages_release(void);
+void hk_pages_orphan(hk_heap_t *h);
+typedef struct hk_pages_stats_s {
+  size_t mapped, in_use, free_resident, header, segments, purged;
+  size_t fresh;                  /* pages handed out unpopulated: a fault each when touched */
+} hk_pages_stats_t;
+void hk_pages_stats(hk_pages_stats_t *st);
+void hk_pages_fork_prepare(void);
+void hk_pages_fork_parent(void);
+void hk_pages_fork_child(void);
 
 /* large.c: direct mappings and the BigCache */
 void *hk_direct_alloc(size_t n, size_t align, bool zero);

@@ -211,6 +211,7 @@ void *hk_direct_alloc(size_t n, size_t align, bool zero) {
     if (!hdr && size <= HK_RETRY_MAX) {  /* out of address space: give back, retry */
       hk_bigcache_flush();
       hk_arena_trim(true);
+      hk_pages_release();
       hdr = hk_os_map_aligned(size, map_align, skew);
     }
     if (!hdr) { errno = ENOMEM; return NULL; }

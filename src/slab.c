@@ -106,12 +106,10 @@ unsigned hk_slab_listed(const hk_slab_t *s) { return hk_block_count(s, s->free);
 void hk_slab_discard(hk_heap_t *h, hk_slab_t *s) {
   hk_assert_internal(s->used == 0);
 #if HK_TELEMETRY
-  if (!(s->flags & HK_SLAB_LARGE)) {
-    unsigned listed = hk_slab_listed(s);
-    hk_assert_internal(listed <= s->capacity);
-    HK_TEL_ADD(h->tel.moved_local[s->cls], (unsigned)s->capacity - listed);
-    HK_TEL_ADD(h->tel.dropped[s->cls], s->capacity);
-  }
+  unsigned listed = hk_slab_listed(s);
+  hk_assert_internal(listed <= s->capacity);
+  HK_TEL_ADD(h->tel.moved_local[s->cls], (unsigned)s->capacity - listed);
+  HK_TEL_ADD(h->tel.dropped[s->cls], s->capacity);
 #endif
   (void)h;
   s->free = s->local_free = NULL;

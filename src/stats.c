@@ -139,7 +139,7 @@ static void add_ss(hk_superslab_t *ss, void *arg) {
     if (flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
     size_t used = __atomic_load_n(&s->used, __ATOMIC_RELAXED);
     size_t bs = __atomic_load_n(&s->block_size, __ATOMIC_RELAXED);
-    m->in_use += (flags & HK_SLAB_LARGE) ? (used ? bs : 0) : used * bs;
+    m->in_use += used * bs;
     m->blocks += used;
   }
 }
@@ -221,13 +221,21 @@ static void snapshot(size_t *small_blocks) {
   size_t direct_bytes, direct_count;
   hk_direct_stats(&direct_bytes, &direct_count);
   st->superslab_bytes = m.superslabs * HK_SS_SIZE;
-  st->in_use_bytes = m.in_use + direct_bytes;
+  hk_pages_stats_t ps;
+  hk_pages_stats(&ps);
+  st->in_use_bytes = m.in_use + ps.in_use + direct_bytes;
+  st->pages_mapped_bytes = ps.mapped;
+  st->pages_in_use_bytes = ps.in_use;
+  st->pages_free_resident_bytes = ps.free_resident;
+  st->pages_purged_bytes = ps.purged;
+  st->pages_faults = ps.fresh;
+  st->pages_segments = ps.segments;
   st->direct_bytes = direct_bytes;
   st->direct_count = direct_count;
   st->bigcache_bytes = hk_bigcache_bytes();
   st->mapped_bytes = atomic_load(&hk_os_counters.mapped_bytes);
   st->committed_bytes = m.committed + hk_arena_free_dirty_bytes() + direct_bytes +
-                        hk_bigcache_resident_bytes();
+                        hk_bigcache_resident_bytes() + ps.in_use + ps.free_resident + ps.header;
   st->abandoned_superslabs = hk_heap_abandoned_count();
   st->os_mmap = atomic_load(&hk_os_counters.mmap_calls);
   st->os_munmap = atomic_load(&hk_os_counters.munmap_calls);
@@ -266,11 +274,11 @@ static void mallinfo_locked(struct mallinfo2 *mi) {
   snapshot(&blocks);
   const struct hak_stats st = snap;
   memset(mi, 0, sizeof *mi);
-  mi->arena = st.superslab_bytes;                      /* SuperSlabs in use */
+  mi->arena = st.superslab_bytes + st.pages_mapped_bytes;   /* SuperSlabs in use, page segments */
   mi->ordblks = blocks;
   mi->hblks = st.direct_count;                         /* direct mappings */
   mi->hblkhd = st.direct_bytes;
-  mi->uordblks = st.in_use_bytes - st.direct_bytes;    /* bytes in slab blocks handed out */
+  mi->uordblks = st.in_use_bytes - st.direct_bytes;    /* bytes in slab blocks and page runs */
   mi->fordblks = mi->arena > mi->uordblks ? mi->arena - mi->uordblks : 0;
   mi->keepcost = st.bigcache_bytes;                    /* cached, releasable by malloc_trim */
 }
@@ -381,6 +389,10 @@ static void print_table(out_t *o, const struct hak_stats *s) {
        U(s->os_mmap), U(s->os_munmap), U(s->os_madvise), U(s->os_mremap),
        human(a, sizeof a, s->os_mapped_total), human(b, sizeof b, s->os_unmapped_total),
        human(c, sizeof c, s->os_purged_total));
+  outf(o, "  pages       in use %s  free resident %s  purged %s  faults %llu  (%llu segments, %s)\n",
+       human(a, sizeof a, s->pages_in_use_bytes), human(b, sizeof b, s->pages_free_resident_bytes),
+       human(c, sizeof c, s->pages_purged_bytes), U(s->pages_faults), U(s->pages_segments),
+       human(d, sizeof d, s->pages_mapped_bytes));
   outf(o, "  bigcache    hits %llu  misses %llu\n", U(s->bigcache_hits), U(s->bigcache_misses));
   outf(o, "  slow path   memory found in:");
   for (unsigned i = 0; i < HAK_STAGE_COUNT; i++) outf(o, " %s %llu", stage_names[i], U(s->stage[i]));
@@ -411,6 +423,10 @@ static void print_json(out_t *o, const struct hak_stats *s) {
        U(s->direct_bytes), U(s->direct_count));
   outf(o, "  \"bigcache_bytes\": %llu, \"bigcache_hits\": %llu, \"bigcache_misses\": %llu,\n",
        U(s->bigcache_bytes), U(s->bigcache_hits), U(s->bigcache_misses));
+  outf(o, "  \"pages\": {\"mapped_bytes\": %llu, \"in_use_bytes\": %llu, \"free_resident_bytes\": %llu, "
+       "\"purged_bytes\": %llu, \"faults\": %llu, \"segments\": %llu},\n",
+       U(s->pages_mapped_bytes), U(s->pages_in_use_bytes), U(s->pages_free_resident_bytes),
+       U(s->pages_purged_bytes), U(s->pages_faults), U(s->pages_segments));
   outf(o, "  \"mapped_bytes\": %llu, \"committed_bytes\": %llu, \"resident_bytes\": %llu, "
        "\"peak_resident_bytes\": %llu,\n", U(s->mapped_bytes), U(s->committed_bytes),
        U(s->resident_bytes), U(s->peak_resident_bytes));

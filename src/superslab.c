@@ -26,12 +26,10 @@ void hk_ss_init(hk_superslab_t *ss, hk_heap_t *owner, bool clean) {
   atomic_store_explicit(&ss->owner, owner, memory_order_release);
 }
 
-/* Take a run of n free slabs (large spans avoid slab 0, which is shortened by
- * the header, so that they start 64 KiB aligned, and in hardened mode slab
- * 31, which ends with a guard page).  *clean: the run reads as zero. */
-hk_slab_t *hk_ss_take_span(hk_superslab_t *ss, unsigned n, bool large, bool *clean) {
+/* Take a run of n free slabs.  *clean: the run reads as zero. */
+hk_slab_t *hk_ss_take_span(hk_superslab_t *ss, unsigned n, bool *clean) {
   hk_assert(n >= 1 && n <= HK_SLABS_PER_SS);
-  uint32_t avail = ss->free_mask & (large ? (hk_hardened() ? 0x7ffffffeu : ~1u) : ~0u);
+  uint32_t avail = ss->free_mask;
   uint32_t any = runs_of(avail, n);
   if (!any) return NULL;
   uint32_t warm = runs_of(avail & ss->dirty_mask, n);  /* reuse resident pages first */

@@ -4,9 +4,11 @@
  * SuperSlabs aligned to 2 MiB.  A SuperSlab is cut into 32 slabs of 64 KiB;
  * its first 4 KiB hold the SuperSlab header with the metadata of all 32
  * slabs.  A slab (or a span of a few slabs) serves one size class, or holds
- * one large block.  Blocks beyond HK_LARGE_MAX are direct mappings whose
+ * one large block.  Blocks above the size classes, up to HK_PAGES_MAX, are
+ * runs of pages in page segments (pages.c); beyond it, direct mappings whose
  * first page holds a header laid out like a SuperSlab header, so that
- * free(p) finds its metadata at ((p - 1) & ~(2 MiB - 1)) in every case.
+ * free(p) finds its metadata at ((p - 1) & ~(2 MiB - 1)) for slabs and
+ * direct mappings, and a page segment's a map byte's count of units before.
  */
 #ifndef HK_TYPES_H
 #define HK_TYPES_H
@@ -28,7 +30,9 @@
 
 /* Size ranges. */
 #define HK_SMALL_MAX       32768u                /* size classes (slabs)      */
-#define HK_LARGE_MAX       ((size_t)1 << 20)     /* single-block slab spans    */
+#define HK_LARGE_MAX       ((size_t)1 << 20)     /* telemetry: large rows end here */
+#define HK_PAGES_MAX       ((size_t)64 << 20)    /* page runs (pages.c)         */
+#define HK_PAGES_ALIGN_MAX ((size_t)16 << 20)    /* alignments page runs serve  */
 #define HK_DIRECT_HDR      HK_PAGE_SIZE          /* header page of a mapping   */
 #define HK_MAX_REQUEST     (PTRDIFF_MAX - 2 * HK_SS_SIZE)
 
@@ -51,16 +55,16 @@ enum {
   HK_MAP_DIRECT,         /* the first 2 MiB of a direct mapping (its header) */
   HK_MAP_DIRECT_TAIL,    /* the rest of a direct mapping                   */
   HK_MAP_RELEASED,       /* was hakmem's: back in the arena, or unmapped   */
+  HK_MAP_PAGES = 0x80,   /* a page segment: | units back to its header     */
 };
+#define HK_MAP_PAGES_UNITS 127   /* the largest page segment, in 2 MiB units */
 
 /* Slab flags: 0 means "ordinary small slab, in its class queue", the only
  * state the free fast path handles; anything else goes the slow way. */
 enum {
   HK_SLAB_FREE  = 1u << 0,   /* not in use (part of the SuperSlab's free mask) */
   HK_SLAB_FULL  = 1u << 1,   /* no free block: detached from the class queue   */
-  HK_SLAB_LARGE = 1u << 2,   /* head of a span holding one large block         */
   HK_SLAB_TAIL  = 1u << 3,   /* non-head slab of a span                        */
-  HK_SLAB_ZEROED = 1u << 4,  /* large: the span read as zero when taken        */
 };
 
 /* Locks: pthread mutexes, re-initialised in the child after fork. */
@@ -90,7 +94,7 @@ typedef struct hk_slab_s {
   uint16_t pad_;
 } hk_slab_t;
 
-enum { HK_SS_KIND_SLABS = 1, HK_SS_KIND_DIRECT = 2 };
+enum { HK_SS_KIND_SLABS = 1, HK_SS_KIND_DIRECT = 2, HK_SS_KIND_PAGES = 3 };
 
 typedef struct hk_superslab_s {
   _Atomic(struct hk_heap_s *) owner;   /* owning heap; NULL when abandoned/direct */

@@ -4,7 +4,8 @@
  * are created anew each round and all joined at its end.  Each thread does
  * OPS operations (default 30000, times HK_TEST_SCALE) with random sizes:
  * mostly tiny (1..1024 B), some mid (1..64 KiB), some large (up to 1 MiB),
- * rarely huge (2..8 MiB), from malloc, calloc, posix_memalign, aligned_alloc
+ * rarely huge (2..8 MiB; one in 400 of those 60..68 MiB, either side of the
+ * page layer's 64 MiB), from malloc, calloc, posix_memalign, aligned_alloc
  * and realloc.  Blocks are exchanged between threads through a shared array
  * of slots (atomic exchange), so most blocks are freed or realloc'ed by a
  * thread other than the one that allocated them; slots keep their blocks
@@ -90,7 +91,7 @@ static void *decode_check(uintptr_t v, size_t *np, const char *what)
         uint64_t h;
         memcpy(&h, p, 8);
         n = (size_t)h;
-        CHECK(n >= 8 && n <= 11 * TU_MiB, "%s: block %p has a corrupted size header %zu", what,
+        CHECK(n >= 8 && n <= 86 * TU_MiB, "%s: block %p has a corrupted size header %zu", what,
               p, n);
     }
     size_t u = malloc_usable_size(p);
@@ -116,6 +117,8 @@ static size_t pick_size(uint64_t *rs)
     if (r < 9995)
         return (size_t)tu_rand_range(rs, 64 * 1024, TU_MiB);
     atomic_fetch_add_explicit(&st_huge, 1, memory_order_relaxed);
+    if (tu_rand(rs) % 400 == 0)
+        return (size_t)tu_rand_range(rs, 60 * TU_MiB, 68 * TU_MiB);
     return (size_t)tu_rand_range(rs, 2 * TU_MiB, 8 * TU_MiB);
 }
 
@@ -164,7 +167,7 @@ static void *realloc_block(uint64_t *rs, void *p, size_t n, size_t *mp)
 {
     size_t m;
     uint64_t t = tu_rand(rs) % 4;
-    if (t == 0 && n < 8 * TU_MiB)
+    if (t == 0 && n < 68 * TU_MiB)
         m = n + (size_t)tu_rand_range(rs, 1, n < 4096 ? 64 : n / 4); /* grow a little */
     else if (t == 1 && n > 16)
         m = n - (size_t)tu_rand_range(rs, 1, n / 2); /* shrink */

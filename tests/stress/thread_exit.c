@@ -38,8 +38,11 @@ static atomic_long nshort, nfree;
 
 static uint32_t pick_size(uint64_t *rs)
 {
-    /* small sizes, a few mid ones */
-    if (tu_rand(rs) % 64 == 0)
+    /* small sizes, a few mid ones, now and then a page run */
+    uint64_t r = tu_rand(rs) % 1024;
+    if (r == 0)
+        return (uint32_t)tu_rand_range(rs, 32 * 1024 + 1, 512 * 1024);
+    if (r < 16)
         return (uint32_t)tu_rand_range(rs, 1025, 32 * 1024);
     return (uint32_t)tu_rand_range(rs, 1, 1024);
 }

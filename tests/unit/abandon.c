@@ -66,12 +66,17 @@ static void epoch_aba(void) {
 static void *alloc_free_mb(void *x) {
   (void)x;
   void *p[16];
-  for (int i = 0; i < 16; i++) { p[i] = malloc(65536); memset(p[i], 1, 65536); }
+  for (int i = 0; i < 16; i++) { p[i] = malloc(16384); memset(p[i], 1, 16384); }
   for (int i = 0; i < 16; i++) free(p[i]);
+  void *big = malloc(65536);    /* a page run: never a SuperSlab */
+  free(big);
   return NULL;
 }
 
 static void spare_not_abandoned(void) {
+  pthread_t w;                  /* the first thread's start-up may leave a live block */
+  pthread_create(&w, NULL, alloc_free_mb, NULL);
+  pthread_join(w, NULL);
   malloc_trim(0);
   size_t before = hk_heap_abandoned_count();
   for (int i = 0; i < 32; i++) {

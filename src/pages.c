@@ -1,0 +1,716 @@
+/* hakmem pages: every block above the slab classes (32 KiB) up to
+ * HK_PAGES_MAX (64 MiB) is a run of 4 KiB pages in a page segment: 32-254
+ * MiB of address space, 2 MiB aligned, whose header holds one entry per
+ * page.  A run is carved (split) from a free run to fit, and merged with its
+ * free neighbours when freed, so freed memory of any size serves requests of
+ * any size.  free(p) finds the header through the address map (each 2 MiB
+ * unit of a segment records how many units back its header is), and the run
+ * at entry (p - segment) >> 12: a mask, a shift, no search.
+ *
+ * Freed pages stay resident: they are given back (madvise) only once they
+ * stayed free for a whole purge delay, the oldest first, and only beyond
+ * what the layer retains (HAKMEM_RETAIN_MB, or a quarter of the live page
+ * blocks if more), by the adaptive thread or, without it, on a free every
+ * purge delay at most.  So a loop whose live heap does not grow takes no
+ * fault and makes no system call once warm.
+ *
+ * Each segment has a lock, taken by whoever allocates from it, frees into it
+ * or purges it; a heap allocates from the segments it made or adopted (its
+ * home), so threads rarely meet on one; an exited thread's segments serve
+ * any heap.  Segments stay mapped (an empty one keeps only its header's
+ * touched pages once purged) unless the process runs out of address space:
+ * then empty ones are unmapped but for their first page, which stays on the
+ * list (a heap's hint may still name it) and is mapped again when needed. */
+#include "internal.h"
+
+#include "hakmem.h"
+
+#define PG_SHIFT        12
+#define PG_SIZE         ((size_t)1 << PG_SHIFT)
+#define SEG_MIN_UNITS   32                 /* 64 MiB */
+#define SEG_STD_UNITS   127                /* 254 MiB: new segments grow to it */
+#define SEG_MAX_UNITS   HK_MAP_PAGES_UNITS /* 254 MiB: what the map can point back */
+#define NBINS           64
+#define NIL             UINT32_MAX
+#define SCAN_BIN        16                 /* runs of the exact bin tried for a fit */
+#define DECAY_BATCH_PG  1024               /* 4 MiB per lock hold */
+
+/* A page's entry: the head and the tail page of each run say its length and
+ * state; every other entry is zero (so an interior pointer never passes for
+ * a run's start).  A free run's head links it in its bin; a used one's
+ * names the heap that took it (a free by another is a remote free). */
+enum { RUN_HEAD = 1, RUN_TAIL = 2, RUN_USED = 4, RUN_FREE = 8 };
+typedef struct run_s {
+  uint32_t len, flags;
+  union { struct { uint32_t next, prev; }; hk_heap_t *heap; };
+} run_t;
+
+typedef struct hk_pseg_s {
+  void *owner_;                  /* laid out as hk_superslab_t up to kind */
+  uint32_t kind;                 /* HK_SS_KIND_PAGES */
+  uint32_t units;                /* 2 MiB units */
+  hk_lock_t lock;
+  _Atomic(hk_heap_t *) home;     /* the heap that allocates here first; NULL: any */
+  struct hk_pseg_s *next;        /* every segment, newest first (grow-only) */
+  _Atomic uint64_t bins_hint;    /* `bins`, for a look without the lock */
+  uint32_t npages, first;        /* pages; the first after the header */
+  bool released;                 /* all but this page unmapped (out of address space) */
+  /* under lock */
+  uint32_t used_pages, free_pages, dirty_free;   /* dirty_free: free, may be resident */
+  uint32_t activity;             /* runs taken and freed, ever */
+  uint64_t bins;                 /* non-empty bins */
+  uint32_t bin[NBINS];
+  uint64_t *dirty;               /* page may be resident (set when a run is freed) */
+  uint64_t *aged;                /* free and resident at the last decay tick */
+  run_t *runs;
+} hk_pseg_t;
+
+_Static_assert(offsetof(hk_pseg_t, kind) == offsetof(hk_superslab_t, kind),
+               "the slow paths read kind from any header");
+_Static_assert(sizeof(hk_pseg_t) <= PG_SIZE, "a released segment keeps its first page");
+
+static hk_lock_t segs_lock = HK_LOCK_INIT;     /* creating segments; fork */
+static _Atomic(hk_pseg_t *) segs;              /* read unlocked: never unlinked */
+static size_t seg_units_total;                 /* under segs_lock */
+static _Atomic size_t live_pages, dirty_pages, fresh_pages, purged_pages;
+static _Atomic uint64_t last_tick_ms;
+
+static void count_dirty(hk_pseg_t *s, int64_t d);
+
+/* ---- bitmaps: one bit per page ------------------------------------------- */
+
+static uint64_t word_bits(uint32_t from, uint32_t to, uint32_t w) {
+  uint32_t lo = w * 64 > from ? 0 : from - w * 64;
+  uint32_t hi = (w + 1) * 64 < to ? 64 : to - w * 64;
+  uint64_t m = hi == 64 ? ~0ull : (1ull << hi) - 1;
+  return m & ~((1ull << lo) - 1);
+}
+#define FOR_WORDS(from, n, w, m)                                                 \
+  for (uint32_t w = (from) / 64, end_ = (from) + (n); w * 64 < end_; w++)        \
+    for (uint64_t m = word_bits((from), end_, w), once_ = 1; once_; once_ = 0)
+
+static uint32_t bits_count(const uint64_t *map, uint32_t from, uint32_t n) {
+  uint32_t c = 0;
+  FOR_WORDS(from, n, w, m) c += (uint32_t)__builtin_popcountll(map[w] & m);
+  return c;
+}
+static void bits_set(uint64_t *map, uint32_t from, uint32_t n) { FOR_WORDS(from, n, w, m) map[w] |= m; }
+static void bits_clear(uint64_t *map, uint32_t from, uint32_t n) { FOR_WORDS(from, n, w, m) map[w] &= ~m; }
+
+/* ---- runs and bins --------------------------------------------------------- */
+
+/* Bins by length in pages: exact below 8, then 4 per doubling; a bin holds
+ * lengths from its own lower bound to the next one's. */
+static unsigned bin_of(uint32_t len) {
+  if (len < 8) return len;
+  unsigned b = 31u - (unsigned)__builtin_clz(len);
+  return 8u + (b - 3u) * 4u + ((len >> (b - 2u)) & 3u);
+}
+
+static void set_top(hk_pseg_t *s) { atomic_store_explicit(&s->bins_hint, s->bins, memory_order_relaxed); }
+
+static void bin_push(hk_pseg_t *s, uint32_t i) {
+  unsigned b = bin_of(s->runs[i].len);
+  run_t *r = &s->runs[i];
+  r->prev = NIL;
+  r->next = s->bin[b];
+  if (r->next != NIL) s->runs[r->next].prev = i;
+  s->bin[b] = i;
+  s->bins |= 1ull << b;
+  set_top(s);
+}
+
+static void bin_remove(hk_pseg_t *s, uint32_t i) {
+  run_t *r = &s->runs[i];
+  unsigned b = bin_of(r->len);
+  if (r->prev != NIL) s->runs[r->prev].next = r->next; else s->bin[b] = r->next;
+  if (r->next != NIL) s->runs[r->next].prev = r->prev;
+  if (s->bin[b] == NIL) { s->bins &= ~(1ull << b); set_top(s); }
+}
+
+/* Write the head and tail entries of run [i, i + len). */
+static void set_run(hk_pseg_t *s, uint32_t i, uint32_t len, uint32_t state) {
+  s->runs[i] = (run_t){ len, RUN_HEAD | state | (len == 1 ? RUN_TAIL : 0), { { NIL, NIL } } };
+  if (len > 1) s->runs[i + len - 1] = (run_t){ len, RUN_TAIL | state, { { NIL, NIL } } };
+}
+
+static void clear_run(hk_pseg_t *s, uint32_t i, uint32_t len) {
+  s->runs[i] = (run_t){ 0, 0, { { 0, 0 } } };
+  s->runs[i + len - 1] = (run_t){ 0, 0, { { 0, 0 } } };
+}
+
+/* A free run of len pages at i joins the bins, merged with free neighbours.
+ * Returns the merged run's first page. */
+static uint32_t free_run(hk_pseg_t *s, uint32_t i, uint32_t len) {
+  if (i > s->first && (s->runs[i - 1].flags & RUN_FREE)) {
+    uint32_t l = i - s->runs[i - 1].len;            /* the tail says the length */
+    bin_remove(s, l);
+    clear_run(s, l, s->runs[l].len);
+    len += i - l;
+    i = l;
+  }
+  uint32_t j = i + len;
+  if (j < s->npages && (s->runs[j].flags & RUN_FREE)) {
+    uint32_t rl = s->runs[j].len;
+    bin_remove(s, j);
+    clear_run(s, j, rl);
+    len += rl;
+  }
+  set_run(s, i, len, RUN_FREE);
+  bin_push(s, i);
+  return i;
+}
+
+/* A free run of at least n pages, or NIL: from the smallest bin that has
+ * one, the lowest of the first few there (address order packs the live runs
+ * low and leaves long free runs behind them). */
+static uint32_t find_fit(hk_pseg_t *s, uint32_t n) {
+  unsigned b = bin_of(n);
+  uint32_t best = NIL;
+  uint32_t i = s->bin[b];
+  for (int k = 0; k < SCAN_BIN && i != NIL; k++, i = s->runs[i].next)
+    if (s->runs[i].len >= n && i < best) best = i;
+  if (best != NIL) return best;
+  uint64_t above = s->bins & ~((2ull << b) - 1);      /* b = 63: none above */
+  if (!above) return NIL;
+  i = s->bin[__builtin_ctzll(above)];
+  for (int k = 0; k < SCAN_BIN && i != NIL; k++, i = s->runs[i].next)
+    if (i < best) best = i;
+  return best;
+}
+
+static uint8_t *page_addr(hk_pseg_t *s, uint32_t i) { return (uint8_t *)s + ((size_t)i << PG_SHIFT); }
+
+/* Take n pages at alignment align (a power of two) from free run i (which
+ * fits), the rest going back to the bins.  Prefers the end whose pages are
+ * resident.  Returns the first page. */
+static uint32_t carve(hk_pseg_t *s, uint32_t i, uint32_t n, size_t align) {
+  uint32_t len = s->runs[i].len, end = i + len, at = i;
+  bin_remove(s, i);
+  clear_run(s, i, len);
+  if (align > PG_SIZE) {
+    uintptr_t a = ((uintptr_t)page_addr(s, i) + align - 1) & ~(uintptr_t)(align - 1);
+    at = (uint32_t)((a - (uintptr_t)s) >> PG_SHIFT);
+  } else if (len > n && !(s->dirty[i / 64] >> (i % 64) & 1) &&
+             (s->dirty[(end - 1) / 64] >> ((end - 1) % 64) & 1)) {
+    at = end - n;                                     /* the warm end */
+  }
+  hk_assert(at >= i && at + n <= end);
+  if (at > i) free_run(s, i, at - i);
+  if (at + n < end) free_run(s, at + n, end - at - n);
+  set_run(s, at, n, RUN_USED);
+  return at;
+}
+
+/* ---- segments ---------------------------------------------------------------- */
+
+static size_t header_pages(uint32_t units) {
+  size_t npages = (size_t)units << (HK_SS_SHIFT - PG_SHIFT);
+  size_t words = (npages + 63) / 64;
+  size_t bytes = sizeof(hk_pseg_t) + 2 * words * sizeof(uint64_t) + npages * sizeof(run_t);
+  return (bytes + PG_SIZE - 1) >> PG_SHIFT;
+}
+
+/* Lay out a mapped segment's header: one free run of every page after it. */
+static void seg_init(hk_pseg_t *s, uint32_t units) {
+  hk_os_advise_thp(s, (size_t)units << HK_SS_SHIFT);
+  size_t npages = (size_t)units << (HK_SS_SHIFT - PG_SHIFT), words = (npages + 63) / 64;
+  s->kind = HK_SS_KIND_PAGES;
+  s->units = units;
+  s->released = false;
+  s->npages = (uint32_t)npages;
+  s->first = (uint32_t)header_pages(units);
+  s->dirty = (uint64_t *)(s + 1);
+  s->aged = s->dirty + words;
+  s->runs = (run_t *)(s->aged + words);
+  s->used_pages = s->dirty_free = 0;
+  s->bins = 0;
+  for (unsigned b = 0; b < NBINS; b++) s->bin[b] = NIL;
+  s->free_pages = s->npages - s->first;
+  set_run(s, s->first, s->free_pages, RUN_FREE);
+  bin_push(s, s->first);
+  hk_map_set(s, (size_t)units << HK_SS_SHIFT, HK_MAP_PAGES);
+}
+
+static hk_pseg_t *seg_map(uint32_t units) {
+  hk_pseg_t *s = hk_os_map_aligned((size_t)units << HK_SS_SHIFT, HK_SS_SIZE, 0);
+  if (!s) return NULL;
+  pthread_mutex_init(&s->lock, NULL);
+  seg_init(s, units);
+  return s;
+}
+
+/* A released segment of `units` mapped again, if its range is still free. */
+static hk_pseg_t *seg_revive(hk_heap_t *h, size_t units) {
+  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) {
+    if (!__atomic_load_n(&s->released, __ATOMIC_RELAXED) || s->units < units) continue;
+    hk_lock(&s->lock);
+    bool ok = s->released && hk_os_map_fixed((uint8_t *)s + PG_SIZE, ((size_t)s->units << HK_SS_SHIFT) - PG_SIZE);
+    if (ok) {
+      memset(s + 1, 0, PG_SIZE - sizeof *s);   /* the kept page's bitmap words and entries */
+      seg_init(s, s->units);
+      atomic_store_explicit(&s->home, h, memory_order_relaxed);
+    }
+    hk_unlock(&s->lock);
+    if (ok) return s;
+  }
+  return NULL;
+}
+
+/* Out of address space: unmap every empty segment but its first page.
+ * Returns bytes unmapped. */
+size_t hk_pages_release(void) {
+  size_t n = 0;
+  hk_lock(&segs_lock);
+  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) {
+    hk_lock(&s->lock);
+    if (!s->released && s->used_pages == 0) {
+      size_t bytes = ((size_t)s->units << HK_SS_SHIFT) - PG_SIZE;
+      hk_map_set(s, (size_t)s->units << HK_SS_SHIFT, HK_MAP_RELEASED);
+      count_dirty(s, -(int64_t)s->dirty_free);
+      s->bins = 0;
+      set_top(s);
+      __atomic_store_n(&s->released, true, __ATOMIC_RELAXED);
+      hk_os_unmap((uint8_t *)s + PG_SIZE, bytes);
+      n += bytes;
+    }
+    hk_unlock(&s->lock);
+  }
+  hk_unlock(&segs_lock);
+  return n;
+}
+
+/* A new segment for a run of `need` pages: sized to what the layer holds
+ * already (32 MiB, growing to 128 MiB), or to the run.  Its home is h. */
+static hk_pseg_t *seg_new(hk_heap_t *h, size_t need) {
+  hk_lock(&segs_lock);
+  size_t base = seg_units_total < SEG_MIN_UNITS ? SEG_MIN_UNITS
+              : seg_units_total > SEG_STD_UNITS ? SEG_STD_UNITS : seg_units_total;
+  size_t units = base;
+  while (units < SEG_MAX_UNITS && ((units << (HK_SS_SHIFT - PG_SHIFT)) < header_pages((uint32_t)units) + need))
+    units++;
+  size_t fit = 1;      /* the least that holds the run: tried if the usual size fails */
+  while ((fit << (HK_SS_SHIFT - PG_SHIFT)) < header_pages((uint32_t)fit) + need) fit++;
+  hk_pseg_t *s = NULL;
+  if (fit <= SEG_MAX_UNITS) {
+    s = seg_revive(h, fit);
+    if (s) { hk_unlock(&segs_lock); return s; }
+    s = seg_map((uint32_t)units);
+    if (!s && fit < units) s = seg_map((uint32_t)fit);
+  }
+  if (s) {
+    seg_units_total += s->units;
+    atomic_store_explicit(&s->home, h, memory_order_relaxed);
+    s->next = atomic_load_explicit(&segs, memory_order_relaxed);
+    atomic_store_explicit(&segs, s, memory_order_release);
+  }
+  hk_unlock(&segs_lock);
+  return s;
+}
+
+static hk_pseg_t *seg_of(const void *p) { return (hk_pseg_t *)hk_pages_header(p); }
+
+/* ---- purging ------------------------------------------------------------------ */
+
+static size_t retain_pages(void) {
+  size_t r = (size_t)HK_TUNE(retain_mb) << (20 - PG_SHIFT);
+  size_t live = atomic_load_explicit(&live_pages, memory_order_relaxed) / 2;
+  return live > r ? live : r;
+}
+
+static void count_dirty(hk_pseg_t *s, int64_t d) {
+  s->dirty_free = (uint32_t)((int64_t)s->dirty_free + d);
+  if (d >= 0) atomic_fetch_add_explicit(&dirty_pages, (size_t)d, memory_order_relaxed);
+  else atomic_fetch_sub_explicit(&dirty_pages, (size_t)-d, memory_order_relaxed);
+}
+
+/* Give back the resident pages of free run i that are in `which` (the
+ * aged map, or every dirty page when NULL), at most *budget.  One madvise
+ * per stretch of pages. */
+static void purge_run(hk_pseg_t *s, uint32_t i, const uint64_t *which, size_t *budget) {
+  uint32_t end = i + s->runs[i].len, p = i;
+  while (p < end && *budget) {
+    uint64_t d = s->dirty[p / 64] & (which ? which[p / 64] : ~0ull) & word_bits(p, end, p / 64);
+    if (!d) { p = (p / 64 + 1) * 64; continue; }
+    uint32_t lo = p / 64 * 64 + (uint32_t)__builtin_ctzll(d), hi = lo;
+    while (hi < end && (s->dirty[hi / 64] >> (hi % 64) & 1) &&
+           (!which || (which[hi / 64] >> (hi % 64) & 1)) && hi - lo < *budget)
+      hi++;
+    hk_os_purge(page_addr(s, lo), (size_t)(hi - lo) << PG_SHIFT);
+    bits_clear(s->dirty, lo, hi - lo);
+    count_dirty(s, -(int64_t)(hi - lo));
+    atomic_fetch_add_explicit(&purged_pages, hi - lo, memory_order_relaxed);
+    *budget -= hi - lo;
+    p = hi;
+  }
+}
+
+/* Purge the free resident pages of s: those aged a tick (or all), up to
+ * budget pages.  Under s->lock. */
+static size_t seg_purge(hk_pseg_t *s, bool all, size_t budget) {
+  size_t start = budget;
+  for (uint64_t m = s->bins; m && budget; m &= m - 1)
+    for (uint32_t i = s->bin[__builtin_ctzll(m)]; i != NIL && budget; i = s->runs[i].next)
+      purge_run(s, i, all ? NULL : s->aged, &budget);
+  return start - budget;
+}
+
+/* Decay: the free pages resident now have aged at the next tick. */
+static void seg_age(hk_pseg_t *s) {
+  for (uint64_t m = s->bins; m; m &= m - 1)
+    for (uint32_t i = s->bin[__builtin_ctzll(m)]; i != NIL; i = s->runs[i].next) {
+      uint32_t len = s->runs[i].len;
+      FOR_WORDS(i, len, w, mk) s->aged[w] = (s->aged[w] & ~mk) | (s->dirty[w] & mk);
+    }
+}
+
+/* One decay tick over every segment: purge what aged beyond the retained
+ * pages (all: every free page), a batch per lock hold, then age the rest.
+ * `wait`: take busy locks (the adaptive thread) or skip them (a free).
+ * Returns bytes purged. */
+static size_t decay(bool all, bool wait) {
+  size_t total = 0, keep = all ? 0 : retain_pages();
+  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) {
+    if (wait) hk_lock(&s->lock);
+    else if (pthread_mutex_trylock(&s->lock) != 0) continue;
+    for (; !s->released;) {
+      size_t over = atomic_load_explicit(&dirty_pages, memory_order_relaxed);
+      over = over > keep ? over - keep : 0;
+      if (!over) break;
+      size_t n = seg_purge(s, all, over < DECAY_BATCH_PG ? over : DECAY_BATCH_PG);
+      total += n;
+      if (n < DECAY_BATCH_PG) break;
+      hk_unlock(&s->lock);                  /* let the program in between batches */
+      hk_lock(&s->lock);
+    }
+    if (!s->released) seg_age(s);
+    hk_unlock(&s->lock);
+  }
+  return total << PG_SHIFT;
+}
+
+/* Without the adaptive thread: a decay tick on a free, every purge delay at
+ * most, once more than the retained pages are resident and free. */
+static void decay_on_free(void) {
+  if (atomic_load_explicit(&dirty_pages, memory_order_relaxed) <= retain_pages()) return;
+  uint64_t now = hk_now_ms(), last = atomic_load_explicit(&last_tick_ms, memory_order_relaxed);
+  if (now - last < HK_TUNE(purge_delay_ms)) return;
+  if (!atomic_compare_exchange_strong_explicit(&last_tick_ms, &last, now, memory_order_relaxed,
+                                               memory_order_relaxed))
+    return;                                    /* another thread ticks */
+  decay(false, false);
+}
+
+/* ---- the allocation interface ---------------------------------------------- */
+
+#if HK_DEBUG >= 2
+/* Every run of s: heads and tails agree, free runs are merged and binned,
+ * the counts add up, every other entry is zero. */
+static void seg_validate(hk_pseg_t *s) {
+  uint32_t used = 0, freep = 0, dirty = 0, prev_free = 0;
+  for (uint32_t i = s->first; i < s->npages;) {
+    run_t *r = &s->runs[i];
+    hk_assert(r->flags & RUN_HEAD && r->len >= 1 && i + r->len <= s->npages);
+    run_t *t = &s->runs[i + r->len - 1];
+    hk_assert(t->flags & RUN_TAIL && t->len == r->len);
+    hk_assert((r->flags & (RUN_USED | RUN_FREE)) == (t->flags & (RUN_USED | RUN_FREE)));
+    for (uint32_t k = i + 1; k + 1 < i + r->len && k < i + 64; k++) hk_assert(s->runs[k].flags == 0);
+    if (r->flags & RUN_FREE) {
+      hk_assert(!prev_free);                         /* merged */
+      hk_assert(s->bins >> bin_of(r->len) & 1);
+      freep += r->len;
+      dirty += bits_count(s->dirty, i, r->len);
+    } else {
+      used += r->len;
+    }
+    prev_free = r->flags & RUN_FREE;
+    i += r->len;
+  }
+  hk_assert(used == s->used_pages && freep == s->free_pages && dirty == s->dirty_free);
+}
+#define VALIDATE(s) seg_validate(s)
+#else
+#define VALIDATE(s) ((void)0)
+#endif
+
+/* Take a run in s (locked), or NULL.  *zero_from: the run's dirty map
+ * copied for calloc (pages to zero), when asked. */
+static void *seg_alloc(hk_pseg_t *s, uint32_t n, size_t align, uint64_t *dirty_copy,
+                       uint32_t *dirty_n) {
+  if (s->released) return NULL;
+  uint32_t extra = align > PG_SIZE ? (uint32_t)((align >> PG_SHIFT) - 1) : 0;
+  uint32_t i = find_fit(s, n + extra);
+  if (i == NIL) return NULL;
+  uint32_t at = carve(s, i, n, align);
+  s->runs[at].heap = hk_heap_tls;
+  uint32_t d = bits_count(s->dirty, at, n);
+  if (dirty_copy && d && d < n) {
+    FOR_WORDS(at, n, w, m) {
+      uint64_t bits = s->dirty[w] & m;        /* re-based on `at` */
+      size_t bit0 = (size_t)w * 64;
+      for (; bits; bits &= bits - 1) {
+        size_t k = bit0 + (size_t)__builtin_ctzll(bits) - at;
+        dirty_copy[k / 64] |= 1ull << (k % 64);
+      }
+    }
+  }
+  *dirty_n = d;
+  bits_clear(s->aged, at, n);
+  s->used_pages += n;
+  s->free_pages -= n;
+  s->activity++;
+  count_dirty(s, -(int64_t)d);
+  VALIDATE(s);
+  return page_addr(s, at);
+}
+
+/* A block of n bytes (32 KiB < n <= HK_PAGES_MAX), aligned to align (a
+ * power of two, at most HK_PAGES_ALIGN_MAX), zeroed if asked; NULL when
+ * memory is exhausted (the caller tries a direct mapping). */
+void *hk_pages_alloc(hk_heap_t *h, size_t n, size_t align, bool zero) {
+  uint32_t np = (uint32_t)((n + PG_SIZE - 1) >> PG_SHIFT);
+  if (np == 0) np = 1;
+  uint32_t span = np + (align > PG_SIZE ? (uint32_t)(align >> PG_SHIFT) - 1 : 0);
+  int want = (int)bin_of(span);
+  uint64_t copy_buf[HK_PAGES_MAX / PG_SIZE / 64];
+  uint64_t *copy = zero ? copy_buf : NULL;
+  if (zero) memset(copy_buf, 0, ((np + 63) / 64) * sizeof(uint64_t));
+  uint32_t d = 0;
+  void *p = NULL;
+  unsigned stage = HAK_STAGE_REUSE;
+  /* Best fit over segments: the one whose smallest free run that may fit is
+   * the smallest (the lower address on a tie), so that freed memory is
+   * reused before a segment's untouched pages.  Its own segments first, then
+   * an exited thread's (adopted), then anyone's. */
+  for (int pass = 0; !p && pass < 3; pass++) {
+    for (int tries = 0; !p && tries < 4; tries++) {
+      hk_pseg_t *best = NULL;
+      unsigned best_bin = NBINS;
+      for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) {
+        hk_heap_t *home = atomic_load_explicit(&s->home, memory_order_relaxed);
+        if ((pass == 0) != (home == h) || (pass == 1) != (home == NULL)) continue;
+        uint64_t m = atomic_load_explicit(&s->bins_hint, memory_order_relaxed) & ~((1ull << want) - 1);
+        if (!m) continue;
+        unsigned b = (unsigned)__builtin_ctzll(m);
+        if (b < best_bin || (b == best_bin && s < best)) { best = s; best_bin = b; }
+      }
+      if (!best) break;
+      hk_lock(&best->lock);
+      p = seg_alloc(best, np, align, copy, &d);
+      if (p && pass == 1) atomic_store_explicit(&best->home, h, memory_order_relaxed);   /* adopted */
+      hk_unlock(&best->lock);
+      if (!p && best_bin == (unsigned)want) want++;   /* its runs of that bin were too short */
+      if (want >= NBINS) break;
+    }
+    want = (int)bin_of(span);
+  }
+  if (!p) {
+    hk_pseg_t *s = seg_new(h, span);
+    if (!s) {                     /* out of address space: give back, try once more */
+      hk_bigcache_flush();
+      hk_arena_trim(true);
+      hk_pages_release();
+      s = seg_new(h, span);
+      if (!s) return NULL;
+    }
+    hk_lock(&s->lock);
+    p = seg_alloc(s, np, align, copy, &d);
+    hk_unlock(&s->lock);
+    stage = HAK_STAGE_OS;
+  } else if (d == 0) {
+    stage = HAK_STAGE_NEW_SLAB;
+  }
+  atomic_fetch_add_explicit(&live_pages, np, memory_order_relaxed);
+  if (np > d) atomic_fetch_add_explicit(&fresh_pages, np - d, memory_order_relaxed);
+  if (zero && d == np) memset(p, 0, (size_t)np << PG_SHIFT);
+  else if (zero && d)                                 /* only the pages that may hold data */
+    for (uint32_t k = 0; k < np; k++)
+      if (copy[k / 64] >> (k % 64) & 1) memset((uint8_t *)p + ((size_t)k << PG_SHIFT), 0, PG_SIZE);
+#if HK_TELEMETRY
+  unsigned row = hk_tel_row((size_t)np << PG_SHIFT);
+  HK_TEL_ADD(h->tel.allocs[row], 1);
+  HK_TEL_ADD(h->tel.stage[stage], 1);
+#else
+  (void)stage;
+#endif
+  return p;
+}
+
+/* What p (in a page segment) is: the start of a run in use, a freed
+ * block, an interior pointer, or not a block at all (the checks of free,
+ * realloc and usable size).  Reads the entries without the lock: a live
+ * run's head does not change until it is freed. */
+unsigned hk_pages_check(const void *p) {
+  hk_pseg_t *s = seg_of(p);
+  uintptr_t off = (uintptr_t)p - (uintptr_t)s;
+  uint32_t i = (uint32_t)(off >> PG_SHIFT);
+  if (i < s->first || i >= s->npages) return HK_PAGES_FOREIGN;
+  uint32_t f = __atomic_load_n(&s->runs[i].flags, __ATOMIC_RELAXED);
+  if ((off & (PG_SIZE - 1)) == 0 && (f & (RUN_HEAD | RUN_USED)) == (RUN_HEAD | RUN_USED)) return HK_PAGES_LIVE;
+  if ((off & (PG_SIZE - 1)) == 0 && (f & RUN_HEAD)) return HK_PAGES_FREED;
+  /* inside a run: the nearest entry to the left is its head */
+  for (uint32_t k = i; k >= s->first; k--) {
+    f = __atomic_load_n(&s->runs[k].flags, __ATOMIC_RELAXED);
+    if (f & RUN_HEAD) return (f & RUN_FREE) ? HK_PAGES_FREED : HK_PAGES_INTERIOR;
+    if (f & RUN_TAIL && k != i) break;
+  }
+  return HK_PAGES_FREED;
+}
+
+size_t hk_pages_usable(const void *p) {
+  hk_pseg_t *s = seg_of(p);
+  uint32_t i = (uint32_t)(((uintptr_t)p - (uintptr_t)s) >> PG_SHIFT);
+  return (size_t)__atomic_load_n(&s->runs[i].len, __ATOMIC_RELAXED) << PG_SHIFT;
+}
+
+void hk_pages_free(void *p) {
+  hk_pseg_t *s = seg_of(p);
+  uint32_t i = (uint32_t)(((uintptr_t)p - (uintptr_t)s) >> PG_SHIFT);
+  hk_lock(&s->lock);
+  run_t *r = &s->runs[i];
+  if (hk_unlikely((r->flags & (RUN_HEAD | RUN_USED)) != (RUN_HEAD | RUN_USED) ||
+                  ((uintptr_t)p & (PG_SIZE - 1)))) {
+    hk_unlock(&s->lock);
+    hk_fatal("double free", p);                /* hk_check_block let it through: it raced */
+  }
+  uint32_t len = r->len;
+#if HK_TELEMETRY
+  unsigned row = hk_tel_row((size_t)len << PG_SHIFT);   /* by another heap than its home: remote */
+  if (r->heap == hk_heap_tls) HK_TEL_HERE(local_frees[row], 1);
+  else HK_TEL_HERE(remote_frees[row], 1);
+#endif
+  clear_run(s, i, len);
+  bits_set(s->dirty, i, len);
+  s->used_pages -= len;
+  s->free_pages += len;
+  s->activity++;
+  count_dirty(s, len);
+  uint32_t head = free_run(s, i, len);
+  bool now = HK_TUNE(purge_delay_ms) == 0;       /* minimal: no decay, purge at once */
+  if (now) {
+    size_t all = SIZE_MAX;
+    purge_run(s, head, NULL, &all);
+  }
+  VALIDATE(s);
+  hk_unlock(&s->lock);
+  atomic_fetch_sub_explicit(&live_pages, len, memory_order_relaxed);
+  if (!now) {
+    if (!hk_ace_running()) decay_on_free();
+    hk_ace_poke();
+  }
+}
+
+/* Resize block p in place to n bytes: shrink (the tail goes back), or grow
+ * into the free run that follows.  False if it cannot. */
+bool hk_pages_resize(void *p, size_t n) {
+  hk_pseg_t *s = seg_of(p);
+  uint32_t i = (uint32_t)(((uintptr_t)p - (uintptr_t)s) >> PG_SHIFT);
+  uint32_t np = (uint32_t)((n + PG_SIZE - 1) >> PG_SHIFT);
+  bool ok = false;
+  hk_lock(&s->lock);
+  uint32_t len = s->runs[i].len, j = i + len;
+  hk_heap_t *taker = s->runs[i].heap;
+  if (np < len) {
+    clear_run(s, i, len);
+    set_run(s, i, np, RUN_USED);
+    s->runs[i].heap = taker;
+    bits_set(s->dirty, i + np, len - np);
+    s->used_pages -= len - np;
+    s->free_pages += len - np;
+    count_dirty(s, len - np);
+    free_run(s, i + np, len - np);
+    atomic_fetch_sub_explicit(&live_pages, len - np, memory_order_relaxed);
+    ok = true;
+  } else if (j < s->npages && (s->runs[j].flags & RUN_FREE) && len + s->runs[j].len >= np) {
+    uint32_t rl = s->runs[j].len, add = np - len;
+    uint32_t d = bits_count(s->dirty, j, add);
+    bin_remove(s, j);
+    clear_run(s, j, rl);
+    clear_run(s, i, len);
+    set_run(s, i, np, RUN_USED);
+    s->runs[i].heap = taker;
+    if (rl > add) free_run(s, j + add, rl - add);
+    bits_clear(s->aged, j, add);
+    s->used_pages += add;
+    s->free_pages -= add;
+    count_dirty(s, -(int64_t)d);
+    atomic_fetch_add_explicit(&live_pages, add, memory_order_relaxed);
+    if (add > d) atomic_fetch_add_explicit(&fresh_pages, add - d, memory_order_relaxed);
+    ok = true;
+  }
+  if (ok) s->activity++;
+  VALIDATE(s);
+  hk_unlock(&s->lock);
+  if (ok) hk_tel_row_moved((size_t)len << PG_SHIFT, (size_t)np << PG_SHIFT);
+  return ok;
+}
+
+/* ---- the adaptive thread, trim, statistics, threads, fork ----------------------- */
+
+/* A decay tick (ace.c); with `all`, every free page goes (idle trim). */
+size_t hk_pages_decay(bool all) { return decay(all, true); }
+
+/* The decay clock starts over (a strategy switch): what is free now has
+ * aged at the next tick. */
+void hk_pages_age(void) {
+  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) {
+    hk_lock(&s->lock);
+    if (!s->released) seg_age(s);
+    hk_unlock(&s->lock);
+  }
+}
+
+/* Runs taken and freed, ever (the adaptive thread's idle test). */
+uint64_t hk_pages_activity(void) {
+  uint64_t n = 0;
+  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next)
+    n += __atomic_load_n(&s->activity, __ATOMIC_RELAXED);
+  return n;
+}
+
+size_t hk_pages_dirty_bytes(void) {
+  return atomic_load_explicit(&dirty_pages, memory_order_relaxed) << PG_SHIFT;
+}
+
+/* malloc_trim: every free page goes back. */
+size_t hk_pages_trim(void) { return decay(true, true); }
+
+/* Thread exit: h's segments serve any heap (the next one to need memory
+ * adopts them). */
+void hk_pages_orphan(hk_heap_t *h) {
+  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) {
+    hk_heap_t *home = h;
+    atomic_compare_exchange_strong_explicit(&s->home, &home, NULL, memory_order_relaxed,
+                                            memory_order_relaxed);
+  }
+}
+
+void hk_pages_stats(hk_pages_stats_t *st) {
+  memset(st, 0, sizeof *st);
+  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) {
+    hk_lock(&s->lock);
+    if (s->released) { hk_unlock(&s->lock); continue; }
+    st->mapped += (size_t)s->units << HK_SS_SHIFT;
+    st->in_use += (size_t)s->used_pages << PG_SHIFT;
+    st->free_resident += (size_t)s->dirty_free << PG_SHIFT;
+    st->header += (size_t)s->first << PG_SHIFT;
+    st->segments++;
+    hk_unlock(&s->lock);
+  }
+  st->purged = atomic_load_explicit(&purged_pages, memory_order_relaxed) << PG_SHIFT;
+  st->fresh = atomic_load_explicit(&fresh_pages, memory_order_relaxed);
+}
+
+void hk_pages_fork_prepare(void) {
+  hk_lock(&segs_lock);
+  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) hk_lock(&s->lock);
+}
+void hk_pages_fork_parent(void) {
+  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) hk_unlock(&s->lock);
+  hk_unlock(&segs_lock);
+}
+void hk_pages_fork_child(void) {
+  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next)
+    pthread_mutex_init(&s->lock, NULL);
+  pthread_mutex_init(&segs_lock, NULL);
+}

@@ -75,6 +75,7 @@ static struct {
   uint64_t last_decay_ms, last_unmap_ms;
   uint64_t pages_activity;  /* page runs taken and freed at the last look */
   uint32_t pages_idle_ms;   /* since when they stayed put */
+  bool pages_trimmed;       /* the idle trim went by since */
   uint32_t quiet_epochs;
   uint64_t epochs, purged, trimmed, unmapped, bigcache;   /* bytes */
   uint64_t refill_prev[HK_NUM_CLASSES];
@@ -268,14 +269,16 @@ static bool ace_epoch(uint64_t now, uint32_t elapsed) {
   if (act != ace.pages_activity) {
     ace.pages_activity = act;
     ace.pages_idle_ms = 0;
+    ace.pages_trimmed = false;
   } else if (ace.pages_idle_ms < idle_ms) {
     ace.pages_idle_ms += elapsed;
   }
-  bool pages_idle = ace.pages_idle_ms >= idle_ms && hk_pages_dirty_bytes();
+  bool pages_idle = ace.pages_idle_ms >= idle_ms && !ace.pages_trimmed;
   if (decay || pages_idle) {
     size_t n = hk_pages_decay(pages_idle || delay == 0);
     heaps += n;
     if (pages_idle) trimmed += n;
+    ace.pages_trimmed |= pages_idle;
   }
   if (now - ace.last_unmap_ms >= idle_ms) {
     ace.last_unmap_ms = now;

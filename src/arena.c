@@ -124,6 +124,7 @@ hk_superslab_t *hk_arena_alloc_ss(bool *clean, bool *from_os) {
   hk_unlock(&arena_lock);
   if (ss) {
     hk_map_set(ss, HK_SS_SIZE, hk_hardened() ? HK_MAP_SLABS_SLOW : HK_MAP_SLABS);
+    if (*from_os && hk_os_thp_crossed()) hk_thp_advise_all();
     return ss;
   }
   /* Out of address space: give back what we hold and try once more. */
@@ -287,6 +288,14 @@ size_t hk_arena_unmap_stale(void) {
   }
   hk_unlock(&arena_lock);
   return n;
+}
+
+/* HAKMEM_THP=auto crossed its threshold: huge pages for every chunk. */
+void hk_arena_advise_thp(void) {
+  hk_lock(&arena_lock);
+  for (size_t i = 0; i < chunk_count; i++)
+    hk_os_advise_thp(chunks[i].base, (size_t)chunks[i].n * HK_SS_SIZE);
+  hk_unlock(&arena_lock);
 }
 
 /* Call fn on every SuperSlab in use (for statistics). */

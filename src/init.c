@@ -136,6 +136,13 @@ __attribute__((constructor)) static void hk_constructor(void) {
   if (hk_heap_tls == &hk_heap_empty) hk_thread_init();
 }
 
+/* HAKMEM_THP=auto crossed its threshold (hk_os_thp_crossed): what was
+ * mapped before gets huge pages too. */
+void hk_thp_advise_all(void) {
+  hk_arena_advise_thp();
+  hk_pages_advise_thp();
+}
+
 /* malloc_trim: take every remote free and abandoned SuperSlab, then give
  * back all free pages. */
 size_t hk_trim(void) {

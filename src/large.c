@@ -215,6 +215,7 @@ void *hk_direct_alloc(size_t n, size_t align, bool zero) {
       hdr = hk_os_map_aligned(size, map_align, skew);
     }
     if (!hdr) { errno = ENOMEM; return NULL; }
+    if (hk_os_thp_crossed()) hk_thp_advise_all();
     hk_os_advise_thp(hdr, size);
     if (hk_guard_bytes()) mprotect((uint8_t *)hdr + size - hk_guard_bytes(), hk_guard_bytes(), PROT_NONE);
     atomic_store_explicit(&hdr->owner, NULL, memory_order_relaxed);

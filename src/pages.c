@@ -55,6 +55,7 @@ typedef struct hk_pseg_s {
   _Atomic uint64_t bins_hint;    /* `bins`, for a look without the lock */
   uint32_t npages, first;        /* pages; the first after the header */
   bool released;                 /* all but this page unmapped (out of address space) */
+  bool trimmed;                  /* every free page given back (seg_trim) since the last run taken */
   /* under lock */
   uint32_t used_pages, free_pages, dirty_free;   /* dirty_free: free, may be resident */
   uint32_t activity;             /* runs taken and freed, ever */
@@ -217,7 +218,7 @@ static void seg_init(hk_pseg_t *s, uint32_t units) {
   size_t npages = (size_t)units << (HK_SS_SHIFT - PG_SHIFT), words = (npages + 63) / 64;
   s->kind = HK_SS_KIND_PAGES;
   s->units = units;
-  s->released = false;
+  s->released = s->trimmed = false;
   s->npages = (uint32_t)npages;
   s->first = (uint32_t)header_pages(units);
   s->dirty = (uint64_t *)(s + 1);
@@ -345,14 +346,41 @@ static void purge_run(hk_pseg_t *s, uint32_t i, const uint64_t *which, size_t *b
   }
 }
 
-/* Purge the free resident pages of s: those aged a tick (or all), up to
- * budget pages.  Under s->lock. */
-static size_t seg_purge(hk_pseg_t *s, bool all, size_t budget) {
+/* Purge the free resident pages of s that aged a tick, up to budget
+ * pages.  Under s->lock. */
+static size_t seg_purge(hk_pseg_t *s, size_t budget) {
   size_t start = budget;
   for (uint64_t m = s->bins; m && budget; m &= m - 1)
     for (uint32_t i = s->bin[__builtin_ctzll(m)]; i != NIL && budget; i = s->runs[i].next)
-      purge_run(s, i, all ? NULL : s->aged, &budget);
+      purge_run(s, i, s->aged, &budget);
   return start - budget;
+}
+
+/* Trim: every free run goes back whole, whatever its dirty bits say (under
+ * transparent huge pages, a page never handed out is resident when another
+ * in its 2 MiB was touched), and an empty segment's entry pages too: they
+ * are all zero but the one run's head and tail, and read as zero again.
+ * Once per segment until it hands out a run again.  Returns dirty pages
+ * purged.  Under s->lock. */
+static size_t seg_trim(hk_pseg_t *s) {
+  if (s->trimmed) return 0;
+  size_t n = 0;
+  for (uint64_t m = s->bins; m; m &= m - 1)
+    for (uint32_t i = s->bin[__builtin_ctzll(m)]; i != NIL; i = s->runs[i].next) {
+      uint32_t len = s->runs[i].len, d = bits_count(s->dirty, i, len);
+      hk_os_purge(page_addr(s, i), (size_t)len << PG_SHIFT);
+      bits_clear(s->dirty, i, len);
+      count_dirty(s, -(int64_t)d);
+      n += d;
+    }
+  atomic_fetch_add_explicit(&purged_pages, n, memory_order_relaxed);
+  if (s->used_pages == 0) {
+    uintptr_t from = ((uintptr_t)&s->runs[s->first + 1] + PG_SIZE - 1) & ~(uintptr_t)(PG_SIZE - 1);
+    uintptr_t to = (uintptr_t)&s->runs[s->npages - 1] & ~(uintptr_t)(PG_SIZE - 1);
+    if (to > from) hk_os_purge((void *)from, to - from);
+  }
+  s->trimmed = true;
+  return n;
 }
 
 /* Decay: the free pages resident now have aged at the next tick. */
@@ -365,7 +393,7 @@ static void seg_age(hk_pseg_t *s) {
 }
 
 /* One decay tick over every segment: purge what aged beyond the retained
- * pages (all: every free page), a batch per lock hold, then age the rest.
+ * pages, a batch per lock hold (all: trim every segment), then age the rest.
  * `wait`: take busy locks (the adaptive thread) or skip them (a free).
  * Returns bytes purged. */
 static size_t decay(bool all, bool wait) {
@@ -373,11 +401,12 @@ static size_t decay(bool all, bool wait) {
   for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) {
     if (wait) hk_lock(&s->lock);
     else if (pthread_mutex_trylock(&s->lock) != 0) continue;
-    for (; !s->released;) {
+    if (all && !s->released) total += seg_trim(s);
+    for (; !s->released && !all;) {
       size_t over = atomic_load_explicit(&dirty_pages, memory_order_relaxed);
       over = over > keep ? over - keep : 0;
       if (!over) break;
-      size_t n = seg_purge(s, all, over < DECAY_BATCH_PG ? over : DECAY_BATCH_PG);
+      size_t n = seg_purge(s, over < DECAY_BATCH_PG ? over : DECAY_BATCH_PG);
       total += n;
       if (n < DECAY_BATCH_PG) break;
       hk_unlock(&s->lock);                  /* let the program in between batches */
@@ -443,6 +472,7 @@ static void *seg_alloc(hk_pseg_t *s, uint32_t n, size_t align, uint64_t *dirty_c
   if (i == NIL) return NULL;
   uint32_t at = carve(s, i, n, align);
   s->runs[at].heap = hk_heap_tls;
+  s->trimmed = false;
   uint32_t d = bits_count(s->dirty, at, n);
   if (dirty_copy && d && d < n) {
     FOR_WORDS(at, n, w, m) {
@@ -517,6 +547,7 @@ void *hk_pages_alloc(hk_heap_t *h, size_t n, size_t align, bool zero) {
     p = seg_alloc(s, np, align, copy, &d);
     hk_unlock(&s->lock);
     stage = HAK_STAGE_OS;
+    if (hk_os_thp_crossed()) hk_thp_advise_all();
   } else if (d == 0) {
     stage = HAK_STAGE_NEW_SLAB;
   }
@@ -658,6 +689,13 @@ void hk_pages_age(void) {
     if (!s->released) seg_age(s);
     hk_unlock(&s->lock);
   }
+}
+
+/* HAKMEM_THP=auto crossed its threshold: huge pages for every segment. */
+void hk_pages_advise_thp(void) {
+  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next)
+    if (!__atomic_load_n(&s->released, __ATOMIC_RELAXED))
+      hk_os_advise_thp(s, (size_t)s->units << HK_SS_SHIFT);
 }
 
 /* Runs taken and freed, ever (the adaptive thread's idle test). */

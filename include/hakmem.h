@@ -72,7 +72,7 @@ enum hak_stage {
   HAK_STAGE_NEW_SLAB,  /* a never used slab of an owned SuperSlab            */
   HAK_STAGE_NEW_SS,    /* a SuperSlab from the arena or an exited thread     */
   HAK_STAGE_OS,        /* fresh memory from the kernel (mmap)                */
-  HAK_STAGE_BIGCACHE,  /* a cached mapping (blocks > 1 MiB)                  */
+  HAK_STAGE_BIGCACHE,  /* unused: the BigCache gave way to the page layer   */
   HAK_STAGE_COUNT
 };
 
@@ -98,10 +98,10 @@ struct hak_stats {
   /* memory, as mallinfo2 reports it */
   uint64_t in_use_bytes;       /* blocks handed out (uordblks + hblkhd)         */
   uint64_t superslab_bytes;    /* SuperSlabs in use (mallinfo2.arena)           */
-  uint64_t direct_bytes;       /* mappings of blocks > 1 MiB (hblkhd)           */
+  uint64_t direct_bytes;       /* mappings of blocks > 64 MiB (hblkhd)          */
   uint64_t direct_count;       /* (hblks)                                       */
-  uint64_t bigcache_bytes;     /* cached mappings (keepcost)                    */
-  uint64_t bigcache_hits, bigcache_misses;
+  uint64_t bigcache_bytes;     /* unused (0): the BigCache gave way to the page */
+  uint64_t bigcache_hits, bigcache_misses;   /* layer; kept for the ABI        */
   uint64_t mapped_bytes;       /* address space hakmem holds                    */
   uint64_t committed_bytes;    /* of which possibly resident (not purged)       */
   uint64_t resident_bytes;     /* the process's resident set (/proc/self/statm) */
@@ -126,7 +126,7 @@ struct hak_stats {
   uint64_t ace_purged_bytes;   /* free memory it gave back (decay and idle trim) */
   uint64_t ace_trimmed_bytes;  /* of which by idle trim                          */
   uint64_t ace_unmapped_bytes; /* empty SuperSlabs unmapped                      */
-  uint64_t ace_bigcache_bytes; /* cached big mappings purged or unmapped         */
+  uint64_t ace_bigcache_bytes; /* unused (0), kept for the ABI                   */
   uint64_t ace_reopens;        /* learning re-opened by a drift of the workload  */
   struct hak_stats_strategy {
     char name[16];

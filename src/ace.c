@@ -1,11 +1,12 @@
 /* hakmem ace: the adaptive layer.  A background thread observes, decides and
  * applies, every epoch, off the program's threads:
  *   - decay purge: free slabs of thread heaps, free SuperSlabs of the arena
- *     and cached big mappings that stayed unused for the purge delay give
+ *     and free page runs that stayed unused for the purge delay give
  *     their pages back (batched madvise, a few MiB per lock hold); arena
  *     SuperSlabs that then stay empty are unmapped;
- *   - idle trim: a heap whose spans did not change for a while loses the
- *     free memory it retains;
+ *   - idle trim: a heap whose spans did not change for a while, and the
+ *     page layer once no run was taken or freed for as long, lose the free
+ *     memory they retain;
  *   - refill batch: size classes refilled often get more blocks per refill;
  *   - learning (learning, research): K candidate strategies compete on a
  *     cost per allocation from CPU time, page faults and resident memory,
@@ -33,16 +34,16 @@
 /* The candidates learning mode chooses from: each a vector of the knobs
  * (hk_tune) that the slow paths read. */
 typedef struct strategy_s {
-  uint32_t purge_delay_ms, retain_mb, bigcache_mb;
+  uint32_t purge_delay_ms, retain_mb;
   uint8_t refill_max;          /* pages carved per refill, at most          */
 } strategy_t;
 
 const char *const hk_strategy_names[HK_STRATEGIES] = { "lean", "balanced", "warm", "hoard" };
 static const strategy_t strategies[HK_STRATEGIES] = {
-  { 50,   0,   16,   1 },
-  { 100,  8,   64,   4 },
-  { 1000, 64,  256,  4 },
-  { 5000, 256, 1024, 8 },
+  { 50,   0,   1 },
+  { 100,  8,   4 },
+  { 1000, 64,  4 },
+  { 5000, 256, 8 },
 };
 
 /* Cost of an epoch per allocation, in CPU nanoseconds: CPU time, plus a
@@ -77,7 +78,7 @@ static struct {
   uint32_t pages_idle_ms;   /* since when they stayed put */
   bool pages_trimmed;       /* the idle trim went by since */
   uint32_t quiet_epochs;
-  uint64_t epochs, purged, trimmed, unmapped, bigcache;   /* bytes */
+  uint64_t epochs, purged, trimmed, unmapped;   /* bytes */
   uint64_t refill_prev[HK_NUM_CLASSES];
   /* learning */
   bool learning;
@@ -128,7 +129,6 @@ static void apply_strategy(unsigned i) {
   ace.strategy = i;
   HK_TUNE_SET(purge_delay_ms, s->purge_delay_ms);
   HK_TUNE_SET(retain_mb, s->retain_mb);
-  HK_TUNE_SET(bigcache_mb, s->bigcache_mb);
 }
 
 static uint8_t refill_max(void) {
@@ -255,7 +255,7 @@ static bool ace_epoch(uint64_t now, uint32_t elapsed) {
     rss = hk_os_resident_bytes();
     ace.grown_bytes += rss > ace.rss ? rss - ace.rss : 0;
   }
-  size_t heaps = 0, trimmed = 0, arena = 0, unmapped = 0, cached;
+  size_t heaps = 0, trimmed = 0, arena = 0, unmapped = 0;
   for (hk_heap_t *h = hk_heap_all(); h; h = h->all_next) {
     if (!__atomic_load_n(&h->ss_avail.first, __ATOMIC_RELAXED)) continue;
     unsigned t;
@@ -284,25 +284,22 @@ static bool ace_epoch(uint64_t now, uint32_t elapsed) {
     ace.last_unmap_ms = now;
     unmapped = hk_arena_unmap_stale();
   }
-  cached = hk_bigcache_decay(now, delay, idle_ms);
   bool refills = HK_TELEMETRY && tune_refills(elapsed);
   if (hk_cfg.learning) {
-    ace.purged_bytes += heaps + arena + cached;
-    ace.rss = heaps + arena + cached ? hk_os_resident_bytes() : rss;
+    ace.purged_bytes += heaps + arena;
+    ace.rss = heaps + arena ? hk_os_resident_bytes() : rss;
     learn_epoch(now);
   }
   ace.purged += heaps + arena;
   ace.trimmed += trimmed;
   ace.unmapped += unmapped;
-  ace.bigcache += cached;
-  bool acted = heaps || arena || unmapped || cached;
+  bool acted = heaps || arena || unmapped;
   if (acted && logs())
     hk_log("ace: purged %.1f MiB of heaps and page runs (%.1f MiB by idle trim), %.1f MiB of free SuperSlabs; "
-           "unmapped %.1f MiB; BigCache gave back %.1f MiB", (double)heaps / (1 << 20),
-           (double)trimmed / (1 << 20), (double)arena / (1 << 20), (double)unmapped / (1 << 20),
-           (double)cached / (1 << 20));
+           "unmapped %.1f MiB", (double)heaps / (1 << 20), (double)trimmed / (1 << 20),
+           (double)arena / (1 << 20), (double)unmapped / (1 << 20));
   return acted || refills || hk_heap_any_dirty() || hk_arena_free_dirty_bytes() ||
-         hk_bigcache_resident_bytes() || hk_pages_dirty_bytes();
+         hk_pages_dirty_bytes();
 }
 
 static void *ace_main(void *arg) {
@@ -353,7 +350,7 @@ void hk_ace_init(void) {
  * the thread once there is free memory worth purging. */
 void hk_ace_start(void) {
   if (hk_heap_dirty_bytes_self() < START_BYTES && hk_arena_free_dirty_bytes() == 0 &&
-      hk_bigcache_bytes() == 0 && hk_pages_dirty_bytes() < START_BYTES)
+      hk_pages_dirty_bytes() < START_BYTES)
     return;
   int expected = HK_ACE_IDLE;
   hk_lock(&ace_lock);           /* fork waits for the thread to exist or not */
@@ -415,7 +412,6 @@ void hk_ace_stats(struct hak_stats *st) {
   st->ace_purged_bytes = ace.purged;
   st->ace_trimmed_bytes = ace.trimmed;
   st->ace_unmapped_bytes = ace.unmapped;
-  st->ace_bigcache_bytes = ace.bigcache;
   st->ace_reopens = ace.learn.reopens;
   st->nstrategies = hk_cfg.learning ? HK_STRATEGIES : 0;
   for (unsigned i = 0; i < st->nstrategies; i++) {

@@ -12,7 +12,7 @@ static void *alloc_big(hk_heap_t *h, size_t n) {
     if (p) return p;
   }
   if (n > HK_MAX_REQUEST) return NULL;
-  return hk_direct_alloc(n, 1, false);
+  return hk_direct_alloc(n, 1);
 }
 
 static hk_heap_t *heap_ready(void) {
@@ -86,11 +86,11 @@ void *hk_calloc(size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (n > HK_SMALL_MAX) {              /* pages known to be zero are not cleared */
+  if (n > HK_SMALL_MAX) {   /* pages known to be zero are not cleared; mappings are fresh */
     hk_heap_t *h = heap_ready();       /* the config first */
     if (!h) { errno = ENOMEM; return NULL; }
     void *p = n <= HK_PAGES_MAX ? hk_pages_alloc(h, n, 1, true) : NULL;
-    if (!p) p = hk_direct_alloc(n, 1, true);
+    if (!p) p = hk_direct_alloc(n, 1);
     if (!p) errno = ENOMEM;
     return p;
   }
@@ -120,7 +120,7 @@ void *hk_aligned(size_t align, size_t n) {
     p = hk_pages_alloc(h, n, align, false);
     if (p) goto done;
   }
-  p = hk_direct_alloc(n, align, false);
+  p = hk_direct_alloc(n, align);
 done:
   if (!p) errno = ENOMEM;
   hk_assert(!p || ((uintptr_t)p & (align - 1)) == 0);

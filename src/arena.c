@@ -30,6 +30,7 @@ typedef struct chunk_s {
 static chunk_t chunks[MAX_CHUNKS];
 static size_t chunk_count;
 static size_t dirty_free;  /* free SuperSlabs whose pages may be resident */
+static _Atomic size_t in_use;   /* SuperSlabs handed out (read unlocked) */
 static uint64_t last_purge_ms;
 static hk_lock_t arena_lock = HK_LOCK_INIT;
 
@@ -62,7 +63,7 @@ static bool reserve_chunk(void) {
     uint32_t n = sizes[k];
     uint8_t *base = hk_os_map_aligned((size_t)n * HK_SS_SIZE, HK_SS_SIZE, 0);
     if (base) {
-      hk_os_advise_thp(base, (size_t)n * HK_SS_SIZE);
+      hk_os_advise_thp(base, (size_t)n * HK_SS_SIZE, false);
       chunks[chunk_count++] = (chunk_t){ base, n, all_bits(n), all_bits(n), 0, 0, 0, 0, 0 };
       return true;
     }
@@ -92,6 +93,7 @@ static hk_superslab_t *take(chunk_t *c, uint32_t avail, bool *clean) {
   *clean = (c->clean_mask & bit) != 0;
   if (!*clean) dirty_free--;
   c->free_mask &= ~bit;
+  atomic_fetch_add_explicit(&in_use, 1, memory_order_relaxed);
   c->clean_mask &= ~bit;
   c->aged_mask &= ~bit;
   c->purged_mask &= ~bit;
@@ -124,11 +126,10 @@ hk_superslab_t *hk_arena_alloc_ss(bool *clean, bool *from_os) {
   hk_unlock(&arena_lock);
   if (ss) {
     hk_map_set(ss, HK_SS_SIZE, hk_hardened() ? HK_MAP_SLABS_SLOW : HK_MAP_SLABS);
-    if (*from_os && hk_os_thp_crossed()) hk_thp_advise_all();
+    hk_thp_check();
     return ss;
   }
   /* Out of address space: give back what we hold and try once more. */
-  hk_bigcache_flush();
   hk_arena_trim(true);
   hk_pages_release();
   hk_lock(&arena_lock);
@@ -138,6 +139,11 @@ hk_superslab_t *hk_arena_alloc_ss(bool *clean, bool *from_os) {
   hk_unlock(&arena_lock);
   if (ss) hk_map_set(ss, HK_SS_SIZE, hk_hardened() ? HK_MAP_SLABS_SLOW : HK_MAP_SLABS);
   return ss;
+}
+
+/* SuperSlabs in use, in bytes (HAKMEM_THP=auto's measure). */
+size_t hk_arena_in_use_bytes(void) {
+  return atomic_load_explicit(&in_use, memory_order_relaxed) * HK_SS_SIZE;
 }
 
 /* Free SuperSlabs whose pages may still be resident. */
@@ -203,6 +209,7 @@ void hk_arena_free_ss(hk_superslab_t *ss) {
   hk_assert(c != NULL && !(c->free_mask & bit));
   if (c) {
     c->free_mask |= bit;
+    atomic_fetch_sub_explicit(&in_use, 1, memory_order_relaxed);
     if (clean) c->clean_mask |= bit;
     else if (++dirty_free >= PURGE_BATCH_SS) {
       /* with the adaptive thread running, the decay is its job */
@@ -294,7 +301,7 @@ size_t hk_arena_unmap_stale(void) {
 void hk_arena_advise_thp(void) {
   hk_lock(&arena_lock);
   for (size_t i = 0; i < chunk_count; i++)
-    hk_os_advise_thp(chunks[i].base, (size_t)chunks[i].n * HK_SS_SIZE);
+    hk_os_advise_thp(chunks[i].base, (size_t)chunks[i].n * HK_SS_SIZE, false);
   hk_unlock(&arena_lock);
 }
 

@@ -12,39 +12,37 @@
 
 extern char **environ;
 
-enum { K_MODE, K_PURGE, K_RETAIN, K_BIGCACHE, K_THP, K_STATS, K_VERBOSE, K_STRATEGY, K_LOG,
+enum { K_MODE, K_PURGE, K_RETAIN, K_THP, K_STATS, K_VERBOSE, K_STRATEGY, K_LOG,
        K_HARDEN, K_COUNT };
 
 static const char *const knob_names[K_COUNT] = {
-  "HAKMEM_MODE", "HAKMEM_PURGE_DELAY_MS", "HAKMEM_RETAIN_MB", "HAKMEM_BIGCACHE_MB",
-  "HAKMEM_THP", "HAKMEM_STATS", "HAKMEM_VERBOSE", "HAKMEM_STRATEGY", "HAKMEM_LOG",
+  "HAKMEM_MODE", "HAKMEM_PURGE_DELAY_MS", "HAKMEM_RETAIN_MB", "HAKMEM_THP", "HAKMEM_STATS", "HAKMEM_VERBOSE", "HAKMEM_STRATEGY", "HAKMEM_LOG",
   "HAKMEM_HARDEN",
 };
 static const char *const accepted[K_COUNT] = {
-  "minimal|fast|balanced|learning|research", "0..60000", "0..4096", "0..4096",
-  "off|auto|on", "0|1|json:PATH", "0|1", "elo|ucb1|lean|balanced|warm|hoard", "PATH",
+  "minimal|fast|balanced|learning|research", "0..60000", "0..4096", "off|auto|on", "0|1|json:PATH", "0|1", "elo|ucb1|lean|balanced|warm|hoard", "PATH",
   "0|1|zero",
 };
-static const uint32_t max_value[K_COUNT] = { 0, 60000, 4096, 4096, 0, 0, 1, 0, 0, 0 };
+static const uint32_t max_value[K_COUNT] = { 0, 60000, 4096, 0, 0, 1, 0, 0, 0 };
 static const char *const harden_names[] = { "0", "1", "zero" };
 static const char *const strategy_names[] = { "elo", "ucb1" };
 
 const char *const hk_mode_names[] = { "minimal", "fast", "balanced", "learning", "research" };
 static const char *const thp_names[] = { "off", "auto", "on" };
 
-/* Per mode: purge delay, retain, bigcache, thp, stats, verbose, adaptive
- * thread, learning. */
-static const uint32_t mode_defaults[5][8] = {
-  [HAK_MODE_MINIMAL]  = { 0,    0,  0,   HK_THP_OFF,  HK_STATS_OFF,   0, 0, 0 },
-  [HAK_MODE_FAST]     = { 1000, 64, 256, HK_THP_AUTO, HK_STATS_OFF,   0, 0, 0 },
-  [HAK_MODE_BALANCED] = { 100,  8,  64,  HK_THP_AUTO, HK_STATS_OFF,   0, 1, 0 },
-  [HAK_MODE_LEARNING] = { 100,  8,  64,  HK_THP_AUTO, HK_STATS_OFF,   0, 1, 1 },
-  [HAK_MODE_RESEARCH] = { 100,  8,  64,  HK_THP_ON,   HK_STATS_TABLE, 1, 1, 1 },
+/* Per mode: purge delay, retain, thp, stats, verbose, adaptive thread,
+ * learning. */
+static const uint32_t mode_defaults[5][7] = {
+  [HAK_MODE_MINIMAL]  = { 0,    0,  HK_THP_OFF,  HK_STATS_OFF,   0, 0, 0 },
+  [HAK_MODE_FAST]     = { 1000, 64, HK_THP_AUTO, HK_STATS_OFF,   0, 0, 0 },
+  [HAK_MODE_BALANCED] = { 100,  8,  HK_THP_AUTO, HK_STATS_OFF,   0, 1, 0 },
+  [HAK_MODE_LEARNING] = { 100,  8,  HK_THP_AUTO, HK_STATS_OFF,   0, 1, 1 },
+  [HAK_MODE_RESEARCH] = { 100,  8,  HK_THP_ON,   HK_STATS_TABLE, 1, 1, 1 },
 };
 
-hk_config_t hk_cfg = { HAK_MODE_BALANCED, 100, 8, 64, HK_THP_AUTO, HK_STATS_OFF, 0,
+hk_config_t hk_cfg = { HAK_MODE_BALANCED, 100, 8, HK_THP_AUTO, HK_STATS_OFF, 0,
                        HK_STRATEGY_ELO, 1, 0, HK_HARDEN_DEFAULT, "", "" };
-hk_tune_t hk_tune = { 100, 8, 64, { 0 } };
+hk_tune_t hk_tune = { 100, 8, { 0 } };
 int hk_log_fd = 2;
 static bool from_env[K_COUNT];
 
@@ -70,12 +68,11 @@ static void apply_mode(unsigned mode) {
   hk_cfg.mode = mode;
   hk_cfg.purge_delay_ms = d[0];
   hk_cfg.retain_mb = d[1];
-  hk_cfg.bigcache_mb = d[2];
-  hk_cfg.thp = d[3];
-  hk_cfg.stats = d[4];
-  hk_cfg.verbose = d[5];
-  hk_cfg.ace = d[6];
-  hk_cfg.learning = d[7];
+  hk_cfg.thp = d[2];
+  hk_cfg.stats = d[3];
+  hk_cfg.verbose = d[4];
+  hk_cfg.ace = d[5];
+  hk_cfg.learning = d[6];
 }
 
 static int word_index(const char *v, const char *const *words, int n) {
@@ -103,7 +100,6 @@ static const char *knob_value(int k, char *buf, size_t size) {
   case K_MODE: return hk_mode_names[hk_cfg.mode];
   case K_PURGE: snprintf(buf, size, "%u", (unsigned)hk_cfg.purge_delay_ms); return buf;
   case K_RETAIN: snprintf(buf, size, "%u", (unsigned)hk_cfg.retain_mb); return buf;
-  case K_BIGCACHE: snprintf(buf, size, "%u", (unsigned)hk_cfg.bigcache_mb); return buf;
   case K_THP: return thp_names[hk_cfg.thp];
   case K_STATS:
     if (hk_cfg.stats != HK_STATS_JSON) return hk_cfg.stats ? "1" : "0";
@@ -157,7 +153,6 @@ static bool set_knob(int k, const char *v) {
     if (!parse_number(v, max_value[k], &x)) return false;
     if (k == K_PURGE) hk_cfg.purge_delay_ms = x;
     else if (k == K_RETAIN) hk_cfg.retain_mb = x;
-    else if (k == K_BIGCACHE) hk_cfg.bigcache_mb = x;
     else hk_cfg.verbose = x;
     return true;
   }
@@ -223,7 +218,6 @@ void hk_config_init(void) {
   }
   hk_tune.purge_delay_ms = hk_cfg.purge_delay_ms;
   hk_tune.retain_mb = hk_cfg.retain_mb;
-  hk_tune.bigcache_mb = hk_cfg.bigcache_mb;
   memset(hk_tune.refill_pages, 1, sizeof hk_tune.refill_pages);
   if (!hk_cfg.verbose) return;
   for (int k = 0; k < K_COUNT; k++) {

@@ -21,7 +21,6 @@ typedef struct hk_config_s {
   unsigned mode;              /* enum hak_mode                                */
   uint32_t purge_delay_ms;    /* free memory stays resident this long         */
   uint32_t retain_mb;         /* per heap, free and resident before any purge */
-  uint32_t bigcache_mb;       /* cached mappings of blocks > 1 MiB            */
   unsigned thp;               /* HK_THP_*                                     */
   unsigned stats;             /* HK_STATS_*: printed at exit                  */
   unsigned verbose;
@@ -47,7 +46,6 @@ extern const char *const hk_strategy_names[HK_STRATEGIES];
 typedef struct hk_tune_s {
   uint32_t purge_delay_ms;
   uint32_t retain_mb;
-  uint32_t bigcache_mb;
   uint8_t refill_pages[80];   /* per size class: pages carved per refill      */
 } hk_tune_t;
 extern hk_tune_t hk_tune;

@@ -79,14 +79,12 @@ static void fork_prepare(void) {
   hk_stats_fork_prepare();
   hk_ace_fork_prepare();
   hk_heap_fork_prepare();
-  hk_large_fork_prepare();
   hk_pages_fork_prepare();
   hk_arena_fork_prepare();
 }
 static void fork_parent(void) {
   hk_arena_fork_parent();
   hk_pages_fork_parent();
-  hk_large_fork_parent();
   hk_heap_fork_parent();
   hk_ace_fork_parent();
   hk_stats_fork_parent();
@@ -94,7 +92,6 @@ static void fork_parent(void) {
 static void fork_child(void) {
   hk_arena_fork_child();
   hk_pages_fork_child();
-  hk_large_fork_child();
   hk_heap_fork_child();
   hk_stats_fork_child();
   hk_ace_fork_child();
@@ -136,11 +133,16 @@ __attribute__((constructor)) static void hk_constructor(void) {
   if (hk_heap_tls == &hk_heap_empty) hk_thread_init();
 }
 
-/* HAKMEM_THP=auto crossed its threshold (hk_os_thp_crossed): what was
- * mapped before gets huge pages too. */
-void hk_thp_advise_all(void) {
-  hk_arena_advise_thp();
-  hk_pages_advise_thp();
+/* HAKMEM_THP=auto: once the heap (SuperSlabs, page runs and mappings in
+ * use) holds HK_THP_AUTO_FROM, what is mapped gets huge pages too (later
+ * mappings get them when made). */
+void hk_thp_check(void) {
+  size_t direct, count;
+  hk_direct_stats(&direct, &count);
+  if (hk_os_thp_crossed(hk_arena_in_use_bytes() + hk_pages_live_bytes() + direct)) {
+    hk_arena_advise_thp();
+    hk_pages_advise_thp();
+  }
 }
 
 /* malloc_trim: take every remote free and abandoned SuperSlab, then give
@@ -151,7 +153,7 @@ size_t hk_trim(void) {
     hk_heap_collect(h, true);
     hk_heap_reclaim_all(h);
   }
-  size_t n = hk_bigcache_flush() + hk_pages_trim();
+  size_t n = hk_pages_trim();
   if (h != &hk_heap_empty) n += hk_heap_purge_all(h);
   return n + hk_arena_trim(false);
 }

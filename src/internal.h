@@ -142,10 +142,9 @@ void *hk_os_map_aligned(size_t size, size_t align, size_t skew);
 bool hk_os_map_fixed(void *addr, size_t size);
 void hk_os_unmap(void *p, size_t size);
 void hk_os_purge(void *p, size_t size);
-#define HK_THP_AUTO_FROM ((size_t)128 << 20)  /* HAKMEM_THP=auto: huge pages from this much mapped */
-void hk_os_advise_thp(void *p, size_t size);
-bool hk_os_thp_crossed(void);
-void hk_thp_advise_all(void);
+#define HK_THP_AUTO_FROM ((size_t)32 << 20)   /* HAKMEM_THP=auto: huge pages from this heap on */
+void hk_os_advise_thp(void *p, size_t size, bool runs);
+bool hk_os_thp_crossed(size_t held);
 bool hk_os_remap_inplace(void *p, size_t old_size, size_t new_size);
 bool hk_os_remap_move(void *p, size_t old_size, size_t new_size, void *to);
 uint64_t hk_os_resident_bytes(void);
@@ -161,6 +160,7 @@ void hk_arena_visit(hk_ss_visitor fn, void *arg);
 size_t hk_arena_decay(bool all);
 void hk_arena_age(void);
 void hk_arena_advise_thp(void);
+size_t hk_arena_in_use_bytes(void);
 size_t hk_arena_unmap_stale(void);
 void hk_arena_fork_prepare(void);
 void hk_arena_fork_parent(void);
@@ -249,6 +249,7 @@ void hk_pages_age(void);
 void hk_pages_advise_thp(void);
 uint64_t hk_pages_activity(void);
 size_t hk_pages_dirty_bytes(void);
+size_t hk_pages_live_bytes(void);
 size_t hk_pages_trim(void);
 size_t hk_pages_release(void);
 void hk_pages_orphan(hk_heap_t *h);
@@ -261,19 +262,12 @@ void hk_pages_fork_prepare(void);
 void hk_pages_fork_parent(void);
 void hk_pages_fork_child(void);
 
-/* large.c: direct mappings and the BigCache */
-void *hk_direct_alloc(size_t n, size_t align, bool zero);
+/* large.c: direct mappings */
+void *hk_direct_alloc(size_t n, size_t align);
 void hk_direct_free(hk_superslab_t *hdr);
 void *hk_direct_realloc(hk_superslab_t *hdr, void *p, size_t n);
 size_t hk_direct_usable(hk_superslab_t *hdr, const void *p);
-size_t hk_bigcache_flush(void);
-size_t hk_bigcache_bytes(void);
-size_t hk_bigcache_resident_bytes(void);
-size_t hk_bigcache_decay(uint64_t now, uint32_t purge_ms, uint32_t evict_ms);
 void hk_direct_stats(size_t *bytes, size_t *count);
-void hk_large_fork_prepare(void);
-void hk_large_fork_parent(void);
-void hk_large_fork_child(void);
 
 /* alloc.c / free.c: slow paths of the malloc family */
 void *hk_malloc_generic(hk_heap_t *h, size_t n);
@@ -331,6 +325,7 @@ uint64_t hk_now_ms(void);
 
 /* init.c */
 hk_heap_t *hk_thread_init(void);
+void hk_thp_check(void);
 size_t hk_trim(void);
 
 #endif /* HK_INTERNAL_H */

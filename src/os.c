@@ -119,23 +119,25 @@ void hk_os_purge(void *p, size_t size) {
 }
 
 /* HAKMEM_THP: ask for transparent huge pages (on), refuse them (off), or
- * (auto) ask for them once hakmem holds HK_THP_AUTO_FROM of mappings, and
- * leave the system's policy before.  A heap that large pays a fault per
- * 2 MiB instead of 512 (a build-up runs several times faster) while a 2 MiB
- * page is a small share of it; a small program stays lean. */
+ * (auto) ask for them on page segments (`runs`: blocks of 32 KiB and more,
+ * where a 2 MiB page is at most a few blocks) and elsewhere once the heap
+ * holds HK_THP_AUTO_FROM, leaving the system's policy before.  A heap that
+ * large pays a fault per 2 MiB instead of 512 (a build-up runs several
+ * times faster) while a 2 MiB page is a small share of it; a program of
+ * small blocks and a small heap keeps 4 KiB pages and stays lean. */
 static _Atomic bool thp_wide;     /* auto: past the threshold */
 
-void hk_os_advise_thp(void *p, size_t size) {
-  if (hk_cfg.thp == HK_THP_AUTO && !atomic_load_explicit(&thp_wide, memory_order_relaxed)) return;
+void hk_os_advise_thp(void *p, size_t size, bool runs) {
+  if (hk_cfg.thp == HK_THP_AUTO && !runs && !atomic_load_explicit(&thp_wide, memory_order_relaxed)) return;
   madvise(p, size, hk_cfg.thp == HK_THP_OFF ? MADV_NOHUGEPAGE : MADV_HUGEPAGE);
   count(&hk_os_counters.madvise_calls);
 }
 
-/* After a new mapping: true once, when HAKMEM_THP=auto crosses the
- * threshold (the caller then advises what was mapped before). */
-bool hk_os_thp_crossed(void) {
+/* True once, when HAKMEM_THP=auto's heap (`held` bytes in use) crosses
+ * the threshold (the caller then advises what was mapped before). */
+bool hk_os_thp_crossed(size_t held) {
   if (hk_cfg.thp != HK_THP_AUTO || atomic_load_explicit(&thp_wide, memory_order_relaxed) ||
-      atomic_load_explicit(&hk_os_counters.mapped_bytes, memory_order_relaxed) < HK_THP_AUTO_FROM)
+      held < HK_THP_AUTO_FROM)
     return false;
   return !atomic_exchange_explicit(&thp_wide, true, memory_order_relaxed);
 }

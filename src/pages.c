@@ -162,25 +162,28 @@ static uint32_t free_run(hk_pseg_t *s, uint32_t i, uint32_t len) {
   return i;
 }
 
-/* A free run of at least n pages, or NIL: from the smallest bin that has
- * one, the lowest of the first few there (address order packs the live runs
- * low and leaves long free runs behind them). */
-static uint32_t find_fit(hk_pseg_t *s, uint32_t n) {
-  unsigned b = bin_of(n);
-  uint32_t best = NIL;
-  uint32_t i = s->bin[b];
-  for (int k = 0; k < SCAN_BIN && i != NIL; k++, i = s->runs[i].next)
-    if (s->runs[i].len >= n && i < best) best = i;
-  if (best != NIL) return best;
-  uint64_t above = s->bins & ~((2ull << b) - 1);      /* b = 63: none above */
-  if (!above) return NIL;
-  i = s->bin[__builtin_ctzll(above)];
-  for (int k = 0; k < SCAN_BIN && i != NIL; k++, i = s->runs[i].next)
-    if (i < best) best = i;
-  return best;
+static uint8_t *page_addr(hk_pseg_t *s, uint32_t i) { return (uint8_t *)s + ((size_t)i << PG_SHIFT); }
+
+/* The first page at or after i whose address is a multiple of align. */
+static uint32_t aligned_page(hk_pseg_t *s, uint32_t i, size_t align) {
+  uintptr_t a = ((uintptr_t)page_addr(s, i) + align - 1) & ~(uintptr_t)(align - 1);
+  return (uint32_t)((a - (uintptr_t)s) >> PG_SHIFT);
 }
 
-static uint8_t *page_addr(hk_pseg_t *s, uint32_t i) { return (uint8_t *)s + ((size_t)i << PG_SHIFT); }
+/* A free run that holds n pages at alignment align, or NIL: from the
+ * smallest bin that has one, the lowest of the first few there (address
+ * order packs the live runs low and leaves long free runs behind them). */
+static uint32_t find_fit(hk_pseg_t *s, uint32_t n, size_t align) {
+  for (uint64_t m = s->bins & ~((1ull << bin_of(n)) - 1); m; m &= m - 1) {
+    uint32_t best = NIL, i = s->bin[__builtin_ctzll(m)];
+    for (int k = 0; k < SCAN_BIN && i != NIL; k++, i = s->runs[i].next) {
+      uint32_t at = align > PG_SIZE ? aligned_page(s, i, align) : i;
+      if (at + n <= i + s->runs[i].len && i < best) best = i;
+    }
+    if (best != NIL) return best;
+  }
+  return NIL;
+}
 
 /* Take n pages at alignment align (a power of two) from free run i (which
  * fits), the rest going back to the bins.  Prefers the end whose pages are
@@ -190,8 +193,7 @@ static uint32_t carve(hk_pseg_t *s, uint32_t i, uint32_t n, size_t align) {
   bin_remove(s, i);
   clear_run(s, i, len);
   if (align > PG_SIZE) {
-    uintptr_t a = ((uintptr_t)page_addr(s, i) + align - 1) & ~(uintptr_t)(align - 1);
-    at = (uint32_t)((a - (uintptr_t)s) >> PG_SHIFT);
+    at = aligned_page(s, i, align);
   } else if (len > n && !(s->dirty[i / 64] >> (i % 64) & 1) &&
              (s->dirty[(end - 1) / 64] >> ((end - 1) % 64) & 1)) {
     at = end - n;                                     /* the warm end */
@@ -214,7 +216,9 @@ static size_t header_pages(uint32_t units) {
 
 /* Lay out a mapped segment's header: one free run of every page after it. */
 static void seg_init(hk_pseg_t *s, uint32_t units) {
-  hk_os_advise_thp(s, (size_t)units << HK_SS_SHIFT);
+  /* huge pages past the first 2 MiB, which holds the header (touched here
+   * and there: as one huge page it would all be resident) */
+  hk_os_advise_thp((uint8_t *)s + HK_SS_SIZE, ((size_t)units - 1) << HK_SS_SHIFT, true);
   size_t npages = (size_t)units << (HK_SS_SHIFT - PG_SHIFT), words = (npages + 63) / 64;
   s->kind = HK_SS_KIND_PAGES;
   s->units = units;
@@ -467,8 +471,7 @@ static void seg_validate(hk_pseg_t *s) {
 static void *seg_alloc(hk_pseg_t *s, uint32_t n, size_t align, uint64_t *dirty_copy,
                        uint32_t *dirty_n) {
   if (s->released) return NULL;
-  uint32_t extra = align > PG_SIZE ? (uint32_t)((align >> PG_SHIFT) - 1) : 0;
-  uint32_t i = find_fit(s, n + extra);
+  uint32_t i = find_fit(s, n, align);
   if (i == NIL) return NULL;
   uint32_t at = carve(s, i, n, align);
   s->runs[at].heap = hk_heap_tls;
@@ -500,8 +503,11 @@ static void *seg_alloc(hk_pseg_t *s, uint32_t n, size_t align, uint64_t *dirty_c
 void *hk_pages_alloc(hk_heap_t *h, size_t n, size_t align, bool zero) {
   uint32_t np = (uint32_t)((n + PG_SIZE - 1) >> PG_SHIFT);
   if (np == 0) np = 1;
-  uint32_t span = np + (align > PG_SIZE ? (uint32_t)(align >> PG_SHIFT) - 1 : 0);
-  int want = (int)bin_of(span);
+  /* Under huge pages a run of 2 MiB or more starts on one: else it would
+   * make one more huge page resident than it covers. */
+  if (np >= HK_SS_SIZE >> PG_SHIFT && align < HK_SS_SIZE && hk_cfg.thp != HK_THP_OFF) align = HK_SS_SIZE;
+  uint32_t span = np + (align > PG_SIZE ? (uint32_t)(align >> PG_SHIFT) - 1 : 0);   /* at worst */
+  int want = (int)bin_of(np);
   uint64_t copy_buf[HK_PAGES_MAX / PG_SIZE / 64];
   uint64_t *copy = zero ? copy_buf : NULL;
   if (zero) memset(copy_buf, 0, ((np + 63) / 64) * sizeof(uint64_t));
@@ -532,12 +538,11 @@ void *hk_pages_alloc(hk_heap_t *h, size_t n, size_t align, bool zero) {
       if (!p && best_bin == (unsigned)want) want++;   /* its runs of that bin were too short */
       if (want >= NBINS) break;
     }
-    want = (int)bin_of(span);
+    want = (int)bin_of(np);
   }
   if (!p) {
     hk_pseg_t *s = seg_new(h, span);
     if (!s) {                     /* out of address space: give back, try once more */
-      hk_bigcache_flush();
       hk_arena_trim(true);
       hk_pages_release();
       s = seg_new(h, span);
@@ -547,12 +552,14 @@ void *hk_pages_alloc(hk_heap_t *h, size_t n, size_t align, bool zero) {
     p = seg_alloc(s, np, align, copy, &d);
     hk_unlock(&s->lock);
     stage = HAK_STAGE_OS;
-    if (hk_os_thp_crossed()) hk_thp_advise_all();
   } else if (d == 0) {
     stage = HAK_STAGE_NEW_SLAB;
   }
   atomic_fetch_add_explicit(&live_pages, np, memory_order_relaxed);
-  if (np > d) atomic_fetch_add_explicit(&fresh_pages, np - d, memory_order_relaxed);
+  if (np > d) {                        /* fresh pages: huge pages from now on? */
+    atomic_fetch_add_explicit(&fresh_pages, np - d, memory_order_relaxed);
+    hk_thp_check();
+  }
   if (zero && d == np) memset(p, 0, (size_t)np << PG_SHIFT);
   else if (zero && d)                                 /* only the pages that may hold data */
     for (uint32_t k = 0; k < np; k++)
@@ -695,7 +702,7 @@ void hk_pages_age(void) {
 void hk_pages_advise_thp(void) {
   for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next)
     if (!__atomic_load_n(&s->released, __ATOMIC_RELAXED))
-      hk_os_advise_thp(s, (size_t)s->units << HK_SS_SHIFT);
+      hk_os_advise_thp((uint8_t *)s + HK_SS_SIZE, ((size_t)s->units - 1) << HK_SS_SHIFT, true);
 }
 
 /* Runs taken and freed, ever (the adaptive thread's idle test). */
@@ -704,6 +711,10 @@ uint64_t hk_pages_activity(void) {
   for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next)
     n += __atomic_load_n(&s->activity, __ATOMIC_RELAXED);
   return n;
+}
+
+size_t hk_pages_live_bytes(void) {
+  return atomic_load_explicit(&live_pages, memory_order_relaxed) << PG_SHIFT;
 }
 
 size_t hk_pages_dirty_bytes(void) {

@@ -119,8 +119,6 @@ static void add_tel(hk_tel_t *acc, const hk_tel_t *t) {
   for (unsigned i = 0; i < HK_TEL_LAT_BINS; i++) acc->lat[i] += LOAD(t->lat[i]);
   uint64_t mx = LOAD(t->lat_max);
   if (mx > acc->lat_max) acc->lat_max = mx;
-  acc->bigcache_hits += LOAD(t->bigcache_hits);
-  acc->bigcache_misses += LOAD(t->bigcache_misses);
 }
 
 static void add_heap(hk_heap_t *h, void *arg) { add_tel(arg, &h->tel); }
@@ -203,8 +201,6 @@ static void snapshot(size_t *small_blocks) {
     st->refills += c->refills;
   }
   for (unsigned i = 0; i < HAK_STAGE_COUNT; i++) st->stage[i] = sum.stage[i];
-  st->bigcache_hits = sum.bigcache_hits;
-  st->bigcache_misses = sum.bigcache_misses;
   uint64_t lat_n = 0;
   for (unsigned i = 0; i < HK_TEL_LAT_BINS; i++) lat_n += sum.lat[i];
   int l50 = percentile_bin(sum.lat, HK_TEL_LAT_BINS, lat_n, 50);
@@ -232,10 +228,9 @@ static void snapshot(size_t *small_blocks) {
   st->pages_segments = ps.segments;
   st->direct_bytes = direct_bytes;
   st->direct_count = direct_count;
-  st->bigcache_bytes = hk_bigcache_bytes();
   st->mapped_bytes = atomic_load(&hk_os_counters.mapped_bytes);
   st->committed_bytes = m.committed + hk_arena_free_dirty_bytes() + direct_bytes +
-                        hk_bigcache_resident_bytes() + ps.in_use + ps.free_resident + ps.header;
+                        ps.in_use + ps.free_resident + ps.header;
   st->abandoned_superslabs = hk_heap_abandoned_count();
   st->os_mmap = atomic_load(&hk_os_counters.mmap_calls);
   st->os_munmap = atomic_load(&hk_os_counters.munmap_calls);
@@ -280,7 +275,7 @@ static void mallinfo_locked(struct mallinfo2 *mi) {
   mi->hblkhd = st.direct_bytes;
   mi->uordblks = st.in_use_bytes - st.direct_bytes;    /* bytes in slab blocks and page runs */
   mi->fordblks = mi->arena > mi->uordblks ? mi->arena - mi->uordblks : 0;
-  mi->keepcost = st.bigcache_bytes;                    /* cached, releasable by malloc_trim */
+  mi->keepcost = st.pages_free_resident_bytes;         /* free and resident: malloc_trim's */
 }
 
 void hk_stats_mallinfo(struct mallinfo2 *mi) {
@@ -331,11 +326,10 @@ static const char *human(char *buf, size_t size, uint64_t v) {
 static const char *const ace_states[] = { "off", "not started", "running", "failed", "stopped" };
 
 static void print_ace_table(out_t *o, const struct hak_stats *s) {
-  char a[32], b[32], c[32], d[32];
-  outf(o, "  ace         thread %s, %llu epochs: purged %s (idle trim %s), unmapped %s, "
-       "bigcache gave back %s\n", ace_states[s->ace_state], U(s->ace_epochs),
-       human(a, sizeof a, s->ace_purged_bytes), human(b, sizeof b, s->ace_trimmed_bytes),
-       human(c, sizeof c, s->ace_unmapped_bytes), human(d, sizeof d, s->ace_bigcache_bytes));
+  char a[32], b[32], c[32];
+  outf(o, "  ace         thread %s, %llu epochs: purged %s (idle trim %s), unmapped %s\n",
+       ace_states[s->ace_state], U(s->ace_epochs), human(a, sizeof a, s->ace_purged_bytes),
+       human(b, sizeof b, s->ace_trimmed_bytes), human(c, sizeof c, s->ace_unmapped_bytes));
   if (!s->nstrategies) return;
   outf(o, "  strategy    %s (%s%s%s), learning re-opened %llu times\n",
        s->strategies[s->ace_strategy].name,
@@ -354,13 +348,13 @@ static void print_ace_table(out_t *o, const struct hak_stats *s) {
 static void print_ace_json(out_t *o, const struct hak_stats *s) {
   outf(o, "  \"ace\": {\"state\": \"%s\", \"learning\": \"%s\", \"strategy\": \"%s\", "
        "\"leader\": \"%s\", \"epochs\": %llu, \"purged_bytes\": %llu, \"trimmed_bytes\": %llu, "
-       "\"unmapped_bytes\": %llu, \"bigcache_bytes\": %llu, \"reopens\": %llu, "
+       "\"unmapped_bytes\": %llu, \"reopens\": %llu, "
        "\"strategies\": [", ace_states[s->ace_state],
        s->ace_learning == 2 ? "frozen" : s->ace_learning ? "learning" : "fixed",
        s->nstrategies ? s->strategies[s->ace_strategy].name : "",
        s->nstrategies ? s->strategies[s->ace_leader].name : "", U(s->ace_epochs),
        U(s->ace_purged_bytes), U(s->ace_trimmed_bytes), U(s->ace_unmapped_bytes),
-       U(s->ace_bigcache_bytes), U(s->ace_reopens));
+       U(s->ace_reopens));
   for (unsigned i = 0; i < s->nstrategies; i++) {
     const struct hak_stats_strategy *k = &s->strategies[i];
     outf(o, "%s\n    {\"name\": \"%s\", \"rating\": %.1f, \"mean_cost\": %.3f, "
@@ -377,9 +371,9 @@ static void print_table(out_t *o, const struct hak_stats *s) {
        hk_mode_names[s->mode], s->abi_version, s->telemetry ? "on" : "compiled out", s->threads);
   outf(o, "  operations  allocs %llu  frees %llu  remote frees %llu  refills %llu\n",
        U(s->allocs), U(s->frees), U(s->remote_frees), U(s->refills));
-  outf(o, "  memory      in use %s  superslabs %s  direct %s in %llu blocks  bigcache %s\n",
+  outf(o, "  memory      in use %s  superslabs %s  direct %s in %llu blocks\n",
        human(a, sizeof a, s->in_use_bytes), human(b, sizeof b, s->superslab_bytes),
-       human(c, sizeof c, s->direct_bytes), U(s->direct_count), human(d, sizeof d, s->bigcache_bytes));
+       human(c, sizeof c, s->direct_bytes), U(s->direct_count));
   outf(o, "              mapped %s  committed %s  process resident %s (peak %s)\n",
        human(a, sizeof a, s->mapped_bytes), human(b, sizeof b, s->committed_bytes),
        human(c, sizeof c, s->resident_bytes), human(d, sizeof d, s->peak_resident_bytes));
@@ -393,7 +387,6 @@ static void print_table(out_t *o, const struct hak_stats *s) {
        human(a, sizeof a, s->pages_in_use_bytes), human(b, sizeof b, s->pages_free_resident_bytes),
        human(c, sizeof c, s->pages_purged_bytes), U(s->pages_faults), U(s->pages_segments),
        human(d, sizeof d, s->pages_mapped_bytes));
-  outf(o, "  bigcache    hits %llu  misses %llu\n", U(s->bigcache_hits), U(s->bigcache_misses));
   outf(o, "  slow path   memory found in:");
   for (unsigned i = 0; i < HAK_STAGE_COUNT; i++) outf(o, " %s %llu", stage_names[i], U(s->stage[i]));
   outf(o, "\n  latency     slow path, %llu sampled: p50 < %llu ns  p95 < %llu ns  max %llu ns\n",
@@ -421,8 +414,6 @@ static void print_json(out_t *o, const struct hak_stats *s) {
   outf(o, "  \"in_use_bytes\": %llu, \"superslab_bytes\": %llu, \"direct_bytes\": %llu, "
        "\"direct_count\": %llu,\n", U(s->in_use_bytes), U(s->superslab_bytes),
        U(s->direct_bytes), U(s->direct_count));
-  outf(o, "  \"bigcache_bytes\": %llu, \"bigcache_hits\": %llu, \"bigcache_misses\": %llu,\n",
-       U(s->bigcache_bytes), U(s->bigcache_hits), U(s->bigcache_misses));
   outf(o, "  \"pages\": {\"mapped_bytes\": %llu, \"in_use_bytes\": %llu, \"free_resident_bytes\": %llu, "
        "\"purged_bytes\": %llu, \"faults\": %llu, \"segments\": %llu},\n",
        U(s->pages_mapped_bytes), U(s->pages_in_use_bytes), U(s->pages_free_resident_bytes),
@@ -487,7 +478,7 @@ void hk_stats_print(int fd) {
       "in use bytes     = %10zu\n"
       "max mmap regions = %10zu\n"
       "max mmap bytes   = %10zu\n"
-      "bigcache bytes   = %10zu\n"
+      "free resident of page runs = %10zu\n"
       "abandoned SuperSlabs = %zu (of %zu in use)\n",
       mi.arena, mi.uordblks, mi.arena + mi.hblkhd, mi.uordblks + mi.hblkhd,
       mi.hblks, mi.hblkhd, mi.keepcost, hk_heap_abandoned_count(), mi.arena / HK_SS_SIZE);

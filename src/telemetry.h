@@ -47,7 +47,6 @@ typedef struct hk_tel_s {
   uint64_t refills[HK_TEL_ROWS];
   uint32_t sizes[HK_TEL_ROWS][HK_TEL_BINS];
   uint64_t stage[HK_TEL_STAGES];
-  uint64_t bigcache_hits, bigcache_misses;
   uint64_t lat[HK_TEL_LAT_BINS];
   uint64_t lat_max;
   uint8_t tick;          /* slow mallocs x (256 / SIZE_EVERY): a sample when it wraps */

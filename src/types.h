@@ -109,10 +109,7 @@ typedef struct hk_superslab_s {
   uint8_t *user;                       /* pointer handed out                  */
   uint8_t in_full_list;                /* heap bookkeeping: on ss_full list   */
   uint8_t abandoned;                   /* on the abandoned list (under its lock) */
-  uint8_t purged;                      /* direct mapping cached with its pages purged */
-  uint8_t cached;                      /* direct mapping freed, in the BigCache */
   uint32_t purge_mark;                 /* free dirty slabs seen at the last purge tick */
-  uint64_t cached_ms;                  /* direct: when it entered the BigCache */
   uint64_t link_key;                   /* hardened: free-list link key (harden.h) */
   hk_slab_t slabs[HK_SLABS_PER_SS] __attribute__((aligned(64)));
 } hk_superslab_t;

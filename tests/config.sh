@@ -137,8 +137,8 @@ expect_lines() {
     fi
 }
 
-KNOWN="HAKMEM_MODE, HAKMEM_PURGE_DELAY_MS, HAKMEM_RETAIN_MB, HAKMEM_BIGCACHE_MB, HAKMEM_THP, HAKMEM_STATS, HAKMEM_VERBOSE, HAKMEM_STRATEGY, HAKMEM_LOG, HAKMEM_HARDEN"
-KNOBS="HAKMEM_MODE HAKMEM_PURGE_DELAY_MS HAKMEM_RETAIN_MB HAKMEM_BIGCACHE_MB HAKMEM_THP HAKMEM_STATS HAKMEM_VERBOSE HAKMEM_STRATEGY HAKMEM_LOG HAKMEM_HARDEN"
+KNOWN="HAKMEM_MODE, HAKMEM_PURGE_DELAY_MS, HAKMEM_RETAIN_MB, HAKMEM_THP, HAKMEM_STATS, HAKMEM_VERBOSE, HAKMEM_STRATEGY, HAKMEM_LOG, HAKMEM_HARDEN"
+KNOBS="HAKMEM_MODE HAKMEM_PURGE_DELAY_MS HAKMEM_RETAIN_MB HAKMEM_THP HAKMEM_STATS HAKMEM_VERBOSE HAKMEM_STRATEGY HAKMEM_LOG HAKMEM_HARDEN"
 
 unknown() { # NAME=VALUE
     echo "hakmem: warning: unknown variable $1 ignored (known: $KNOWN)"
@@ -147,7 +147,7 @@ accepted() { # knob
     case $1 in
     HAKMEM_MODE) echo "minimal|fast|balanced|learning|research" ;;
     HAKMEM_PURGE_DELAY_MS) echo "0..60000" ;;
-    HAKMEM_RETAIN_MB | HAKMEM_BIGCACHE_MB) echo "0..4096" ;;
+    HAKMEM_RETAIN_MB) echo "0..4096" ;;
     HAKMEM_THP) echo "off|auto|on" ;;
     HAKMEM_STATS) echo "0|1|json:PATH" ;;
     HAKMEM_VERBOSE) echo "0|1" ;;
@@ -164,15 +164,12 @@ mode_value() { # mode knob
     case $m.$2 in
     minimal.HAKMEM_PURGE_DELAY_MS) echo 0 ;;
     minimal.HAKMEM_RETAIN_MB) echo 0 ;;
-    minimal.HAKMEM_BIGCACHE_MB) echo 0 ;;
     minimal.HAKMEM_THP) echo off ;;
     fast.HAKMEM_PURGE_DELAY_MS) echo 1000 ;;
     fast.HAKMEM_RETAIN_MB) echo 64 ;;
-    fast.HAKMEM_BIGCACHE_MB) echo 256 ;;
     fast.HAKMEM_THP) echo auto ;;
     *.HAKMEM_PURGE_DELAY_MS) echo 100 ;;
     *.HAKMEM_RETAIN_MB) echo 8 ;;
-    *.HAKMEM_BIGCACHE_MB) echo 64 ;;
     research.HAKMEM_THP) echo on ;;
     *.HAKMEM_THP) echo auto ;;
     research.HAKMEM_STATS | research.HAKMEM_VERBOSE) echo 1 ;;
@@ -218,7 +215,6 @@ done
 for v in 0 1 100 60000; do expect "HAKMEM_PURGE_DELAY_MS=$v" balanced "" HAKMEM_PURGE_DELAY_MS=$v; done
 for v in 0 8 4096; do
     expect "HAKMEM_RETAIN_MB=$v" balanced "" HAKMEM_RETAIN_MB=$v
-    expect "HAKMEM_BIGCACHE_MB=$v" balanced "" HAKMEM_BIGCACHE_MB=$v
 done
 for v in off auto on; do expect "HAKMEM_THP=$v" balanced "" HAKMEM_THP=$v; done
 expect "HAKMEM_STATS=0" balanced "" HAKMEM_STATS=0
@@ -228,13 +224,13 @@ for v in elo ucb1 lean balanced warm hoard; do
 done
 for v in 0 1 zero; do expect "HAKMEM_HARDEN=$v" balanced "" HAKMEM_HARDEN=$v; done
 expect "every knob at once" fast "" HAKMEM_MODE=fast HAKMEM_PURGE_DELAY_MS=250 \
-    HAKMEM_RETAIN_MB=1 HAKMEM_BIGCACHE_MB=2 HAKMEM_THP=off HAKMEM_STATS=0 HAKMEM_VERBOSE=0
+    HAKMEM_RETAIN_MB=1 HAKMEM_THP=off HAKMEM_STATS=0 HAKMEM_VERBOSE=0
 expect "names that are not HAKMEM_*" balanced "" HAKMEMX=1 XHAKMEM_FOO=1 hakmem_mode=fast \
     HAKMEM=1 MY_HAKMEM_MODE=fast
 
 # ---- unknown names ----------------------------------------------------------------
 for e in HAKMEM_FOO=bar HAKMEM_FOO= HAKMEM_mode=fast HAKMEM_MODES=fast HAKMEM_PURGE_DELAY=5 \
-    HAKMEM_THP_=on HAKMEM_=x HAKMEM_BIGCACHE=1; do
+    HAKMEM_THP_=on HAKMEM_=x HAKMEM_BIGCACHE=1 HAKMEM_BIGCACHE_MB=64; do
     expect "unknown $e" balanced "$(unknown "$e")" "$e"
 done
 expect "unknown name beside good values" fast "$(unknown HAKMEM_STAT=1)" \
@@ -243,15 +239,13 @@ expect "unknown name beside good values" fast "$(unknown HAKMEM_STAT=1)" \
 # ---- bad values, one knob at a time (mode balanced) --------------------------------
 long100=$(printf 'x%.0s' $(seq 100))
 for v in abc "" -1 12x 99999999999999999999 4294967296 0x10 1.5 " 5" "5 " 1e3; do
-    for k in HAKMEM_PURGE_DELAY_MS HAKMEM_RETAIN_MB HAKMEM_BIGCACHE_MB; do
+    for k in HAKMEM_PURGE_DELAY_MS HAKMEM_RETAIN_MB; do
         expect "$k='$v'" balanced "$(bad $k "$v" balanced)" "$k=$v"
     done
 done
 expect "HAKMEM_PURGE_DELAY_MS=60001" balanced "$(bad HAKMEM_PURGE_DELAY_MS 60001 balanced)" \
     HAKMEM_PURGE_DELAY_MS=60001
-for k in HAKMEM_RETAIN_MB HAKMEM_BIGCACHE_MB; do
-    expect "$k=4097" balanced "$(bad $k 4097 balanced)" $k=4097
-done
+expect "HAKMEM_RETAIN_MB=4097" balanced "$(bad HAKMEM_RETAIN_MB 4097 balanced)" HAKMEM_RETAIN_MB=4097
 for v in turbo "" Fast "fast " " fast" balanced,fast 1 research1; do
     expect "HAKMEM_MODE='$v'" balanced "$(bad HAKMEM_MODE "$v" balanced)" "HAKMEM_MODE=$v"
 done
@@ -279,12 +273,12 @@ expect "bad purge delay, then fast" fast "$(bad HAKMEM_PURGE_DELAY_MS abc fast)"
     HAKMEM_PURGE_DELAY_MS=abc HAKMEM_MODE=fast
 expect "bad retain, then fast" fast "$(bad HAKMEM_RETAIN_MB -1 fast)" \
     HAKMEM_RETAIN_MB=-1 HAKMEM_MODE=fast
-expect "fast, bad bigcache" fast "$(bad HAKMEM_BIGCACHE_MB 9999 fast)" \
-    HAKMEM_MODE=fast HAKMEM_BIGCACHE_MB=9999
+expect "fast, bad retain" fast "$(bad HAKMEM_RETAIN_MB 9999 fast)" \
+    HAKMEM_MODE=fast HAKMEM_RETAIN_MB=9999
 expect "bad thp, then minimal" minimal "$(bad HAKMEM_THP yes minimal)" \
     HAKMEM_THP=yes HAKMEM_MODE=minimal
-expect "minimal, bad bigcache" minimal "$(bad HAKMEM_BIGCACHE_MB x minimal)" \
-    HAKMEM_MODE=minimal HAKMEM_BIGCACHE_MB=x
+expect "minimal, bad retain" minimal "$(bad HAKMEM_RETAIN_MB x minimal)" \
+    HAKMEM_MODE=minimal HAKMEM_RETAIN_MB=x
 expect "learning, bad retain" learning "$(bad HAKMEM_RETAIN_MB 12x learning)" \
     HAKMEM_MODE=learning HAKMEM_RETAIN_MB=12x
 expect_lines "research, bad verbose" research "hakmem: warning:" \
@@ -304,11 +298,10 @@ $(bad HAKMEM_RETAIN_MB x balanced)
 $(bad HAKMEM_VERBOSE 7 balanced)" HAKMEM_RETAIN_MB=x HAKMEM_MODE=turbo HAKMEM_VERBOSE=7
 expect_sorted "every knob bad" minimal "$(bad HAKMEM_PURGE_DELAY_MS 60001 minimal)
 $(bad HAKMEM_RETAIN_MB '' minimal)
-$(bad HAKMEM_BIGCACHE_MB -5 minimal)
 $(bad HAKMEM_THP maybe minimal)
 $(bad HAKMEM_STATS 3 minimal)
 $(bad HAKMEM_VERBOSE x minimal)" HAKMEM_PURGE_DELAY_MS=60001 HAKMEM_RETAIN_MB= \
-    HAKMEM_BIGCACHE_MB=-5 HAKMEM_THP=maybe HAKMEM_STATS=3 HAKMEM_VERBOSE=x HAKMEM_MODE=minimal
+    HAKMEM_THP=maybe HAKMEM_STATS=3 HAKMEM_VERBOSE=x HAKMEM_MODE=minimal
 
 # ---- long values: up to 64 characters shown in full, longer ones may be cut ---------
 long64=$(printf '%.64s' "1234567890$long100")
@@ -374,8 +367,8 @@ expect "overrides from the environment" minimal \
     HAKMEM_RETAIN_MB=16 HAKMEM_VERBOSE=1 HAKMEM_MODE=minimal HAKMEM_PURGE_DELAY_MS=0 HAKMEM_THP=on
 expect "every knob from the environment" fast \
     "$(config_lines fast environment HAKMEM_PURGE_DELAY_MS=60000 HAKMEM_RETAIN_MB=4096 \
-        HAKMEM_BIGCACHE_MB=0 HAKMEM_THP=off HAKMEM_STATS=0 HAKMEM_VERBOSE=1)" \
-    HAKMEM_MODE=fast HAKMEM_PURGE_DELAY_MS=60000 HAKMEM_RETAIN_MB=4096 HAKMEM_BIGCACHE_MB=0 \
+        HAKMEM_THP=off HAKMEM_STATS=0 HAKMEM_VERBOSE=1)" \
+    HAKMEM_MODE=fast HAKMEM_PURGE_DELAY_MS=60000 HAKMEM_RETAIN_MB=4096 \
     HAKMEM_THP=off HAKMEM_STATS=0 HAKMEM_VERBOSE=1
 expect "verbose with a bad value: the warning, then the mode's value" balanced \
     "$(bad HAKMEM_RETAIN_MB abc balanced)

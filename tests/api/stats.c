@@ -545,8 +545,9 @@ static void compare_mallinfo(const struct mallinfo2 *mi, const struct hak_stats 
     CHECK(mi->uordblks + mi->hblkhd == s->in_use_bytes,
           "%s: mallinfo2.uordblks %zu + hblkhd %zu != in_use_bytes %llu", when, mi->uordblks,
           mi->hblkhd, (unsigned long long)s->in_use_bytes);
-    CHECK(mi->keepcost == s->bigcache_bytes, "%s: mallinfo2.keepcost %zu != bigcache_bytes %llu",
-          when, mi->keepcost, (unsigned long long)s->bigcache_bytes);
+    CHECK(mi->keepcost == s->pages_free_resident_bytes,
+          "%s: mallinfo2.keepcost %zu != pages_free_resident_bytes %llu", when, mi->keepcost,
+          (unsigned long long)s->pages_free_resident_bytes);
 }
 
 static void test_mallinfo(void)
@@ -587,7 +588,8 @@ static void test_mallinfo(void)
     snap(&s2);
     mi = mallinfo2();
     compare_mallinfo(&mi, &s2, "after freeing everything");
-    printf("mallinfo2 agrees (bigcache %llu bytes): ok\n", (unsigned long long)s2.bigcache_bytes);
+    printf("mallinfo2 agrees (free resident page runs %llu bytes): ok\n",
+           (unsigned long long)s2.pages_free_resident_bytes);
 }
 
 /* ---- printing ------------------------------------------------------------------- */

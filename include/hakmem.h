@@ -147,8 +147,9 @@ struct hak_stats {
   uint64_t pages_in_use_bytes;        /* runs handed out                        */
   uint64_t pages_free_resident_bytes; /* free runs' pages not yet given back    */
   uint64_t pages_purged_bytes;        /* given back (madvise), ever             */
-  uint64_t pages_faults;              /* pages handed out unpopulated: each
-                                         faults when first touched            */
+  uint64_t pages_faults;              /* pages handed out unpopulated: a fault
+                                         each when touched (4 KiB pages), one
+                                         per 2 MiB under huge pages           */
   uint64_t pages_segments;
 };
 

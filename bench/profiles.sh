@@ -23,7 +23,7 @@
 #          each run ~0.03-1 s, but peak_idle ~3-5 s (1 GiB peak, 2 s
 #          idle; ~50 s of the total) and the three large-block ones
 #          (large_cycle 0.2-0.65 s, large_zeroed ~1.2-3 s, app_churn
-#          ~0.7-1.3 s; ~60 s of the total); about 3 minutes on 2 cores,
+#          ~0.7-1.3 s; ~60 s of the total); about 5 minutes on 2 cores,
 #          build included.
 #   full   5 runs, workloads ~5-20x longer (larson 5 s as in mimalloc-bench,
 #          longrun 1M allocations over 5 s; peak_idle 1 GiB with 5 s idle;

@@ -78,14 +78,34 @@ static inline long bench_arg(int argc, char **argv, int i, long dflt)
     return dflt;
 }
 
+/* An allocator call that failed: say which, and stop (exit status 3). */
+static inline void bench_oom(const char *what, size_t n)
+{
+    fprintf(stderr, "%s(%zu) returned NULL\n", what, n);
+    exit(3);
+}
+
 static inline void *bench_xmalloc(size_t n)
 {
     void *p = bench_malloc_fn(n);
-    if (!p) {
-        fprintf(stderr, "malloc(%zu) returned NULL\n", n);
-        exit(3);
-    }
+    if (!p) bench_oom("malloc", n);
     return p;
+}
+
+/* The allocator calls of a benchmark's measured part (its result line's
+ * ops=), for the programs that count them through these two. */
+static double bench_ops __attribute__((unused));
+
+static inline void *bench_ops_malloc(size_t n)
+{
+    bench_ops++;
+    return bench_xmalloc(n);
+}
+
+static inline void bench_ops_free(void *p)
+{
+    bench_ops++;
+    bench_free_fn(p);
 }
 
 /* Fill the first and last byte of a block with a tag derived from its size

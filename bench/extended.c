@@ -81,34 +81,15 @@
 #include <pthread.h>
 
 static uint64_t g_rng;
-static double g_ops;
 static char g_check[256] = "tags:ok";
 static char g_extra[256] = "";
 static int g_use_cpu_time;
 
 static inline uint64_t rnd(uint64_t n) { return bench_rand(&g_rng) % n; }
 
-static void *xmalloc(size_t n)
-{
-    g_ops++;
-    return bench_xmalloc(n);
-}
-
-static void xfree(void *p)
-{
-    g_ops++;
-    bench_free_fn(p);
-}
-
-static void oom(const char *what, size_t n)
-{
-    fprintf(stderr, "%s(%zu) returned NULL\n", what, n);
-    exit(3);
-}
-
 static void *tmalloc(size_t n, size_t slot)
 {
-    void *p = xmalloc(n);
+    void *p = bench_ops_malloc(n);
     bench_touch(p, n, slot);
     return p;
 }
@@ -116,7 +97,7 @@ static void *tmalloc(size_t n, size_t slot)
 static void tfree(void *p, size_t n, size_t slot)
 {
     bench_check(p, n, slot);
-    xfree(p);
+    bench_ops_free(p);
 }
 
 /* ---- multithread ------------------------------------------------------ */
@@ -162,7 +143,7 @@ static void run_multithread(long n, long p2, long p3)
     mt_allocs = p3 ? p3 : 1000;
     mt_args = calloc((size_t)mt_threads, sizeof *mt_args);
     pthread_t *tid = calloc((size_t)mt_threads, sizeof *tid);
-    if (!mt_args || !tid) oom("calloc", 0);
+    if (!mt_args || !tid) bench_oom("calloc", 0);
     pthread_barrier_init(&mt_bar, NULL, (unsigned)mt_threads);
     for (long t = 0; t < mt_threads; t++) {
         mt_args[t].id = t;
@@ -176,7 +157,7 @@ static void run_multithread(long n, long p2, long p3)
         }
     for (long t = 0; t < mt_threads; t++) {
         pthread_join(tid[t], NULL);
-        g_ops += mt_args[t].ops;
+        bench_ops += mt_args[t].ops;
         bench_free_fn(mt_args[t].blk);
         bench_free_fn(mt_args[t].len);
     }
@@ -200,10 +181,10 @@ static void run_fragmentation(long rounds)
     for (int g = 0; g < KEEP; g++) {
         gen[g] = calloc(PER / 2, sizeof(void *));
         gsize[g] = 0;
-        if (!gen[g]) oom("calloc", PER);
+        if (!gen[g]) bench_oom("calloc", PER);
     }
     void **tmp = calloc(PER, sizeof(void *));
-    if (!tmp) oom("calloc", PER);
+    if (!tmp) bench_oom("calloc", PER);
     double live = 0, peak = 0;
     for (long r = 0; r < rounds; r++) {
         int g = (int)(r % KEEP);
@@ -243,7 +224,7 @@ static void run_longrun(long n, long ms)
     if (!ms) ms = 1000;
     void **slot = calloc(WS, sizeof *slot);
     size_t *len = calloc(WS, sizeof *len);
-    if (!slot || !len) oom("calloc", WS);
+    if (!slot || !len) bench_oom("calloc", WS);
     long batches = (n + BATCH - 1) / BATCH;
     double pause = (double)ms * 1e-3 / (double)batches; /* seconds per batch */
     double start = bench_now();
@@ -280,7 +261,7 @@ static void run_bursts(long n, long mib, long gap_ms)
     size_t cap = (size_t)mib * 1024 + 16, k = 0;   /* blocks >= 1 KiB */
     void **blk = calloc(cap, sizeof *blk);
     size_t *len = calloc(cap, sizeof *len);
-    if (!blk || !len) oom("calloc", cap);
+    if (!blk || !len) bench_oom("calloc", cap);
     struct timespec gap = { gap_ms / 1000, (gap_ms % 1000) * 1000000L };
     for (long c = 0; c < n; c++) {
         size_t bytes = 0;
@@ -339,7 +320,7 @@ static void run_lifetime(long n)
     long si = 0, mi = 0, np = 0;
     void **perm = calloc((size_t)n / 20 + 64, sizeof *perm);
     size_t *plen = calloc((size_t)n / 20 + 64, sizeof *plen);
-    if (!perm || !plen) oom("calloc", (size_t)n);
+    if (!perm || !plen) bench_oom("calloc", (size_t)n);
     long pcap = n / 20 + 64;
     for (long i = 0; i < n; i++) {
         size_t sz = rnd(10) ? 16 + (size_t)rnd(497) : 512 + (size_t)rnd(3585);
@@ -381,7 +362,7 @@ static void run_access(long n, long mib, int random)
     size_t sz = (size_t)mib << 20;
     uint64_t sum = 0;
     for (long it = 0; it < n; it++) {
-        unsigned char *p = xmalloc(sz);
+        unsigned char *p = bench_ops_malloc(sz);
         memset(p, (int)(it & 0x7f) + 1, sz);
         bench_touch(p, sz, (size_t)it);
         if (!random) {
@@ -393,7 +374,7 @@ static void run_access(long n, long mib, int random)
                 sum += p[(size_t)rnd(lines) * 64 + 8];
         }
         bench_check(p, sz, (size_t)it);
-        xfree(p);
+        bench_ops_free(p);
     }
     g_sink = sum;
     snprintf(g_extra, sizeof g_extra, "mib=%ld", mib);
@@ -412,7 +393,7 @@ static void run_realloc(long n)
         size_t k = (size_t)rnd(SLOTS);
         if (!slot[k]) {
             size_t sz = 16 + (size_t)rnd(241);
-            slot[k] = xmalloc(sz);
+            slot[k] = bench_ops_malloc(sz);
             len[k] = sz;
             tag[k] = (unsigned char)(rnd(255) + 1);
             slot[k][0] = slot[k][sz - 1] = tag[k];
@@ -426,7 +407,7 @@ static void run_realloc(long n)
             abort();
         }
         if (rnd(3) == 0) {
-            xfree(p);
+            bench_ops_free(p);
             slot[k] = NULL;
             continue;
         }
@@ -438,9 +419,9 @@ static void run_realloc(long n)
             sz = old / 2 + (size_t)rnd(old * 2 / 5 + 1);
             if (sz < 8) sz = 8;
         }
-        g_ops++;
+        bench_ops++;
         unsigned char *q = realloc(p, sz);
-        if (!q) oom("realloc", sz);
+        if (!q) bench_oom("realloc", sz);
         reallocs++;
         if (q != p) moved++;
         size_t keep = old < sz ? old : sz;
@@ -454,7 +435,7 @@ static void run_realloc(long n)
         len[k] = sz;
     }
     for (size_t k = 0; k < SLOTS; k++)
-        if (slot[k]) { xfree(slot[k]); slot[k] = NULL; }
+        if (slot[k]) { bench_ops_free(slot[k]); slot[k] = NULL; }
     snprintf(g_extra, sizeof g_extra, "reallocs=%ld moved=%ld", reallocs, moved);
 }
 
@@ -469,12 +450,12 @@ static void run_zero_null(long n)
     void *(*volatile prealloc)(void *, size_t) = realloc;
     for (long i = 0; i < n; i++) {
         void *z[4];
-        z[0] = xmalloc(0);
-        g_ops++;
+        z[0] = bench_ops_malloc(0);
+        bench_ops++;
         z[1] = pcalloc(0, 8);
-        g_ops++;
+        bench_ops++;
         z[2] = pcalloc(8, 0);
-        g_ops++;
+        bench_ops++;
         if (posix_memalign(&z[3], 16, 0) != 0) z[3] = NULL;
         for (int j = 0; j < 4; j++) {
             if (!z[j]) { nulls++; continue; }
@@ -482,28 +463,28 @@ static void run_zero_null(long n)
                 for (int c = 0; c < RING; c++)
                     if (zr[c] == z[j]) dups++;
             size_t k = (size_t)((i * 4 + j) % RING);
-            if (zr[k]) xfree(zr[k]);
+            if (zr[k]) bench_ops_free(zr[k]);
             zr[k] = z[j];
         }
         /* free(NULL) */
-        xfree(NULL);
+        bench_ops_free(NULL);
         /* realloc(NULL, n) then realloc(p, 0) */
-        g_ops++;
+        bench_ops++;
         size_t sz = 16 + (size_t)rnd(113);
         unsigned char *p = prealloc(NULL, sz);
-        if (!p) oom("realloc", sz);
+        if (!p) bench_oom("realloc", sz);
         bench_touch(p, sz, (size_t)i);
         bench_check(p, sz, (size_t)i);
-        g_ops++;
+        bench_ops++;
         void *q = prealloc(p, 0);
-        if (q) xfree(q); /* got a minimal block: free it */
+        if (q) bench_ops_free(q); /* got a minimal block: free it */
         else rfree++;    /* p was freed */
         /* an ordinary block, so the zero-size ones are not all alone */
         void *o = tmalloc(sz, (size_t)i);
         tfree(o, sz, (size_t)i);
     }
     for (int c = 0; c < RING; c++)
-        if (zr[c]) { xfree(zr[c]); zr[c] = NULL; }
+        if (zr[c]) { bench_ops_free(zr[c]); zr[c] = NULL; }
     if (dups)
         snprintf(g_check, sizeof g_check, "tags+zero_unique:FAIL:%ld_duplicate_zero_size_blocks", dups);
     else
@@ -532,14 +513,14 @@ static void run_alignment(long n)
         size_t al = aligns[a];
         size_t sz = 16 + (size_t)rnd(a == 2 ? 16384 - 16 + 1 : a == 1 ? 4096 - 16 + 1 : 1024 - 16 + 1);
         void *p;
-        g_ops++;
+        bench_ops++;
         if (i & 1) {
             int e = posix_memalign(&p, al, sz);
-            if (e) { errno = e; oom("posix_memalign", sz); }
+            if (e) { errno = e; bench_oom("posix_memalign", sz); }
         } else {
             sz = (sz + al - 1) / al * al;
             p = aligned_alloc(al, sz);
-            if (!p) oom("aligned_alloc", sz);
+            if (!p) bench_oom("aligned_alloc", sz);
         }
         count[a]++;
         if ((uintptr_t)p % al) {
@@ -598,7 +579,7 @@ int main(int argc, char **argv)
         return 2;
     }
     double dt = g_use_cpu_time ? bench_cpu_now() - c0 : bench_now() - t0;
-    bench_result(name, g_ops, dt, BENCH_NS_PER_OP, g_check, "n=%ld%s%s%s", n,
+    bench_result(name, bench_ops, dt, BENCH_NS_PER_OP, g_check, "n=%ld%s%s%s", n,
                  g_use_cpu_time ? " time=cpu" : "", g_extra[0] ? " " : "", g_extra);
     bench_finish();
     return strstr(g_check, "FAIL") ? 1 : 0;

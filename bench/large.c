@@ -53,7 +53,6 @@
 #define PAGE ((size_t)4096)
 
 static uint64_t g_rng;
-static double g_ops;
 static char g_check[256] = "tags:ok";
 static char g_extra[256] = "";
 
@@ -62,28 +61,21 @@ static inline uint64_t rnd(uint64_t n) { return bench_rand(&g_rng) % n; }
 /* Uniform in [0, 1). */
 static inline double rnd01(void) { return (double)(bench_rand(&g_rng) >> 11) * 0x1p-53; }
 
-static void *xmalloc(size_t n)
-{
-    g_ops++;
-    return bench_xmalloc(n);
-}
-
-static void xfree(void *p)
-{
-    g_ops++;
-    bench_free_fn(p);
-}
-
-static void oom(const char *what, size_t n)
-{
-    fprintf(stderr, "%s(%zu) returned NULL\n", what, n);
-    exit(3);
-}
-
 static void corrupt(const char *what, const void *p, size_t n, size_t slot)
 {
     fprintf(stderr, "CORRUPTION: %s: block %p size %zu slot %zu\n", what, p, n, slot);
     abort();
+}
+
+/* Check and free every slot's block, then the slot arrays. */
+static void free_slots(unsigned char **blk, size_t *len, long slots)
+{
+    for (long k = 0; k < slots; k++) {
+        bench_check(blk[k], len[k], (size_t)k);
+        bench_ops_free(blk[k]);
+    }
+    free(blk);
+    free(len);
 }
 
 /* ---- large_cycle ------------------------------------------------------ */
@@ -103,7 +95,7 @@ static void run_large_cycle(long n, long slots, long touch_kib)
     const size_t touch = (size_t)touch_kib * KIB;
     unsigned char **blk = calloc((size_t)slots, sizeof *blk);
     size_t *len = calloc((size_t)slots, sizeof *len);
-    if (!blk || !len) oom("calloc", (size_t)slots);
+    if (!blk || !len) bench_oom("calloc", (size_t)slots);
     double bytes = 0;
     long two_mib = 0;
     for (long i = 0; i < n + slots; i++) {
@@ -112,23 +104,18 @@ static void run_large_cycle(long n, long slots, long touch_kib)
             size_t w = len[k] < touch ? len[k] : touch;
             if (blk[k][w / 2] != (unsigned char)(k + 1)) corrupt("lost its contents", blk[k], len[k], k);
             bench_check(blk[k], len[k], k);
-            xfree(blk[k]);
+            bench_ops_free(blk[k]);
         }
         size_t sz = cycle_size();
         two_mib += sz == 2 * MIB;
         bytes += (double)sz;
-        unsigned char *p = xmalloc(sz);
+        unsigned char *p = bench_ops_malloc(sz);
         memset(p, (int)(k + 1), sz < touch ? sz : touch);
         bench_touch(p, sz, k);
         blk[k] = p;
         len[k] = sz;
     }
-    for (long k = 0; k < slots; k++) {
-        bench_check(blk[k], len[k], (size_t)k);
-        xfree(blk[k]);
-    }
-    free(blk);
-    free(len);
+    free_slots(blk, len, slots);
     snprintf(g_extra, sizeof g_extra, "slots=%ld touch_kib=%ld mean_kib=%.0f two_mib_pct=%.0f",
              slots, touch_kib, bytes / (double)(n + slots) / 1024, 100.0 * (double)two_mib / (double)(n + slots));
 }
@@ -140,29 +127,24 @@ static void run_large_zeroed(long n, long slots)
     if (!slots) slots = 20;
     unsigned char **blk = calloc((size_t)slots, sizeof *blk);
     size_t *len = calloc((size_t)slots, sizeof *len);
-    if (!blk || !len) oom("calloc", (size_t)slots);
+    if (!blk || !len) bench_oom("calloc", (size_t)slots);
     double bytes = 0;
     for (long i = 0; i < n + slots; i++) {
         size_t k = (size_t)(i < slots ? i : (long)rnd((uint64_t)slots));
         if (blk[k]) {
             if (blk[k][len[k] / 2] != 0) corrupt("lost its zeroes", blk[k], len[k], k);
             bench_check(blk[k], len[k], k);
-            xfree(blk[k]);
+            bench_ops_free(blk[k]);
         }
         size_t sz = 5 * MIB + (size_t)rnd(20 * MIB + 1);
         bytes += (double)sz;
-        unsigned char *p = xmalloc(sz);
+        unsigned char *p = bench_ops_malloc(sz);
         memset(p, 0, sz); /* std::make_unique<char[]>(sz) */
         bench_touch(p, sz, k);
         blk[k] = p;
         len[k] = sz;
     }
-    for (long k = 0; k < slots; k++) {
-        bench_check(blk[k], len[k], (size_t)k);
-        xfree(blk[k]);
-    }
-    free(blk);
-    free(len);
+    free_slots(blk, len, slots);
     snprintf(g_extra, sizeof g_extra, "slots=%ld mean_mib=%.1f", slots, bytes / (double)(n + slots) / (double)MIB);
 }
 
@@ -225,9 +207,9 @@ static void run_app_churn(long n)
                 size_t sz = old + old / 2 + (size_t)rnd(old / 2 + 1); /* 1.5-2x */
                 if (sz > AC_GROW_CAP) { sz = AC_GROW_CAP; capped++; }
                 if (sz < old) sz = old; /* a block at the cap stays there */
-                g_ops++;
+                bench_ops++;
                 unsigned char *q = realloc(p, sz);
-                if (!q) oom("realloc", sz);
+                if (!q) bench_oom("realloc", sz);
                 grows++;
                 if (q != p) moved++;
                 ac_check(q, old, k, "realloc lost the old contents");
@@ -244,13 +226,13 @@ static void run_app_churn(long n)
         size_t k = base[ring] + next[ring]++ % count[ring];
         if (ac_blk[k]) {
             ac_check(ac_blk[k], ac_len[k], k, "lost its contents");
-            xfree(ac_blk[k]);
+            bench_ops_free(ac_blk[k]);
             live -= (double)ac_len[k];
         }
         size_t sz = app_size();
         bytes += (double)sz;
         allocs++;
-        unsigned char *p = xmalloc(sz);
+        unsigned char *p = bench_ops_malloc(sz);
         ac_fill(p, 0, sz, ac_pattern(k));
         ac_blk[k] = p;
         ac_len[k] = sz;
@@ -260,7 +242,7 @@ static void run_app_churn(long n)
     for (size_t k = 0; k < AC_SLOTS; k++)
         if (ac_blk[k]) {
             ac_check(ac_blk[k], ac_len[k], k, "lost its contents");
-            xfree(ac_blk[k]);
+            bench_ops_free(ac_blk[k]);
             ac_blk[k] = NULL;
         }
     snprintf(g_extra, sizeof g_extra, "allocs=%ld reallocs=%ld moved=%ld capped=%ld mean_alloc_b=%.0f peak_live_kib=%.0f",
@@ -289,7 +271,7 @@ int main(int argc, char **argv)
         return 2;
     }
     double dt = bench_now() - t0;
-    bench_result(name, g_ops, dt, BENCH_NS_PER_OP, g_check, "n=%ld%s%s", n,
+    bench_result(name, bench_ops, dt, BENCH_NS_PER_OP, g_check, "n=%ld%s%s", n,
                  g_extra[0] ? " " : "", g_extra);
     bench_finish();
     return strstr(g_check, "FAIL") ? 1 : 0;

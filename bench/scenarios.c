@@ -36,48 +36,29 @@
 #include "bench_common.h"
 
 static uint64_t g_rng;
-static double g_ops;
 
 static inline uint64_t rnd(uint64_t n) { return bench_rand(&g_rng) % n; }
 
-static void *xmalloc(size_t n)
-{
-    g_ops++;
-    return bench_xmalloc(n);
-}
-
 static void *xcalloc(size_t c, size_t n)
 {
-    g_ops++;
+    bench_ops++;
     void *p = calloc(c, n);
-    if (!p) {
-        fprintf(stderr, "calloc(%zu, %zu) returned NULL\n", c, n);
-        exit(3);
-    }
+    if (!p) bench_oom("calloc", c * n);
     return p;
 }
 
 static void *xrealloc(void *p, size_t n)
 {
-    g_ops++;
+    bench_ops++;
     void *q = realloc(p, n);
-    if (!q) {
-        fprintf(stderr, "realloc(%zu) returned NULL\n", n);
-        exit(3);
-    }
+    if (!q) bench_oom("realloc", n);
     return q;
-}
-
-static void xfree(void *p)
-{
-    g_ops++;
-    bench_free_fn(p);
 }
 
 /* A string of n bytes tagged with id at both ends. */
 static char *new_str(size_t n, size_t id)
 {
-    char *s = xmalloc(n);
+    char *s = bench_ops_malloc(n);
     bench_touch(s, n, id);
     return s;
 }
@@ -85,7 +66,7 @@ static char *new_str(size_t n, size_t id)
 static void free_str(char *s, size_t n, size_t id)
 {
     bench_check(s, n, id);
-    xfree(s);
+    bench_ops_free(s);
 }
 
 /* ---- json ------------------------------------------------------------- */
@@ -105,7 +86,7 @@ static uint32_t g_id;
 
 static jnode_t *json_build(int depth, int in_object)
 {
-    jnode_t *n = xmalloc(sizeof *n);
+    jnode_t *n = bench_ops_malloc(sizeof *n);
     memset(n, 0, sizeof *n);
     n->magic = NODE_MAGIC;
     n->id = g_id++;
@@ -149,11 +130,11 @@ static void json_free(jnode_t *n)
 {
     for (uint32_t i = 0; i < n->nkids; i++)
         json_free(n->kids[i]);
-    if (n->kids) xfree(n->kids);
+    if (n->kids) bench_ops_free(n->kids);
     if (n->key) free_str(n->key, n->klen, n->id);
     if (n->val) free_str(n->val, n->vlen, n->id ^ 0x55u);
     n->magic = 0;
-    xfree(n);
+    bench_ops_free(n);
 }
 
 static volatile size_t g_sink;
@@ -193,7 +174,7 @@ typedef struct bblock {
 static insn_t *insn_new(void)
 {
     size_t sz = sizeof(insn_t) + (size_t)rnd(49); /* 56..104 */
-    insn_t *in = xmalloc(sz);
+    insn_t *in = bench_ops_malloc(sz);
     in->magic = INSN_MAGIC;
     in->size = (uint32_t)sz;
     in->op = (uint32_t)rnd(200);
@@ -201,7 +182,7 @@ static insn_t *insn_new(void)
     ((volatile unsigned char *)in)[sz - 1] = (unsigned char)sz;
     for (uint32_t i = 0; i < in->nops; i++) {
         in->oplen[i] = 16 + (uint32_t)rnd(17);
-        in->ops[i] = xmalloc(in->oplen[i]);
+        in->ops[i] = bench_ops_malloc(in->oplen[i]);
         in->ops[i]->tag = in->oplen[i] * 3u + i;
         in->ops[i]->kind = i;
         in->ops[i]->value = (uint64_t)in->op;
@@ -221,10 +202,10 @@ static void insn_free(insn_t *in)
             fprintf(stderr, "CORRUPTION: mir operand %p lost its tag\n", (void *)in->ops[i]);
             abort();
         }
-        xfree(in->ops[i]);
+        bench_ops_free(in->ops[i]);
     }
     in->magic = 0;
-    xfree(in);
+    bench_ops_free(in);
 }
 
 typedef struct fn_name { char *s; size_t n; } fn_name_t;
@@ -237,9 +218,9 @@ static void run_mir(long funcs)
         names[f].s = new_str(names[f].n, (size_t)f);
 
         uint32_t nbb = 8 + (uint32_t)rnd(33);
-        bblock_t **bbs = xmalloc(nbb * sizeof *bbs);
+        bblock_t **bbs = bench_ops_malloc(nbb * sizeof *bbs);
         for (uint32_t b = 0; b < nbb; b++) {
-            bblock_t *bb = xmalloc(sizeof *bb);
+            bblock_t *bb = bench_ops_malloc(sizeof *bb);
             bb->magic = BB_MAGIC;
             bb->id = b;
             bb->n = bb->cap = 0;
@@ -266,7 +247,7 @@ static void run_mir(long funcs)
                     fprintf(stderr, "CORRUPTION: basic block lost its magic\n");
                     abort();
                 }
-                uint32_t *work = xmalloc(bb->n * sizeof *work + 16);
+                uint32_t *work = bench_ops_malloc(bb->n * sizeof *work + 16);
                 uint32_t nw = 0;
                 for (uint32_t i = 0; i < bb->n; i++) {
                     table[(bb->insns[i]->op * 2654435761u) % (tsz / 4)]++;
@@ -276,20 +257,20 @@ static void run_mir(long funcs)
                     insn_free(bb->insns[work[w]]);
                     bb->insns[work[w]] = insn_new();
                 }
-                xfree(work);
+                bench_ops_free(work);
             }
         }
         g_sink += table[0];
-        xfree(table);
+        bench_ops_free(table);
         for (uint32_t b = 0; b < nbb; b++) {
             bblock_t *bb = bbs[b];
             for (uint32_t i = 0; i < bb->n; i++)
                 insn_free(bb->insns[i]);
-            xfree(bb->insns);
+            bench_ops_free(bb->insns);
             bb->magic = 0;
-            xfree(bb);
+            bench_ops_free(bb);
         }
-        xfree(bbs);
+        bench_ops_free(bbs);
     }
     for (long f = 0; f < funcs; f++)
         free_str(names[f].s, names[f].n, (size_t)f);
@@ -306,7 +287,7 @@ static void run_vm(long iters)
     unsigned char *old = NULL;
     size_t old_id = 0;
     for (long i = 0; i < iters; i++) {
-        unsigned char *p = xmalloc(VM_REGION);
+        unsigned char *p = bench_ops_malloc(VM_REGION);
         unsigned char t = bench_tag(VM_REGION, (size_t)i);
         for (size_t off = 0; off < VM_REGION; off += PAGE)
             ((volatile unsigned char *)p)[off] = t;
@@ -319,12 +300,12 @@ static void run_vm(long iters)
                     abort();
                 }
             bench_check(old, VM_REGION, old_id);
-            xfree(old);
+            bench_ops_free(old);
         }
         old = p;
         old_id = (size_t)i;
     }
-    if (old) xfree(old);
+    if (old) bench_ops_free(old);
 }
 
 /* ---- mixed ------------------------------------------------------------ */
@@ -345,20 +326,20 @@ static void run_mixed(long iters)
     static size_t len[WS];
     for (size_t k = 0; k < WS; k++) {
         len[k] = mixed_size();
-        slot[k] = xmalloc(len[k]);
+        slot[k] = bench_ops_malloc(len[k]);
         bench_touch(slot[k], len[k], k);
     }
     for (long i = 0; i < iters; i++) {
         size_t k = (size_t)rnd(WS);
         bench_check(slot[k], len[k], k);
-        xfree(slot[k]);
+        bench_ops_free(slot[k]);
         len[k] = mixed_size();
-        slot[k] = xmalloc(len[k]);
+        slot[k] = bench_ops_malloc(len[k]);
         bench_touch(slot[k], len[k], k);
     }
     for (size_t k = 0; k < WS; k++) {
         bench_check(slot[k], len[k], k);
-        xfree(slot[k]);
+        bench_ops_free(slot[k]);
     }
 }
 
@@ -385,11 +366,11 @@ int main(int argc, char **argv)
     /* Warm-up: a small slice of the same workload, untimed. */
     fn(n / 20 > 0 ? n / 20 : 1);
     g_rng = seed * 0x9E3779B97F4A7C15ULL + 1;
-    g_ops = 0;
+    bench_ops = 0;
     double t0 = bench_now();
     fn(n);
     double dt = bench_now() - t0;
-    bench_result(name, g_ops, dt, BENCH_NS_PER_OP, "tags:ok", "n=%ld seed=%llu", n,
+    bench_result(name, bench_ops, dt, BENCH_NS_PER_OP, "tags:ok", "n=%ld seed=%llu", n,
                  (unsigned long long)seed);
     bench_finish();
     return 0;

@@ -1,5 +1,5 @@
 /* hakmem pages: every block above the slab classes (32 KiB) up to
- * HK_PAGES_MAX (64 MiB) is a run of 4 KiB pages in a page segment: 32-254
+ * HK_PAGES_MAX (64 MiB) is a run of 4 KiB pages in a page segment: 64-254
  * MiB of address space, 2 MiB aligned, whose header holds one entry per
  * page.  A run is carved (split) from a free run to fit, and merged with its
  * free neighbours when freed, so freed memory of any size serves requests of
@@ -285,17 +285,22 @@ size_t hk_pages_release(void) {
   return n;
 }
 
+/* The fewest 2 MiB units whose segment holds a run of `need` pages beside
+ * its header. */
+static size_t units_for(size_t need) {
+  size_t u = 1;
+  while ((u << (HK_SS_SHIFT - PG_SHIFT)) < header_pages((uint32_t)u) + need) u++;
+  return u;
+}
+
 /* A new segment for a run of `need` pages: sized to what the layer holds
- * already (32 MiB, growing to 128 MiB), or to the run.  Its home is h. */
+ * already (64 MiB, growing to 254 MiB), or to the run.  Its home is h. */
 static hk_pseg_t *seg_new(hk_heap_t *h, size_t need) {
   hk_lock(&segs_lock);
   size_t base = seg_units_total < SEG_MIN_UNITS ? SEG_MIN_UNITS
               : seg_units_total > SEG_STD_UNITS ? SEG_STD_UNITS : seg_units_total;
-  size_t units = base;
-  while (units < SEG_MAX_UNITS && ((units << (HK_SS_SHIFT - PG_SHIFT)) < header_pages((uint32_t)units) + need))
-    units++;
-  size_t fit = 1;      /* the least that holds the run: tried if the usual size fails */
-  while ((fit << (HK_SS_SHIFT - PG_SHIFT)) < header_pages((uint32_t)fit) + need) fit++;
+  size_t fit = units_for(need);        /* tried alone if the usual size cannot be mapped */
+  size_t units = fit > base ? fit : base;
   hk_pseg_t *s = NULL;
   if (fit <= SEG_MAX_UNITS) {
     s = seg_revive(h, fit);

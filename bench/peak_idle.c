@@ -1,4 +1,4 @@
-/* peak_idle [MIB=1024] [IDLE_SECONDS=2.0] [SEED=42]
+/* peak_idle [MIB=1024] [IDLE_SECONDS=2.0] [SEED=42] [THREADS=1]
  *
  * A peak, then idleness: how much memory does the allocator give back once
  * the program has freed everything and stops calling it?
@@ -15,6 +15,11 @@
  *      allocator call, and read it again (idle_rss_kb).  An allocator that
  *      purges only from its own calls keeps what it held after the free; one
  *      with a background purge (or that unmaps at free) shows less.
+ *
+ * THREADS=2 (peak_idle_mt): a second thread allocates and frees one block
+ * before phase 1, then sleeps until the end: the same program, but
+ * multi-threaded (an allocator may treat the two differently: hakmem
+ * starts its adaptive thread only in a multi-threaded program).
  *
  * Throughput (ns/op, lower is better) is the wall time of phases 1 and 2
  * (allocator calls, tag writes and checks, the page faults of the writes)
@@ -39,6 +44,7 @@
  */
 #include "bench_common.h"
 #include <errno.h>
+#include <pthread.h>
 #include <sys/mman.h>
 
 #define PAGE 4096u
@@ -90,6 +96,14 @@ bad:
     abort();
 }
 
+static void *companion(void *arg)
+{
+    (void)arg;
+    bench_free_fn(bench_xmalloc(64));
+    for (;;) pause();
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     long mib = bench_arg(argc, argv, 1, 1024);
@@ -103,7 +117,21 @@ int main(int argc, char **argv)
         }
     }
     uint64_t seed = (uint64_t)bench_arg(argc, argv, 3, 42);
+    long threads = bench_arg(argc, argv, 4, 1);
+    if (threads != 1 && threads != 2) {
+        fprintf(stderr, "bad argument '%s' (THREADS: 1 or 2)\n", argv[4]);
+        return 2;
+    }
     bench_report_origin();
+    if (threads == 2) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, companion, NULL) != 0) {
+            fprintf(stderr, "pthread_create failed\n");
+            return 3;
+        }
+        struct timespec ts = { 0, 20 * 1000 * 1000 };   /* it has allocated */
+        nanosleep(&ts, NULL);
+    }
     const uint64_t rng0 = seed * 0x9E3779B97F4A7C15ULL + 1;
 
     /* Pass 1: how many blocks make MIB MiB.  Pass 2 draws the same sizes. */
@@ -164,9 +192,10 @@ int main(int argc, char **argv)
     long idle_kb = bench_rss_kb();
 
     bench_result("peak_idle", 2.0 * (double)count, (t1 - t0) + (t3 - t2), BENCH_NS_PER_OP, "tags:ok",
-                 "mib=%ld idle_s=%g seed=%llu objects=%zu bytes=%zu live_rss_kb=%ld "
+                 "mib=%ld idle_s=%g seed=%llu threads=%ld objects=%zu bytes=%zu live_rss_kb=%ld "
                  "freed_rss_kb=%ld idle_rss_kb=%ld slept_s=%.3f",
-                 mib, idle, (unsigned long long)seed, count, total, live_kb, freed_kb, idle_kb, slept);
+                 mib, idle, (unsigned long long)seed, threads, count, total, live_kb, freed_kb,
+                 idle_kb, slept);
     bench_finish();
     return 0;
 }

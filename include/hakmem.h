@@ -151,11 +151,19 @@ struct hak_stats {
                                          each when touched (4 KiB pages), one
                                          per 2 MiB under huge pages           */
   uint64_t pages_segments;
+  /* the adaptive layer, continued */
+  uint64_t ace_threads_started; /* times its thread started (it ends when the
+                                   program has too few threads of its own)   */
+  uint64_t ace_shed_bytes;      /* of ace_purged_bytes: given back at once, with
+                                   no thread, beyond what was in use         */
 };
 
-/* hak_stats.ace_state */
+/* hak_stats.ace_state: OFF in minimal and fast mode; NOT_STARTED (also
+ * named ON_CALLS): no thread now, the adaptive layer runs on the program's
+ * allocator calls; RUNNING: in its thread; FAILED: the thread could not be
+ * created (on calls from then on); STOPPED: at exit. */
 enum hak_ace_state { HAK_ACE_OFF, HAK_ACE_NOT_STARTED, HAK_ACE_RUNNING, HAK_ACE_FAILED,
-                     HAK_ACE_STOPPED };
+                     HAK_ACE_STOPPED, HAK_ACE_ON_CALLS = HAK_ACE_NOT_STARTED };
 
 /* 0 on success; EINVAL if out is NULL or size < sizeof(size_t). */
 HAK_API int hak_stats_get(struct hak_stats *out, size_t size);

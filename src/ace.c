@@ -1,5 +1,5 @@
-/* hakmem ace: the adaptive layer.  A background thread observes, decides and
- * applies, every epoch, off the program's threads:
+/* hakmem ace: the adaptive layer.  Every epoch it observes, decides and
+ * applies:
  *   - decay purge: free slabs of thread heaps, free SuperSlabs of the arena
  *     and free page runs that stayed unused for the purge delay give
  *     their pages back (batched madvise, a few MiB per lock hold); arena
@@ -11,11 +11,25 @@
  *   - learning (learning, research): K candidate strategies compete on a
  *     cost per allocation from CPU time, page faults and resident memory,
  *     rated by ELO (or UCB1), until one is frozen (learn.c).
- * It changes only parameters slow paths read (hk_tune).  It starts lazily
- * in balanced, learning and research modes, the first time there is free
- * memory worth purging, never in minimal or fast; it holds ace_lock while it
- * works, which fork takes first (the child restarts it lazily), and it is
- * stopped and joined at exit. */
+ * It changes only parameters slow paths read (hk_tune).  Never in minimal
+ * or fast mode.
+ *
+ * Where it runs (HAKMEM_ACE_THREAD).  A thread is something a program can
+ * see: a process whose main thread called pthread_exit lives as long as any
+ * thread does, and the kernel refuses unshare(CLONE_NEWUSER) and setns to a
+ * multi-threaded process.  So by default (auto) a program runs the epochs
+ * on its own slow paths (the free paths that poke the layer, one epoch per
+ * EPOCH_MS at most) for as long as fewer than two of its threads have a
+ * heap; and since nobody purges while such a program idles, free resident
+ * memory beyond what is in use is given back at once (shed_excess).  Once
+ * two threads of its own hold heaps, a thread named hakmem-ace runs the
+ * epochs every 50 ms (every second when there is nothing to do), also while
+ * the program makes no call; when the program's threads with a heap drop
+ * below two again, the thread ends (and is not started again for
+ * RESTART_MS).  `on`: the thread starts once memory is freed and ends when
+ * the last thread of the program with a heap ends; `off`: never a thread.
+ * It holds ace_lock while it works, which fork takes first (the child has
+ * no thread), and it is stopped and joined at exit. */
 #include "internal.h"
 #include "learn.h"
 
@@ -29,6 +43,9 @@
 #define EPOCH_MS       50      /* an epoch while there is work or learning   */
 #define LAZY_EPOCH_MS  1000    /* ... and when the last ones found nothing    */
 #define START_BYTES    ((size_t)1 << 20)   /* free memory that starts the thread */
+#define RESTART_MS     1000    /* a thread ended: none again for this long   */
+#define SHED_MIN       ((size_t)4 << 20)   /* excess free memory shed at once */
+#define SHRINK_MIN     ((size_t)16 << 20)  /* ... when the program shrank by this */
 #define MIN_EPOCH_OPS  2000    /* fewer allocations: the epoch is not scored  */
 
 /* The candidates learning mode chooses from: each a vector of the knobs
@@ -69,7 +86,14 @@ _Atomic int hk_ace_state;
 static hk_lock_t ace_lock = HK_LOCK_INIT;
 static pthread_cond_t ace_cond;
 static pthread_t ace_thread;
-static bool ace_stop;
+static unsigned ace_gen;          /* a thread runs while this is its number    */
+static bool ace_joining;          /* exit joins it: it must not detach itself  */
+static bool ace_failed;           /* pthread_create failed: never tried again  */
+static _Atomic int app_threads;   /* the program's threads that have a heap    */
+static __thread bool on_ace_thread __attribute__((tls_model("initial-exec")));
+static _Atomic uint64_t next_call_ms;   /* the next epoch on the program's calls */
+static uint64_t last_epoch_ms;    /* the previous epoch, wherever it ran       */
+static uint64_t stopped_ms;       /* the thread last ended for lack of threads */
 
 /* The thread's state, under ace_lock. */
 static struct {
@@ -77,14 +101,15 @@ static struct {
   uint64_t pages_activity;  /* page runs taken and freed at the last look */
   uint32_t pages_idle_ms;   /* since when they stayed put */
   bool pages_trimmed;       /* the idle trim went by since */
-  uint32_t quiet_epochs;
-  uint64_t epochs, purged, trimmed, unmapped;   /* bytes */
+  uint64_t epochs, purged, trimmed, unmapped, shed;   /* bytes */
+  uint64_t threads_started, shed_holds;
   uint64_t refill_prev[HK_NUM_CLASSES];
   /* learning */
   bool learning;
   unsigned strategy;
   hk_learn_t learn;
   uint64_t cpu_ns, self_ns, faults, ops;    /* at the start of the epoch */
+  bool self_on_thread;      /* self_ns is the thread's CPU (not 0)          */
   uint64_t epoch_start_ms;
   bool started;             /* the program's start-up epoch went by         */
   uint64_t purged_bytes, grown_bytes;   /* in the epoch, from tick to tick  */
@@ -191,7 +216,8 @@ double hk_ace_epoch_cost(const hk_epoch_t *e, double refault_ns, double *debt) {
 /* Start an epoch: what it is measured from. */
 static void learn_restart(uint64_t now) {
   ace.cpu_ns = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
-  ace.self_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  ace.self_on_thread = on_ace_thread;     /* on the program's calls: its cost */
+  ace.self_ns = on_ace_thread ? clock_ns(CLOCK_THREAD_CPUTIME_ID) : 0;
   ace.faults = minor_faults();
   ace.ops = allocations();
   ace.epoch_start_ms = now;
@@ -201,7 +227,12 @@ static void learn_restart(uint64_t now) {
 /* Score the epoch that ran ace.strategy, pick the next one (learning mode;
  * with a fixed candidate, only score it). */
 static void learn_epoch(uint64_t now) {
-  uint64_t cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID), self = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  if (ace.self_on_thread != on_ace_thread) {   /* moved to or from the thread */
+    learn_restart(now);
+    return;
+  }
+  uint64_t cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+  uint64_t self = on_ace_thread ? clock_ns(CLOCK_THREAD_CPUTIME_ID) : 0;
   uint64_t faults = minor_faults(), ops = allocations();
   uint64_t d_ops = ops - ace.ops, wall = now - ace.epoch_start_ms;
   double d_cpu = (double)(cpu - ace.cpu_ns) - (double)(self - ace.self_ns);
@@ -302,34 +333,180 @@ static bool ace_epoch(uint64_t now, uint32_t elapsed) {
          hk_pages_dirty_bytes();
 }
 
-static void *ace_main(void *arg) {
-  (void)arg;
-  hk_lock(&ace_lock);
-  uint64_t last = hk_now_ms();
-  ace.last_decay_ms = ace.last_unmap_ms = last;
-  if (hk_cfg.learning) {
+/* One epoch, wherever it runs; under ace_lock.  The first measures what a
+ * purged page costs to fault back in (learning). */
+static bool run_epoch(uint64_t now) {
+  if (hk_cfg.learning && ace.refault_ns == 0) {
     ace.refault_ns = FAULT_NS + hk_os_fault_ns();
     ace.rss = hk_os_resident_bytes();
+    learn_restart(now);
     if (logs()) hk_log("ace: a purged page costs %.0f ns to fault back in", ace.refault_ns);
   }
-  learn_restart(last);
-  while (!ace_stop) {
-    bool lazy = !ace.learning && ace.quiet_epochs >= 20;
-    uint32_t wait = lazy ? LAZY_EPOCH_MS : EPOCH_MS;
+  uint64_t elapsed = now - last_epoch_ms;
+  last_epoch_ms = now;
+  return ace_epoch(now, (uint32_t)(elapsed < 60000 ? elapsed : 60000));
+}
+
+/* ---- the thread ------------------------------------------------------------------ */
+
+static void *ace_main(void *arg) {
+  unsigned gen = (unsigned)(uintptr_t)arg;
+  on_ace_thread = true;             /* its heap, if it takes one, is not the program's */
+  hk_lock(&ace_lock);
+  learn_restart(hk_now_ms());
+  uint32_t quiet = 0;
+  while (ace_gen == gen) {
+    uint32_t wait = !ace.learning && quiet >= 20 ? LAZY_EPOCH_MS : EPOCH_MS;
     struct timespec dl;
     clock_gettime(CLOCK_MONOTONIC, &dl);
     dl.tv_sec += wait / 1000;
     dl.tv_nsec += (long)(wait % 1000) * 1000000;
     if (dl.tv_nsec >= 1000000000) { dl.tv_sec++; dl.tv_nsec -= 1000000000; }
-    while (!ace_stop && pthread_cond_timedwait(&ace_cond, &ace_lock, &dl) == 0) {}
-    if (ace_stop) break;
-    uint64_t now = hk_now_ms();
-    bool busy = ace_epoch(now, (uint32_t)(now - last));
-    ace.quiet_epochs = busy ? 0 : ace.quiet_epochs + 1;
-    last = now;
+    while (ace_gen == gen && pthread_cond_timedwait(&ace_cond, &ace_lock, &dl) == 0) {}
+    if (ace_gen != gen) break;
+    quiet = run_epoch(hk_now_ms()) ? 0 : quiet + 1;
   }
+  hk_thread_forget();
+  if (!ace_joining) pthread_detach(pthread_self());   /* nobody waits for it */
   hk_unlock(&ace_lock);
   return NULL;
+}
+
+/* Whether the thread should run now: the program's threads with a heap
+ * (two in auto, one in on), and free memory worth purging. */
+static bool thread_wanted(uint64_t now) {
+  if (hk_cfg.ace_thread == HK_ACE_THREAD_OFF || ace_failed) return false;
+  int need = hk_cfg.ace_thread == HK_ACE_THREAD_AUTO ? 2 : 1;
+  if (atomic_load_explicit(&app_threads, memory_order_seq_cst) < need) return false;
+  if (stopped_ms && now - stopped_ms < RESTART_MS) return false;
+  return hk_heap_dirty_bytes_self() >= START_BYTES || hk_arena_free_dirty_bytes() ||
+         hk_pages_dirty_bytes() >= START_BYTES;
+}
+
+/* Start the thread; under ace_lock, the state IDLE. */
+static void start_thread(void) {
+  static bool cond_ready;
+  if (!cond_ready) {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ace_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    cond_ready = true;
+  }
+  atomic_store(&hk_ace_state, HK_ACE_RUNNING);
+  sigset_t all, old;              /* the program's signals never land on it */
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  int err = pthread_create(&ace_thread, NULL, ace_main, (void *)(uintptr_t)++ace_gen);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (!err) {
+    pthread_setname_np(ace_thread, "hakmem-ace");   /* before anyone looks */
+    ace.threads_started++;
+    return;
+  }
+  ace_failed = true;              /* the epochs stay on the program's calls */
+  atomic_store(&hk_ace_state, HK_ACE_IDLE);
+  if (hk_cfg.verbose) hk_log("ace: cannot start the background thread (error %d)", err);
+}
+
+/* End the thread (the program has too few threads left); under ace_lock. */
+static void stop_thread(void) {
+  ace_gen++;
+  pthread_cond_signal(&ace_cond);
+  atomic_store(&hk_ace_state, HK_ACE_IDLE);
+  stopped_ms = hk_now_ms();
+  if (!stopped_ms) stopped_ms = 1;
+  atomic_store_explicit(&next_call_ms, 0, memory_order_relaxed);
+}
+
+/* ---- on the program's calls -------------------------------------------------------- */
+
+/* Without the thread nobody purges while the program idles.  So when the
+ * program shrinks (its memory in use fell by half, and by SHRINK_MIN at
+ * least, since the last epoch that came EPOCH_MS after a shed), free
+ * resident memory beyond what is in use (and what the program retains)
+ * goes back now, in batches of SHED_MIN or more: free SuperSlabs first
+ * (whole, one call for many), then free page runs, then the calling heap's
+ * nearly empty SuperSlabs' free slabs.  Only then: a program whose memory
+ * in use stays put reuses its free memory, which only the decay gives
+ * back.  And not when the program grew back into what was given back
+ * within REGROW_MS (a working set that comes and goes: each cycle would
+ * fault it all in again): then nothing is shed for a hold of HOLD_MIN_MS,
+ * doubled at each such regrowth up to HOLD_MAX_MS. */
+#define REGROW_MS    1000      /* about where holding a page costs its refault */
+#define HOLD_MIN_MS  1000
+#define HOLD_MAX_MS  64000
+
+static struct {
+  size_t bytes;           /* shed within REGROW_MS of `at`                   */
+  size_t live;            /* in use at the last shed                         */
+  size_t epoch_live;      /* in use at the last epoch without a shed before  */
+  uint64_t at, until;     /* the last shed; no shedding before `until`       */
+  uint32_t hold;          /* the last hold, ms                               */
+} shed;
+
+/* Bytes in use: SuperSlabs less the calling heap's free slabs, page runs,
+ * direct mappings (a glance: relaxed loads). */
+static size_t live_bytes(void) {
+  size_t direct, count, ss = hk_arena_in_use_bytes(), spare = hk_heap_free_bytes_self();
+  hk_direct_stats(&direct, &count);
+  return (ss > spare ? ss - spare : 0) + hk_pages_live_bytes() + direct;
+}
+
+static void shed_excess(uint64_t now) {
+  size_t free_b = hk_heap_dirty_bytes_self() + hk_arena_free_dirty_bytes() + hk_pages_dirty_bytes();
+  size_t retain = (size_t)HK_TUNE(retain_mb) << 20;
+  bool watch = __atomic_load_n(&shed.bytes, __ATOMIC_RELAXED) != 0;  /* a recent shed */
+  if (!watch && (free_b < retain + SHED_MIN || now < shed.until)) return;
+  size_t live = live_bytes(), keep = live > retain ? live : retain;
+  size_t was = __atomic_load_n(&shed.epoch_live, __ATOMIC_RELAXED), drop = was / 2;
+  bool shrinking = live + (drop > SHRINK_MIN ? drop : SHRINK_MIN) <= was;
+  if (!watch && (free_b < keep + SHED_MIN || !shrinking)) return;
+  if (pthread_mutex_trylock(&ace_lock) != 0) return;   /* an epoch runs: it will */
+  if (shed.bytes && now - shed.at >= REGROW_MS) {
+    shed.bytes = 0;
+  } else if (shed.bytes && live > shed.live + shed.bytes / 2) {   /* it grew back: hold */
+    shed.hold = shed.hold ? (shed.hold * 2 < HOLD_MAX_MS ? shed.hold * 2 : HOLD_MAX_MS) : HOLD_MIN_MS;
+    shed.until = now + shed.hold;
+    shed.bytes = 0;
+    ace.shed_holds++;
+  }
+  if (now >= shed.until && shrinking && free_b >= keep + SHED_MIN) {
+    size_t over = free_b - keep, n = hk_arena_shed(over);
+    if (n < over) n += hk_pages_shed(over - n);
+    if (n < over) n += hk_heap_shed(hk_heap_tls, over - n);
+    __atomic_store_n(&shed.bytes, shed.bytes + n, __ATOMIC_RELAXED);
+    shed.live = live;
+    shed.at = now;
+    ace.purged += n;
+    ace.shed += n;
+  }
+  hk_unlock(&ace_lock);
+}
+
+/* Memory was freed (hk_ace_poke; the state is IDLE): start the thread, or
+ * shed the excess and run an epoch here when one is due. */
+void hk_ace_call(void) {
+  uint64_t now = hk_now_ms();
+  if (thread_wanted(now)) {
+    if (pthread_mutex_trylock(&ace_lock) != 0) return;
+    /* again under the lock: a thread leaving counts itself out, then
+     * looks for the thread under it */
+    if (atomic_load(&hk_ace_state) == HK_ACE_IDLE && thread_wanted(now)) start_thread();
+    hk_unlock(&ace_lock);
+    return;
+  }
+  shed_excess(now);
+  if (now < atomic_load_explicit(&next_call_ms, memory_order_relaxed)) return;
+  if (pthread_mutex_trylock(&ace_lock) != 0) return;
+  if (atomic_load(&hk_ace_state) == HK_ACE_IDLE) {
+    atomic_store_explicit(&next_call_ms, now + EPOCH_MS, memory_order_relaxed);
+    run_epoch(now);
+    if (now - shed.at >= EPOCH_MS)   /* while it sheds, shrinking is from before */
+      __atomic_store_n(&shed.epoch_live, live_bytes(), __ATOMIC_RELAXED);
+  }
+  hk_unlock(&ace_lock);
 }
 
 /* ---- lifecycle ---------------------------------------------------------------- */
@@ -343,37 +520,25 @@ void hk_ace_init(void) {
     if (hk_cfg.strategy >= 0) ace.learning = false;     /* a fixed candidate */
     apply_strategy(hk_cfg.strategy >= 0 ? (unsigned)hk_cfg.strategy : hk_learn_next(&ace.learn));
   }
+  last_epoch_ms = ace.last_decay_ms = ace.last_unmap_ms = hk_now_ms();
+  learn_restart(last_epoch_ms);
   atomic_store_explicit(&hk_ace_state, hk_cfg.ace ? HK_ACE_IDLE : HK_ACE_OFF, memory_order_release);
 }
 
-/* Slow paths call this (through hk_ace_poke) when memory was freed: start
- * the thread once there is free memory worth purging. */
-void hk_ace_start(void) {
-  if (hk_heap_dirty_bytes_self() < START_BYTES && hk_arena_free_dirty_bytes() == 0 &&
-      hk_pages_dirty_bytes() < START_BYTES)
-    return;
-  int expected = HK_ACE_IDLE;
-  hk_lock(&ace_lock);           /* fork waits for the thread to exist or not */
-  if (!atomic_compare_exchange_strong(&hk_ace_state, &expected, HK_ACE_RUNNING)) {
-    hk_unlock(&ace_lock);
-    return;
-  }
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&ace_cond, &ca);
-  pthread_condattr_destroy(&ca);
-  ace_stop = false;
-  sigset_t all, old;              /* the program's signals never land on it */
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, &old);
-  int err = pthread_create(&ace_thread, NULL, ace_main, NULL);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (!err) pthread_setname_np(ace_thread, "hakmem-ace");   /* before anyone looks */
-  if (err) {
-    atomic_store(&hk_ace_state, HK_ACE_FAILED);  /* the freeing threads purge, as in fast */
-    if (hk_cfg.verbose) hk_log("ace: cannot start the background thread (error %d)", err);
-  }
+/* A thread of the program took its heap, or gave it back (thread exit):
+ * the thread ends when too few of them are left. */
+void hk_ace_thread_joined(void) {
+  if (!on_ace_thread) atomic_fetch_add_explicit(&app_threads, 1, memory_order_relaxed);
+}
+void hk_ace_thread_left(void) {
+  if (on_ace_thread) return;
+  int n = atomic_fetch_sub_explicit(&app_threads, 1, memory_order_seq_cst) - 1;
+  int need = hk_cfg.ace_thread == HK_ACE_THREAD_AUTO ? 2 : 1;
+  if (n >= need || !hk_cfg.ace || hk_cfg.ace_thread == HK_ACE_THREAD_OFF) return;
+  hk_lock(&ace_lock);             /* at most one epoch's wait (and a start's) */
+  if (atomic_load(&hk_ace_state) == HK_ACE_RUNNING &&
+      atomic_load_explicit(&app_threads, memory_order_relaxed) < need)
+    stop_thread();
   hk_unlock(&ace_lock);
 }
 
@@ -382,22 +547,27 @@ __attribute__((destructor)) static void ace_exit(void) {
   hk_lock(&ace_lock);
   bool running = atomic_load(&hk_ace_state) == HK_ACE_RUNNING;
   if (running) {
-    ace_stop = true;
+    ace_gen++;
+    ace_joining = true;
     pthread_cond_signal(&ace_cond);
-    atomic_store(&hk_ace_state, HK_ACE_STOPPED);
   }
+  if (hk_cfg.ace) atomic_store(&hk_ace_state, HK_ACE_STOPPED);
   hk_unlock(&ace_lock);
-  if (running && !pthread_equal(pthread_self(), ace_thread)) pthread_join(ace_thread, NULL);
+  if (running && !on_ace_thread) pthread_join(ace_thread, NULL);
 }
 
 /* Fork: the thread is between epochs while the lock is held; the child has
- * no thread and starts one when it needs it. */
+ * no thread, and one thread of its own. */
 void hk_ace_fork_prepare(void) { hk_lock(&ace_lock); }
 void hk_ace_fork_parent(void) { hk_unlock(&ace_lock); }
 void hk_ace_fork_child(void) {
   pthread_mutex_init(&ace_lock, NULL);
   if (atomic_load(&hk_ace_state) == HK_ACE_RUNNING) atomic_store(&hk_ace_state, HK_ACE_IDLE);
-  ace.quiet_epochs = 0;
+  atomic_store(&app_threads, hk_heap_tls != &hk_heap_empty);
+  stopped_ms = 0;
+  ace_joining = false;
+  ace.self_on_thread = false;
+  atomic_store_explicit(&next_call_ms, 0, memory_order_relaxed);
 }
 
 /* ---- statistics ----------------------------------------------------------------- */
@@ -405,6 +575,9 @@ void hk_ace_fork_child(void) {
 void hk_ace_stats(struct hak_stats *st) {
   hk_lock(&ace_lock);
   st->ace_state = (uint32_t)atomic_load(&hk_ace_state);
+  if (ace_failed && st->ace_state == HK_ACE_IDLE) st->ace_state = HK_ACE_FAILED;
+  st->ace_threads_started = ace.threads_started;
+  st->ace_shed_bytes = ace.shed;
   st->ace_learning = ace.learning ? (ace.learn.state == HK_LEARN_FROZEN ? 2 : 1) : 0;
   st->ace_strategy = ace.strategy;
   st->ace_leader = ace.learning ? ace.learn.winner : ace.strategy;

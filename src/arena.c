@@ -1,7 +1,7 @@
 /* hakmem arena: reserves address space in chunks of up to 64 MiB and hands
  * out 2 MiB-aligned SuperSlabs.  Free SuperSlabs stay mapped and are purged
- * (madvise) in batches: on the freeing thread, or with the adaptive thread
- * running, by it (decay), which also unmaps those that stay empty.  Their
+ * (madvise) in batches: on the freeing thread (fast mode), or by the
+ * adaptive layer (decay), which also unmaps those that stay empty.  Their
  * address space is also returned on malloc_trim or when the process runs out
  * of it.  One lock, taken once per 2 MiB. */
 #include "internal.h"
@@ -148,10 +148,7 @@ size_t hk_arena_in_use_bytes(void) {
 
 /* Free SuperSlabs whose pages may still be resident. */
 size_t hk_arena_free_dirty_bytes(void) {
-  hk_lock(&arena_lock);
-  size_t n = dirty_free * HK_SS_SIZE;
-  hk_unlock(&arena_lock);
-  return n;
+  return __atomic_load_n(&dirty_free, __ATOMIC_RELAXED) * HK_SS_SIZE;   /* a glance */
 }
 
 static chunk_t *chunk_of(const void *p, uint32_t *bit) {
@@ -212,11 +209,11 @@ void hk_arena_free_ss(hk_superslab_t *ss) {
     atomic_fetch_sub_explicit(&in_use, 1, memory_order_relaxed);
     if (clean) c->clean_mask |= bit;
     else if (++dirty_free >= PURGE_BATCH_SS) {
-      /* with the adaptive thread running, the decay is its job */
+      /* with the adaptive layer (balanced and above), the decay is its job */
       if (dirty_free > PURGE_HARD_SS || PURGE_GAP_MS == 0) {
         purge_locked(false, SIZE_MAX);
         age_locked();
-      } else if (!hk_ace_running()) {
+      } else if (!hk_ace_decays()) {
         uint64_t now = hk_now_ms();
         if (now - last_purge_ms >= PURGE_GAP_MS) {
           last_purge_ms = now;
@@ -279,6 +276,15 @@ size_t hk_arena_decay(bool all) {
   } while (n);
   hk_arena_age();
   return total;
+}
+
+/* Without the adaptive thread (ace.c's shed_excess): purge about `bytes`
+ * of free SuperSlabs, aged or not.  Returns bytes purged. */
+size_t hk_arena_shed(size_t bytes) {
+  hk_lock(&arena_lock);
+  size_t n = purge_locked(false, (bytes + HK_SS_SIZE - 1) / HK_SS_SIZE);
+  hk_unlock(&arena_lock);
+  return n;
 }
 
 /* An unmap tick: unmap the SuperSlabs purged after use that stayed free

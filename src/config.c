@@ -13,25 +13,26 @@
 extern char **environ;
 
 enum { K_MODE, K_PURGE, K_RETAIN, K_THP, K_STATS, K_VERBOSE, K_STRATEGY, K_LOG,
-       K_HARDEN, K_COUNT };
+       K_HARDEN, K_ACE_THREAD, K_COUNT };
 
 static const char *const knob_names[K_COUNT] = {
   "HAKMEM_MODE", "HAKMEM_PURGE_DELAY_MS", "HAKMEM_RETAIN_MB", "HAKMEM_THP", "HAKMEM_STATS", "HAKMEM_VERBOSE", "HAKMEM_STRATEGY", "HAKMEM_LOG",
-  "HAKMEM_HARDEN",
+  "HAKMEM_HARDEN", "HAKMEM_ACE_THREAD",
 };
 static const char *const accepted[K_COUNT] = {
   "minimal|fast|balanced|learning|research", "0..60000", "0..4096", "off|auto|on", "0|1|json:PATH", "0|1", "elo|ucb1|lean|balanced|warm|hoard", "PATH",
-  "0|1|zero",
+  "0|1|zero", "off|auto|on",
 };
-static const uint32_t max_value[K_COUNT] = { 0, 60000, 4096, 0, 0, 1, 0, 0, 0 };
+static const uint32_t max_value[K_COUNT] = { 0, 60000, 4096, 0, 0, 1, 0, 0, 0, 0 };
 static const char *const harden_names[] = { "0", "1", "zero" };
 static const char *const strategy_names[] = { "elo", "ucb1" };
 
 const char *const hk_mode_names[] = { "minimal", "fast", "balanced", "learning", "research" };
 static const char *const thp_names[] = { "off", "auto", "on" };
+static const char *const ace_thread_names[] = { "off", "auto", "on" };
 
-/* Per mode: purge delay, retain, thp, stats, verbose, adaptive thread,
- * learning. */
+/* Per mode: purge delay, retain, thp, stats, verbose, adaptive layer,
+ * learning (the adaptive layer's thread: HAKMEM_ACE_THREAD, auto). */
 static const uint32_t mode_defaults[5][7] = {
   [HAK_MODE_MINIMAL]  = { 0,    0,  HK_THP_OFF,  HK_STATS_OFF,   0, 0, 0 },
   [HAK_MODE_FAST]     = { 1000, 64, HK_THP_AUTO, HK_STATS_OFF,   0, 0, 0 },
@@ -41,7 +42,7 @@ static const uint32_t mode_defaults[5][7] = {
 };
 
 hk_config_t hk_cfg = { HAK_MODE_BALANCED, 100, 8, HK_THP_AUTO, HK_STATS_OFF, 0,
-                       HK_STRATEGY_ELO, 1, 0, HK_HARDEN_DEFAULT, "", "" };
+                       HK_STRATEGY_ELO, 1, HK_ACE_THREAD_AUTO, 0, HK_HARDEN_DEFAULT, "", "" };
 hk_tune_t hk_tune = { 100, 8, { 0 } };
 int hk_log_fd = 2;
 static bool from_env[K_COUNT];
@@ -110,6 +111,8 @@ static const char *knob_value(int k, char *buf, size_t size) {
     return hk_strategy_names[hk_cfg.strategy];
   case K_LOG: return hk_cfg.log_path[0] ? hk_cfg.log_path : "stderr";
   case K_HARDEN: return harden_names[hk_cfg.harden];
+  case K_ACE_THREAD:   /* minimal, fast: no adaptive layer, no thread */
+    return hk_cfg.ace || from_env[k] ? ace_thread_names[hk_cfg.ace_thread] : "off";
   default: return hk_cfg.verbose ? "1" : "0";
   }
 }
@@ -144,6 +147,10 @@ static bool set_knob(int k, const char *v) {
   case K_HARDEN:
     if ((i = word_index(v, harden_names, 3)) < 0) return false;
     hk_cfg.harden = (unsigned)i;
+    return true;
+  case K_ACE_THREAD:
+    if ((i = word_index(v, ace_thread_names, 3)) < 0) return false;
+    hk_cfg.ace_thread = (unsigned)i;
     return true;
   case K_LOG:
     if (*v == 0 || strlen(v) >= sizeof hk_cfg.log_path) return false;

@@ -12,6 +12,10 @@ enum { HK_STATS_OFF, HK_STATS_TABLE, HK_STATS_JSON };
 enum { HK_STRATEGY_ELO = -1, HK_STRATEGY_UCB1 = -2 };
 /* HAKMEM_HARDEN: off, on, on with every freed block zeroed. */
 enum { HK_HARDEN_OFF, HK_HARDEN_ON, HK_HARDEN_ZERO };
+/* HAKMEM_ACE_THREAD: where the adaptive layer runs: on the program's own
+ * allocator calls only, in a thread once the program has two threads of its
+ * own, or in a thread once memory is freed. */
+enum { HK_ACE_THREAD_OFF, HK_ACE_THREAD_AUTO, HK_ACE_THREAD_ON };
 /* `make hardened` builds a library whose default is HAKMEM_HARDEN=1. */
 #ifndef HK_HARDEN_DEFAULT
 #define HK_HARDEN_DEFAULT HK_HARDEN_OFF
@@ -25,7 +29,8 @@ typedef struct hk_config_s {
   unsigned stats;             /* HK_STATS_*: printed at exit                  */
   unsigned verbose;
   int strategy;               /* HK_STRATEGY_* or a candidate index           */
-  unsigned ace;               /* the adaptive layer's thread may run (mode)   */
+  unsigned ace;               /* the adaptive layer runs (mode)               */
+  unsigned ace_thread;        /* HK_ACE_THREAD_*: ... and where               */
   unsigned learning;          /* it learns a strategy (learning, research)    */
   unsigned harden;            /* HK_HARDEN_*: misuse checks, encoded links     */
   char stats_path[512];       /* HAKMEM_STATS=json:PATH                       */

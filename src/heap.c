@@ -156,6 +156,7 @@ static void ss_update_list(hk_heap_t *h, hk_superslab_t *ss) {
 static void ss_release(hk_heap_t *h, hk_superslab_t *ss) {
   ss_unlink(h, ss);
   h->dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
+  h->free_slabs -= (uint32_t)__builtin_popcount(ss->free_mask);
   hk_arena_free_ss(ss);
 }
 
@@ -163,9 +164,9 @@ static void ss_release(hk_heap_t *h, hk_superslab_t *ss) {
 
 /* Batched decay on the owner's slow path: only slabs that stayed free for a
  * whole tick are purged, so a heap whose free memory churns does not purge
- * pages it is about to touch again.  With the adaptive thread running, the
- * decay is its job, off the program's threads (a busy heap past four times
- * what it retains included). */
+ * pages it is about to touch again.  With the adaptive layer (balanced and
+ * above), the decay is its job, in its thread or at its epochs (a busy heap
+ * past four times what it retains included). */
 static void heap_maybe_purge(hk_heap_t *h, hk_superslab_t *freed_in) {
   uint32_t retain = HK_TUNE(retain_mb) * SLABS_PER_MB;
   if (h->dirty_slabs <= retain) return;
@@ -174,7 +175,7 @@ static void heap_maybe_purge(hk_heap_t *h, hk_superslab_t *freed_in) {
     hk_ss_purge(freed_in, ~0u);          /* no decay: purge where memory was freed */
     return;
   }
-  if (hk_ace_running()) return;
+  if (hk_ace_decays()) return;
   uint64_t now = hk_now_ms();
   if (now - h->last_purge_ms < delay) return;
   h->last_purge_ms = now;
@@ -314,6 +315,7 @@ static void reclaim(hk_heap_t *h, hk_superslab_t *ss) {
   atomic_store_explicit(&ss->remote_mask, 0, memory_order_relaxed);
   atomic_thread_fence(memory_order_seq_cst);
   h->dirty_slabs += (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
+  h->free_slabs += (uint32_t)__builtin_popcount(ss->free_mask);
   ss_adopt(h, ss);
   for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {     /* abandoned slabs are all FULL */
     hk_slab_t *s = &ss->slabs[i];
@@ -363,6 +365,7 @@ void hk_heap_abandon(hk_heap_t *h) {
       }
       ss_unlink(h, ss);
       h->dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
+      h->free_slabs -= (uint32_t)__builtin_popcount(ss->free_mask);
       atomic_store_explicit(&ss->abandoned_state, abandoned_state_new(live), memory_order_relaxed);
       /* listed and ownerless at once, as hk_heap_abandoned_free checks both */
       hk_lock(&abandoned_lock);
@@ -615,11 +618,27 @@ static unsigned decay_batch(hk_heap_t *h, bool all) {
  * rest; once no span was taken or freed for idle_ms, purge every free slab
  * (idle trim: the heap's cache goes back).  Returns slabs purged; *trimmed
  * counts them when the idle trim did it. */
+#if HK_DEBUG >= 2
+/* The heap's slab counts agree with its SuperSlabs' masks.  Under h->lock. */
+static void check_counts(hk_heap_t *h) {
+  uint32_t free_n = 0, dirty = 0;
+  for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) {
+    free_n += (uint32_t)__builtin_popcount(ss->free_mask);
+    dirty += (uint32_t)__builtin_popcount(ss->free_mask & ss->dirty_mask);
+  }
+  hk_assert_internal(free_n == h->free_slabs);
+  hk_assert_internal(dirty == h->dirty_slabs);
+}
+#else
+#define check_counts(h) ((void)0)
+#endif
+
 unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_ms,
                       unsigned *trimmed) {
   unsigned total = 0, n;
   *trimmed = 0;
   hk_lock(&h->lock);
+  check_counts(h);
   bool busy = h->activity != h->ace_activity;
   if (busy) {
     h->ace_activity = h->activity;
@@ -649,6 +668,22 @@ unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_
   return total;
 }
 
+/* Without the adaptive thread (ace.c's shed_excess): purge free resident
+ * slabs of h, aged or not, about `bytes` of them, in SuperSlabs that are
+ * all free but for a slab or two (a class's last slab keeps its SuperSlab).
+ * Others may soon go back whole: the arena then purges them in one call,
+ * without splitting their huge page.  Returns bytes purged. */
+size_t hk_heap_shed(hk_heap_t *h, size_t bytes) {
+  if (h == &hk_heap_empty) return 0;
+  size_t want = (bytes + HK_SLAB_SIZE - 1) >> HK_SLAB_SHIFT, purged = 0;
+  hk_lock(&h->lock);
+  for (hk_superslab_t *ss = h->ss_avail.first; ss && purged < want; ss = ss->next)
+    if (__builtin_popcount(ss->free_mask) >= HK_SLABS_PER_SS - 2)
+      purged += hk_ss_purge(ss, ~0u);
+  hk_unlock(&h->lock);
+  return purged << HK_SLAB_SHIFT;
+}
+
 /* The decay clock starts over (the adaptive thread switched strategies):
  * what is free now has aged at the next decay tick. */
 void hk_heap_age(hk_heap_t *h) {
@@ -661,6 +696,9 @@ void hk_heap_age(hk_heap_t *h) {
  * adaptive thread: whether to start, whether to keep its pace). */
 size_t hk_heap_dirty_bytes_self(void) {
   return (size_t)__atomic_load_n(&hk_heap_tls->dirty_slabs, __ATOMIC_RELAXED) << HK_SLAB_SHIFT;
+}
+size_t hk_heap_free_bytes_self(void) {
+  return (size_t)__atomic_load_n(&hk_heap_tls->free_slabs, __ATOMIC_RELAXED) << HK_SLAB_SHIFT;
 }
 
 bool hk_heap_any_dirty(void) {

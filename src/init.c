@@ -63,14 +63,29 @@ void hk_assert_fail(const char *expr, const char *file, int line) {
 
 /* ---- thread exit --------------------------------------------------------- */
 
-static void thread_exit(void *arg) {
-  hk_heap_t *h = (hk_heap_t *)arg;
-  if (h == NULL || h == &hk_heap_empty) return;
+static void release_heap(hk_heap_t *h) {
   hk_heap_tls = &hk_heap_empty;     /* later frees of this thread go the remote way */
   hk_heap_abandon(h);
   hk_pages_orphan(h);
   hk_heap_release(h);
+  hk_ace_thread_left();
+}
+
+static void thread_exit(void *arg) {
+  hk_heap_t *h = (hk_heap_t *)arg;
+  if (h == NULL || h == &hk_heap_empty) return;
+  release_heap(h);
   hk_ace_poke();
+}
+
+/* The adaptive thread ends: its heap, if it took one, goes back now (its
+ * key is cleared: nothing left for thread exit). */
+void hk_thread_forget(void) {
+  hk_heap_t *h = hk_heap_tls;
+  if (h == &hk_heap_empty) return;
+  if (atomic_load_explicit(&heap_key_ready, memory_order_acquire))
+    pthread_setspecific(heap_key, NULL);
+  release_heap(h);
 }
 
 /* ---- fork -------------------------------------------------------------- */
@@ -123,6 +138,7 @@ hk_heap_t *hk_thread_init(void) {
     h = hk_heap_acquire();
     if (!h) return NULL;
     hk_heap_tls = h;
+    hk_ace_thread_joined();
   }
   if (atomic_load_explicit(&heap_key_ready, memory_order_acquire))
     pthread_setspecific(heap_key, h);

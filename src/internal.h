@@ -158,6 +158,7 @@ size_t hk_arena_trim(bool release_address_space);
 typedef void (*hk_ss_visitor)(hk_superslab_t *ss, void *arg);
 void hk_arena_visit(hk_ss_visitor fn, void *arg);
 size_t hk_arena_decay(bool all);
+size_t hk_arena_shed(size_t bytes);
 void hk_arena_age(void);
 void hk_arena_advise_thp(void);
 size_t hk_arena_in_use_bytes(void);
@@ -227,9 +228,11 @@ void hk_heap_count_listed(hk_heap_t *h, uint64_t *listed);   /* per class, adds 
 size_t hk_heap_purge_all(hk_heap_t *h);
 hk_heap_t *hk_heap_all(void);
 void hk_heap_age(hk_heap_t *h);
+size_t hk_heap_shed(hk_heap_t *h, size_t bytes);
 unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_ms,
                       unsigned *trimmed);
 size_t hk_heap_dirty_bytes_self(void);
+size_t hk_heap_free_bytes_self(void);
 bool hk_heap_any_dirty(void);
 typedef void (*hk_heap_visitor)(hk_heap_t *h, void *arg);
 size_t hk_heap_visit_all(hk_heap_visitor fn, void *arg);   /* returns live heaps */
@@ -245,6 +248,7 @@ size_t hk_pages_usable(const void *p);
 enum { HK_PAGES_LIVE, HK_PAGES_FREED, HK_PAGES_INTERIOR, HK_PAGES_FOREIGN };
 unsigned hk_pages_check(const void *p);
 size_t hk_pages_decay(bool all);
+size_t hk_pages_shed(size_t bytes);
 void hk_pages_age(void);
 void hk_pages_advise_thp(void);
 uint64_t hk_pages_activity(void);
@@ -292,18 +296,24 @@ void hk_stats_fork_prepare(void);
 void hk_stats_fork_parent(void);
 void hk_stats_fork_child(void);
 
-/* ace.c: the adaptive thread */
+/* ace.c: the adaptive layer.  IDLE: no thread, the epochs run on the
+ * program's calls; RUNNING: in the thread. */
 enum { HK_ACE_OFF, HK_ACE_IDLE, HK_ACE_RUNNING, HK_ACE_FAILED, HK_ACE_STOPPED };
 extern _Atomic int hk_ace_state;
-static inline bool hk_ace_running(void) {
-  return atomic_load_explicit(&hk_ace_state, memory_order_relaxed) == HK_ACE_RUNNING;
+/* The adaptive layer does the decay (else each layer on its free paths). */
+static inline bool hk_ace_decays(void) {
+  int s = atomic_load_explicit(&hk_ace_state, memory_order_relaxed);
+  return s == HK_ACE_IDLE || s == HK_ACE_RUNNING;
 }
 void hk_ace_init(void);
-void hk_ace_start(void);
-/* Memory was freed: the thread starts when there is enough to purge. */
+void hk_ace_call(void);
+void hk_ace_thread_joined(void);
+void hk_ace_thread_left(void);
+/* Memory was freed: without the thread, an epoch may be due here, or the
+ * thread may start. */
 static inline void hk_ace_poke(void) {
   if (hk_unlikely(atomic_load_explicit(&hk_ace_state, memory_order_relaxed) == HK_ACE_IDLE))
-    hk_ace_start();
+    hk_ace_call();
 }
 struct hak_stats;
 void hk_ace_stats(struct hak_stats *st);
@@ -325,6 +335,7 @@ uint64_t hk_now_ms(void);
 
 /* init.c */
 hk_heap_t *hk_thread_init(void);
+void hk_thread_forget(void);
 void hk_thp_check(void);
 size_t hk_trim(void);
 

@@ -9,9 +9,9 @@
  *
  * Freed pages stay resident: they are given back (madvise) only once they
  * stayed free for a whole purge delay, the oldest first, and only beyond
- * what the layer retains (HAKMEM_RETAIN_MB, or a quarter of the live page
- * blocks if more), by the adaptive thread or, without it, on a free every
- * purge delay at most.  So a loop whose live heap does not grow takes no
+ * what the layer retains (HAKMEM_RETAIN_MB, or half of the live page
+ * blocks if more), by the adaptive layer or, without it (fast), on a free
+ * every purge delay at most.  So a loop whose live heap does not grow takes no
  * fault and makes no system call once warm.
  *
  * Each segment has a lock, taken by whoever allocates from it, frees into it
@@ -355,13 +355,13 @@ static void purge_run(hk_pseg_t *s, uint32_t i, const uint64_t *which, size_t *b
   }
 }
 
-/* Purge the free resident pages of s that aged a tick, up to budget
- * pages.  Under s->lock. */
-static size_t seg_purge(hk_pseg_t *s, size_t budget) {
+/* Purge the free resident pages of s that aged a tick (or all of them),
+ * up to budget pages.  Under s->lock. */
+static size_t seg_purge(hk_pseg_t *s, size_t budget, bool aged) {
   size_t start = budget;
   for (uint64_t m = s->bins; m && budget; m &= m - 1)
     for (uint32_t i = s->bin[__builtin_ctzll(m)]; i != NIL && budget; i = s->runs[i].next)
-      purge_run(s, i, s->aged, &budget);
+      purge_run(s, i, aged ? s->aged : NULL, &budget);
   return start - budget;
 }
 
@@ -415,7 +415,7 @@ static size_t decay(bool all, bool wait) {
       size_t over = atomic_load_explicit(&dirty_pages, memory_order_relaxed);
       over = over > keep ? over - keep : 0;
       if (!over) break;
-      size_t n = seg_purge(s, over < DECAY_BATCH_PG ? over : DECAY_BATCH_PG);
+      size_t n = seg_purge(s, over < DECAY_BATCH_PG ? over : DECAY_BATCH_PG, true);
       total += n;
       if (n < DECAY_BATCH_PG) break;
       hk_unlock(&s->lock);                  /* let the program in between batches */
@@ -427,7 +427,7 @@ static size_t decay(bool all, bool wait) {
   return total << PG_SHIFT;
 }
 
-/* Without the adaptive thread: a decay tick on a free, every purge delay at
+/* Without the adaptive layer (fast): a decay tick on a free, every purge delay at
  * most, once more than the retained pages are resident and free. */
 static void decay_on_free(void) {
   if (atomic_load_explicit(&dirty_pages, memory_order_relaxed) <= retain_pages()) return;
@@ -638,7 +638,7 @@ void hk_pages_free(void *p) {
   hk_unlock(&s->lock);
   atomic_fetch_sub_explicit(&live_pages, len, memory_order_relaxed);
   if (!now) {
-    if (!hk_ace_running()) decay_on_free();
+    if (!hk_ace_decays()) decay_on_free();
     hk_ace_poke();
   }
 }
@@ -689,6 +689,24 @@ bool hk_pages_resize(void *p, size_t n) {
 }
 
 /* ---- the adaptive thread, trim, statistics, threads, fork ----------------------- */
+
+/* Without the adaptive thread (ace.c's shed_excess): purge about `bytes`
+ * of free resident pages, aged or not, a batch per lock hold.  Returns
+ * bytes purged. */
+size_t hk_pages_shed(size_t bytes) {
+  size_t want = (bytes + PG_SIZE - 1) >> PG_SHIFT, total = 0;
+  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s && total < want;
+       s = s->next) {
+    for (size_t n = DECAY_BATCH_PG; n == DECAY_BATCH_PG && total < want;) {
+      hk_lock(&s->lock);
+      size_t left = want - total;
+      n = s->released ? 0 : seg_purge(s, left < DECAY_BATCH_PG ? left : DECAY_BATCH_PG, false);
+      hk_unlock(&s->lock);
+      total += n;
+    }
+  }
+  return total << PG_SHIFT;
+}
 
 /* A decay tick (ace.c); with `all`, every free page goes (idle trim). */
 size_t hk_pages_decay(bool all) { return decay(all, true); }

@@ -137,8 +137,8 @@ expect_lines() {
     fi
 }
 
-KNOWN="HAKMEM_MODE, HAKMEM_PURGE_DELAY_MS, HAKMEM_RETAIN_MB, HAKMEM_THP, HAKMEM_STATS, HAKMEM_VERBOSE, HAKMEM_STRATEGY, HAKMEM_LOG, HAKMEM_HARDEN"
-KNOBS="HAKMEM_MODE HAKMEM_PURGE_DELAY_MS HAKMEM_RETAIN_MB HAKMEM_THP HAKMEM_STATS HAKMEM_VERBOSE HAKMEM_STRATEGY HAKMEM_LOG HAKMEM_HARDEN"
+KNOWN="HAKMEM_MODE, HAKMEM_PURGE_DELAY_MS, HAKMEM_RETAIN_MB, HAKMEM_THP, HAKMEM_STATS, HAKMEM_VERBOSE, HAKMEM_STRATEGY, HAKMEM_LOG, HAKMEM_HARDEN, HAKMEM_ACE_THREAD"
+KNOBS="HAKMEM_MODE HAKMEM_PURGE_DELAY_MS HAKMEM_RETAIN_MB HAKMEM_THP HAKMEM_STATS HAKMEM_VERBOSE HAKMEM_STRATEGY HAKMEM_LOG HAKMEM_HARDEN HAKMEM_ACE_THREAD"
 
 unknown() { # NAME=VALUE
     echo "hakmem: warning: unknown variable $1 ignored (known: $KNOWN)"
@@ -154,6 +154,7 @@ accepted() { # knob
     HAKMEM_STRATEGY) echo "elo|ucb1|lean|balanced|warm|hoard" ;;
     HAKMEM_LOG) echo "PATH" ;;
     HAKMEM_HARDEN) echo "0|1|zero" ;;
+    HAKMEM_ACE_THREAD) echo "off|auto|on" ;;
     esac
 }
 # The spec's table: a mode's value of a knob.
@@ -168,6 +169,8 @@ mode_value() { # mode knob
     fast.HAKMEM_PURGE_DELAY_MS) echo 1000 ;;
     fast.HAKMEM_RETAIN_MB) echo 64 ;;
     fast.HAKMEM_THP) echo auto ;;
+    minimal.HAKMEM_ACE_THREAD | fast.HAKMEM_ACE_THREAD) echo off ;;
+    *.HAKMEM_ACE_THREAD) echo auto ;;
     *.HAKMEM_PURGE_DELAY_MS) echo 100 ;;
     *.HAKMEM_RETAIN_MB) echo 8 ;;
     research.HAKMEM_THP) echo on ;;
@@ -223,6 +226,7 @@ for v in elo ucb1 lean balanced warm hoard; do
     expect "HAKMEM_STRATEGY=$v" learning "" HAKMEM_MODE=learning HAKMEM_STRATEGY=$v
 done
 for v in 0 1 zero; do expect "HAKMEM_HARDEN=$v" balanced "" HAKMEM_HARDEN=$v; done
+for v in off auto on; do expect "HAKMEM_ACE_THREAD=$v" balanced "" HAKMEM_ACE_THREAD=$v; done
 expect "every knob at once" fast "" HAKMEM_MODE=fast HAKMEM_PURGE_DELAY_MS=250 \
     HAKMEM_RETAIN_MB=1 HAKMEM_THP=off HAKMEM_STATS=0 HAKMEM_VERBOSE=0
 expect "names that are not HAKMEM_*" balanced "" HAKMEMX=1 XHAKMEM_FOO=1 hakmem_mode=fast \
@@ -265,6 +269,11 @@ expect "HAKMEM_LOG=''" balanced "$(bad HAKMEM_LOG "" balanced)" "HAKMEM_LOG="
 for v in "" 2 yes on Zero " 1" -1; do
     expect "HAKMEM_HARDEN='$v'" balanced "$(bad HAKMEM_HARDEN "$v" balanced)" "HAKMEM_HARDEN=$v"
 done
+for v in "" 1 yes always Auto thread; do
+    expect "HAKMEM_ACE_THREAD='$v'" balanced "$(bad HAKMEM_ACE_THREAD "$v" balanced)" "HAKMEM_ACE_THREAD=$v"
+done
+expect "fast, bad adaptive thread" fast "$(bad HAKMEM_ACE_THREAD never fast)" \
+    HAKMEM_MODE=fast HAKMEM_ACE_THREAD=never
 
 # ---- "keeping" the mode's value, whatever the order ------------------------------
 expect "fast, bad purge delay" fast "$(bad HAKMEM_PURGE_DELAY_MS abc fast)" \

@@ -27,6 +27,7 @@
 #endif
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -476,17 +477,33 @@ static TU_UNUSED void hk_require(const char *why)
 }
 
 /* hakmem's adaptive thread (ace.c) starts the first time enough memory is
- * freed, and glibc's pthread_create allocates then: tests that count
- * allocations exactly start it first.  Frees 8 MiB and waits (at most 5 s)
- * until the thread runs.  Returns the final ace_state (HAK_ACE_OFF in modes
- * without the thread).  Needs hk_require() first. */
+ * freed once the program has two threads with a heap, and glibc's
+ * pthread_create allocates then: tests that count allocations exactly start
+ * it first.  Starts a second thread (it allocates once, then sleeps for the
+ * rest of the process), frees 8 MiB and waits (at most 5 s) until the
+ * thread runs.  Returns the final ace_state (HAK_ACE_OFF in modes without
+ * the adaptive layer).  Needs hk_require() first. */
+static void *tu_sleeper(void *arg)
+{
+    (void)arg;
+    free(malloc(64));
+    for (;;)
+        pause();
+    return NULL;
+}
+
 static TU_UNUSED uint32_t hk_start_ace(void)
 {
     static struct hak_stats st;
     enum { N = 8 };
     void *p[N];
+    pthread_t t;
+    if (pthread_create(&t, NULL, tu_sleeper, NULL) == 0)
+        pthread_detach(t);
+    struct timespec pause_ts = {0, 20 * 1000 * 1000};
+    nanosleep(&pause_ts, NULL);         /* it has its heap */
     for (int i = 0; i < N; i++)
-        p[i] = malloc(1 << 20);   /* large spans: back to the SuperSlab when freed */
+        p[i] = malloc(1 << 20);   /* page runs: free memory when freed */
     for (int i = 0; i < N; i++)
         free(p[i]);
     for (int t = 0; t < 500; t++) {

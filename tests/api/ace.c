@@ -1,9 +1,14 @@
-/* ace.c — hakmem's adaptive thread (src/ace.c): its lifecycle and what it
+/* ace.c — hakmem's adaptive layer (src/ace.c): its lifecycle and what it
  * gives back, read from hak_stats_get and /proc.
  *
  *  - minimal and fast: the thread never starts, whatever is freed.
- *  - balanced, learning, research: not started before memory is freed; it
- *    starts when 64 MiB are freed, as a thread named "hakmem-ace".
+ *  - balanced, learning, research (HAKMEM_ACE_THREAD=auto, the default): a
+ *    single-threaded program that frees 64 MiB gets no thread (the layer
+ *    runs on its calls; balanced: what it freed leaves the resident set at
+ *    once); once a second thread of its own has a heap, freeing 64 MiB
+ *    starts the thread, named "hakmem-ace"; when that second thread is
+ *    joined, the thread ends.  HAKMEM_ACE_THREAD=on: the thread starts in
+ *    the single-threaded program too; off: never.
  *  - decay purge: the 64 MiB freed leave the resident set (/proc/self/statm)
  *    without any allocator call, within the purge delay and a few epochs,
  *    and ace_purged_bytes counts them.
@@ -31,6 +36,7 @@
 
 static struct hak_stats st;
 static double t_start;
+static bool thread_on;      /* HAKMEM_ACE_THREAD=on */
 
 static const struct hak_stats *stats(void)
 {
@@ -173,6 +179,46 @@ static void check_idle_trim(void)
     CHECK(pthread_join(t, NULL) == 0, "pthread_join");
 }
 
+/* ---- a second thread of the program ---------------------------------------------- */
+
+static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;
+static int park_phase;      /* 1: it has a heap; 2: it may exit */
+
+static void *parked(void *arg)
+{
+    (void)arg;
+    free(malloc(64));                     /* a heap of its own */
+    pthread_mutex_lock(&park_lock);
+    park_phase = 1;
+    pthread_cond_broadcast(&park_cond);
+    while (park_phase != 2)
+        pthread_cond_wait(&park_cond, &park_lock);
+    pthread_mutex_unlock(&park_lock);
+    return NULL;
+}
+
+static pthread_t park_start(void)
+{
+    pthread_t t;
+    park_phase = 0;
+    CHECK(pthread_create(&t, NULL, parked, NULL) == 0, "pthread_create");
+    pthread_mutex_lock(&park_lock);
+    while (park_phase != 1)
+        pthread_cond_wait(&park_cond, &park_lock);
+    pthread_mutex_unlock(&park_lock);
+    return t;
+}
+
+static void park_end(pthread_t t)
+{
+    pthread_mutex_lock(&park_lock);
+    park_phase = 2;
+    pthread_cond_broadcast(&park_cond);
+    pthread_mutex_unlock(&park_lock);
+    CHECK(pthread_join(t, NULL) == 0, "pthread_join");
+}
+
 /* ---- fork and exit ----------------------------------------------------------------- */
 
 static int wait_child(pid_t pid, int seconds)
@@ -202,6 +248,17 @@ static void check_fork(void)
         size_t n;
         void **v = alloc_blocks(16 * MiB, 4000, &n);
         free_blocks(v, n);
+        if (!thread_on) {      /* one thread: none of hakmem's until a second one */
+            pthread_mutex_init(&park_lock, NULL);   /* the parent's thread waits on them */
+            pthread_cond_init(&park_cond, NULL);
+            sleep_ms(100);
+            CHECK(ace_threads() == 0, "child: a hakmem-ace thread with one thread");
+            pthread_t t = park_start();
+            v = alloc_blocks(16 * MiB, 4000, &n);
+            free_blocks(v, n);
+            park_end(t);
+            exit(0);
+        }
         CHECK(wait_state(HAK_ACE_RUNNING, 2000), "child: the thread did not start (state %u)",
               st.ace_state);
         CHECK(ace_threads() == 1, "child: %d hakmem-ace threads", ace_threads());
@@ -300,26 +357,50 @@ int main(void)
     t_start = tu_now();
     hk_require("ace");
     unsigned mode = stats()->mode;
-    bool thread = mode >= HAK_MODE_BALANCED, learning = mode >= HAK_MODE_LEARNING;
-    printf("ace: mode %s\n", tu_mode_names[mode]);
-    CHECK(st.ace_state == (thread ? HAK_ACE_NOT_STARTED : HAK_ACE_OFF),
+    const char *knob = getenv("HAKMEM_ACE_THREAD");
+    thread_on = knob && strcmp(knob, "on") == 0;
+    bool layer = mode >= HAK_MODE_BALANCED, learning = mode >= HAK_MODE_LEARNING;
+    bool thread = layer && !(knob && strcmp(knob, "off") == 0);
+    printf("ace: mode %s, HAKMEM_ACE_THREAD=%s\n", tu_mode_names[mode], knob ? knob : "(auto)");
+    CHECK(st.ace_state == (layer ? HAK_ACE_ON_CALLS : HAK_ACE_OFF),
           "ace_state %u before anything was freed", st.ace_state);
     CHECK(ace_threads() == 0, "a hakmem-ace thread before anything was freed");
 
+    /* one thread of the program: no thread of hakmem's (auto) */
     size_t base = tu_rss_bytes(), n;
     void **v = alloc_blocks(64 * MiB, 4000, &n);
     size_t full = tu_rss_bytes();
     free_blocks(v, n);
-    if (!thread) {
+    if (!thread_on) {
         sleep_ms(200);
-        CHECK(stats()->ace_state == HAK_ACE_OFF, "mode %s: ace_state %u", tu_mode_names[mode],
-              st.ace_state);
-        CHECK(ace_threads() == 0, "mode %s: a hakmem-ace thread", tu_mode_names[mode]);
-        printf("ace: no thread in mode %s, ok (%.1f s)\n", tu_mode_names[mode], tu_now() - t_start);
-        return 0;
+        size_t rss = tu_rss_bytes();
+        CHECK(stats()->ace_state == (layer ? HAK_ACE_ON_CALLS : HAK_ACE_OFF),
+              "one thread, mode %s: ace_state %u", tu_mode_names[mode], st.ace_state);
+        CHECK(ace_threads() == 0, "one thread, mode %s: a hakmem-ace thread", tu_mode_names[mode]);
+        printf("ace: one thread: resident %.1f MiB at start, %.1f with 64 MiB in use, %.1f after "
+               "the free; %.1f MiB given back at once\n", (double)base / MiB, (double)full / MiB,
+               (double)rss / MiB, (double)st.ace_shed_bytes / MiB);
+        if (mode == HAK_MODE_BALANCED)
+            CHECK(rss <= base + 16 * MiB && st.ace_shed_bytes >= 32 * MiB,
+                  "one thread: resident %zu bytes after the free, %zu at start", rss, base);
+        if (!thread) {
+            printf("ace: no thread in mode %s, ok (%.1f s)\n", tu_mode_names[mode],
+                   tu_now() - t_start);
+            return 0;
+        }
+    }
+
+    /* a second thread of the program (auto): the next free starts it */
+    pthread_t second = park_start();
+    if (!thread_on) {      /* (base: what the program held before the first 64 MiB) */
+        v = alloc_blocks(64 * MiB, 4000, &n);
+        full = tu_rss_bytes();
+        free_blocks(v, n);
     }
     CHECK(wait_state(HAK_ACE_RUNNING, 1000), "the thread did not start (state %u)", st.ace_state);
     CHECK(ace_threads() == 1, "%d hakmem-ace threads", ace_threads());
+    CHECK(st.ace_threads_started == 1, "the thread started %llu times",
+          (unsigned long long)st.ace_threads_started);
 
     /* decay purge: the freed memory leaves the resident set, nobody calling */
     long wait = learning ? 15000 : 5000;  /* a learning strategy may wait 5 s */
@@ -341,6 +422,19 @@ int main(void)
     check_exit();
     if (learning)
         check_learning();
+
+    /* the second thread leaves: so does hakmem's (auto) */
+    park_end(second);
+    if (!thread_on) {
+        bool gone = false;
+        for (int i = 0; i < 200 && !gone; i++) {
+            gone = ace_threads() == 0 && stats()->ace_state == HAK_ACE_ON_CALLS;
+            if (!gone)
+                sleep_ms(10);
+        }
+        CHECK(gone, "the thread still runs (%d, state %u) 2 s after the second thread left",
+              ace_threads(), st.ace_state);
+    }
     printf("ace: ok (%.1f s)\n", tu_now() - t_start);
     return 0;
 }

@@ -118,6 +118,15 @@ static struct {
   double debt;              /* purged bytes not yet faulted back in         */
 } ace;
 
+/* Giving back at once without the thread (shed_excess), under ace_lock. */
+static struct {
+  size_t bytes;           /* shed within REGROW_MS of `at`                   */
+  size_t live;            /* in use at the last shed                         */
+  size_t epoch_live;      /* in use at the last epoch without a shed before  */
+  uint64_t at, until;     /* the last shed; no shedding before `until`       */
+  uint32_t hold;          /* the last hold, ms                               */
+} shed;
+
 /* ---- observing ------------------------------------------------------------- */
 
 static uint64_t clock_ns(clockid_t id) {
@@ -287,10 +296,14 @@ static bool ace_epoch(uint64_t now, uint32_t elapsed) {
     ace.grown_bytes += rss > ace.rss ? rss - ace.rss : 0;
   }
   size_t heaps = 0, trimmed = 0, arena = 0, unmapped = 0;
+  /* The program shrinks and gives back at once (shed_excess): its heaps'
+   * SuperSlabs empty and go back whole; purging their slabs one by one
+   * now would only split the huge pages the arena purges in one call. */
+  bool shedding = shed.at && now - shed.at < 2 * EPOCH_MS;
   for (hk_heap_t *h = hk_heap_all(); h; h = h->all_next) {
     if (!__atomic_load_n(&h->ss_avail.first, __ATOMIC_RELAXED)) continue;
     unsigned t;
-    heaps += (size_t)hk_heap_tick(h, elapsed, decay, idle_ms, &t) << HK_SLAB_SHIFT;
+    heaps += (size_t)hk_heap_tick(h, elapsed, decay && !shedding, idle_ms, &t) << HK_SLAB_SHIFT;
     trimmed += (size_t)t << HK_SLAB_SHIFT;
   }
   if (decay) arena = hk_arena_decay(delay == 0);
@@ -438,13 +451,6 @@ static void stop_thread(void) {
 #define HOLD_MIN_MS  1000
 #define HOLD_MAX_MS  64000
 
-static struct {
-  size_t bytes;           /* shed within REGROW_MS of `at`                   */
-  size_t live;            /* in use at the last shed                         */
-  size_t epoch_live;      /* in use at the last epoch without a shed before  */
-  uint64_t at, until;     /* the last shed; no shedding before `until`       */
-  uint32_t hold;          /* the last hold, ms                               */
-} shed;
 
 /* Bytes in use: SuperSlabs less the calling heap's free slabs, page runs,
  * direct mappings (a glance: relaxed loads). */

@@ -668,18 +668,27 @@ unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_
   return total;
 }
 
+/* No block of ss is in use: its slabs are free, or empty and kept by
+ * their class (its last slab), which keeps the SuperSlab from the arena. */
+static bool ss_unused(const hk_superslab_t *ss) {
+  for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {
+    const hk_slab_t *s = &ss->slabs[i];
+    if (!(s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) && s->used) return false;
+  }
+  return true;
+}
+
 /* Without the adaptive thread (ace.c's shed_excess): purge free resident
- * slabs of h, aged or not, about `bytes` of them, in SuperSlabs that are
- * all free but for a slab or two (a class's last slab keeps its SuperSlab).
- * Others may soon go back whole: the arena then purges them in one call,
- * without splitting their huge page.  Returns bytes purged. */
+ * slabs of h, aged or not, about `bytes` of them, in SuperSlabs that hold
+ * no block in use.  Others may soon go back whole: the arena then purges
+ * them in one call, without splitting their huge page.  Returns bytes
+ * purged. */
 size_t hk_heap_shed(hk_heap_t *h, size_t bytes) {
   if (h == &hk_heap_empty) return 0;
   size_t want = (bytes + HK_SLAB_SIZE - 1) >> HK_SLAB_SHIFT, purged = 0;
   hk_lock(&h->lock);
   for (hk_superslab_t *ss = h->ss_avail.first; ss && purged < want; ss = ss->next)
-    if (__builtin_popcount(ss->free_mask) >= HK_SLABS_PER_SS - 2)
-      purged += hk_ss_purge(ss, ~0u);
+    if ((ss->free_mask & ss->dirty_mask) && ss_unused(ss)) purged += hk_ss_purge(ss, ~0u);
   hk_unlock(&h->lock);
   return purged << HK_SLAB_SHIFT;
 }

@@ -123,6 +123,8 @@ static struct {
   size_t bytes;           /* shed within REGROW_MS of `at`                   */
   size_t live;            /* in use at the last shed                         */
   size_t epoch_live;      /* in use at the last epoch without a shed before  */
+  size_t heap_live;       /* in use at the last walk of the heap's SuperSlabs:
+                             the next waits until SHED_MIN more is freed    */
   uint64_t at, until;     /* the last shed; no shedding before `until`       */
   uint32_t hold;          /* the last hold, ms                               */
 } shed;
@@ -481,7 +483,10 @@ static void shed_excess(uint64_t now) {
   if (now >= shed.until && shrinking && free_b >= keep + SHED_MIN) {
     size_t over = free_b - keep, n = hk_arena_shed(over);
     if (n < over) n += hk_pages_shed(over - n);
-    if (n < over) n += hk_heap_shed(hk_heap_tls, over - n);
+    if (n < over && (live + SHED_MIN <= shed.heap_live || live > shed.heap_live)) {
+      n += hk_heap_shed(hk_heap_tls, over - n);   /* a walk of its SuperSlabs */
+      shed.heap_live = live;
+    }
     __atomic_store_n(&shed.bytes, shed.bytes + n, __ATOMIC_RELAXED);
     shed.live = live;
     shed.at = now;

@@ -688,7 +688,9 @@ size_t hk_heap_shed(hk_heap_t *h, size_t bytes) {
   size_t want = (bytes + HK_SLAB_SIZE - 1) >> HK_SLAB_SHIFT, purged = 0;
   hk_lock(&h->lock);
   for (hk_superslab_t *ss = h->ss_avail.first; ss && purged < want; ss = ss->next)
-    if ((ss->free_mask & ss->dirty_mask) && ss_unused(ss)) purged += hk_ss_purge(ss, ~0u);
+    if ((ss->free_mask & ss->dirty_mask) && __builtin_popcount(ss->free_mask) >= HK_SLABS_PER_SS / 2 &&
+        ss_unused(ss))   /* (a class keeps one slab: a SuperSlab mostly in use has blocks) */
+      purged += hk_ss_purge(ss, ~0u);
   hk_unlock(&h->lock);
   return purged << HK_SLAB_SHIFT;
 }

@@ -154,8 +154,6 @@ struct hak_stats {
   /* the adaptive layer, continued */
   uint64_t ace_threads_started; /* times its thread started (it ends when the
                                    program has too few threads of its own)   */
-  uint64_t ace_shed_bytes;      /* of ace_purged_bytes: given back at once, with
-                                   no thread, beyond what was in use         */
 };
 
 /* hak_stats.ace_state: OFF in minimal and fast mode; NOT_STARTED (also

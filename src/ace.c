@@ -20,9 +20,9 @@
  * multi-threaded process.  So by default (auto) a program runs the epochs
  * on its own slow paths (the free paths that poke the layer, one epoch per
  * EPOCH_MS at most) for as long as fewer than two of its threads have a
- * heap; and since nobody purges while such a program idles, free resident
- * memory beyond what is in use is given back at once (shed_excess).  Once
- * two threads of its own hold heaps, a thread named hakmem-ace runs the
+ * heap: what it frees goes back after the purge delay if it calls the
+ * allocator again, and stays while it idles (a program that wants it back
+ * anyway sets `on`).  Once two threads of its own hold heaps, a thread named hakmem-ace runs the
  * epochs every 50 ms (every second when there is nothing to do), also while
  * the program makes no call; when the program's threads with a heap drop
  * below two again, the thread ends (and is not started again for
@@ -44,8 +44,6 @@
 #define LAZY_EPOCH_MS  1000    /* ... and when the last ones found nothing    */
 #define START_BYTES    ((size_t)1 << 20)   /* free memory that starts the thread */
 #define RESTART_MS     1000    /* a thread ended: none again for this long   */
-#define SHED_MIN       ((size_t)4 << 20)   /* excess free memory shed at once */
-#define SHRINK_MIN     ((size_t)16 << 20)  /* ... when the program shrank by this */
 #define MIN_EPOCH_OPS  2000    /* fewer allocations: the epoch is not scored  */
 
 /* The candidates learning mode chooses from: each a vector of the knobs
@@ -101,8 +99,8 @@ static struct {
   uint64_t pages_activity;  /* page runs taken and freed at the last look */
   uint32_t pages_idle_ms;   /* since when they stayed put */
   bool pages_trimmed;       /* the idle trim went by since */
-  uint64_t epochs, purged, trimmed, unmapped, shed;   /* bytes */
-  uint64_t threads_started, shed_holds;
+  uint64_t epochs, purged, trimmed, unmapped;   /* bytes */
+  uint64_t threads_started;
   uint64_t refill_prev[HK_NUM_CLASSES];
   /* learning */
   bool learning;
@@ -117,17 +115,6 @@ static struct {
   double refault_ns;        /* price of faulting a purged page back in     */
   double debt;              /* purged bytes not yet faulted back in         */
 } ace;
-
-/* Giving back at once without the thread (shed_excess), under ace_lock. */
-static struct {
-  size_t bytes;           /* shed within REGROW_MS of `at`                   */
-  size_t live;            /* in use at the last shed                         */
-  size_t epoch_live;      /* in use at the last epoch without a shed before  */
-  size_t heap_live;       /* in use at the last walk of the heap's SuperSlabs:
-                             the next waits until SHED_MIN more is freed    */
-  uint64_t at, until;     /* the last shed; no shedding before `until`       */
-  uint32_t hold;          /* the last hold, ms                               */
-} shed;
 
 /* ---- observing ------------------------------------------------------------- */
 
@@ -298,14 +285,10 @@ static bool ace_epoch(uint64_t now, uint32_t elapsed) {
     ace.grown_bytes += rss > ace.rss ? rss - ace.rss : 0;
   }
   size_t heaps = 0, trimmed = 0, arena = 0, unmapped = 0;
-  /* The program shrinks and gives back at once (shed_excess): its heaps'
-   * SuperSlabs empty and go back whole; purging their slabs one by one
-   * now would only split the huge pages the arena purges in one call. */
-  bool shedding = shed.at && now - shed.at < 2 * EPOCH_MS;
   for (hk_heap_t *h = hk_heap_all(); h; h = h->all_next) {
     if (!__atomic_load_n(&h->ss_avail.first, __ATOMIC_RELAXED)) continue;
     unsigned t;
-    heaps += (size_t)hk_heap_tick(h, elapsed, decay && !shedding, idle_ms, &t) << HK_SLAB_SHIFT;
+    heaps += (size_t)hk_heap_tick(h, elapsed, decay, idle_ms, &t) << HK_SLAB_SHIFT;
     trimmed += (size_t)t << HK_SLAB_SHIFT;
   }
   if (decay) arena = hk_arena_decay(delay == 0);
@@ -437,67 +420,8 @@ static void stop_thread(void) {
 
 /* ---- on the program's calls -------------------------------------------------------- */
 
-/* Without the thread nobody purges while the program idles.  So when the
- * program shrinks (its memory in use fell by half, and by SHRINK_MIN at
- * least, since the last epoch that came EPOCH_MS after a shed), free
- * resident memory beyond what is in use (and what the program retains)
- * goes back now, in batches of SHED_MIN or more: free SuperSlabs first
- * (whole, one call for many), then free page runs, then the calling heap's
- * nearly empty SuperSlabs' free slabs.  Only then: a program whose memory
- * in use stays put reuses its free memory, which only the decay gives
- * back.  And not when the program grew back into what was given back
- * within REGROW_MS (a working set that comes and goes: each cycle would
- * fault it all in again): then nothing is shed for a hold of HOLD_MIN_MS,
- * doubled at each such regrowth up to HOLD_MAX_MS. */
-#define REGROW_MS    1000      /* about where holding a page costs its refault */
-#define HOLD_MIN_MS  1000
-#define HOLD_MAX_MS  64000
-
-
-/* Bytes in use: SuperSlabs less the calling heap's free slabs, page runs,
- * direct mappings (a glance: relaxed loads). */
-static size_t live_bytes(void) {
-  size_t direct, count, ss = hk_arena_in_use_bytes(), spare = hk_heap_free_bytes_self();
-  hk_direct_stats(&direct, &count);
-  return (ss > spare ? ss - spare : 0) + hk_pages_live_bytes() + direct;
-}
-
-static void shed_excess(uint64_t now) {
-  size_t free_b = hk_heap_dirty_bytes_self() + hk_arena_free_dirty_bytes() + hk_pages_dirty_bytes();
-  size_t retain = (size_t)HK_TUNE(retain_mb) << 20;
-  bool watch = __atomic_load_n(&shed.bytes, __ATOMIC_RELAXED) != 0;  /* a recent shed */
-  if (!watch && (free_b < retain + SHED_MIN || now < shed.until)) return;
-  size_t live = live_bytes(), keep = live > retain ? live : retain;
-  size_t was = __atomic_load_n(&shed.epoch_live, __ATOMIC_RELAXED), drop = was / 2;
-  bool shrinking = live + (drop > SHRINK_MIN ? drop : SHRINK_MIN) <= was;
-  if (!watch && (free_b < keep + SHED_MIN || !shrinking)) return;
-  if (pthread_mutex_trylock(&ace_lock) != 0) return;   /* an epoch runs: it will */
-  if (shed.bytes && now - shed.at >= REGROW_MS) {
-    shed.bytes = 0;
-  } else if (shed.bytes && live > shed.live + shed.bytes / 2) {   /* it grew back: hold */
-    shed.hold = shed.hold ? (shed.hold * 2 < HOLD_MAX_MS ? shed.hold * 2 : HOLD_MAX_MS) : HOLD_MIN_MS;
-    shed.until = now + shed.hold;
-    shed.bytes = 0;
-    ace.shed_holds++;
-  }
-  if (now >= shed.until && shrinking && free_b >= keep + SHED_MIN) {
-    size_t over = free_b - keep, n = hk_arena_shed(over);
-    if (n < over) n += hk_pages_shed(over - n);
-    if (n < over && (live + SHED_MIN <= shed.heap_live || live > shed.heap_live)) {
-      n += hk_heap_shed(hk_heap_tls, over - n);   /* a walk of its SuperSlabs */
-      shed.heap_live = live;
-    }
-    __atomic_store_n(&shed.bytes, shed.bytes + n, __ATOMIC_RELAXED);
-    shed.live = live;
-    shed.at = now;
-    ace.purged += n;
-    ace.shed += n;
-  }
-  hk_unlock(&ace_lock);
-}
-
 /* Memory was freed (hk_ace_poke; the state is IDLE): start the thread, or
- * shed the excess and run an epoch here when one is due. */
+ * run an epoch here when one is due. */
 void hk_ace_call(void) {
   uint64_t now = hk_now_ms();
   if (thread_wanted(now)) {
@@ -508,14 +432,11 @@ void hk_ace_call(void) {
     hk_unlock(&ace_lock);
     return;
   }
-  shed_excess(now);
   if (now < atomic_load_explicit(&next_call_ms, memory_order_relaxed)) return;
   if (pthread_mutex_trylock(&ace_lock) != 0) return;
   if (atomic_load(&hk_ace_state) == HK_ACE_IDLE) {
     atomic_store_explicit(&next_call_ms, now + EPOCH_MS, memory_order_relaxed);
     run_epoch(now);
-    if (now - shed.at >= EPOCH_MS)   /* while it sheds, shrinking is from before */
-      __atomic_store_n(&shed.epoch_live, live_bytes(), __ATOMIC_RELAXED);
   }
   hk_unlock(&ace_lock);
 }
@@ -588,7 +509,6 @@ void hk_ace_stats(struct hak_stats *st) {
   st->ace_state = (uint32_t)atomic_load(&hk_ace_state);
   if (ace_failed && st->ace_state == HK_ACE_IDLE) st->ace_state = HK_ACE_FAILED;
   st->ace_threads_started = ace.threads_started;
-  st->ace_shed_bytes = ace.shed;
   st->ace_learning = ace.learning ? (ace.learn.state == HK_LEARN_FROZEN ? 2 : 1) : 0;
   st->ace_strategy = ace.strategy;
   st->ace_leader = ace.learning ? ace.learn.winner : ace.strategy;

@@ -278,15 +278,6 @@ size_t hk_arena_decay(bool all) {
   return total;
 }
 
-/* Without the adaptive thread (ace.c's shed_excess): purge about `bytes`
- * of free SuperSlabs, aged or not.  Returns bytes purged. */
-size_t hk_arena_shed(size_t bytes) {
-  hk_lock(&arena_lock);
-  size_t n = purge_locked(false, (bytes + HK_SS_SIZE - 1) / HK_SS_SIZE);
-  hk_unlock(&arena_lock);
-  return n;
-}
-
 /* An unmap tick: unmap the SuperSlabs purged after use that stayed free
  * since the previous tick.  Returns bytes unmapped. */
 size_t hk_arena_unmap_stale(void) {

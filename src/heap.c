@@ -156,7 +156,6 @@ static void ss_update_list(hk_heap_t *h, hk_superslab_t *ss) {
 static void ss_release(hk_heap_t *h, hk_superslab_t *ss) {
   ss_unlink(h, ss);
   h->dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
-  h->free_slabs -= (uint32_t)__builtin_popcount(ss->free_mask);
   hk_arena_free_ss(ss);
 }
 
@@ -315,7 +314,6 @@ static void reclaim(hk_heap_t *h, hk_superslab_t *ss) {
   atomic_store_explicit(&ss->remote_mask, 0, memory_order_relaxed);
   atomic_thread_fence(memory_order_seq_cst);
   h->dirty_slabs += (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
-  h->free_slabs += (uint32_t)__builtin_popcount(ss->free_mask);
   ss_adopt(h, ss);
   for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {     /* abandoned slabs are all FULL */
     hk_slab_t *s = &ss->slabs[i];
@@ -365,8 +363,7 @@ void hk_heap_abandon(hk_heap_t *h) {
       }
       ss_unlink(h, ss);
       h->dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
-      h->free_slabs -= (uint32_t)__builtin_popcount(ss->free_mask);
-      atomic_store_explicit(&ss->abandoned_state, abandoned_state_new(live), memory_order_relaxed);
+          atomic_store_explicit(&ss->abandoned_state, abandoned_state_new(live), memory_order_relaxed);
       /* listed and ownerless at once, as hk_heap_abandoned_free checks both */
       hk_lock(&abandoned_lock);
       atomic_store_explicit(&ss->owner, NULL, memory_order_release);
@@ -618,27 +615,11 @@ static unsigned decay_batch(hk_heap_t *h, bool all) {
  * rest; once no span was taken or freed for idle_ms, purge every free slab
  * (idle trim: the heap's cache goes back).  Returns slabs purged; *trimmed
  * counts them when the idle trim did it. */
-#if HK_DEBUG >= 2
-/* The heap's slab counts agree with its SuperSlabs' masks.  Under h->lock. */
-static void check_counts(hk_heap_t *h) {
-  uint32_t free_n = 0, dirty = 0;
-  for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) {
-    free_n += (uint32_t)__builtin_popcount(ss->free_mask);
-    dirty += (uint32_t)__builtin_popcount(ss->free_mask & ss->dirty_mask);
-  }
-  hk_assert_internal(free_n == h->free_slabs);
-  hk_assert_internal(dirty == h->dirty_slabs);
-}
-#else
-#define check_counts(h) ((void)0)
-#endif
-
 unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_ms,
                       unsigned *trimmed) {
   unsigned total = 0, n;
   *trimmed = 0;
   hk_lock(&h->lock);
-  check_counts(h);
   bool busy = h->activity != h->ace_activity;
   if (busy) {
     h->ace_activity = h->activity;
@@ -668,33 +649,6 @@ unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_
   return total;
 }
 
-/* No block of ss is in use: its slabs are free, or empty and kept by
- * their class (its last slab), which keeps the SuperSlab from the arena. */
-static bool ss_unused(const hk_superslab_t *ss) {
-  for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {
-    const hk_slab_t *s = &ss->slabs[i];
-    if (!(s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) && s->used) return false;
-  }
-  return true;
-}
-
-/* Without the adaptive thread (ace.c's shed_excess): purge free resident
- * slabs of h, aged or not, about `bytes` of them, in SuperSlabs that hold
- * no block in use.  Others may soon go back whole: the arena then purges
- * them in one call, without splitting their huge page.  Returns bytes
- * purged. */
-size_t hk_heap_shed(hk_heap_t *h, size_t bytes) {
-  if (h == &hk_heap_empty) return 0;
-  size_t want = (bytes + HK_SLAB_SIZE - 1) >> HK_SLAB_SHIFT, purged = 0;
-  hk_lock(&h->lock);
-  for (hk_superslab_t *ss = h->ss_avail.first; ss && purged < want; ss = ss->next)
-    if ((ss->free_mask & ss->dirty_mask) && __builtin_popcount(ss->free_mask) >= HK_SLABS_PER_SS / 2 &&
-        ss_unused(ss))   /* (a class keeps one slab: a SuperSlab mostly in use has blocks) */
-      purged += hk_ss_purge(ss, ~0u);
-  hk_unlock(&h->lock);
-  return purged << HK_SLAB_SHIFT;
-}
-
 /* The decay clock starts over (the adaptive thread switched strategies):
  * what is free now has aged at the next decay tick. */
 void hk_heap_age(hk_heap_t *h) {
@@ -708,9 +662,7 @@ void hk_heap_age(hk_heap_t *h) {
 size_t hk_heap_dirty_bytes_self(void) {
   return (size_t)__atomic_load_n(&hk_heap_tls->dirty_slabs, __ATOMIC_RELAXED) << HK_SLAB_SHIFT;
 }
-size_t hk_heap_free_bytes_self(void) {
-  return (size_t)__atomic_load_n(&hk_heap_tls->free_slabs, __ATOMIC_RELAXED) << HK_SLAB_SHIFT;
-}
+
 
 bool hk_heap_any_dirty(void) {
   for (hk_heap_t *h = hk_heap_all(); h; h = h->all_next)

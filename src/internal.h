@@ -158,7 +158,6 @@ size_t hk_arena_trim(bool release_address_space);
 typedef void (*hk_ss_visitor)(hk_superslab_t *ss, void *arg);
 void hk_arena_visit(hk_ss_visitor fn, void *arg);
 size_t hk_arena_decay(bool all);
-size_t hk_arena_shed(size_t bytes);
 void hk_arena_age(void);
 void hk_arena_advise_thp(void);
 size_t hk_arena_in_use_bytes(void);
@@ -228,11 +227,9 @@ void hk_heap_count_listed(hk_heap_t *h, uint64_t *listed);   /* per class, adds 
 size_t hk_heap_purge_all(hk_heap_t *h);
 hk_heap_t *hk_heap_all(void);
 void hk_heap_age(hk_heap_t *h);
-size_t hk_heap_shed(hk_heap_t *h, size_t bytes);
 unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_ms,
                       unsigned *trimmed);
 size_t hk_heap_dirty_bytes_self(void);
-size_t hk_heap_free_bytes_self(void);
 bool hk_heap_any_dirty(void);
 typedef void (*hk_heap_visitor)(hk_heap_t *h, void *arg);
 size_t hk_heap_visit_all(hk_heap_visitor fn, void *arg);   /* returns live heaps */
@@ -248,7 +245,6 @@ size_t hk_pages_usable(const void *p);
 enum { HK_PAGES_LIVE, HK_PAGES_FREED, HK_PAGES_INTERIOR, HK_PAGES_FOREIGN };
 unsigned hk_pages_check(const void *p);
 size_t hk_pages_decay(bool all);
-size_t hk_pages_shed(size_t bytes);
 void hk_pages_age(void);
 void hk_pages_advise_thp(void);
 uint64_t hk_pages_activity(void);

@@ -355,13 +355,13 @@ static void purge_run(hk_pseg_t *s, uint32_t i, const uint64_t *which, size_t *b
   }
 }
 
-/* Purge the free resident pages of s that aged a tick (or all of them),
- * up to budget pages.  Under s->lock. */
-static size_t seg_purge(hk_pseg_t *s, size_t budget, bool aged) {
+/* Purge the free resident pages of s that aged a tick, up to budget
+ * pages.  Under s->lock. */
+static size_t seg_purge(hk_pseg_t *s, size_t budget) {
   size_t start = budget;
   for (uint64_t m = s->bins; m && budget; m &= m - 1)
     for (uint32_t i = s->bin[__builtin_ctzll(m)]; i != NIL && budget; i = s->runs[i].next)
-      purge_run(s, i, aged ? s->aged : NULL, &budget);
+      purge_run(s, i, s->aged, &budget);
   return start - budget;
 }
 
@@ -415,7 +415,7 @@ static size_t decay(bool all, bool wait) {
       size_t over = atomic_load_explicit(&dirty_pages, memory_order_relaxed);
       over = over > keep ? over - keep : 0;
       if (!over) break;
-      size_t n = seg_purge(s, over < DECAY_BATCH_PG ? over : DECAY_BATCH_PG, true);
+      size_t n = seg_purge(s, over < DECAY_BATCH_PG ? over : DECAY_BATCH_PG);
       total += n;
       if (n < DECAY_BATCH_PG) break;
       hk_unlock(&s->lock);                  /* let the program in between batches */
@@ -689,24 +689,6 @@ bool hk_pages_resize(void *p, size_t n) {
 }
 
 /* ---- the adaptive thread, trim, statistics, threads, fork ----------------------- */
-
-/* Without the adaptive thread (ace.c's shed_excess): purge about `bytes`
- * of free resident pages, aged or not, a batch per lock hold.  Returns
- * bytes purged. */
-size_t hk_pages_shed(size_t bytes) {
-  size_t want = (bytes + PG_SIZE - 1) >> PG_SHIFT, total = 0;
-  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s && total < want;
-       s = s->next) {
-    for (size_t n = DECAY_BATCH_PG; n == DECAY_BATCH_PG && total < want;) {
-      hk_lock(&s->lock);
-      size_t left = want - total;
-      n = s->released ? 0 : seg_purge(s, left < DECAY_BATCH_PG ? left : DECAY_BATCH_PG, false);
-      hk_unlock(&s->lock);
-      total += n;
-    }
-  }
-  return total << PG_SHIFT;
-}
 
 /* A decay tick (ace.c); with `all`, every free page goes (idle trim). */
 size_t hk_pages_decay(bool all) { return decay(all, true); }

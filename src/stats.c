@@ -327,11 +327,9 @@ static const char *const ace_states[] = { "off", "on calls", "running", "failed"
 
 static void print_ace_table(out_t *o, const struct hak_stats *s) {
   char a[32], b[32], c[32];
-  char d[32];
-  outf(o, "  ace         %s (thread started %llu times), %llu epochs: purged %s (idle trim %s, "
-       "at once %s), unmapped %s\n", ace_states[s->ace_state], U(s->ace_threads_started),
-       U(s->ace_epochs), human(a, sizeof a, s->ace_purged_bytes),
-       human(b, sizeof b, s->ace_trimmed_bytes), human(d, sizeof d, s->ace_shed_bytes),
+  outf(o, "  ace         %s (thread started %llu times), %llu epochs: purged %s (idle trim %s), "
+       "unmapped %s\n", ace_states[s->ace_state], U(s->ace_threads_started), U(s->ace_epochs),
+       human(a, sizeof a, s->ace_purged_bytes), human(b, sizeof b, s->ace_trimmed_bytes),
        human(c, sizeof c, s->ace_unmapped_bytes));
   if (!s->nstrategies) return;
   outf(o, "  strategy    %s (%s%s%s), learning re-opened %llu times\n",
@@ -352,12 +350,12 @@ static void print_ace_json(out_t *o, const struct hak_stats *s) {
   outf(o, "  \"ace\": {\"state\": \"%s\", \"learning\": \"%s\", \"strategy\": \"%s\", "
        "\"leader\": \"%s\", \"epochs\": %llu, \"purged_bytes\": %llu, \"trimmed_bytes\": %llu, "
        "\"unmapped_bytes\": %llu, \"reopens\": %llu, \"threads_started\": %llu, "
-       "\"shed_bytes\": %llu, \"strategies\": [", ace_states[s->ace_state],
+       "\"strategies\": [", ace_states[s->ace_state],
        s->ace_learning == 2 ? "frozen" : s->ace_learning ? "learning" : "fixed",
        s->nstrategies ? s->strategies[s->ace_strategy].name : "",
        s->nstrategies ? s->strategies[s->ace_leader].name : "", U(s->ace_epochs),
        U(s->ace_purged_bytes), U(s->ace_trimmed_bytes), U(s->ace_unmapped_bytes),
-       U(s->ace_reopens), U(s->ace_threads_started), U(s->ace_shed_bytes));
+       U(s->ace_reopens), U(s->ace_threads_started));
   for (unsigned i = 0; i < s->nstrategies; i++) {
     const struct hak_stats_strategy *k = &s->strategies[i];
     outf(o, "%s\n    {\"name\": \"%s\", \"rating\": %.1f, \"mean_cost\": %.3f, "

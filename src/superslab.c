@@ -23,7 +23,6 @@ void hk_ss_init(hk_superslab_t *ss, hk_heap_t *owner, bool clean) {
   for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) ss->slabs[i].flags = HK_SLAB_FREE;
   if (hk_hardened()) hk_harden_ss_init(ss);
   if (!clean) owner->dirty_slabs += HK_SLABS_PER_SS;
-  owner->free_slabs += HK_SLABS_PER_SS;
   atomic_store_explicit(&ss->owner, owner, memory_order_release);
 }
 
@@ -39,7 +38,6 @@ hk_slab_t *hk_ss_take_span(hk_superslab_t *ss, unsigned n, bool *clean) {
   uint32_t was_dirty = ss->dirty_mask & bits;
   *clean = was_dirty == 0;
   hk_ss_owner(ss)->dirty_slabs -= (uint32_t)__builtin_popcount(was_dirty);
-  hk_ss_owner(ss)->free_slabs -= n;
   ss->free_mask &= ~bits;
   ss->dirty_mask |= bits;
   ss->purge_mark &= ~bits;           /* in use again: its decay starts over */
@@ -61,7 +59,6 @@ void hk_ss_return_span(hk_superslab_t *ss, hk_slab_t *head) {
   for (unsigned k = 0; k < n; k++) head[k].flags = HK_SLAB_FREE;
   ss->free_mask |= span_bits(n, at);
   hk_ss_owner(ss)->dirty_slabs += n;
-  hk_ss_owner(ss)->free_slabs += n;
 }
 
 /* Give back the pages of the free slabs in `which` (batched: one madvise

@@ -132,7 +132,6 @@ typedef struct hk_heap_s {
   /* under `lock` (the adaptive thread purges a heap's free slabs): the
    * SuperSlab lists, the masks of the owned SuperSlabs, and these */
   uint32_t dirty_slabs;                /* free but resident slabs (purge batch) */
-  uint32_t free_slabs;                 /* free slabs, resident or not          */
   uint32_t activity;                   /* spans taken and freed, ever          */
   uint64_t last_purge_ms;              /* when they were last purged          */
   uint32_t ace_activity;               /* the adaptive thread's last look      */

@@ -17,7 +17,7 @@
  *                           (-DHK_LINKED=1), otherwise dlsym().
  *   tu_out_path             where a test may leave a file for run.sh to check
  *                           ($HK_TEST_OUT, set by run.sh, plus a suffix).
- *   tu_rand, tu_scale, tu_now, tu_rss_bytes, tu_vmsize_bytes
+ *   tu_rand, tu_scale, tu_now, tu_sleep_ms, tu_rss_bytes, tu_vmsize_bytes
  */
 #ifndef HAKMEM_TESTUTIL_H
 #define HAKMEM_TESTUTIL_H
@@ -28,6 +28,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -38,6 +39,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "hakmem.h"
 
@@ -294,6 +296,33 @@ static TU_UNUSED double tu_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Sleep ms milliseconds, through signals. */
+static TU_UNUSED void tu_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Wait for child pid at most `seconds`: its exit status, 128 + the signal
+ * that killed it, or -1 if it still ran (then it is killed); -2 if it is
+ * not our child. */
+static TU_UNUSED int tu_wait_child(pid_t pid, int seconds)
+{
+    for (int t = 0; t < seconds * 100; t++) {
+        int status;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r < 0)
+            return -2;
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        tu_sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
 }
 
 /* HK_TEST_SCALE (default 1.0) scales the length of the stress tests. */

@@ -4,8 +4,7 @@
  *  - minimal and fast: the thread never starts, whatever is freed.
  *  - balanced, learning, research (HAKMEM_ACE_THREAD=auto, the default): a
  *    single-threaded program that frees 64 MiB gets no thread (the layer
- *    runs on its calls; balanced: what it freed leaves the resident set at
- *    once); once a second thread of its own has a heap, freeing 64 MiB
+ *    runs on its calls); once a second thread of its own has a heap, freeing 64 MiB
  *    starts the thread, named "hakmem-ace"; when that second thread is
  *    joined, the thread ends.  HAKMEM_ACE_THREAD=on: the thread starts in
  *    the single-threaded program too; off: never.
@@ -46,13 +45,6 @@ static const struct hak_stats *stats(void)
     return &st;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* Threads of this process named hakmem-ace (/proc/self/task/TID/comm). */
 static int ace_threads(void)
 {
@@ -83,7 +75,7 @@ static bool wait_state(uint32_t want, long ms)
     for (long t = 0; t <= ms; t += 10) {
         if (stats()->ace_state == want)
             return true;
-        sleep_ms(10);
+        tu_sleep_ms(10);
     }
     return false;
 }
@@ -158,11 +150,11 @@ static void check_idle_trim(void)
     while (idle_phase != 1)
         pthread_cond_wait(&idle_cond, &idle_lock);
     pthread_mutex_unlock(&idle_lock);
-    sleep_ms(400);                /* the decay brings the heap down to what it retains */
+    tu_sleep_ms(400);                /* the decay brings the heap down to what it retains */
     size_t rss0 = tu_rss_bytes();
     uint64_t trimmed = 0;
     for (int i = 0; i < 500 && trimmed < 4 * MiB; i++) {   /* idle after 1 s in balanced */
-        sleep_ms(10);
+        tu_sleep_ms(10);
         trimmed = stats()->ace_trimmed_bytes - trimmed0;
     }
     size_t rss1 = tu_rss_bytes();
@@ -221,21 +213,6 @@ static void park_end(pthread_t t)
 
 /* ---- fork and exit ----------------------------------------------------------------- */
 
-static int wait_child(pid_t pid, int seconds)
-{
-    for (int t = 0; t < seconds * 100; t++) {
-        int status;
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        CHECK(r >= 0, "waitpid");
-        if (r == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        sleep_ms(10);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
-}
-
 static void check_fork(void)
 {
     uint64_t epochs = stats()->ace_epochs;
@@ -251,7 +228,7 @@ static void check_fork(void)
         if (!thread_on) {      /* one thread: none of hakmem's until a second one */
             pthread_mutex_init(&park_lock, NULL);   /* the parent's thread waits on them */
             pthread_cond_init(&park_cond, NULL);
-            sleep_ms(100);
+            tu_sleep_ms(100);
             CHECK(ace_threads() == 0, "child: a hakmem-ace thread with one thread");
             pthread_t t = park_start();
             v = alloc_blocks(16 * MiB, 4000, &n);
@@ -264,13 +241,13 @@ static void check_fork(void)
         CHECK(ace_threads() == 1, "child: %d hakmem-ace threads", ace_threads());
         exit(0);
     }
-    int rc = wait_child(pid, 20);
+    int rc = tu_wait_child(pid, 20);
     CHECK(rc == 0, "fork: the child ended with %d", rc);
     CHECK(stats()->ace_state == HAK_ACE_RUNNING, "parent: ace_state %u after fork", st.ace_state);
     CHECK(ace_threads() == 1, "parent: %d hakmem-ace threads after fork", ace_threads());
     bool moved = false;
     for (int i = 0; i < 300 && !moved; i++) {   /* lazy epochs: up to a second apart */
-        sleep_ms(10);
+        tu_sleep_ms(10);
         moved = stats()->ace_epochs > epochs;
     }
     CHECK(moved, "parent: no epoch after fork (%llu)", (unsigned long long)epochs);
@@ -302,10 +279,10 @@ static void check_exit(void)
         free_blocks(v, n);
         pthread_t t;
         CHECK(pthread_create(&t, NULL, churn, NULL) == 0, "pthread_create");
-        sleep_ms(300);
+        tu_sleep_ms(300);
         exit(0);            /* the adaptive thread is stopped and joined */
     }
-    int rc = wait_child(pid, 10);
+    int rc = tu_wait_child(pid, 10);
     CHECK(rc == 0, "exit: the child ended with %d (-1: still running after 10 s)", rc);
 }
 
@@ -372,17 +349,13 @@ int main(void)
     size_t full = tu_rss_bytes();
     free_blocks(v, n);
     if (!thread_on) {
-        sleep_ms(200);
+        tu_sleep_ms(200);
         size_t rss = tu_rss_bytes();
         CHECK(stats()->ace_state == (layer ? HAK_ACE_ON_CALLS : HAK_ACE_OFF),
               "one thread, mode %s: ace_state %u", tu_mode_names[mode], st.ace_state);
         CHECK(ace_threads() == 0, "one thread, mode %s: a hakmem-ace thread", tu_mode_names[mode]);
         printf("ace: one thread: resident %.1f MiB at start, %.1f with 64 MiB in use, %.1f after "
-               "the free; %.1f MiB given back at once\n", (double)base / MiB, (double)full / MiB,
-               (double)rss / MiB, (double)st.ace_shed_bytes / MiB);
-        if (mode == HAK_MODE_BALANCED)
-            CHECK(rss <= base + 16 * MiB && st.ace_shed_bytes >= 32 * MiB,
-                  "one thread: resident %zu bytes after the free, %zu at start", rss, base);
+               "the free\n", (double)base / MiB, (double)full / MiB, (double)rss / MiB);
         if (!thread) {
             printf("ace: no thread in mode %s, ok (%.1f s)\n", tu_mode_names[mode],
                    tu_now() - t_start);
@@ -406,7 +379,7 @@ int main(void)
     long wait = learning ? 15000 : 5000;  /* a learning strategy may wait 5 s */
     size_t rss = full;
     for (long t = 0; t < wait && rss > base + 8 * MiB; t += 10) {
-        sleep_ms(10);
+        tu_sleep_ms(10);
         rss = tu_rss_bytes();
     }
     printf("ace: resident %.1f MiB at start, %.1f with 64 MiB in use, %.1f after the decay; "
@@ -430,7 +403,7 @@ int main(void)
         for (int i = 0; i < 200 && !gone; i++) {
             gone = ace_threads() == 0 && stats()->ace_state == HAK_ACE_ON_CALLS;
             if (!gone)
-                sleep_ms(10);
+                tu_sleep_ms(10);
         }
         CHECK(gone, "the thread still runs (%d, state %u) 2 s after the second thread left",
               ace_threads(), st.ace_state);

@@ -10,11 +10,9 @@
  *  - sigterm: two workers free memory and block in pause(), main calls
  *    pthread_exit: SIGTERM ends the process.
  *  - single: a program that never started a thread frees 64 MiB and idles:
- *    it has one thread (/proc/self/task), unshare(CLONE_NEWUSER) succeeds
- *    (skipped where the kernel forbids user namespaces), and, in the modes
- *    with an adaptive layer, what it freed left the resident set without a
- *    thread (ace_shed_bytes; balanced: learning keeps what its strategy
- *    retains).
+ *    it has one thread (/proc/self/task), the adaptive layer (if the mode
+ *    has one) runs on its calls, and unshare(CLONE_NEWUSER) succeeds
+ *    (skipped where the kernel forbids user namespaces).
  *  - rejoined: three threads free memory (the thread starts: auto), two are
  *    joined: within two seconds the process is single-threaded again and
  *    unshare(CLONE_NEWUSER) succeeds.
@@ -42,13 +40,6 @@ static const struct hak_stats *stats(void)
     memset(&st, 0, sizeof st);
     CHECK(hk.stats_get(&st, sizeof st) == 0, "hak_stats_get failed");
     return &st;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
 }
 
 static int task_count(void)
@@ -91,17 +82,7 @@ static int in_child(void (*fn)(void), int seconds, pid_t *pid_out)
     }
     if (pid_out)
         *pid_out = pid;
-    for (int t = 0; t < seconds * 100; t++) {
-        int status;
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        CHECK(r >= 0, "waitpid");
-        if (r == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        sleep_ms(10);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
+    return tu_wait_child(pid, seconds);
 }
 
 /* ---- main_exit ------------------------------------------------------------------ */
@@ -109,7 +90,7 @@ static int in_child(void (*fn)(void), int seconds, pid_t *pid_out)
 static void *worker_frees(void *arg)
 {
     churn(16 * MiB);
-    sleep_ms((long)(intptr_t)arg);
+    tu_sleep_ms((long)(intptr_t)arg);
     churn(4 * MiB);
     return NULL;
 }
@@ -119,7 +100,7 @@ static void main_exit(void)
     churn(16 * MiB);
     pthread_t t;
     CHECK(pthread_create(&t, NULL, worker_frees, (void *)(intptr_t)300) == 0, "pthread_create");
-    sleep_ms(100);
+    tu_sleep_ms(100);
     pthread_exit(NULL);
 }
 
@@ -132,7 +113,7 @@ static void child_of_worker(void)
     churn(16 * MiB);
     pthread_t t;
     CHECK(pthread_create(&t, NULL, worker_frees, (void *)(intptr_t)200) == 0, "pthread_create");
-    sleep_ms(50);
+    tu_sleep_ms(50);
     /* return from the forking worker's start routine: pthread_exit here */
 }
 
@@ -146,19 +127,7 @@ static void *forking_worker(void *arg)
         child_of_worker();
         return NULL;           /* the child's only thread: the process ends with T */
     }
-    for (int t = 0; t < 1000; t++) {
-        int status;
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        CHECK(r >= 0, "waitpid");
-        if (r == pid) {
-            fork_result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            return NULL;
-        }
-        sleep_ms(10);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    fork_result = -1;
+    fork_result = tu_wait_child(pid, 10);
     return NULL;
 }
 
@@ -190,7 +159,7 @@ static void blocked(void)
         pthread_t t;
         CHECK(pthread_create(&t, NULL, worker_blocks, NULL) == 0, "pthread_create");
     }
-    sleep_ms(100);
+    tu_sleep_ms(100);
     pthread_exit(NULL);
 }
 
@@ -227,31 +196,24 @@ static void single(void)
     for (size_t i = 1; i < n; i += 2)
         free(v[i]);
     free(v);
-    sleep_ms(300);
+    tu_sleep_ms(300);
     size_t idle = tu_rss_bytes();
     const struct hak_stats *s = stats();
     printf("ace_thread: single: resident %.1f MiB at start, %.1f with 64 MiB in use, %.1f after "
-           "the free and 300 ms idle; given back at once %.1f MiB; state %u\n",
-           (double)base / MiB, (double)full / MiB, (double)idle / MiB,
-           (double)s->ace_shed_bytes / MiB, s->ace_state);
+           "the free and 300 ms idle; state %u\n", (double)base / MiB, (double)full / MiB,
+           (double)idle / MiB, s->ace_state);
     CHECK(task_count() == 1, "single: %d threads in a program that started none", task_count());
     CHECK(s->ace_threads_started == 0, "single: the thread started %llu times",
           (unsigned long long)s->ace_threads_started);
     if (mode >= HAK_MODE_BALANCED)
         CHECK(s->ace_state == HAK_ACE_ON_CALLS, "single: ace_state %u", s->ace_state);
-    if (mode == HAK_MODE_BALANCED) {   /* learning: the strategy's retain (up to 256 MiB) */
-        CHECK(idle <= base + 24 * MiB, "single: resident %.1f MiB after the free, %.1f at start",
-              (double)idle / MiB, (double)base / MiB);
-        CHECK(s->ace_shed_bytes >= 24 * MiB, "single: %llu bytes given back at once",
-              (unsigned long long)s->ace_shed_bytes);
-    }
     exit(try_unshare("single"));
 }
 
 static void *waits(void *arg)
 {
     churn(16 * MiB);
-    sleep_ms((long)(intptr_t)arg);
+    tu_sleep_ms((long)(intptr_t)arg);
     return NULL;
 }
 
@@ -260,12 +222,12 @@ static void rejoined(void)
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
         CHECK(pthread_create(&t[i], NULL, waits, (void *)(intptr_t)400) == 0, "pthread_create");
-    sleep_ms(100);
+    tu_sleep_ms(100);
     churn(16 * MiB);
     bool ran = false;
     for (int i = 0; i < 50 && !ran; i++) {
         ran = stats()->ace_state == HAK_ACE_RUNNING;
-        sleep_ms(5);
+        tu_sleep_ms(5);
     }
     if (mode >= HAK_MODE_BALANCED && strcmp(thread_knob, "auto") == 0)
         CHECK(ran, "rejoined: the thread did not start with three threads (state %u)",
@@ -274,7 +236,7 @@ static void rejoined(void)
         CHECK(pthread_join(t[i], NULL) == 0, "pthread_join");
     int n = task_count();
     for (int i = 0; i < 200 && n > 1; i++) {
-        sleep_ms(10);
+        tu_sleep_ms(10);
         n = task_count();
     }
     printf("ace_thread: rejoined: thread %s, %d thread(s) after the joins\n",
@@ -308,14 +270,14 @@ static void sigterm_case(void)
         blocked();
         _exit(1);
     }
-    sleep_ms(400);
+    tu_sleep_ms(400);
     CHECK(kill(pid, SIGTERM) == 0, "kill");
     int status = 0;
     pid_t r = 0;
     for (int t = 0; t < 500 && r == 0; t++) {
         r = waitpid(pid, &status, WNOHANG);
         if (r == 0)
-            sleep_ms(10);
+            tu_sleep_ms(10);
     }
     if (r == 0) {
         kill(pid, SIGKILL);

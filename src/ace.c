@@ -22,8 +22,8 @@
  * EPOCH_MS at most) for as long as fewer than two of its threads have a
  * heap: what it frees goes back after the purge delay if it calls the
  * allocator again, and stays while it idles (a program that wants it back
- * anyway sets `on`).  Once two threads of its own hold heaps, a thread named hakmem-ace runs the
- * epochs every 50 ms (every second when there is nothing to do), also while
+ * anyway sets `on`).  Once two threads of its own hold heaps, a thread
+ * named hakmem-ace runs the epochs every 50 ms (every second when there is nothing to do), also while
  * the program makes no call; when the program's threads with a heap drop
  * below two again, the thread ends (and is not started again for
  * RESTART_MS).  `on`: the thread starts once memory is freed and ends when
@@ -370,28 +370,32 @@ static void *ace_main(void *arg) {
   return NULL;
 }
 
-/* Whether the thread should run now: the program's threads with a heap
- * (two in auto, one in on), and free memory worth purging. */
+/* The program's threads with a heap the thread needs: two in auto, one
+ * in on. */
+static int threads_needed(void) { return hk_cfg.ace_thread == HK_ACE_THREAD_AUTO ? 2 : 1; }
+
+/* Whether the thread should run now: enough threads of the program, and
+ * free memory worth purging. */
 static bool thread_wanted(uint64_t now) {
   if (hk_cfg.ace_thread == HK_ACE_THREAD_OFF || ace_failed) return false;
-  int need = hk_cfg.ace_thread == HK_ACE_THREAD_AUTO ? 2 : 1;
-  if (atomic_load_explicit(&app_threads, memory_order_seq_cst) < need) return false;
+  if (atomic_load_explicit(&app_threads, memory_order_seq_cst) < threads_needed()) return false;
   if (stopped_ms && now - stopped_ms < RESTART_MS) return false;
   return hk_heap_dirty_bytes_self() >= START_BYTES || hk_arena_free_dirty_bytes() ||
          hk_pages_dirty_bytes() >= START_BYTES;
 }
 
+/* The thread's wake-up, on the monotonic clock: at init, and in a forked
+ * child (the parent's thread may have been waiting on it). */
+static void cond_init(void) {
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&ace_cond, &ca);
+  pthread_condattr_destroy(&ca);
+}
+
 /* Start the thread; under ace_lock, the state IDLE. */
 static void start_thread(void) {
-  static bool cond_ready;
-  if (!cond_ready) {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&ace_cond, &ca);
-    pthread_condattr_destroy(&ca);
-    cond_ready = true;
-  }
   atomic_store(&hk_ace_state, HK_ACE_RUNNING);
   sigset_t all, old;              /* the program's signals never land on it */
   sigfillset(&all);
@@ -452,6 +456,7 @@ void hk_ace_init(void) {
     if (hk_cfg.strategy >= 0) ace.learning = false;     /* a fixed candidate */
     apply_strategy(hk_cfg.strategy >= 0 ? (unsigned)hk_cfg.strategy : hk_learn_next(&ace.learn));
   }
+  cond_init();
   last_epoch_ms = ace.last_decay_ms = ace.last_unmap_ms = hk_now_ms();
   learn_restart(last_epoch_ms);
   atomic_store_explicit(&hk_ace_state, hk_cfg.ace ? HK_ACE_IDLE : HK_ACE_OFF, memory_order_release);
@@ -465,7 +470,7 @@ void hk_ace_thread_joined(void) {
 void hk_ace_thread_left(void) {
   if (on_ace_thread) return;
   int n = atomic_fetch_sub_explicit(&app_threads, 1, memory_order_seq_cst) - 1;
-  int need = hk_cfg.ace_thread == HK_ACE_THREAD_AUTO ? 2 : 1;
+  int need = threads_needed();
   if (n >= need || !hk_cfg.ace || hk_cfg.ace_thread == HK_ACE_THREAD_OFF) return;
   hk_lock(&ace_lock);             /* at most one epoch's wait (and a start's) */
   if (atomic_load(&hk_ace_state) == HK_ACE_RUNNING &&
@@ -494,6 +499,7 @@ void hk_ace_fork_prepare(void) { hk_lock(&ace_lock); }
 void hk_ace_fork_parent(void) { hk_unlock(&ace_lock); }
 void hk_ace_fork_child(void) {
   pthread_mutex_init(&ace_lock, NULL);
+  cond_init();
   if (atomic_load(&hk_ace_state) == HK_ACE_RUNNING) atomic_store(&hk_ace_state, HK_ACE_IDLE);
   atomic_store(&app_threads, hk_heap_tls != &hk_heap_empty);
   stopped_ms = 0;

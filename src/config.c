@@ -28,8 +28,8 @@ static const char *const harden_names[] = { "0", "1", "zero" };
 static const char *const strategy_names[] = { "elo", "ucb1" };
 
 const char *const hk_mode_names[] = { "minimal", "fast", "balanced", "learning", "research" };
-static const char *const thp_names[] = { "off", "auto", "on" };
-static const char *const ace_thread_names[] = { "off", "auto", "on" };
+/* HAKMEM_THP and HAKMEM_ACE_THREAD (HK_THP_*, HK_ACE_THREAD_*) */
+static const char *const off_auto_on[] = { "off", "auto", "on" };
 
 /* Per mode: purge delay, retain, thp, stats, verbose, adaptive layer,
  * learning (the adaptive layer's thread: HAKMEM_ACE_THREAD, auto). */
@@ -101,7 +101,7 @@ static const char *knob_value(int k, char *buf, size_t size) {
   case K_MODE: return hk_mode_names[hk_cfg.mode];
   case K_PURGE: snprintf(buf, size, "%u", (unsigned)hk_cfg.purge_delay_ms); return buf;
   case K_RETAIN: snprintf(buf, size, "%u", (unsigned)hk_cfg.retain_mb); return buf;
-  case K_THP: return thp_names[hk_cfg.thp];
+  case K_THP: return off_auto_on[hk_cfg.thp];
   case K_STATS:
     if (hk_cfg.stats != HK_STATS_JSON) return hk_cfg.stats ? "1" : "0";
     snprintf(buf, size, "json:%s", hk_cfg.stats_path);
@@ -112,7 +112,7 @@ static const char *knob_value(int k, char *buf, size_t size) {
   case K_LOG: return hk_cfg.log_path[0] ? hk_cfg.log_path : "stderr";
   case K_HARDEN: return harden_names[hk_cfg.harden];
   case K_ACE_THREAD:   /* minimal, fast: no adaptive layer, no thread */
-    return hk_cfg.ace || from_env[k] ? ace_thread_names[hk_cfg.ace_thread] : "off";
+    return hk_cfg.ace || from_env[k] ? off_auto_on[hk_cfg.ace_thread] : "off";
   default: return hk_cfg.verbose ? "1" : "0";
   }
 }
@@ -126,7 +126,7 @@ static bool set_knob(int k, const char *v) {
     apply_mode((unsigned)i);
     return true;
   case K_THP:
-    if ((i = word_index(v, thp_names, 3)) < 0) return false;
+    if ((i = word_index(v, off_auto_on, 3)) < 0) return false;
     hk_cfg.thp = (unsigned)i;
     return true;
   case K_STATS:
@@ -149,7 +149,7 @@ static bool set_knob(int k, const char *v) {
     hk_cfg.harden = (unsigned)i;
     return true;
   case K_ACE_THREAD:
-    if ((i = word_index(v, ace_thread_names, 3)) < 0) return false;
+    if ((i = word_index(v, off_auto_on, 3)) < 0) return false;
     hk_cfg.ace_thread = (unsigned)i;
     return true;
   case K_LOG:

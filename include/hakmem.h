@@ -154,6 +154,8 @@ struct hak_stats {
   /* the adaptive layer, continued */
   uint64_t ace_threads_started; /* times its thread started (it ends when the
                                    program has too few threads of its own)   */
+  uint64_t thread_cache_bytes;  /* free blocks of 1-32 KiB held in the threads'
+                                   caches for their next mallocs (not in use) */
 };
 
 /* hak_stats.ace_state: OFF in minimal and fast mode; NOT_STARTED (also

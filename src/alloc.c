@@ -74,9 +74,15 @@ HK_NOINLINE void *hk_malloc_hardened(hk_heap_t *h, size_t n) {
 HK_NOINLINE void *hk_malloc_generic(hk_heap_t *h, size_t n) {
   if (hk_hardened()) return hk_malloc_hardened(h, n);
   hk_slab_t *s;
-  if (n <= HK_DIRECT_MAX) s = h->direct[(n + 7) >> 3];
-  else if (hk_likely(n <= HK_SMALL_MAX)) s = h->queues[hk_size_class_above128(n)].first;
-  else return malloc_slow(h, n);
+  if (n <= HK_DIRECT_MAX) {
+    s = h->direct[(n + 7) >> 3];
+  } else if (hk_likely(n <= HK_SMALL_MAX)) {
+    unsigned cls = hk_size_class_above128(n);
+    if (cls >= hk_cache_from) hk_cache_sweep(h);   /* the inline path found its bin empty */
+    s = h->queues[cls].first;
+  } else {
+    return malloc_slow(h, n);
+  }
   return serve(h, s, n, false);
 }
 

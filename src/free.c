@@ -18,7 +18,7 @@ void hk_free_block(hk_superslab_t *ss, hk_slab_t *head, void *p) {
     hk_assert(head->used > 0);
     hk_link_set(head, b, head->local_free);
     head->local_free = b;
-    if (--head->used != 0 && head->flags == 0) return;   /* as the fast path */
+    if (--head->used != 0 && !(head->flags & HK_SLAB_FULL)) return;   /* as the fast path */
     hk_heap_slab_freed_local(h, ss, head);
   } else if (owner != NULL) {   /* counted by the owner when it collects it */
     hk_remote_free(ss, head, p);

@@ -4,6 +4,7 @@
  * threads.  Everything here runs on slow paths and touches only the calling
  * thread's heap, except the pool and abandoned-list locks. */
 #include "internal.h"
+#include "cache.h"
 
 #include "hakmem.h"
 
@@ -50,12 +51,13 @@ hk_heap_t *hk_heap_acquire(void) {
       __atomic_store_n(&all_heaps, h, __ATOMIC_RELEASE);   /* hk_heap_all reads it unlocked */
     }
   }
-  if (h) live_heaps++;
+  if (h) hk_cache_threads(++live_heaps);
   hk_unlock(&pool_lock);
   if (!h) return NULL;
   hk_lock(&h->lock);                  /* the adaptive thread may be looking at it */
   memset(h, 0, offsetof(hk_heap_t, lock));   /* counters stay: totals are cumulative */
   for (unsigned i = 0; i < HK_DIRECT_SLOTS; i++) h->direct[i] = &hk_slab_empty;
+  hk_cache_setup(h);
   hk_unlock(&h->lock);
   return h;
 }
@@ -64,7 +66,7 @@ void hk_heap_release(hk_heap_t *h) {
   hk_lock(&pool_lock);
   h->pool_next = pool_free;
   pool_free = h;
-  live_heaps--;
+  hk_cache_threads(--live_heaps);
   hk_unlock(&pool_lock);
 }
 
@@ -204,12 +206,12 @@ static bool span_freed(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *head, bool n
  * was full and now has blocks.  Returns true if the SuperSlab was released. */
 static bool slab_after_collect(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s, bool no_spare) {
   if (s->used == 0) {
-    if (s->flags == 0) queue_remove(h, s);
+    if (!(s->flags & HK_SLAB_FULL)) queue_remove(h, s);
     hk_slab_discard(h, s);
     return span_freed(h, ss, s, no_spare);
   }
   if ((s->flags & HK_SLAB_FULL) && (s->free || s->local_free)) {
-    s->flags = 0;
+    s->flags &= (uint8_t)~HK_SLAB_FULL;
     queue_push_back(h, s);
   }
   return false;
@@ -296,7 +298,7 @@ static bool ss_settle(hk_heap_t *h, hk_superslab_t *ss, bool no_spare) {
     if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
     hk_slab_collect_remote(h, s);
     if (s->used == 0) {
-      if (s->flags == 0) queue_remove(h, s);
+      if (!(s->flags & HK_SLAB_FULL)) queue_remove(h, s);
       hk_slab_discard(h, s);
       if (span_freed(h, ss, s, no_spare)) return false;
     }
@@ -321,7 +323,7 @@ static void reclaim(hk_heap_t *h, hk_superslab_t *ss) {
     HK_TEL_ADD(h->tel.carved[s->cls], hk_slab_listed(s));   /* dropped by the last owner */
     hk_slab_collect(h, s);
     if (s->used != 0 && (s->free || s->capacity < s->reserved)) {
-      s->flags = 0;
+      s->flags &= (uint8_t)~HK_SLAB_FULL;
       queue_push_back(h, s);
     }
   }
@@ -349,8 +351,8 @@ void hk_heap_abandon(hk_heap_t *h) {
         hk_slab_t *s = &ss->slabs[i];
         if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
         hk_slab_collect(h, s);
-        if (s->flags == 0) queue_remove(h, s);
-        s->flags = HK_SLAB_FULL;   /* out of every queue while abandoned */
+        if (!(s->flags & HK_SLAB_FULL)) queue_remove(h, s);
+        s->flags |= HK_SLAB_FULL;   /* out of every queue while abandoned */
       }
       if (!ss_settle(h, ss, true)) continue;
       uint32_t live = 0;
@@ -513,11 +515,8 @@ static HK_ALWAYS_INLINE hk_slab_t *scan_queue(hk_heap_t *h, hk_queue_t *q, bool 
     unsigned stage = HAK_STAGE_PARTIAL;
     if (!s->free) {
       stage = hk_slab_collect(h, s);
-      /* fewer free blocks than live ones (or than a page): carve more, or
-       * the next miss comes right after the few blocks freed since this
-       * one; a sparse slab recycles what it has and stays small */
-      size_t avail = (size_t)(s->capacity - s->used);
-      if (avail < s->used || avail * s->block_size < HK_PAGE_SIZE) hk_slab_extend(h, s);
+      /* a sparse slab recycles what it has and stays small */
+      if (hk_slab_should_carve(s, (unsigned)(s->capacity - s->used))) hk_slab_extend(h, s);
     }
     if (s->free) {
       if (s != q->first) { queue_remove(h, s); queue_push_front(h, s); }
@@ -526,7 +525,7 @@ static HK_ALWAYS_INLINE hk_slab_t *scan_queue(hk_heap_t *h, hk_queue_t *q, bool 
       return s;
     }
     queue_remove(h, s);          /* every block is out: park it until one comes back */
-    s->flags = HK_SLAB_FULL;
+    s->flags |= HK_SLAB_FULL;
   }
   return NULL;
 }
@@ -535,6 +534,7 @@ static HK_ALWAYS_INLINE hk_slab_t *scan_queue(hk_heap_t *h, hk_queue_t *q, bool 
 static HK_NOINLINE hk_slab_t *find_slab(hk_heap_t *h, unsigned cls) {
   hk_queue_t *q = &h->queues[cls];
   HK_TEL_ADD(h->tel.refills[cls], 1);
+  hk_cache_sweep(h);
   hk_slab_t *found = scan_queue(h, q, false);
   if (found) return found;
   hk_heap_collect(h, false);
@@ -581,7 +581,7 @@ void *hk_heap_alloc_small(hk_heap_t *h, size_t n) {
 /* The owner freed the last block of slab s (fast path) or a block of a
  * full slab (slow path, s->used already updated). */
 void hk_heap_slab_freed_local(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s) {
-  if (s->used == 0 && s->flags == 0 && h->queues[s->cls].first == s && s->next == NULL) {
+  if (s->used == 0 && !(s->flags & HK_SLAB_FULL) && h->queues[s->cls].first == s && s->next == NULL) {
     /* keep a class's last slab: no churn for a malloc/free cycle */
   } else if (s->used == 0) {
     hk_lock(&h->lock);
@@ -645,6 +645,9 @@ unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_
   }
   if (tick)
     for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) hk_ss_age(ss);
+  /* the thread cache: what it held all through the tick goes back at the
+   * owner's next slow path */
+  if (tick) atomic_store_explicit(&h->cache_sweep, HK_CACHE_SWEEP_AGED, memory_order_relaxed);
   hk_unlock(&h->lock);
   return total;
 }

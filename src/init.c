@@ -5,6 +5,7 @@
  * up the heap.  So the fast path never asks "initialised?".  Nothing here
  * allocates through libc. */
 #include "internal.h"
+#include "cache.h"
 
 #include <sched.h>
 #include <stdlib.h>
@@ -64,6 +65,7 @@ void hk_assert_fail(const char *expr, const char *file, int line) {
 /* ---- thread exit --------------------------------------------------------- */
 
 static void release_heap(hk_heap_t *h) {
+  hk_cache_flush(h);
   hk_heap_tls = &hk_heap_empty;     /* later frees of this thread go the remote way */
   hk_heap_abandon(h);
   hk_pages_orphan(h);
@@ -120,6 +122,7 @@ static void process_init(void) {
   if (atomic_compare_exchange_strong(&process_state, &expected, 1)) {
     in_process_init = 1;            /* libc may call malloc from what follows */
     hk_config_init();
+    hk_cache_init();
     hk_ace_init();
     if (pthread_key_create(&heap_key, thread_exit) == 0)
       atomic_store_explicit(&heap_key_ready, true, memory_order_release);
@@ -166,6 +169,7 @@ void hk_thp_check(void) {
 size_t hk_trim(void) {
   hk_heap_t *h = hk_heap_tls;
   if (h != &hk_heap_empty) {
+    hk_cache_flush(h);
     hk_heap_collect(h, true);
     hk_heap_reclaim_all(h);
   }

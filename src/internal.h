@@ -52,10 +52,13 @@ static inline size_t hk_class_size(unsigned cls) {
   unsigned j = cls - 9, d = j >> 3, r = j & 7;
   return ((size_t)128 << d) + (size_t)(r + 1) * ((size_t)16 << d);
 }
+#ifndef HK_SPAN_BLOCKS
+#define HK_SPAN_BLOCKS 8
+#endif
 /* Slabs per span for a class: at least 8 blocks per span. */
 static inline unsigned hk_class_span(unsigned cls) {
   size_t bs = hk_class_size(cls);
-  size_t k = (bs * 8 + HK_SLAB_SIZE - 1) / HK_SLAB_SIZE;
+  size_t k = (bs * HK_SPAN_BLOCKS + HK_SLAB_SIZE - 1) / HK_SLAB_SIZE;
   return k ? (unsigned)k : 1u;
 }
 
@@ -200,13 +203,22 @@ static HK_ALWAYS_INLINE hk_block_t *hk_slab_pop_as(hk_slab_t *s, bool hardened) 
 }
 static inline hk_block_t *hk_slab_pop(hk_slab_t *s) { return hk_slab_pop_as(s, hk_hardened()); }
 
+/* A slab whose free list ran dry with `avail` blocks back on its own lists:
+ * carve more rather than recycle so few (fewer than live ones, or than a
+ * page), or the next miss comes right after them.  A class of the thread
+ * cache recycles what it has: its live count includes the cached blocks,
+ * and carving would touch fresh pages the cache does not need. */
+static inline bool hk_slab_should_carve(const hk_slab_t *s, unsigned avail) {
+  if (s->flags & HK_SLAB_CACHED) return avail == 0;
+  return avail < s->used || avail * s->block_size < HK_PAGE_SIZE;
+}
+
 /* The free list is empty: make the local list the free list, unless so few
- * blocks came back that the slow path should carve more (its rule). */
+ * blocks came back that the slow path should carve more. */
 static inline bool hk_slab_swap_local(hk_heap_t *h, hk_slab_t *s) {
   (void)h;
   unsigned avail = (unsigned)s->capacity - s->used;   /* all on the local list */
-  if ((avail < s->used || avail * s->block_size < HK_PAGE_SIZE) && s->capacity < s->reserved)
-    return false;
+  if (hk_slab_should_carve(s, avail) && s->capacity < s->reserved) return false;
   s->free = s->local_free;
   s->local_free = NULL;
   HK_TEL_ADD(h->tel.moved_local[s->cls], avail);

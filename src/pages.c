@@ -46,7 +46,7 @@ typedef struct run_s {
 } run_t;
 
 typedef struct hk_pseg_s {
-  void *owner_;                  /* laid out as hk_superslab_t up to kind */
+  void *spare_;                  /* laid out as hk_superslab_t up to kind */
   uint32_t kind;                 /* HK_SS_KIND_PAGES */
   uint32_t units;                /* 2 MiB units */
   hk_lock_t lock;

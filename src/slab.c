@@ -5,6 +5,7 @@
  * lazily from the span, a page's worth at a time, so untouched memory stays
  * uncommitted. */
 #include "internal.h"
+#include "cache.h"
 #include "hakmem.h"
 
 void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls) {
@@ -23,7 +24,14 @@ void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls) {
   s->capacity = 0;
   s->reserved = (uint16_t)((size_t)(end - start) / bs);
   s->cls = (uint8_t)cls;
-  s->flags = 0;
+  /* a cached class: every slab of the span sends the owner's frees to the
+   * thread cache, which reads the class there */
+  uint8_t cached = cls >= hk_cache_from ? HK_SLAB_CACHED : 0;
+  s->flags = cached;
+  for (unsigned k = 1; k < s->span; k++) {
+    s[k].cls = (uint8_t)cls;
+    s[k].flags = HK_SLAB_TAIL | cached;
+  }
   hk_assert_internal(s->reserved >= 1);
 }
 

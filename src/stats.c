@@ -6,6 +6,7 @@
  * first.  Memory figures come from walking the SuperSlabs in use.  Nothing
  * here allocates: output goes through a buffer on the stack. */
 #include "internal.h"
+#include "cache.h"
 #include "hakmem.h"
 
 #include <errno.h>
@@ -113,6 +114,9 @@ static void add_tel(hk_tel_t *acc, const hk_tel_t *t) {
     acc->local_frees[r] += LOAD(t->local_frees[r]);
     acc->remote_frees[r] += LOAD(t->remote_frees[r]);
     acc->refills[r] += LOAD(t->refills[r]);
+    acc->cache_frees[r] += LOAD(t->cache_frees[r]);
+    acc->cache_allocs[r] += LOAD(t->cache_allocs[r]);
+    acc->cache_flushed[r] += LOAD(t->cache_flushed[r]);
     for (unsigned b = 0; b < HK_TEL_BINS; b++) acc->sizes[r][b] += LOAD(t->sizes[r][b]);
   }
   for (unsigned i = 0; i < HK_TEL_STAGES; i++) acc->stage[i] += LOAD(t->stage[i]);
@@ -121,7 +125,12 @@ static void add_tel(hk_tel_t *acc, const hk_tel_t *t) {
   if (mx > acc->lat_max) acc->lat_max = mx;
 }
 
-static void add_heap(hk_heap_t *h, void *arg) { add_tel(arg, &h->tel); }
+static size_t cached_bytes, cached_blocks;   /* thread caches (under stats_lock) */
+
+static void add_heap(hk_heap_t *h, void *arg) {
+  add_tel(arg, &h->tel);
+  cached_bytes += hk_cache_held(h, &cached_blocks);
+}
 
 typedef struct mem_s { size_t superslabs, in_use, blocks, committed; } mem_t;
 
@@ -166,6 +175,7 @@ static void snapshot(size_t *small_blocks) {
   }
 
   memset(&sum, 0, sizeof sum);
+  cached_bytes = cached_blocks = 0;
   st->threads = (uint32_t)hk_heap_visit_all(add_heap, &sum);
   add_tel(&sum, &hk_tel_shared);
 
@@ -182,12 +192,15 @@ static void snapshot(size_t *small_blocks) {
      * on the caller's free lists */
     uint64_t fed = sum.carved[r] + sum.moved_local[r], gone = sum.dropped[r];
     if (r < HK_NUM_CLASSES) gone += listed[r];
-    c->allocs = sum.allocs[r] + (fed > gone ? fed - gone : 0);
+    c->allocs = sum.allocs[r] + (fed > gone ? fed - gone : 0) + sum.cache_allocs[r];
     /* moved_local counts remote frees collected into local lists too;
      * between a collection and the next move the difference may dip */
     uint64_t local = sum.moved_local[r] > sum.collected[r] ? sum.moved_local[r] - sum.collected[r] : 0;
     c->remote_frees = sum.collected[r] + sum.remote_frees[r];
-    c->frees = local + sum.local_frees[r] + c->remote_frees;
+    /* a block the thread cache took counts as freed then, not again when
+     * it goes back to its slab's local list */
+    uint64_t cached = sum.cache_frees[r] > sum.cache_flushed[r] ? sum.cache_frees[r] - sum.cache_flushed[r] : 0;
+    c->frees = local + sum.local_frees[r] + c->remote_frees + cached;
     c->refills = sum.refills[r];
     uint64_t bins[HK_TEL_BINS], n = 0;
     for (unsigned b = 0; b < HK_TEL_BINS; b++) n += bins[b] = sum.sizes[r][b];
@@ -219,7 +232,11 @@ static void snapshot(size_t *small_blocks) {
   st->superslab_bytes = m.superslabs * HK_SS_SIZE;
   hk_pages_stats_t ps;
   hk_pages_stats(&ps);
-  st->in_use_bytes = m.in_use + ps.in_use + direct_bytes;
+  /* blocks in thread caches are counted used in their slabs: free here */
+  size_t slab_bytes = m.in_use > cached_bytes ? m.in_use - cached_bytes : 0;
+  m.blocks = m.blocks > cached_blocks ? m.blocks - cached_blocks : 0;
+  st->in_use_bytes = slab_bytes + ps.in_use + direct_bytes;
+  st->thread_cache_bytes = cached_bytes;
   st->pages_mapped_bytes = ps.mapped;
   st->pages_in_use_bytes = ps.in_use;
   st->pages_free_resident_bytes = ps.free_resident;
@@ -372,9 +389,10 @@ static void print_table(out_t *o, const struct hak_stats *s) {
        hk_mode_names[s->mode], s->abi_version, s->telemetry ? "on" : "compiled out", s->threads);
   outf(o, "  operations  allocs %llu  frees %llu  remote frees %llu  refills %llu\n",
        U(s->allocs), U(s->frees), U(s->remote_frees), U(s->refills));
-  outf(o, "  memory      in use %s  superslabs %s  direct %s in %llu blocks\n",
+  outf(o, "  memory      in use %s  superslabs %s  direct %s in %llu blocks  thread caches %s\n",
        human(a, sizeof a, s->in_use_bytes), human(b, sizeof b, s->superslab_bytes),
-       human(c, sizeof c, s->direct_bytes), U(s->direct_count));
+       human(c, sizeof c, s->direct_bytes), U(s->direct_count),
+       human(d, sizeof d, s->thread_cache_bytes));
   outf(o, "              mapped %s  committed %s  process resident %s (peak %s)\n",
        human(a, sizeof a, s->mapped_bytes), human(b, sizeof b, s->committed_bytes),
        human(c, sizeof c, s->resident_bytes), human(d, sizeof d, s->peak_resident_bytes));
@@ -413,8 +431,8 @@ static void print_json(out_t *o, const struct hak_stats *s) {
   outf(o, "  \"allocs\": %llu, \"frees\": %llu, \"remote_frees\": %llu, \"refills\": %llu,\n",
        U(s->allocs), U(s->frees), U(s->remote_frees), U(s->refills));
   outf(o, "  \"in_use_bytes\": %llu, \"superslab_bytes\": %llu, \"direct_bytes\": %llu, "
-       "\"direct_count\": %llu,\n", U(s->in_use_bytes), U(s->superslab_bytes),
-       U(s->direct_bytes), U(s->direct_count));
+       "\"direct_count\": %llu, \"thread_cache_bytes\": %llu,\n", U(s->in_use_bytes),
+       U(s->superslab_bytes), U(s->direct_bytes), U(s->direct_count), U(s->thread_cache_bytes));
   outf(o, "  \"pages\": {\"mapped_bytes\": %llu, \"in_use_bytes\": %llu, \"free_resident_bytes\": %llu, "
        "\"purged_bytes\": %llu, \"faults\": %llu, \"segments\": %llu},\n",
        U(s->pages_mapped_bytes), U(s->pages_in_use_bytes), U(s->pages_free_resident_bytes),

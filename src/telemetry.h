@@ -13,7 +13,10 @@
  * thread's count runs ahead by what its free lists hold.  Local frees are
  * the blocks moved out of `local_free` (less the remote frees collected
  * there); remote frees are counted by the owner when it collects them, so
- * until then they count as in use (as in the slab's `used`).
+ * until then they count as in use (as in the slab's `used`).  The thread
+ * cache counts what it takes and serves (an add each, off the 1 KiB fast
+ * path) and what it gives back to the slabs, whose local lists count it
+ * again when it moves.
  *
  * Build with -DHK_TELEMETRY=0 to compile all of it out. */
 #ifndef HK_TELEMETRY_H
@@ -45,6 +48,9 @@ typedef struct hk_tel_s {
   uint64_t remote_frees[HK_TEL_ROWS];  /* remote frees nobody collects: the lists of
                                           abandoned SuperSlabs given back            */
   uint64_t refills[HK_TEL_ROWS];
+  uint64_t cache_frees[HK_TEL_ROWS];   /* frees taken by the thread cache      */
+  uint64_t cache_allocs[HK_TEL_ROWS];  /* mallocs it served                    */
+  uint64_t cache_flushed[HK_TEL_ROWS]; /* blocks it gave back to their slabs   */
   uint32_t sizes[HK_TEL_ROWS][HK_TEL_BINS];
   uint64_t stage[HK_TEL_STAGES];
   uint64_t lat[HK_TEL_LAT_BINS];

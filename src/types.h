@@ -60,11 +60,14 @@ enum {
 #define HK_MAP_PAGES_UNITS 127   /* the largest page segment, in 2 MiB units */
 
 /* Slab flags: 0 means "ordinary small slab, in its class queue", the only
- * state the free fast path handles; anything else goes the slow way. */
+ * state the free fast path handles; anything else goes the slow way.  A
+ * head slab is in its class queue unless FULL. */
 enum {
   HK_SLAB_FREE  = 1u << 0,   /* not in use (part of the SuperSlab's free mask) */
   HK_SLAB_FULL  = 1u << 1,   /* no free block: detached from the class queue   */
   HK_SLAB_TAIL  = 1u << 3,   /* non-head slab of a span                        */
+  HK_SLAB_CACHED = 1u << 4,  /* a class the thread cache serves (cache.h): the
+                                owner's frees go there, off the fast path  */
 };
 
 /* Locks: pthread mutexes, re-initialised in the child after fork. */
@@ -97,28 +100,47 @@ typedef struct hk_slab_s {
 enum { HK_SS_KIND_SLABS = 1, HK_SS_KIND_DIRECT = 2, HK_SS_KIND_PAGES = 3 };
 
 typedef struct hk_superslab_s {
-  _Atomic(struct hk_heap_s *) owner;   /* owning heap; NULL when abandoned/direct */
-  uint32_t kind;                       /* HK_SS_KIND_*                        */
+  /* Line 0: what only slow paths read.  Blocks that start at a 4 KiB
+   * boundary share its cache set (in L1, and every 64 KiB in L2), so the
+   * free path reads nothing here: its owner test would miss. */
+  struct hk_superslab_s *next;         /* heap list or abandoned list         */
+  uint32_t kind;                       /* HK_SS_KIND_* (offset 8, as a page
+                                          segment's header)                   */
+  uint32_t purge_mark;                 /* free dirty slabs seen at the last purge tick */
+  struct hk_superslab_s *prev;
+  size_t map_size;                     /* direct mappings: bytes mapped from this header on */
+  uint8_t *user;                       /* direct mappings: pointer handed out */
+  uint8_t in_full_list;                /* heap bookkeeping: on ss_full list   */
+  uint8_t abandoned;                   /* on the abandoned list (under its lock) */
+  /* Line 1: the free path's. */
+  _Atomic(struct hk_heap_s *) owner __attribute__((aligned(64)));   /* NULL when abandoned/direct */
+  uint64_t link_key;                   /* hardened: free-list link key (harden.h) */
   uint32_t free_mask;                  /* slabs not in use (owner only)       */
   uint32_t dirty_mask;                 /* slabs whose pages may be resident   */
   _Atomic uint32_t remote_mask;        /* slabs with pending remote frees     */
   _Atomic uint64_t abandoned_state;    /* epoch << 32 | blocks still live while abandoned */
-  struct hk_superslab_s *next, *prev;  /* heap list or abandoned list         */
-  /* direct mappings */
-  size_t map_size;                     /* bytes mapped from this header on    */
-  uint8_t *user;                       /* pointer handed out                  */
-  uint8_t in_full_list;                /* heap bookkeeping: on ss_full list   */
-  uint8_t abandoned;                   /* on the abandoned list (under its lock) */
-  uint32_t purge_mark;                 /* free dirty slabs seen at the last purge tick */
-  uint64_t link_key;                   /* hardened: free-list link key (harden.h) */
   hk_slab_t slabs[HK_SLABS_PER_SS] __attribute__((aligned(64)));
 } hk_superslab_t;
 
 _Static_assert(sizeof(hk_slab_t) == 64, "slab metadata must be 64 bytes");
 _Static_assert(sizeof(hk_superslab_t) <= HK_SS_HEADER_SIZE, "header must fit 4 KiB");
+_Static_assert(offsetof(hk_superslab_t, owner) == 64 && offsetof(hk_superslab_t, slabs) == 128,
+               "the free path reads header line 1 and slab metadata only");
 
 typedef struct hk_queue_s { hk_slab_t *first, *last; } hk_queue_t;
 typedef struct hk_ss_list_s { hk_superslab_t *first; size_t count; } hk_ss_list_t;
+
+/* The thread cache (cache.h): per class above HK_DIRECT_MAX, the owner's
+ * last frees, handed out first by its mallocs (LIFO, still counted as used
+ * in their slabs). */
+#define HK_CACHE_FIRST     33                    /* the first class above 1 KiB */
+#define HK_CACHE_CLASSES   (HK_NUM_CLASSES - HK_CACHE_FIRST)
+typedef struct hk_cache_bin_s {
+  hk_block_t *top;
+  uint16_t count, limit;
+  uint16_t low;                        /* fewest blocks held since the last sweep */
+  uint16_t pad_;
+} hk_cache_bin_t;
 
 #include "telemetry.h"
 
@@ -126,6 +148,9 @@ typedef struct hk_ss_list_s { hk_superslab_t *first; size_t count; } hk_ss_list_
 typedef struct hk_heap_s {
   hk_slab_t *direct[HK_DIRECT_SLOTS];  /* (size+7)/8 -> current slab of its class */
   hk_queue_t queues[HK_NUM_CLASSES];   /* slabs with (possibly) free blocks    */
+  hk_cache_bin_t cache[HK_CACHE_CLASSES];  /* thread cache of the classes above 1 KiB */
+  size_t cache_limits;                 /* its bins' limits, in bytes           */
+  _Atomic uint32_t cache_sweep;        /* set by the adaptive layer (HK_CACHE_SWEEP_*) */
   hk_ss_list_t ss_avail;               /* owned SuperSlabs with free slabs     */
   hk_ss_list_t ss_full;                /* owned SuperSlabs without free slabs  */
   _Atomic uint32_t remote_hint;        /* set by remote frees: scan remote masks */

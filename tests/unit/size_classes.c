@@ -4,6 +4,7 @@
  * test (a multiply instead of off % size) is exact for every class and
  * offset. */
 #include "unit.h"
+#include "cache.h"
 
 int main(void) {
   CHECK(hk_class_size(HK_NUM_CLASSES - 1) == HK_SMALL_MAX, "last class %zu", hk_class_size(HK_NUM_CLASSES - 1));
@@ -22,8 +23,11 @@ int main(void) {
     CHECK(bs >= n, "n=%zu class size %zu too small", n, bs);
     CHECK(c == 0 || hk_class_size(c - 1) < n, "n=%zu: a smaller class fits", n);
     if (n > 128) CHECK((bs - n) * 8 <= n, "n=%zu wastes %zu bytes in class %zu", n, bs - n, bs);
-    /* the malloc fast path's direct[] slot must agree with the class */
+    /* the malloc fast path's direct[] slot must agree with the class, and
+     * above it the thread cache's table */
     if (n <= HK_DIRECT_MAX) CHECK(hk_size_class(((n + 7) >> 3) * 8) == c, "n=%zu direct slot disagrees", n);
+    else CHECK(hk_cache_class[(n + 127) >> 7] == c, "n=%zu: the cache's table says %u, not %u", n,
+               hk_cache_class[(n + 127) >> 7], c);
   }
   for (unsigned c = 0; c < HK_NUM_CLASSES; c++) {
     size_t bs = hk_class_size(c), bytes = (size_t)hk_class_span(c) << HK_SLAB_SHIFT;

@@ -1,0 +1,142 @@
+/* hakmem thread cache: limits, flushes and sweeps (the inline pop and push
+ * are in cache.h). */
+#include "cache.h"
+#include "hakmem.h"
+
+uint8_t hk_cache_from = HK_NUM_CLASSES;   /* off until hk_cache_init */
+#define C4(a) a, a, a, a
+#define C8(a) C4(a), C4(a)
+#define C16(a) C8(a), C8(a)
+/* classes 33.. (1152 B ..): 8 per doubling, so 1, 2, 4, 8, 16 granules of
+ * 128 B each between 1 KiB and 32 KiB */
+const uint8_t hk_cache_class[HK_SMALL_MAX / 128 + 1] = {
+  [0 ... 8] = HK_CACHE_FIRST,          /* unused: sizes up to 1 KiB use direct[] */
+  33, 34, 35, 36, 37, 38, 39, 40,
+  41, 41, 42, 42, 43, 43, 44, 44, 45, 45, 46, 46, 47, 47, 48, 48,
+  C4(49), C4(50), C4(51), C4(52), C4(53), C4(54), C4(55), C4(56),
+  C8(57), C8(58), C8(59), C8(60), C8(61), C8(62), C8(63), C8(64),
+  C16(65), C16(66), C16(67), C16(68), C16(69), C16(70), C16(71), C16(72),
+};
+_Static_assert(sizeof hk_cache_class == 257, "one entry per 128 B up to 32 KiB");
+
+static size_t heap_share = HK_CACHE_HEAP_MAX;   /* a heap's bins, in bytes */
+
+void hk_cache_threads(size_t live) {
+  size_t share = live ? HK_CACHE_TOTAL / live : HK_CACHE_HEAP_MAX;
+  if (share > HK_CACHE_HEAP_MAX) share = HK_CACHE_HEAP_MAX;
+  if (share < HK_CACHE_HEAP_MIN) share = HK_CACHE_HEAP_MIN;
+  __atomic_store_n(&heap_share, share, __ATOMIC_RELAXED);
+}
+
+void hk_cache_init(void) {
+  bool on = !hk_hardened() && hk_cfg.mode != HAK_MODE_MINIMAL;
+  hk_cache_from = on ? HK_CACHE_FIRST : HK_NUM_CLASSES;
+}
+
+static unsigned limit_for(unsigned i, size_t bytes) {
+  size_t n = bytes / hk_class_size(HK_CACHE_FIRST + i);
+  if (n > HK_CACHE_BIN_MAX) n = HK_CACHE_BIN_MAX;
+  return n < HK_CACHE_BIN_MIN ? HK_CACHE_BIN_MIN : (unsigned)n;
+}
+
+void hk_cache_setup(hk_heap_t *h) {
+  h->cache_limits = 0;
+  for (unsigned i = 0; i < HK_CACHE_CLASSES; i++) {
+    unsigned n = limit_for(i, HK_CACHE_BIN_START);
+    h->cache[i] = (hk_cache_bin_t){ NULL, 0, (uint16_t)n, 0, 0 };
+    h->cache_limits += n * hk_class_size(HK_CACHE_FIRST + i);
+  }
+}
+
+/* A free found bin cls full: the bin grows by a block if it and the heap
+ * have room for one, else p goes back to its slab. */
+void hk_cache_free_full(hk_heap_t *h, unsigned cls, void *p) {
+  unsigned i = cls - HK_CACHE_FIRST;
+  hk_cache_bin_t *c = &h->cache[i];
+  size_t bs = hk_class_size(cls);
+  if (i < HK_CACHE_CLASSES && h->cache_limits + bs <= __atomic_load_n(&heap_share, __ATOMIC_RELAXED) &&
+      c->limit < limit_for(i, HK_CACHE_BIN_BYTES)) {
+    c->limit++;
+    h->cache_limits += bs;
+    hk_cache_push(h, c, cls, p);
+    return;
+  }
+  hk_free_checked(p);
+}
+
+/* Debug builds (HK_DEBUG=2): a bin lists `count` blocks of its class, each
+ * in a cached slab of the heap, at most `limit`. */
+static void bin_validate(hk_heap_t *h, unsigned i) {
+#if HK_DEBUG >= 2
+  hk_cache_bin_t *c = &h->cache[i];
+  unsigned n = 0;
+  for (hk_block_t *b = c->top; b; b = b->next, n++) {
+    hk_superslab_t *ss = hk_ss_of(b);
+    hk_slab_t *s = hk_slab_at(ss, b);
+    hk_assert(hk_ss_owner(ss) == h);
+    hk_assert((s->flags & HK_SLAB_CACHED) && s->cls == HK_CACHE_FIRST + i);
+    hk_assert(n < c->count);
+  }
+  hk_assert(n == c->count && c->count <= c->limit && c->low <= c->count);
+#else
+  (void)h; (void)i;
+#endif
+}
+
+/* Give the bottom `n` blocks of bin i (the longest held) back to their
+ * slabs, as the owner's frees. */
+static void bin_flush(hk_heap_t *h, unsigned i, unsigned n) {
+  hk_cache_bin_t *c = &h->cache[i];
+  if (n == 0 || c->count == 0) { bin_validate(h, i); return; }
+  if (n > c->count) n = c->count;
+  hk_block_t **link = &c->top;
+  for (unsigned keep = c->count - n; keep; keep--) link = &(*link)->next;
+  hk_block_t *b = *link;
+  *link = NULL;
+  c->count = (uint16_t)(c->count - n);
+  if (c->low > c->count) c->low = c->count;
+  HK_TEL_ADD(h->tel.cache_flushed[HK_CACHE_FIRST + i], n);
+  while (b) {
+    hk_block_t *next = b->next;
+    hk_superslab_t *ss = hk_ss_of(b);
+    hk_assert(hk_ss_owner(ss) == h);
+    hk_free_block(ss, hk_slab_head(hk_slab_at(ss, b)), b);
+    b = next;
+  }
+  bin_validate(h, i);
+}
+
+void hk_cache_flush(hk_heap_t *h) {
+  atomic_store_explicit(&h->cache_sweep, HK_CACHE_SWEEP_NONE, memory_order_relaxed);
+  for (unsigned i = 0; i < HK_CACHE_CLASSES; i++) bin_flush(h, i, h->cache[i].count);
+}
+
+/* What stayed in a bin all through the last tick was not needed: give it
+ * back, and lower the bin's limit by half of it.  A heap over its share
+ * (more threads came) goes back to the first limits. */
+void hk_cache_sweep_now(hk_heap_t *h) {
+  atomic_store_explicit(&h->cache_sweep, HK_CACHE_SWEEP_NONE, memory_order_relaxed);
+  bool over = h->cache_limits > __atomic_load_n(&heap_share, __ATOMIC_RELAXED);
+  for (unsigned i = 0; i < HK_CACHE_CLASSES; i++) {
+    hk_cache_bin_t *c = &h->cache[i];
+    unsigned floor = limit_for(i, HK_CACHE_BIN_START);
+    unsigned cut = over ? (c->limit > floor ? c->limit - floor : 0) : c->low / 2;
+    if (c->limit - cut < floor) cut = c->limit > floor ? c->limit - floor : 0;
+    c->limit = (uint16_t)(c->limit - cut);
+    h->cache_limits -= cut * hk_class_size(HK_CACHE_FIRST + i);
+    unsigned drop = c->low;
+    if (c->count - drop > c->limit) drop = c->count - c->limit;
+    bin_flush(h, i, drop);
+    c->low = c->count;
+  }
+}
+
+size_t hk_cache_held(const hk_heap_t *h, size_t *blocks) {
+  size_t bytes = 0;
+  for (unsigned i = 0; i < HK_CACHE_CLASSES; i++) {
+    size_t n = __atomic_load_n(&h->cache[i].count, __ATOMIC_RELAXED);
+    *blocks += n;
+    bytes += n * hk_class_size(HK_CACHE_FIRST + i);
+  }
+  return bytes;
+}

@@ -1,0 +1,86 @@
+/* hakmem thread cache: the classes above 1 KiB (which direct[] does not
+ * serve) keep the owner's last frees in a LIFO bin per class, and malloc
+ * takes them first.  A program that frees and allocates blocks of 1-32 KiB
+ * at random then reuses the block it just freed, instead of walking slabs
+ * of 2-16 blocks that fill and drain at every step; and each class keeps a
+ * pool of free blocks as deep as its own ups and downs, so that it rarely
+ * takes a fresh span while others sit half empty.
+ *
+ * A cached block stays counted as used in its slab (its span never retires
+ * under it).  A bin's limit starts small and grows by one block each time
+ * a free finds it full, up to HK_CACHE_BIN_MAX blocks or HK_CACHE_BIN_BYTES,
+ * while the limits of the heap's bins add up to its share of HK_CACHE_TOTAL
+ * among the live threads (between HK_CACHE_HEAP_MIN and _MAX).
+ * Sweeps (at each decay tick of the adaptive layer, run on the owner's next
+ * slow path) give back what a bin held all through the tick, its low-water
+ * mark, and lower its limit by half of that; thread exit and malloc_trim
+ * give back everything.  An idle thread keeps its cache until it calls
+ * again.  Off in hardened mode (its frees are checked one by one) and in
+ * minimal mode (no memory held back). */
+#ifndef HK_CACHE_H
+#define HK_CACHE_H
+
+#include "internal.h"
+
+#define HK_CACHE_BIN_START ((size_t)64 << 10)    /* a bin's first limit, in bytes */
+#define HK_CACHE_BIN_BYTES ((size_t)1 << 20)     /* a bin's limit, at most        */
+#define HK_CACHE_BIN_MAX   64u                   /* ... and in blocks             */
+#define HK_CACHE_BIN_MIN   2u                    /* a bin's limit, at least       */
+#define HK_CACHE_HEAP_MAX  ((size_t)4 << 20)     /* the limits of a heap's bins,  */
+#define HK_CACHE_HEAP_MIN  ((size_t)512 << 10)   /* ... between these, sharing    */
+#define HK_CACHE_TOTAL     ((size_t)32 << 20)    /* ... this among the threads    */
+
+/* The first class the cache serves (HK_CACHE_FIRST), or above every class
+ * when it is off: the owner's frees of slabs from this class on go to the
+ * cache. */
+extern uint8_t hk_cache_from;
+/* The class of n, 1 KiB < n <= 32 KiB, at [(n + 127) >> 7]: classes there
+ * step by 128 B or multiples of it. */
+extern const uint8_t hk_cache_class[HK_SMALL_MAX / 128 + 1];
+
+void hk_cache_free_full(hk_heap_t *h, unsigned cls, void *p);   /* the bin is full */
+
+static HK_ALWAYS_INLINE void *hk_cache_pop(hk_heap_t *h, unsigned cls) {
+  hk_cache_bin_t *c = &h->cache[cls - HK_CACHE_FIRST];
+  hk_block_t *b = c->top;
+  if (hk_unlikely(b == NULL)) return NULL;
+  c->top = b->next;
+  if (--c->count < c->low) c->low = c->count;
+  HK_TEL_ADD(h->tel.cache_allocs[cls], 1);
+  return b;
+}
+
+static HK_ALWAYS_INLINE void hk_cache_push(hk_heap_t *h, hk_cache_bin_t *c, unsigned cls, void *p) {
+  hk_block_t *b = (hk_block_t *)p;
+  b->next = c->top;
+  c->top = b;
+  c->count++;
+  HK_TEL_ADD(h->tel.cache_frees[cls], 1);
+  (void)cls;
+}
+
+/* The owner frees p, of a cached class: onto its bin, or when the bin is
+ * full out of line (a tail call: the inline free saves no register). */
+static HK_ALWAYS_INLINE void hk_cache_free(hk_heap_t *h, unsigned cls, void *p) {
+  hk_cache_bin_t *c = &h->cache[cls - HK_CACHE_FIRST];
+  if (hk_unlikely(c->count >= c->limit)) { hk_cache_free_full(h, cls, p); return; }
+  hk_cache_push(h, c, cls, p);
+}
+
+enum { HK_CACHE_SWEEP_NONE, HK_CACHE_SWEEP_AGED };
+
+void hk_cache_init(void);                 /* process start, after the config */
+void hk_cache_setup(hk_heap_t *h);        /* a heap is taken: set its limits */
+void hk_cache_threads(size_t live);       /* live heaps changed (pool lock)  */
+void hk_cache_flush(hk_heap_t *h);        /* every bin back to the slabs     */
+void hk_cache_sweep_now(hk_heap_t *h);    /* the sweep the adaptive layer asked for */
+/* Statistics, from any thread: bytes held, and *blocks += blocks held. */
+size_t hk_cache_held(const hk_heap_t *h, size_t *blocks);
+
+/* On the owner's slow paths: a sweep, when the adaptive layer asked. */
+static inline void hk_cache_sweep(hk_heap_t *h) {
+  if (hk_unlikely(atomic_load_explicit(&h->cache_sweep, memory_order_relaxed)))
+    hk_cache_sweep_now(h);
+}
+
+#endif /* HK_CACHE_H */

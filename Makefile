@@ -121,7 +121,7 @@ test: all debug hardened $(UNIT_BINS) $(PROG_BINS) $(MISUSE_BINS) build/fuzz/fuz
 # make bench-learn                       learning mode against each static strategy
 # See bench/README.md.
 PROFILE ?= quick
-BENCH_PROGS := tiny_hot random_mixed mid_mt larson scenarios extended large peak_idle rss_run fastpath_loop
+BENCH_PROGS := tiny_hot random_mixed mid_mt larson threads scenarios extended large peak_idle rss_run fastpath_loop
 BENCH_CFLAGS := -std=gnu11 -O2 -g -fno-builtin -D_GNU_SOURCE -pthread -Wall -Wextra
 .PHONY: bench-progs bench-sweep bench-overhead bench-learn
 

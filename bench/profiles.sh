@@ -19,7 +19,7 @@
 # CMD_<name>="PROGRAM ARGS", e.g. CMD_tiny_hot="tiny_hot 64 100 500000".
 #
 # Profiles:
-#   quick  default of `make bench`: 23 benchmarks x 5 allocators x 3 runs,
+#   quick  default of `make bench`: 27 benchmarks x 5 allocators x 3 runs,
 #          each run ~0.03-1 s, but peak_idle ~3-5 s (1 GiB peak, 2 s
 #          idle; ~50 s of the total), peak_idle_mt ~1-2 s (512 MiB, 1 s
 #          idle, two threads; ~25 s) and the three large-block ones
@@ -38,8 +38,8 @@
 declare -A P_CMD S_CMD S_VALUES S_PARAM S_LOGX
 
 # Benchmarks common to quick and full, in run order.
-ALL_BENCHES="tiny_hot random_mixed mid_mt larson json mir vm mixed \
-multithread fragmentation longrun webserver lifetime seq_access rand_access \
+ALL_BENCHES="tiny_hot random_mixed mid_mt mid_mt8 larson larson8 prodcons thread_churn \
+json mir vm mixed multithread fragmentation longrun webserver lifetime seq_access rand_access \
 realloc zero_null alignment large_cycle large_zeroed app_churn peak_idle peak_idle_mt"
 
 load_profile() {
@@ -54,7 +54,11 @@ load_profile() {
             [tiny_hot]="tiny_hot 64 100 60000"
             [random_mixed]="random_mixed 2000000 400 42"
             [mid_mt]="mid_mt 2 1000000"
+            [mid_mt8]="mid_mt 8 250000"
             [larson]="larson 1 8 1000 5000 100 4141 2"
+            [larson8]="larson 1 8 1000 5000 100 4141 8"
+            [prodcons]="threads prodcons 1 300000"
+            [thread_churn]="threads churn 4 1000 200"
             [json]="scenarios json 30000"
             [mir]="scenarios mir 2000"
             [vm]="scenarios vm 40000"
@@ -89,7 +93,11 @@ load_profile() {
             [tiny_hot]="tiny_hot 64 100 1200000"
             [random_mixed]="random_mixed 40000000 400 42"
             [mid_mt]="mid_mt 2 8000000"
+            [mid_mt8]="mid_mt 8 2000000"
             [larson]="larson 5 8 1000 5000 100 4141 2"
+            [larson8]="larson 5 8 1000 5000 100 4141 8"
+            [prodcons]="threads prodcons 2 3000000"
+            [thread_churn]="threads churn 4 10000 200"
             [json]="scenarios json 200000"
             [mir]="scenarios mir 16000"
             [vm]="scenarios vm 300000"

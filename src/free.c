@@ -6,6 +6,11 @@
 
 #include <errno.h>
 
+/* A thread freeing into an abandoned SuperSlab adopts it (heap.c), taking
+ * a heap first if it has none yet (a thread whose first call frees what an
+ * exited thread left). */
+static bool adopter(hk_heap_t *h) { return h != &hk_heap_empty || hk_thread_init() != NULL; }
+
 /* A block of a slab span (head's), checked: onto the local list of its
  * owner, or pushed for the owner (or whoever adopts the abandoned
  * SuperSlab) to collect. */
@@ -22,6 +27,8 @@ void hk_free_block(hk_superslab_t *ss, hk_slab_t *head, void *p) {
     hk_heap_slab_freed_local(h, ss, head);
   } else if (owner != NULL) {   /* counted by the owner when it collects it */
     hk_remote_free(ss, head, p);
+  } else if (adopter(h) && hk_heap_adopt(hk_heap_tls, ss)) {   /* abandoned: now ours */
+    hk_free_block(ss, head, p);
   } else {                       /* abandoned: read the epoch before the push */
     uint64_t seen = atomic_load_explicit(&ss->abandoned_state, memory_order_acquire);
     hk_remote_free(ss, head, p);

@@ -320,7 +320,7 @@ static void reclaim(hk_heap_t *h, hk_superslab_t *ss) {
   for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {     /* abandoned slabs are all FULL */
     hk_slab_t *s = &ss->slabs[i];
     if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
-    HK_TEL_ADD(h->tel.carved[s->cls], hk_slab_listed(s));   /* dropped by the last owner */
+    HK_TEL_ADD(h->tel.carved[s->cls], hk_slab_listed_settled(s));   /* dropped by the last owner */
     hk_slab_collect(h, s);
     if (s->used != 0 && (s->free || s->capacity < s->reserved)) {
       s->flags &= (uint8_t)~HK_SLAB_FULL;
@@ -328,6 +328,23 @@ static void reclaim(hk_heap_t *h, hk_superslab_t *ss) {
     }
   }
   ss_settle(h, ss, true);
+}
+
+/* A free into an abandoned SuperSlab: the freeing thread adopts it (as a
+ * reclaim for memory would), so that its next frees there are local and its
+ * mallocs reuse the memory, already resident, of the thread that exited.
+ * False if another thread adopted it first (the block then goes the
+ * abandoned way). */
+bool hk_heap_adopt(hk_heap_t *h, hk_superslab_t *ss) {
+  hk_lock(&abandoned_lock);
+  bool mine = ss->abandoned && hk_ss_owner(ss) == NULL;
+  if (mine) abandoned_unlink_locked(ss);
+  hk_unlock(&abandoned_lock);
+  if (!mine) return false;
+  hk_lock(&h->lock);
+  reclaim(h, ss);          /* p is live: its SuperSlab is not released */
+  hk_unlock(&h->lock);
+  return true;
 }
 
 #define SWEEP_AT_EXIT 4   /* oldest abandoned SuperSlabs an exiting thread refreshes */
@@ -360,8 +377,9 @@ void hk_heap_abandon(hk_heap_t *h) {
         hk_slab_t *s = &ss->slabs[i];
         if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
         live += s->used;
+        hk_slab_collect_local(h, s);   /* what ss_settle collected: all on `free` */
         /* listed blocks leave this heap's allocations; the next owner adopts them */
-        HK_TEL_ADD(h->tel.dropped[s->cls], hk_slab_listed(s));
+        HK_TEL_ADD(h->tel.dropped[s->cls], hk_slab_listed_settled(s));
       }
       ss_unlink(h, ss);
       h->dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
@@ -402,7 +420,9 @@ void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen) {
     for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {   /* frees nobody will collect */
       hk_slab_t *s = &ss->slabs[i];
       if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
-      unsigned n = hk_block_count(s, atomic_load_explicit(&s->remote_free, memory_order_acquire));
+      /* every block live at abandonment is on the remote list now */
+      unsigned n = s->used;
+      hk_assert_internal(n == hk_block_count(s, atomic_load_explicit(&s->remote_free, memory_order_acquire)));
       if (n) HK_TEL_HERE(remote_frees[hk_tel_row_of(s)], n);
     }
 #endif

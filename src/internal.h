@@ -183,6 +183,14 @@ unsigned hk_slab_collect(hk_heap_t *h, hk_slab_t *s);   /* returns a HAK_STAGE_ 
 void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s);
 void hk_slab_collect_local(hk_heap_t *h, hk_slab_t *s);
 unsigned hk_slab_listed(const hk_slab_t *s);
+/* The same without the walk, for a slab whose lists are settled: every
+ * carved block not in use on `free`, as the owner leaves it at exit (and
+ * as it stays while abandoned: other threads' frees wait on remote_free,
+ * still counted in `used`). */
+static inline unsigned hk_slab_listed_settled(const hk_slab_t *s) {
+  hk_assert_internal(s->local_free == NULL && hk_slab_listed(s) == (unsigned)(s->capacity - s->used));
+  return (unsigned)(s->capacity - s->used);
+}
 void hk_slab_discard(hk_heap_t *h, hk_slab_t *s);
 void hk_remote_free(hk_superslab_t *ss, hk_slab_t *head, void *p);
 
@@ -234,6 +242,7 @@ void hk_heap_collect(hk_heap_t *h, bool force);
 void hk_heap_abandon(hk_heap_t *h);
 size_t hk_heap_reclaim_all(hk_heap_t *h);
 void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen);
+bool hk_heap_adopt(hk_heap_t *h, hk_superslab_t *ss);
 size_t hk_heap_abandoned_count(void);
 void hk_heap_count_listed(hk_heap_t *h, uint64_t *listed);   /* per class, adds */
 size_t hk_heap_purge_all(hk_heap_t *h);

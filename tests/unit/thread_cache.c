@@ -1,7 +1,8 @@
 /* The thread cache (cache.h): blocks of 1-32 KiB the owner frees wait in a
  * LIFO bin per class and its next malloc of the class takes them back;
  * bins are bounded, swept, flushed at thread exit, malloc_trim and fork is
- * harmless; another thread's free never enters the freeing thread's cache;
+ * harmless; a live thread's block freed by another never enters the
+ * freer's cache, an exited thread's is adopted with its SuperSlab;
  * every block keeps its contents while live (content checks throughout). */
 #include "unit.h"
 #include "cache.h"
@@ -67,8 +68,10 @@ static void release(slot_t *slots, unsigned nslots) {
 
 static slot_t handed[SLOTS];    /* allocated by one thread, freed by another */
 
+static pthread_barrier_t handed_over, freed;
+
 static void *alloc_for_main(void *arg) {
-  (void)arg;
+  bool wait = arg != NULL;
   uint64_t seed = 99;
   for (unsigned i = 0; i < SLOTS; i++) {
     uint64_t r = rng_next(&seed);
@@ -78,7 +81,17 @@ static void *alloc_for_main(void *arg) {
     CHECK(handed[i].p, "malloc");
     fill(handed[i].p, handed[i].n, handed[i].tag);
   }
+  if (wait) {                       /* alive while main frees its blocks */
+    pthread_barrier_wait(&handed_over);
+    pthread_barrier_wait(&freed);
+  }
   return NULL;
+}
+
+static size_t cached_here(hk_heap_t *h) {
+  size_t n = 0;
+  for (unsigned c = HK_CACHE_FIRST; c < HK_NUM_CLASSES; c++) n += bin_check(h, c);
+  return n;
 }
 
 static void *exit_with_cache(void *arg) {
@@ -129,16 +142,36 @@ int main(void) {
     for (unsigned c = HK_CACHE_FIRST; c < HK_NUM_CLASSES; c++)
       CHECK(bin_check(h, c) == 0, "bin %u kept %u blocks through two sweeps", c, h->cache[c - HK_CACHE_FIRST].count);
   }
-  {   /* another thread's blocks, freed here: remote frees, never cached here */
+  {   /* a live thread's blocks, freed here: remote frees, never cached here */
+    pthread_t t;
+    pthread_barrier_init(&handed_over, NULL, 2);
+    pthread_barrier_init(&freed, NULL, 2);
+    static int wait = 1;
+    CHECK(pthread_create(&t, NULL, alloc_for_main, &wait) == 0, "pthread_create");
+    pthread_barrier_wait(&handed_over);
+    size_t before = cached_here(h);
+    for (unsigned i = 0; i < SLOTS; i++) { verify(handed[i].p, handed[i].n, handed[i].tag); free(handed[i].p); }
+    size_t after = cached_here(h);
+    CHECK(after == before, "another thread's blocks entered this cache (%zu -> %zu)", before, after);
+    pthread_barrier_wait(&freed);
+    pthread_join(t, NULL);
+  }
+  {   /* an exited thread's blocks: the first free adopts their SuperSlab,
+       * the blocks are this thread's from then on */
     pthread_t t;
     CHECK(pthread_create(&t, NULL, alloc_for_main, NULL) == 0, "pthread_create");
     pthread_join(t, NULL);
-    size_t before = 0;
-    for (unsigned c = HK_CACHE_FIRST; c < HK_NUM_CLASSES; c++) before += bin_check(h, c);
-    for (unsigned i = 0; i < SLOTS; i++) { verify(handed[i].p, handed[i].n, handed[i].tag); free(handed[i].p); }
-    size_t after = 0;
-    for (unsigned c = HK_CACHE_FIRST; c < HK_NUM_CLASSES; c++) after += bin_check(h, c);
-    CHECK(after == before, "another thread's blocks entered this cache (%zu -> %zu)", before, after);
+    struct hak_stats st;
+    hak_stats_get(&st, sizeof st);
+    CHECK(st.abandoned_superslabs > 0, "the exited thread left nothing");
+    for (unsigned i = 0; i < SLOTS; i++) {
+      verify(handed[i].p, handed[i].n, handed[i].tag);
+      free(handed[i].p);
+      CHECK(hk_ss_owner(hk_ss_of(handed[i].p)) == h, "block %u: its SuperSlab not adopted", i);
+    }
+    hak_stats_get(&st, sizeof st);
+    CHECK(st.abandoned_superslabs == 0, "%llu SuperSlabs still abandoned", (unsigned long long)st.abandoned_superslabs);
+    CHECK(cached_here(h) > 0, "the adopted blocks did not reach the cache");
   }
   {   /* thread exit with blocks in the cache: flushed, and its memory reused */
     static slot_t slots[64];

@@ -31,6 +31,7 @@
  * It holds ace_lock while it works, which fork takes first (the child has
  * no thread), and it is stopped and joined at exit. */
 #include "internal.h"
+#include "cache.h"
 #include "learn.h"
 
 #include "hakmem.h"
@@ -286,6 +287,7 @@ static bool ace_epoch(uint64_t now, uint32_t elapsed) {
   }
   size_t heaps = 0, trimmed = 0, arena = 0, unmapped = 0;
   for (hk_heap_t *h = hk_heap_all(); h; h = h->all_next) {
+    if (decay) hk_cache_sweep_ask(h);
     if (!__atomic_load_n(&h->ss_avail.first, __ATOMIC_RELAXED)) continue;
     unsigned t;
     heaps += (size_t)hk_heap_tick(h, elapsed, decay, idle_ms, &t) << HK_SLAB_SHIFT;
@@ -443,6 +445,8 @@ void hk_ace_call(void) {
     run_epoch(now);
   }
   hk_unlock(&ace_lock);
+  /* the epoch runs on this thread's call: its own cache's sweep too */
+  if (hk_heap_tls != &hk_heap_empty) hk_cache_sweep(hk_heap_tls);
 }
 
 /* ---- lifecycle ---------------------------------------------------------------- */

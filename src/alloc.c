@@ -78,7 +78,7 @@ HK_NOINLINE void *hk_malloc_generic(hk_heap_t *h, size_t n) {
     s = h->direct[(n + 7) >> 3];
   } else if (hk_likely(n <= HK_SMALL_MAX)) {
     unsigned cls = hk_size_class_above128(n);
-    if (cls >= hk_cache_from) hk_cache_sweep(h);   /* the inline path found its bin empty */
+    if (cls >= hk_cache_from) hk_cache_missed(h, cls);   /* the inline path found its bin empty */
     s = h->queues[cls].first;
   } else {
     return malloc_slow(h, n);

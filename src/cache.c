@@ -43,21 +43,34 @@ void hk_cache_setup(hk_heap_t *h) {
   h->cache_limits = 0;
   for (unsigned i = 0; i < HK_CACHE_CLASSES; i++) {
     unsigned n = limit_for(i, HK_CACHE_BIN_START);
-    h->cache[i] = (hk_cache_bin_t){ NULL, 0, (uint16_t)n, 0, 0 };
+    h->cache[i] = (hk_cache_bin_t){ NULL, 0, (uint16_t)n, 0, 0 };   /* empty, not missed */
     h->cache_limits += n * hk_class_size(HK_CACHE_FIRST + i);
   }
 }
 
-/* A free found bin cls full: the bin grows by a block if it and the heap
- * have room for one, else p goes back to its slab. */
+/* A malloc found bin cls empty: the class takes blocks back faster than it
+ * keeps them, so its bin may grow at its next overflow.  A sweep, if asked. */
+void hk_cache_missed(hk_heap_t *h, unsigned cls) {
+  hk_cache_event(h);
+  h->cache[cls - HK_CACHE_FIRST].missed = 1;
+}
+
+/* A free found bin cls full.  The bin grows by a block when its class also
+ * missed since the last sweep (it both allocates and frees: a program that
+ * only frees, say before it exits or idles, fills its bins to their limits
+ * and no more) and the heap's share has room; otherwise p goes to its slab. */
 void hk_cache_free_full(hk_heap_t *h, unsigned cls, void *p) {
   unsigned i = cls - HK_CACHE_FIRST;
   hk_cache_bin_t *c = &h->cache[i];
   size_t bs = hk_class_size(cls);
-  if (i < HK_CACHE_CLASSES && h->cache_limits + bs <= __atomic_load_n(&heap_share, __ATOMIC_RELAXED) &&
+  hk_cache_event(h);
+  if (i < HK_CACHE_CLASSES && c->missed && c->count >= c->limit &&
+      h->cache_limits + bs <= __atomic_load_n(&heap_share, __ATOMIC_RELAXED) &&
       c->limit < limit_for(i, HK_CACHE_BIN_BYTES)) {
     c->limit++;
     h->cache_limits += bs;
+  }
+  if (i < HK_CACHE_CLASSES && c->count < c->limit) {
     hk_cache_push(h, c, cls, p);
     return;
   }
@@ -111,23 +124,26 @@ void hk_cache_flush(hk_heap_t *h) {
   for (unsigned i = 0; i < HK_CACHE_CLASSES; i++) bin_flush(h, i, h->cache[i].count);
 }
 
-/* What stayed in a bin all through the last tick was not needed: give it
- * back, and lower the bin's limit by half of it.  A heap over its share
- * (more threads came) goes back to the first limits. */
+/* A sweep (every HK_CACHE_SWEEP_EVENTS misses and overflows, or at a decay
+ * tick of the adaptive layer): what stayed in a bin since the last one, its
+ * low-water mark, was not needed: it goes back, and the bin's limit drops by
+ * half of it, to nothing for a class that only frees.  A heap over its
+ * share (more threads came) drops every limit by half. */
 void hk_cache_sweep_now(hk_heap_t *h) {
   atomic_store_explicit(&h->cache_sweep, HK_CACHE_SWEEP_NONE, memory_order_relaxed);
+  h->cache_events = 0;
   bool over = h->cache_limits > __atomic_load_n(&heap_share, __ATOMIC_RELAXED);
   for (unsigned i = 0; i < HK_CACHE_CLASSES; i++) {
     hk_cache_bin_t *c = &h->cache[i];
-    unsigned floor = limit_for(i, HK_CACHE_BIN_START);
-    unsigned cut = over ? (c->limit > floor ? c->limit - floor : 0) : c->low / 2;
-    if (c->limit - cut < floor) cut = c->limit > floor ? c->limit - floor : 0;
+    unsigned cut = over ? (c->limit + 1u) / 2 : (c->low + 1u) / 2;
+    if (cut > c->limit) cut = c->limit;
     c->limit = (uint16_t)(c->limit - cut);
     h->cache_limits -= cut * hk_class_size(HK_CACHE_FIRST + i);
     unsigned drop = c->low;
     if (c->count - drop > c->limit) drop = c->count - c->limit;
     bin_flush(h, i, drop);
     c->low = c->count;
+    c->missed = 0;
   }
 }
 

@@ -7,28 +7,35 @@
  * takes a fresh span while others sit half empty.
  *
  * A cached block stays counted as used in its slab (its span never retires
- * under it).  A bin's limit starts small and grows by one block each time
- * a free finds it full, up to HK_CACHE_BIN_MAX blocks or HK_CACHE_BIN_BYTES,
- * while the limits of the heap's bins add up to its share of HK_CACHE_TOTAL
- * among the live threads (between HK_CACHE_HEAP_MIN and _MAX).
- * Sweeps (at each decay tick of the adaptive layer, run on the owner's next
- * slow path) give back what a bin held all through the tick, its low-water
- * mark, and lower its limit by half of that; thread exit and malloc_trim
- * give back everything.  An idle thread keeps its cache until it calls
- * again.  Off in hardened mode (its frees are checked one by one) and in
- * minimal mode (no memory held back). */
+ * under it), so the bins hold what the program is about to reuse and no
+ * more.  A bin's limit starts at HK_CACHE_BIN_START worth of blocks and
+ * grows by one block when a free finds it full after a malloc found it
+ * empty (the class both allocates and frees), up to HK_CACHE_BIN_MAX blocks
+ * or HK_CACHE_BIN_BYTES, while the limits of the heap's bins stay within its
+ * share of HK_CACHE_TOTAL among the live threads.  A sweep, every
+ * HK_CACHE_SWEEP_EVENTS misses and overflows and at each decay tick of the
+ * adaptive layer, gives back what each bin held untouched since the last
+ * one (its low-water mark, as jemalloc's tcache GC) and lowers its limit by
+ * half of that: a program that only frees (a phase's end, before it idles)
+ * sweeps its bins down to nothing, and its spans retire as without a
+ * cache.  Thread exit and malloc_trim give back everything.  Off in hardened
+ * mode (its frees are checked one by one) and in minimal mode (no memory
+ * held back). */
 #ifndef HK_CACHE_H
 #define HK_CACHE_H
 
 #include "internal.h"
 
-#define HK_CACHE_BIN_START ((size_t)64 << 10)    /* a bin's first limit, in bytes */
+#define HK_CACHE_BIN_START ((size_t)32 << 10)    /* a bin's first limit, in bytes */
 #define HK_CACHE_BIN_BYTES ((size_t)1 << 20)     /* a bin's limit, at most        */
 #define HK_CACHE_BIN_MAX   64u                   /* ... and in blocks             */
 #define HK_CACHE_BIN_MIN   2u                    /* a bin's limit, at least       */
 #define HK_CACHE_HEAP_MAX  ((size_t)4 << 20)     /* the limits of a heap's bins,  */
 #define HK_CACHE_HEAP_MIN  ((size_t)512 << 10)   /* ... between these, sharing    */
 #define HK_CACHE_TOTAL     ((size_t)32 << 20)    /* ... this among the threads    */
+#ifndef HK_CACHE_SWEEP_EVENTS
+#define HK_CACHE_SWEEP_EVENTS 256u               /* misses + overflows per sweep  */
+#endif
 
 /* The first class the cache serves (HK_CACHE_FIRST), or above every class
  * when it is off: the owner's frees of slabs from this class on go to the
@@ -74,13 +81,27 @@ void hk_cache_setup(hk_heap_t *h);        /* a heap is taken: set its limits */
 void hk_cache_threads(size_t live);       /* live heaps changed (pool lock)  */
 void hk_cache_flush(hk_heap_t *h);        /* every bin back to the slabs     */
 void hk_cache_sweep_now(hk_heap_t *h);    /* the sweep the adaptive layer asked for */
+void hk_cache_missed(hk_heap_t *h, unsigned cls);   /* a malloc found bin cls empty */
 /* Statistics, from any thread: bytes held, and *blocks += blocks held. */
 size_t hk_cache_held(const hk_heap_t *h, size_t *blocks);
+
+/* The adaptive layer, at a decay tick (any thread): sweep at the next slow path. */
+static inline void hk_cache_sweep_ask(hk_heap_t *h) {
+  if (!atomic_load_explicit(&h->cache_sweep, memory_order_relaxed))
+    atomic_store_explicit(&h->cache_sweep, HK_CACHE_SWEEP_AGED, memory_order_relaxed);
+}
 
 /* On the owner's slow paths: a sweep, when the adaptive layer asked. */
 static inline void hk_cache_sweep(hk_heap_t *h) {
   if (hk_unlikely(atomic_load_explicit(&h->cache_sweep, memory_order_relaxed)))
     hk_cache_sweep_now(h);
+}
+
+/* A miss or an overflow: a sweep every HK_CACHE_SWEEP_EVENTS of them (a
+ * program that only frees sweeps its bins down to nothing), or when asked. */
+static inline void hk_cache_event(hk_heap_t *h) {
+  if (hk_unlikely(++h->cache_events >= HK_CACHE_SWEEP_EVENTS)) hk_cache_sweep_now(h);
+  else hk_cache_sweep(h);
 }
 
 #endif /* HK_CACHE_H */

@@ -665,9 +665,6 @@ unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_
   }
   if (tick)
     for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) hk_ss_age(ss);
-  /* the thread cache: what it held all through the tick goes back at the
-   * owner's next slow path */
-  if (tick) atomic_store_explicit(&h->cache_sweep, HK_CACHE_SWEEP_AGED, memory_order_relaxed);
   hk_unlock(&h->lock);
   return total;
 }

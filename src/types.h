@@ -139,7 +139,7 @@ typedef struct hk_cache_bin_s {
   hk_block_t *top;
   uint16_t count, limit;
   uint16_t low;                        /* fewest blocks held since the last sweep */
-  uint16_t pad_;
+  uint16_t missed;                     /* a malloc found it empty since then    */
 } hk_cache_bin_t;
 
 #include "telemetry.h"
@@ -150,6 +150,7 @@ typedef struct hk_heap_s {
   hk_queue_t queues[HK_NUM_CLASSES];   /* slabs with (possibly) free blocks    */
   hk_cache_bin_t cache[HK_CACHE_CLASSES];  /* thread cache of the classes above 1 KiB */
   size_t cache_limits;                 /* its bins' limits, in bytes           */
+  uint32_t cache_events;               /* misses and overflows since the last sweep */
   _Atomic uint32_t cache_sweep;        /* set by the adaptive layer (HK_CACHE_SWEEP_*) */
   hk_ss_list_t ss_avail;               /* owned SuperSlabs with free slabs     */
   hk_ss_list_t ss_full;                /* owned SuperSlabs without free slabs  */

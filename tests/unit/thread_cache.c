@@ -127,6 +127,17 @@ int main(void) {
     CHECK(n <= HK_CACHE_BIN_MAX && n * hk_class_size(cls) <= HK_CACHE_BIN_BYTES, "bin holds %u blocks", n);
     CHECK(h->cache_limits <= HK_CACHE_HEAP_MAX, "limits %zu", h->cache_limits);
   }
+  {   /* a program that frees without allocating (a phase's end) sweeps its
+       * bins down to nothing: cached blocks would keep their spans */
+    enum { N = 3000 };
+    static void *v[N];
+    unsigned cls = hk_size_class(3000);
+    for (int i = 0; i < N; i++) { v[i] = malloc(3000); CHECK(v[i], "malloc"); }
+    for (int i = 0; i < N; i++) free(v[i]);
+    hk_cache_bin_t *c = &h->cache[cls - HK_CACHE_FIRST];
+    CHECK(bin_check(h, cls) <= 4 && c->limit <= 4, "after %d frees the bin holds %u blocks, limit %u",
+          N, c->count, c->limit);
+  }
   {   /* content checks under random replacement; the bins stay consistent */
     static slot_t slots[SLOTS];
     churn(slots, SLOTS, 200000, 42);

@@ -204,7 +204,21 @@ static bool span_freed(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *head, bool n
 
 /* After collecting remote frees of slab s: free it if empty, re-queue it if it
  * was full and now has blocks.  Returns true if the SuperSlab was released. */
+/* An empty slab stays when it is, or would be, its class's only one: a
+ * class whose blocks come back from other threads as fast as it hands them
+ * out (a producer) would otherwise give its span back at each collection
+ * and take one again at its next malloc. */
+static bool keep_empty(hk_heap_t *h, hk_slab_t *s) {
+  hk_queue_t *q = &h->queues[s->cls];
+  if (!(s->flags & HK_SLAB_FULL)) return q->first == s && s->next == NULL;
+  if (q->first) return false;
+  s->flags &= (uint8_t)~HK_SLAB_FULL;
+  queue_push_back(h, s);
+  return true;
+}
+
 static bool slab_after_collect(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s, bool no_spare) {
+  if (s->used == 0 && !no_spare && keep_empty(h, s)) return false;
   if (s->used == 0) {
     if (!(s->flags & HK_SLAB_FULL)) queue_remove(h, s);
     hk_slab_discard(h, s);

@@ -187,7 +187,7 @@ rc=$?
 
 # ---- 6. learn_eval.sh: one short run of each candidate and of learning ------------
 R7="$TMPD/r7"
-if RUNS=1 WORKLOADS="web=extended webserver 100000" BENCH_RESULTS_DIR="$R7" \
+if RUNS=1 WORKLOADS="web=extended webserver 400000" BENCH_RESULTS_DIR="$R7" \
    bash "$BENCH_DIR/learn_eval.sh" >"$TMPD/r7.out" 2>"$TMPD/r7.err"; then
     n=$(grep -cE '^web,(lean|balanced|warm|hoard),1,fixed,(lean|balanced|warm|hoard),' "$R7/learn_eval.csv")
     l=$(grep -cE '^web,elo,1,(learning|frozen),' "$R7/learn_eval.csv")

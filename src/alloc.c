@@ -78,7 +78,8 @@ HK_NOINLINE void *hk_malloc_generic(hk_heap_t *h, size_t n) {
     s = h->direct[(n + 7) >> 3];
   } else if (hk_likely(n <= HK_SMALL_MAX)) {
     unsigned cls = hk_size_class_above128(n);
-    if (cls >= hk_cache_from) hk_cache_missed(h, cls);   /* the inline path found its bin empty */
+    /* the inline path found its bin empty (hk_heap_empty's are shared: not counted) */
+    if (cls >= hk_cache_from && h != &hk_heap_empty) hk_cache_missed(h, cls);
     s = h->queues[cls].first;
   } else {
     return malloc_slow(h, n);
@@ -119,7 +120,14 @@ void *hk_aligned(size_t align, size_t n) {
      * has every block aligned. */
     for (unsigned cls = hk_size_class(n < align ? align : n); cls < HK_NUM_CLASSES; cls++) {
       size_t bs = hk_class_size(cls);
-      if ((bs & (align - 1)) == 0) { p = hk_heap_alloc_small(h, bs); goto done; }
+      if ((bs & (align - 1)) == 0) {
+        if (cls >= hk_cache_from) {       /* its blocks are aligned too: the cache first */
+          if ((p = hk_cache_pop(h, cls)) != NULL) goto done;
+          hk_cache_missed(h, cls);
+        }
+        p = hk_heap_alloc_small(h, bs);
+        goto done;
+      }
     }
   }
   if (n <= HK_PAGES_MAX && align <= HK_PAGES_ALIGN_MAX) {

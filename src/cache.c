@@ -43,7 +43,7 @@ void hk_cache_setup(hk_heap_t *h) {
   h->cache_limits = 0;
   for (unsigned i = 0; i < HK_CACHE_CLASSES; i++) {
     unsigned n = limit_for(i, HK_CACHE_BIN_START);
-    h->cache[i] = (hk_cache_bin_t){ NULL, 0, (uint16_t)n, 0, 0 };   /* empty, not missed */
+    h->cache[i] = (hk_cache_bin_t){ .limit = (uint16_t)n };   /* empty, not missed */
     h->cache_limits += n * hk_class_size(HK_CACHE_FIRST + i);
   }
 }
@@ -61,17 +61,18 @@ void hk_cache_missed(hk_heap_t *h, unsigned cls) {
  * and no more) and the heap's share has room; otherwise p goes to its slab. */
 void hk_cache_free_full(hk_heap_t *h, unsigned cls, void *p) {
   unsigned i = cls - HK_CACHE_FIRST;
+  if (hk_unlikely(i >= HK_CACHE_CLASSES)) { hk_free_checked(p); return; }   /* never: a cached slab's class */
   hk_cache_bin_t *c = &h->cache[i];
   size_t bs = hk_class_size(cls);
   hk_cache_event(h);
-  if (i < HK_CACHE_CLASSES && c->missed && c->count >= c->limit &&
+  if (c->missed && hk_cache_count(c) >= c->limit &&
       h->cache_limits + bs <= __atomic_load_n(&heap_share, __ATOMIC_RELAXED) &&
       c->limit < limit_for(i, HK_CACHE_BIN_BYTES)) {
     c->limit++;
     h->cache_limits += bs;
   }
-  if (i < HK_CACHE_CLASSES && c->count < c->limit) {
-    hk_cache_push(h, c, cls, p);
+  if (hk_cache_count(c) < c->limit) {
+    hk_cache_push(c, p);
     return;
   }
   hk_free_checked(p);
@@ -88,9 +89,9 @@ static void bin_validate(hk_heap_t *h, unsigned i) {
     hk_slab_t *s = hk_slab_at(ss, b);
     hk_assert(hk_ss_owner(ss) == h);
     hk_assert((s->flags & HK_SLAB_CACHED) && s->cls == HK_CACHE_FIRST + i);
-    hk_assert(n < c->count);
+    hk_assert(n < hk_cache_count(c));
   }
-  hk_assert(n == c->count && c->count <= c->limit && c->low <= c->count);
+  hk_assert(n == hk_cache_count(c) && n <= c->limit && c->low <= n);
 #else
   (void)h; (void)i;
 #endif
@@ -100,14 +101,15 @@ static void bin_validate(hk_heap_t *h, unsigned i) {
  * slabs, as the owner's frees. */
 static void bin_flush(hk_heap_t *h, unsigned i, unsigned n) {
   hk_cache_bin_t *c = &h->cache[i];
-  if (n == 0 || c->count == 0) { bin_validate(h, i); return; }
-  if (n > c->count) n = c->count;
+  unsigned count = hk_cache_count(c);
+  if (n == 0 || count == 0) { bin_validate(h, i); return; }
+  if (n > count) n = count;
   hk_block_t **link = &c->top;
-  for (unsigned keep = c->count - n; keep; keep--) link = &(*link)->next;
+  for (unsigned keep = count - n; keep; keep--) link = &(*link)->next;
   hk_block_t *b = *link;
   *link = NULL;
-  c->count = (uint16_t)(c->count - n);
-  if (c->low > c->count) c->low = c->count;
+  c->popped += n;                       /* out, not served: counted as flushed */
+  if (c->low > count - n) c->low = (uint16_t)(count - n);
   HK_TEL_ADD(h->tel.cache_flushed[HK_CACHE_FIRST + i], n);
   while (b) {
     hk_block_t *next = b->next;
@@ -120,8 +122,21 @@ static void bin_flush(hk_heap_t *h, unsigned i, unsigned n) {
 }
 
 void hk_cache_flush(hk_heap_t *h) {
-  atomic_store_explicit(&h->cache_sweep, HK_CACHE_SWEEP_NONE, memory_order_relaxed);
-  for (unsigned i = 0; i < HK_CACHE_CLASSES; i++) bin_flush(h, i, h->cache[i].count);
+  atomic_store_explicit(&h->cache_sweep, 0, memory_order_relaxed);
+  for (unsigned i = 0; i < HK_CACHE_CLASSES; i++) bin_flush(h, i, hk_cache_count(&h->cache[i]));
+}
+
+/* The heap goes back to the pool (its bins empty): what went in and out of
+ * them joins its cumulative counters, which outlive the heap's reuse. */
+void hk_cache_retire(hk_heap_t *h) {
+  for (unsigned i = 0; i < HK_CACHE_CLASSES; i++) {
+    hk_cache_bin_t *c = &h->cache[i];
+    hk_assert(hk_cache_count(c) == 0);
+    HK_TEL_ADD(h->tel.cache_pushed[HK_CACHE_FIRST + i], c->pushed);
+    HK_TEL_ADD(h->tel.cache_popped[HK_CACHE_FIRST + i], c->popped);
+    __atomic_store_n(&c->pushed, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->popped, 0, __ATOMIC_RELAXED);
+  }
 }
 
 /* A sweep (every HK_CACHE_SWEEP_EVENTS misses and overflows, or at a decay
@@ -130,7 +145,7 @@ void hk_cache_flush(hk_heap_t *h) {
  * half of it, to nothing for a class that only frees.  A heap over its
  * share (more threads came) drops every limit by half. */
 void hk_cache_sweep_now(hk_heap_t *h) {
-  atomic_store_explicit(&h->cache_sweep, HK_CACHE_SWEEP_NONE, memory_order_relaxed);
+  atomic_store_explicit(&h->cache_sweep, 0, memory_order_relaxed);
   h->cache_events = 0;
   bool over = h->cache_limits > __atomic_load_n(&heap_share, __ATOMIC_RELAXED);
   for (unsigned i = 0; i < HK_CACHE_CLASSES; i++) {
@@ -139,20 +154,24 @@ void hk_cache_sweep_now(hk_heap_t *h) {
     if (cut > c->limit) cut = c->limit;
     c->limit = (uint16_t)(c->limit - cut);
     h->cache_limits -= cut * hk_class_size(HK_CACHE_FIRST + i);
-    unsigned drop = c->low;
-    if (c->count - drop > c->limit) drop = c->count - c->limit;
+    unsigned count = hk_cache_count(c), drop = c->low;
+    if (count - drop > c->limit) drop = count - c->limit;
     bin_flush(h, i, drop);
-    c->low = c->count;
+    c->low = (uint16_t)hk_cache_count(c);
     c->missed = 0;
   }
 }
 
-size_t hk_cache_held(const hk_heap_t *h, size_t *blocks) {
+size_t hk_cache_held(const hk_heap_t *h, size_t *blocks, hk_tel_t *t) {
   size_t bytes = 0;
   for (unsigned i = 0; i < HK_CACHE_CLASSES; i++) {
-    size_t n = __atomic_load_n(&h->cache[i].count, __ATOMIC_RELAXED);
+    uint64_t in = __atomic_load_n(&h->cache[i].pushed, __ATOMIC_RELAXED);
+    uint64_t out = __atomic_load_n(&h->cache[i].popped, __ATOMIC_RELAXED);
+    size_t n = in > out ? (size_t)(in - out) : 0;   /* read apart: may be off by one */
     *blocks += n;
     bytes += n * hk_class_size(HK_CACHE_FIRST + i);
+    t->cache_pushed[HK_CACHE_FIRST + i] += in;
+    t->cache_popped[HK_CACHE_FIRST + i] += out;
   }
   return bytes;
 }

@@ -33,9 +33,7 @@
 #define HK_CACHE_HEAP_MAX  ((size_t)4 << 20)     /* the limits of a heap's bins,  */
 #define HK_CACHE_HEAP_MIN  ((size_t)512 << 10)   /* ... between these, sharing    */
 #define HK_CACHE_TOTAL     ((size_t)32 << 20)    /* ... this among the threads    */
-#ifndef HK_CACHE_SWEEP_EVENTS
 #define HK_CACHE_SWEEP_EVENTS 256u               /* misses + overflows per sweep  */
-#endif
 
 /* The first class the cache serves (HK_CACHE_FIRST), or above every class
  * when it is off: the owner's frees of slabs from this class on go to the
@@ -47,48 +45,52 @@ extern const uint8_t hk_cache_class[HK_SMALL_MAX / 128 + 1];
 
 void hk_cache_free_full(hk_heap_t *h, unsigned cls, void *p);   /* the bin is full */
 
+/* Blocks in a bin.  pushed and popped are the bin's own state, not extra
+ * counters: statistics read them, so the hits count nothing else. */
+static inline unsigned hk_cache_count(const hk_cache_bin_t *c) {
+  return (unsigned)(c->pushed - c->popped);
+}
+
 static HK_ALWAYS_INLINE void *hk_cache_pop(hk_heap_t *h, unsigned cls) {
   hk_cache_bin_t *c = &h->cache[cls - HK_CACHE_FIRST];
   hk_block_t *b = c->top;
   if (hk_unlikely(b == NULL)) return NULL;
   c->top = b->next;
-  if (--c->count < c->low) c->low = c->count;
-  HK_TEL_ADD(h->tel.cache_allocs[cls], 1);
+  unsigned n = (unsigned)(c->pushed - ++c->popped);
+  if (n < c->low) c->low = (uint16_t)n;
   return b;
 }
 
-static HK_ALWAYS_INLINE void hk_cache_push(hk_heap_t *h, hk_cache_bin_t *c, unsigned cls, void *p) {
+static HK_ALWAYS_INLINE void hk_cache_push(hk_cache_bin_t *c, void *p) {
   hk_block_t *b = (hk_block_t *)p;
   b->next = c->top;
   c->top = b;
-  c->count++;
-  HK_TEL_ADD(h->tel.cache_frees[cls], 1);
-  (void)cls;
+  c->pushed++;
 }
 
 /* The owner frees p, of a cached class: onto its bin, or when the bin is
  * full out of line (a tail call: the inline free saves no register). */
 static HK_ALWAYS_INLINE void hk_cache_free(hk_heap_t *h, unsigned cls, void *p) {
   hk_cache_bin_t *c = &h->cache[cls - HK_CACHE_FIRST];
-  if (hk_unlikely(c->count >= c->limit)) { hk_cache_free_full(h, cls, p); return; }
-  hk_cache_push(h, c, cls, p);
+  if (hk_unlikely(hk_cache_count(c) >= c->limit)) { hk_cache_free_full(h, cls, p); return; }
+  hk_cache_push(c, p);
 }
-
-enum { HK_CACHE_SWEEP_NONE, HK_CACHE_SWEEP_AGED };
 
 void hk_cache_init(void);                 /* process start, after the config */
 void hk_cache_setup(hk_heap_t *h);        /* a heap is taken: set its limits */
 void hk_cache_threads(size_t live);       /* live heaps changed (pool lock)  */
 void hk_cache_flush(hk_heap_t *h);        /* every bin back to the slabs     */
+void hk_cache_retire(hk_heap_t *h);       /* thread exit, after the flush: into the counters */
 void hk_cache_sweep_now(hk_heap_t *h);    /* the sweep the adaptive layer asked for */
 void hk_cache_missed(hk_heap_t *h, unsigned cls);   /* a malloc found bin cls empty */
-/* Statistics, from any thread: bytes held, and *blocks += blocks held. */
-size_t hk_cache_held(const hk_heap_t *h, size_t *blocks);
+/* Statistics, from any thread: bytes held; *blocks += blocks held, and
+ * the bins' blocks in and out are added to t's cache_pushed/_popped. */
+size_t hk_cache_held(const hk_heap_t *h, size_t *blocks, hk_tel_t *t);
 
 /* The adaptive layer, at a decay tick (any thread): sweep at the next slow path. */
 static inline void hk_cache_sweep_ask(hk_heap_t *h) {
   if (!atomic_load_explicit(&h->cache_sweep, memory_order_relaxed))
-    atomic_store_explicit(&h->cache_sweep, HK_CACHE_SWEEP_AGED, memory_order_relaxed);
+    atomic_store_explicit(&h->cache_sweep, 1, memory_order_relaxed);
 }
 
 /* On the owner's slow paths: a sweep, when the adaptive layer asked. */

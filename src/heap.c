@@ -202,8 +202,6 @@ static bool span_freed(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *head, bool n
 
 /* ---- remote frees ------------------------------------------------------- */
 
-/* After collecting remote frees of slab s: free it if empty, re-queue it if it
- * was full and now has blocks.  Returns true if the SuperSlab was released. */
 /* An empty slab stays when it is, or would be, its class's only one: a
  * class whose blocks come back from other threads as fast as it hands them
  * out (a producer) would otherwise give its span back at each collection
@@ -217,6 +215,9 @@ static bool keep_empty(hk_heap_t *h, hk_slab_t *s) {
   return true;
 }
 
+/* After collecting remote frees of slab s: free it if empty (unless kept),
+ * re-queue it if it was full and now has blocks.  Returns true if the
+ * SuperSlab was released. */
 static bool slab_after_collect(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s, bool no_spare) {
   if (s->used == 0 && !no_spare && keep_empty(h, s)) return false;
   if (s->used == 0) {

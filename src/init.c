@@ -67,6 +67,7 @@ void hk_assert_fail(const char *expr, const char *file, int line) {
 static void release_heap(hk_heap_t *h) {
   hk_cache_flush(h);
   hk_heap_tls = &hk_heap_empty;     /* later frees of this thread go the remote way */
+  hk_cache_retire(h);
   hk_heap_abandon(h);
   hk_pages_orphan(h);
   hk_heap_release(h);

@@ -52,13 +52,10 @@ static inline size_t hk_class_size(unsigned cls) {
   unsigned j = cls - 9, d = j >> 3, r = j & 7;
   return ((size_t)128 << d) + (size_t)(r + 1) * ((size_t)16 << d);
 }
-#ifndef HK_SPAN_BLOCKS
-#define HK_SPAN_BLOCKS 8
-#endif
 /* Slabs per span for a class: at least 8 blocks per span. */
 static inline unsigned hk_class_span(unsigned cls) {
   size_t bs = hk_class_size(cls);
-  size_t k = (bs * HK_SPAN_BLOCKS + HK_SLAB_SIZE - 1) / HK_SLAB_SIZE;
+  size_t k = (bs * 8 + HK_SLAB_SIZE - 1) / HK_SLAB_SIZE;
   return k ? (unsigned)k : 1u;
 }
 

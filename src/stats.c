@@ -114,8 +114,8 @@ static void add_tel(hk_tel_t *acc, const hk_tel_t *t) {
     acc->local_frees[r] += LOAD(t->local_frees[r]);
     acc->remote_frees[r] += LOAD(t->remote_frees[r]);
     acc->refills[r] += LOAD(t->refills[r]);
-    acc->cache_frees[r] += LOAD(t->cache_frees[r]);
-    acc->cache_allocs[r] += LOAD(t->cache_allocs[r]);
+    acc->cache_pushed[r] += LOAD(t->cache_pushed[r]);
+    acc->cache_popped[r] += LOAD(t->cache_popped[r]);
     acc->cache_flushed[r] += LOAD(t->cache_flushed[r]);
     for (unsigned b = 0; b < HK_TEL_BINS; b++) acc->sizes[r][b] += LOAD(t->sizes[r][b]);
   }
@@ -129,7 +129,7 @@ static size_t cached_bytes, cached_blocks;   /* thread caches (under stats_lock)
 
 static void add_heap(hk_heap_t *h, void *arg) {
   add_tel(arg, &h->tel);
-  cached_bytes += hk_cache_held(h, &cached_blocks);
+  cached_bytes += hk_cache_held(h, &cached_blocks, arg);
 }
 
 typedef struct mem_s { size_t superslabs, in_use, blocks, committed; } mem_t;
@@ -192,14 +192,16 @@ static void snapshot(size_t *small_blocks) {
      * on the caller's free lists */
     uint64_t fed = sum.carved[r] + sum.moved_local[r], gone = sum.dropped[r];
     if (r < HK_NUM_CLASSES) gone += listed[r];
-    c->allocs = sum.allocs[r] + (fed > gone ? fed - gone : 0) + sum.cache_allocs[r];
+    /* the thread cache: blocks out, less those flushed back to slabs */
+    uint64_t served = sum.cache_popped[r] > sum.cache_flushed[r] ? sum.cache_popped[r] - sum.cache_flushed[r] : 0;
+    c->allocs = sum.allocs[r] + (fed > gone ? fed - gone : 0) + served;
     /* moved_local counts remote frees collected into local lists too;
      * between a collection and the next move the difference may dip */
     uint64_t local = sum.moved_local[r] > sum.collected[r] ? sum.moved_local[r] - sum.collected[r] : 0;
     c->remote_frees = sum.collected[r] + sum.remote_frees[r];
     /* a block the thread cache took counts as freed then, not again when
      * it goes back to its slab's local list */
-    uint64_t cached = sum.cache_frees[r] > sum.cache_flushed[r] ? sum.cache_frees[r] - sum.cache_flushed[r] : 0;
+    uint64_t cached = sum.cache_pushed[r] > sum.cache_flushed[r] ? sum.cache_pushed[r] - sum.cache_flushed[r] : 0;
     c->frees = local + sum.local_frees[r] + c->remote_frees + cached;
     c->refills = sum.refills[r];
     uint64_t bins[HK_TEL_BINS], n = 0;

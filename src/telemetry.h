@@ -14,9 +14,10 @@
  * the blocks moved out of `local_free` (less the remote frees collected
  * there); remote frees are counted by the owner when it collects them, so
  * until then they count as in use (as in the slab's `used`).  The thread
- * cache counts what it takes and serves (an add each, off the 1 KiB fast
- * path) and what it gives back to the slabs, whose local lists count it
- * again when it moves.
+ * cache's bins keep how many blocks went in and out (their count is the
+ * difference), read at statistics time and added here when a heap retires;
+ * what a bin gives back to the slabs is counted on that slow path, and
+ * counted again by the local lists when it moves.
  *
  * Build with -DHK_TELEMETRY=0 to compile all of it out. */
 #ifndef HK_TELEMETRY_H
@@ -48,8 +49,9 @@ typedef struct hk_tel_s {
   uint64_t remote_frees[HK_TEL_ROWS];  /* remote frees nobody collects: the lists of
                                           abandoned SuperSlabs given back            */
   uint64_t refills[HK_TEL_ROWS];
-  uint64_t cache_frees[HK_TEL_ROWS];   /* frees taken by the thread cache      */
-  uint64_t cache_allocs[HK_TEL_ROWS];  /* mallocs it served                    */
+  uint64_t cache_pushed[HK_TEL_ROWS];  /* the thread cache's bins of exited
+                                          threads: blocks in (frees) ...      */
+  uint64_t cache_popped[HK_TEL_ROWS];  /* ... and out (mallocs and flushes)    */
   uint64_t cache_flushed[HK_TEL_ROWS]; /* blocks it gave back to their slabs   */
   uint32_t sizes[HK_TEL_ROWS][HK_TEL_BINS];
   uint64_t stage[HK_TEL_STAGES];

@@ -137,9 +137,12 @@ typedef struct hk_ss_list_s { hk_superslab_t *first; size_t count; } hk_ss_list_
 #define HK_CACHE_CLASSES   (HK_NUM_CLASSES - HK_CACHE_FIRST)
 typedef struct hk_cache_bin_s {
   hk_block_t *top;
-  uint16_t count, limit;
+  uint64_t pushed, popped;             /* blocks in and out, ever (the count is
+                                          their difference; statistics sum them) */
+  uint16_t limit;
   uint16_t low;                        /* fewest blocks held since the last sweep */
   uint16_t missed;                     /* a malloc found it empty since then    */
+  uint16_t pad_;
 } hk_cache_bin_t;
 
 #include "telemetry.h"
@@ -151,7 +154,7 @@ typedef struct hk_heap_s {
   hk_cache_bin_t cache[HK_CACHE_CLASSES];  /* thread cache of the classes above 1 KiB */
   size_t cache_limits;                 /* its bins' limits, in bytes           */
   uint32_t cache_events;               /* misses and overflows since the last sweep */
-  _Atomic uint32_t cache_sweep;        /* set by the adaptive layer (HK_CACHE_SWEEP_*) */
+  _Atomic uint32_t cache_sweep;        /* set by the adaptive layer: sweep at the next slow path */
   hk_ss_list_t ss_avail;               /* owned SuperSlabs with free slabs     */
   hk_ss_list_t ss_full;                /* owned SuperSlabs without free slabs  */
   _Atomic uint32_t remote_hint;        /* set by remote frees: scan remote masks */

@@ -30,8 +30,8 @@ static unsigned bin_check(hk_heap_t *h, unsigned cls) {
     CHECK((s->flags & HK_SLAB_CACHED) && s->cls == cls, "cached block %p in slab flags %#x class %u",
           (void *)b, s->flags, s->cls);
   }
-  CHECK(n == c->count && n <= c->limit, "bin %u: %u blocks listed, count %u, limit %u", cls, n,
-        c->count, c->limit);
+  CHECK(n == hk_cache_count(c) && n <= c->limit, "bin %u: %u blocks listed, count %u, limit %u", cls,
+        n, hk_cache_count(c), c->limit);
   return n;
 }
 
@@ -136,7 +136,7 @@ int main(void) {
     for (int i = 0; i < N; i++) free(v[i]);
     hk_cache_bin_t *c = &h->cache[cls - HK_CACHE_FIRST];
     CHECK(bin_check(h, cls) <= 4 && c->limit <= 4, "after %d frees the bin holds %u blocks, limit %u",
-          N, c->count, c->limit);
+          N, hk_cache_count(c), c->limit);
   }
   {   /* content checks under random replacement; the bins stay consistent */
     static slot_t slots[SLOTS];
@@ -151,7 +151,7 @@ int main(void) {
     hk_cache_sweep_now(h);            /* marks what is there now */
     hk_cache_sweep_now(h);            /* ... which stayed: flushed */
     for (unsigned c = HK_CACHE_FIRST; c < HK_NUM_CLASSES; c++)
-      CHECK(bin_check(h, c) == 0, "bin %u kept %u blocks through two sweeps", c, h->cache[c - HK_CACHE_FIRST].count);
+      CHECK(bin_check(h, c) == 0, "bin %u kept %u blocks through two sweeps", c, hk_cache_count(&h->cache[c - HK_CACHE_FIRST]));
   }
   {   /* a live thread's blocks, freed here: remote frees, never cached here */
     pthread_t t;

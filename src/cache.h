@@ -30,9 +30,9 @@
 #define HK_CACHE_BIN_BYTES ((size_t)1 << 20)     /* a bin's limit, at most        */
 #define HK_CACHE_BIN_MAX   64u                   /* ... and in blocks             */
 #define HK_CACHE_BIN_MIN   2u                    /* a bin's limit, at least       */
-#define HK_CACHE_HEAP_MAX  ((size_t)4 << 20)     /* the limits of a heap's bins,  */
+#define HK_CACHE_HEAP_MAX  ((size_t)16 << 20)    /* the limits of a heap's bins,  */
 #define HK_CACHE_HEAP_MIN  ((size_t)512 << 10)   /* ... between these, sharing    */
-#define HK_CACHE_TOTAL     ((size_t)32 << 20)    /* ... this among the threads    */
+#define HK_CACHE_TOTAL     ((size_t)64 << 20)    /* ... this among the threads    */
 #define HK_CACHE_SWEEP_EVENTS 256u               /* misses + overflows per sweep  */
 
 /* The first class the cache serves (HK_CACHE_FIRST), or above every class

@@ -1,4 +1,5 @@
 /* threads prodcons PAIRS ITEMS [MAX] [SEED]
+ * threads reqresp PAIRS ITEMS [MAX] [SEED]
  * threads churn THREADS ROUNDS BLOCKS [MAX] [SEED]
  *
  * Cross-thread traffic and thread churn.
@@ -8,6 +9,14 @@
  *   slots; the consumer checks each block and frees it.  Every free is a free
  *   by a thread that did not allocate the block.  Throughput: (mallocs +
  *   frees) / wall time.
+ *
+ * reqresp: PAIRS client threads each send ITEMS requests (blocks of 16..MAX
+ *   bytes, default 8000) to a server thread of their own; the server checks
+ *   and frees each request and sends back a response, a new block of 16..MAX
+ *   bytes, which the client checks and frees.  Both directions are frees by
+ *   a thread that did not allocate the block, and both threads allocate (as
+ *   an RPC service and its callers).  Up to 1024 requests and as many
+ *   responses are in flight.  Throughput: (mallocs + frees) / wall time.
  *
  * churn: ROUNDS times, start THREADS threads and join them.  Each thread
  *   frees the blocks the previous round's thread of its index left behind
@@ -24,6 +33,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 
 static size_t g_max;
@@ -98,6 +108,102 @@ static int run_prodcons(long pairs)
                  "pairs=%ld items=%ld max=%zu seed=%llu peak_rss_kb=%ld", pairs, g_items, g_max,
                  (unsigned long long)g_seed, bench_rss_kb());
     free(rings);
+    free(tid);
+    return 0;
+}
+
+/* ---- request / response --------------------------------------------------- */
+
+typedef struct {
+    ring_t req, resp;     /* client -> server, server -> client */
+} pair_t;
+
+static void ring_push(ring_t *r, void *p, size_t n)
+{
+    long h = atomic_load_explicit(&r->head, memory_order_relaxed);
+    r->slot[h & (RING - 1)] = p;
+    r->len[h & (RING - 1)] = n;
+    atomic_store_explicit(&r->head, h + 1, memory_order_release);
+}
+
+static bool ring_full(ring_t *r)
+{
+    return atomic_load_explicit(&r->head, memory_order_relaxed) -
+           atomic_load_explicit(&r->tail, memory_order_acquire) >= RING;
+}
+
+/* Pop, check and free one block if there is one (its tag: its sequence number). */
+static bool ring_take(ring_t *r)
+{
+    long t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    if (atomic_load_explicit(&r->head, memory_order_acquire) == t) return false;
+    void *p = r->slot[t & (RING - 1)];
+    size_t n = r->len[t & (RING - 1)];
+    atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+    bench_check(p, n, (size_t)t);
+    bench_free_fn(p);
+    return true;
+}
+
+static void *client(void *arg)
+{
+    pair_t *q = arg;
+    uint64_t rng = (g_seed + (uint64_t)q->req.id * 7919u) * 0x9E3779B97F4A7C15ULL + 1;
+    long got = 0;
+    for (long i = 0; i < g_items; i++) {
+        size_t n = rand_size(&rng);
+        void *p = bench_xmalloc(n);
+        bench_touch(p, n, (size_t)i);
+        while (ring_full(&q->req)) {
+            if (ring_take(&q->resp)) got++;
+            else sched_yield();
+        }
+        ring_push(&q->req, p, n);
+        while (ring_take(&q->resp)) got++;
+    }
+    while (got < g_items) {
+        if (ring_take(&q->resp)) got++;
+        else sched_yield();
+    }
+    return NULL;
+}
+
+static void *server(void *arg)
+{
+    pair_t *q = arg;
+    uint64_t rng = (g_seed + (uint64_t)q->req.id * 104729u) * 0x9E3779B97F4A7C15ULL + 3;
+    for (long i = 0; i < g_items; i++) {
+        while (!ring_take(&q->req)) sched_yield();
+        size_t n = rand_size(&rng);
+        void *p = bench_xmalloc(n);
+        bench_touch(p, n, (size_t)i);
+        while (ring_full(&q->resp)) sched_yield();
+        ring_push(&q->resp, p, n);
+    }
+    return NULL;
+}
+
+static int run_reqresp(long pairs)
+{
+    pair_t *q = aligned_alloc(64, (size_t)pairs * sizeof *q);
+    pthread_t *tid = calloc((size_t)pairs * 2, sizeof *tid);
+    if (!q || !tid) return 3;
+    memset(q, 0, (size_t)pairs * sizeof *q);
+    double t0 = bench_now();
+    for (long i = 0; i < pairs; i++) {
+        q[i].req.id = q[i].resp.id = i;
+        if (pthread_create(&tid[2 * i], NULL, client, &q[i]) != 0 ||
+            pthread_create(&tid[2 * i + 1], NULL, server, &q[i]) != 0) {
+            fprintf(stderr, "pthread_create failed\n");
+            return 3;
+        }
+    }
+    for (long i = 0; i < 2 * pairs; i++) pthread_join(tid[i], NULL);
+    double dt = bench_now() - t0;
+    bench_result("reqresp", 4.0 * (double)g_items * (double)pairs, dt, BENCH_MOPS, "tags:ok",
+                 "pairs=%ld items=%ld max=%zu seed=%llu peak_rss_kb=%ld", pairs, g_items, g_max,
+                 (unsigned long long)g_seed, bench_rss_kb());
+    free(q);
     free(tid);
     return 0;
 }
@@ -197,6 +303,16 @@ int main(int argc, char **argv)
         bench_finish();
         return rc;
     }
+    if (strcmp(mode, "reqresp") == 0) {
+        long pairs = bench_arg(argc, argv, 2, 1);
+        g_items = bench_arg(argc, argv, 3, 1000000);
+        g_max = (size_t)bench_arg(argc, argv, 4, 8000);
+        g_seed = (uint64_t)bench_arg(argc, argv, 5, 42);
+        if (pairs < 1 || g_items < 1 || g_max < 16) goto usage;
+        int rc = run_reqresp(pairs);
+        bench_finish();
+        return rc;
+    }
     if (strcmp(mode, "churn") == 0) {
         long threads = bench_arg(argc, argv, 2, 4);
         long rounds = bench_arg(argc, argv, 3, 1000);
@@ -210,6 +326,7 @@ int main(int argc, char **argv)
     }
 usage:
     fprintf(stderr, "usage: threads prodcons PAIRS ITEMS [MAX] [SEED]\n"
+                    "       threads reqresp PAIRS ITEMS [MAX] [SEED]\n"
                     "       threads churn THREADS ROUNDS BLOCKS [MAX] [SEED]\n");
     return 2;
 }

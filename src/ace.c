@@ -81,6 +81,7 @@ static const strategy_t strategies[HK_STRATEGIES] = {
 #define DEBT_MS         1000.0
 
 _Atomic int hk_ace_state;
+_Atomic uint32_t hk_ace_remote;
 
 static hk_lock_t ace_lock = HK_LOCK_INIT;
 static pthread_cond_t ace_cond;
@@ -286,13 +287,18 @@ static bool ace_epoch(uint64_t now, uint32_t elapsed) {
     ace.grown_bytes += rss > ace.rss ? rss - ace.rss : 0;
   }
   size_t heaps = 0, trimmed = 0, arena = 0, unmapped = 0;
+  bool waiting = false;          /* remote frees wait for an owner: look again soon */
   for (hk_heap_t *h = hk_heap_all(); h; h = h->all_next) {
     if (decay) hk_cache_sweep_ask(h);
-    if (!__atomic_load_n(&h->ss_avail.first, __ATOMIC_RELAXED)) continue;
+    waiting |= atomic_load_explicit(&h->remote_hint, memory_order_relaxed) != 0;
+    if (!__atomic_load_n(&h->ss_avail.first, __ATOMIC_RELAXED) &&
+        !__atomic_load_n(&h->ss_full.first, __ATOMIC_RELAXED))
+      continue;
     unsigned t;
     heaps += (size_t)hk_heap_tick(h, elapsed, decay, idle_ms, &t) << HK_SLAB_SHIFT;
     trimmed += (size_t)t << HK_SLAB_SHIFT;
   }
+  if (!waiting) atomic_store_explicit(&hk_ace_remote, 0, memory_order_relaxed);
   if (decay) arena = hk_arena_decay(delay == 0);
   /* page runs: the decay, and once no run was taken or freed for idle_ms,
    * every free page (idle trim) */
@@ -329,7 +335,7 @@ static bool ace_epoch(uint64_t now, uint32_t elapsed) {
     hk_log("ace: purged %.1f MiB of heaps and page runs (%.1f MiB by idle trim), %.1f MiB of free SuperSlabs; "
            "unmapped %.1f MiB", (double)heaps / (1 << 20), (double)trimmed / (1 << 20),
            (double)arena / (1 << 20), (double)unmapped / (1 << 20));
-  return acted || refills || hk_heap_any_dirty() || hk_arena_free_dirty_bytes() ||
+  return acted || refills || waiting || hk_heap_any_dirty() || hk_arena_free_dirty_bytes() ||
          hk_pages_dirty_bytes();
 }
 
@@ -383,7 +389,8 @@ static bool thread_wanted(uint64_t now) {
   if (atomic_load_explicit(&app_threads, memory_order_seq_cst) < threads_needed()) return false;
   if (stopped_ms && now - stopped_ms < RESTART_MS) return false;
   return hk_heap_dirty_bytes_self() >= START_BYTES || hk_arena_free_dirty_bytes() ||
-         hk_pages_dirty_bytes() >= START_BYTES;
+         hk_pages_dirty_bytes() >= START_BYTES ||
+         atomic_load_explicit(&hk_ace_remote, memory_order_relaxed);
 }
 
 /* The thread's wake-up, on the monotonic clock: at init, and in a forked

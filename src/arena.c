@@ -30,7 +30,6 @@ typedef struct chunk_s {
 static chunk_t chunks[MAX_CHUNKS];
 static size_t chunk_count;
 static size_t dirty_free;  /* free SuperSlabs whose pages may be resident */
-static _Atomic size_t in_use;   /* SuperSlabs handed out (read unlocked) */
 static uint64_t last_purge_ms;
 static hk_lock_t arena_lock = HK_LOCK_INIT;
 
@@ -93,7 +92,6 @@ static hk_superslab_t *take(chunk_t *c, uint32_t avail, bool *clean) {
   *clean = (c->clean_mask & bit) != 0;
   if (!*clean) dirty_free--;
   c->free_mask &= ~bit;
-  atomic_fetch_add_explicit(&in_use, 1, memory_order_relaxed);
   c->clean_mask &= ~bit;
   c->aged_mask &= ~bit;
   c->purged_mask &= ~bit;
@@ -139,11 +137,6 @@ hk_superslab_t *hk_arena_alloc_ss(bool *clean, bool *from_os) {
   hk_unlock(&arena_lock);
   if (ss) hk_map_set(ss, HK_SS_SIZE, hk_hardened() ? HK_MAP_SLABS_SLOW : HK_MAP_SLABS);
   return ss;
-}
-
-/* SuperSlabs in use, in bytes (HAKMEM_THP=auto's measure). */
-size_t hk_arena_in_use_bytes(void) {
-  return atomic_load_explicit(&in_use, memory_order_relaxed) * HK_SS_SIZE;
 }
 
 /* Free SuperSlabs whose pages may still be resident. */
@@ -199,6 +192,7 @@ static void age_locked(void) {
 
 void hk_arena_free_ss(hk_superslab_t *ss) {
   bool clean = ss->dirty_mask == 0;  /* only the header page was touched */
+  hk_ss_spans_gone(ss);
   hk_map_set(ss, HK_SS_SIZE, HK_MAP_RELEASED);
   hk_lock(&arena_lock);
   uint32_t bit;
@@ -206,7 +200,6 @@ void hk_arena_free_ss(hk_superslab_t *ss) {
   hk_assert(c != NULL && !(c->free_mask & bit));
   if (c) {
     c->free_mask |= bit;
-    atomic_fetch_sub_explicit(&in_use, 1, memory_order_relaxed);
     if (clean) c->clean_mask |= bit;
     else if (++dirty_free >= PURGE_BATCH_SS) {
       /* with the adaptive layer (balanced and above), the decay is its job */

@@ -163,13 +163,23 @@ static void ss_release(hk_heap_t *h, hk_superslab_t *ss) {
 
 #define SLABS_PER_MB    ((uint32_t)(((size_t)1 << 20) / HK_SLAB_SIZE))
 
+/* Free slabs a heap keeps resident: its share of the retained memory
+ * among the live heaps (at least 1 MiB), so that a program with many
+ * threads retains what one with a few does. */
+static uint32_t heap_retain(void) {
+  size_t live = __atomic_load_n(&live_heaps, __ATOMIC_RELAXED);
+  uint32_t all = HK_TUNE(retain_mb) * SLABS_PER_MB;
+  uint32_t share = live > 1 ? (uint32_t)(all / live) : all;
+  return share > SLABS_PER_MB ? share : (all < SLABS_PER_MB ? all : SLABS_PER_MB);
+}
+
 /* Batched decay on the owner's slow path: only slabs that stayed free for a
  * whole tick are purged, so a heap whose free memory churns does not purge
  * pages it is about to touch again.  With the adaptive layer (balanced and
  * above), the decay is its job, in its thread or at its epochs (a busy heap
  * past four times what it retains included). */
 static void heap_maybe_purge(hk_heap_t *h, hk_superslab_t *freed_in) {
-  uint32_t retain = HK_TUNE(retain_mb) * SLABS_PER_MB;
+  uint32_t retain = heap_retain();
   if (h->dirty_slabs <= retain) return;
   uint32_t delay = HK_TUNE(purge_delay_ms);
   if (delay == 0) {
@@ -631,12 +641,64 @@ void hk_heap_slab_freed_local(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s) {
 
 /* ---- the adaptive thread's tick (ace.c) ------------------------------------ */
 
+/* Slab s, parked full, if every block it handed out came back from other
+ * threads: its remote list is taken and the slab freed (true).  Safe under
+ * the heap lock without the owner: a parked slab is in no queue and the
+ * owner holds none of its blocks (a block in its thread cache counts as
+ * used), so nothing else reaches it.  Counted in the shared counters (the
+ * owner's are its own): the blocks as remote frees, then dropped. */
+static bool parked_slab_returned(hk_slab_t *s) {
+  if ((s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL | HK_SLAB_FULL)) != HK_SLAB_FULL ||
+      s->free || s->local_free || s->used == 0)
+    return false;
+  hk_block_t *list = atomic_load_explicit(&s->remote_free, memory_order_acquire);
+  unsigned n = 0;
+  for (hk_block_t *b = list; b && n <= s->used; b = hk_link_get(s, b)) n++;
+  if (n != s->used || n != s->capacity) return false;
+  if (!atomic_compare_exchange_strong_explicit(&s->remote_free, &list, NULL,
+                                               memory_order_acquire, memory_order_relaxed))
+    return false;                        /* a push came in: leave it to the owner */
+#if HK_TELEMETRY
+  unsigned row = hk_tel_row_of(s);
+  __atomic_fetch_add(&hk_tel_shared.collected[row], n, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&hk_tel_shared.moved_local[row], n, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&hk_tel_shared.dropped[row], n, __ATOMIC_RELAXED);
+#endif
+  s->used = 0;
+  return true;
+}
+
+/* Other threads' frees waited a whole tick: the owner sleeps, or lives on
+ * what its slabs hold.  Its parked slabs that came back whole are freed
+ * (under the heap lock), so that a thread that handed its blocks to others
+ * and waits (a main thread, a producer between bursts) does not keep their
+ * memory.  The rest stays for the owner's next collection. */
+static void collect_parked(hk_heap_t *h) {
+  hk_ss_list_t *lists[2] = { &h->ss_full, &h->ss_avail };
+  for (int l = 0; l < 2; l++) {
+    hk_superslab_t *next;
+    for (hk_superslab_t *ss = lists[l]->first; ss; ss = next) {
+      next = ss->next;
+      uint32_t m = atomic_load_explicit(&ss->remote_mask, memory_order_acquire);
+      while (m) {
+        unsigned i = (unsigned)__builtin_ctz(m);
+        m &= m - 1;
+        hk_slab_t *s = &ss->slabs[i];
+        if (!parked_slab_returned(s)) continue;
+        atomic_fetch_and_explicit(&ss->remote_mask, ~(1u << i), memory_order_relaxed);
+        if (span_freed(h, ss, s, false)) break;    /* the SuperSlab went back */
+      }
+    }
+  }
+}
+
 #define DECAY_BATCH 64   /* slabs (4 MiB) per lock hold: the owner waits one batch at most */
+#define BUSY_RETAIN 1   /* a busy heap decays past this many times its share */
 
 /* Purge up to DECAY_BATCH free resident slabs: every one (`all`), or those
  * that aged a tick while the heap holds more than it retains. */
 static unsigned decay_batch(hk_heap_t *h, bool all) {
-  uint32_t retain = all ? 0 : HK_TUNE(retain_mb) * SLABS_PER_MB;
+  uint32_t retain = all ? 0 : heap_retain();
   unsigned purged = 0;
   for (hk_superslab_t *ss = h->ss_avail.first; ss && purged < DECAY_BATCH; ss = ss->next) {
     if (h->dirty_slabs <= retain) break;
@@ -666,8 +728,11 @@ unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_
    * its free slabs may soon be reused, or leave with their whole SuperSlab
    * (purged by the arena in bigger batches).  Its decay waits for a quiet
    * tick, unless it holds far more than it retains. */
+  bool hinted = atomic_load_explicit(&h->remote_hint, memory_order_relaxed) != 0;
+  if (hinted && h->ace_hinted) collect_parked(h);
+  h->ace_hinted = hinted;
   bool tick = decay;
-  if (busy && h->dirty_slabs <= 4 * HK_TUNE(retain_mb) * SLABS_PER_MB) decay = false;
+  if (busy && h->dirty_slabs <= BUSY_RETAIN * heap_retain()) decay = false;
   for (;;) {
     bool idle = h->activity == h->ace_activity && h->ace_idle_ms >= idle_ms;
     if (!idle && !decay) break;

@@ -153,13 +153,13 @@ __attribute__((constructor)) static void hk_constructor(void) {
   if (hk_heap_tls == &hk_heap_empty) hk_thread_init();
 }
 
-/* HAKMEM_THP=auto: once the heap (SuperSlabs, page runs and mappings in
- * use) holds HK_THP_AUTO_FROM, what is mapped gets huge pages too (later
+/* HAKMEM_THP=auto: once the heap (spans of slabs, page runs and mappings
+ * in use) holds HK_THP_AUTO_FROM, what is mapped gets huge pages too (later
  * mappings get them when made). */
 void hk_thp_check(void) {
   size_t direct, count;
   hk_direct_stats(&direct, &count);
-  if (hk_os_thp_crossed(hk_arena_in_use_bytes() + hk_pages_live_bytes() + direct)) {
+  if (hk_os_thp_crossed(hk_ss_span_bytes() + hk_pages_live_bytes() + direct)) {
     hk_arena_advise_thp();
     hk_pages_advise_thp();
   }

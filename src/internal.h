@@ -160,7 +160,8 @@ void hk_arena_visit(hk_ss_visitor fn, void *arg);
 size_t hk_arena_decay(bool all);
 void hk_arena_age(void);
 void hk_arena_advise_thp(void);
-size_t hk_arena_in_use_bytes(void);
+size_t hk_ss_span_bytes(void);              /* slabs in spans, in bytes (HAKMEM_THP=auto) */
+void hk_ss_spans_gone(hk_superslab_t *ss);  /* to the arena: its spans leave the count */
 size_t hk_arena_unmap_stale(void);
 void hk_arena_fork_prepare(void);
 void hk_arena_fork_parent(void);
@@ -328,6 +329,15 @@ void hk_ace_thread_left(void);
 static inline void hk_ace_poke(void) {
   if (hk_unlikely(atomic_load_explicit(&hk_ace_state, memory_order_relaxed) == HK_ACE_IDLE))
     hk_ace_call();
+}
+/* Other threads' frees wait for a live owner (set by the free that starts
+ * a batch, cleared by an epoch that finds none waiting): a reason for the
+ * thread, which frees what a waiting owner's parked slabs got back. */
+extern _Atomic uint32_t hk_ace_remote;
+static inline void hk_ace_remote_waiting(void) {
+  if (!atomic_load_explicit(&hk_ace_remote, memory_order_relaxed))
+    atomic_store_explicit(&hk_ace_remote, 1, memory_order_relaxed);
+  hk_ace_poke();
 }
 struct hak_stats;
 void hk_ace_stats(struct hak_stats *st);

@@ -141,6 +141,9 @@ void hk_remote_free(hk_superslab_t *ss, hk_slab_t *head, void *p) {
                                                   memory_order_release, memory_order_relaxed));
   if (old == NULL) {
     atomic_fetch_or_explicit(&ss->remote_mask, bit, memory_order_release);
-    if (owner) atomic_store_explicit(&owner->remote_hint, 1, memory_order_release);
+    if (owner) {
+      atomic_store_explicit(&owner->remote_hint, 1, memory_order_release);
+      hk_ace_remote_waiting();
+    }
   }
 }

@@ -15,6 +15,22 @@ static uint32_t runs_of(uint32_t m, unsigned n) {
   return r;
 }
 
+/* Slabs in spans, over every SuperSlab: the heap's size for HAKMEM_THP=auto
+ * (not the SuperSlabs' 2 MiB each, which threads that share out their
+ * blocks leave a third full). */
+static _Atomic size_t spans_slabs;
+
+size_t hk_ss_span_bytes(void) {
+  return atomic_load_explicit(&spans_slabs, memory_order_relaxed) << HK_SLAB_SHIFT;
+}
+
+/* The SuperSlab leaves its heap for the arena: the spans it still holds
+ * (an abandoned one given back by its last free) leave the count. */
+void hk_ss_spans_gone(hk_superslab_t *ss) {
+  unsigned n = (unsigned)__builtin_popcount(~ss->free_mask);
+  if (n) atomic_fetch_sub_explicit(&spans_slabs, n, memory_order_relaxed);
+}
+
 void hk_ss_init(hk_superslab_t *ss, hk_heap_t *owner, bool clean) {
   memset(ss, 0, sizeof *ss);
   ss->kind = HK_SS_KIND_SLABS;
@@ -39,6 +55,7 @@ hk_slab_t *hk_ss_take_span(hk_superslab_t *ss, unsigned n, bool *clean) {
   *clean = was_dirty == 0;
   hk_ss_owner(ss)->dirty_slabs -= (uint32_t)__builtin_popcount(was_dirty);
   ss->free_mask &= ~bits;
+  atomic_fetch_add_explicit(&spans_slabs, n, memory_order_relaxed);
   ss->dirty_mask |= bits;
   ss->purge_mark &= ~bits;           /* in use again: its decay starts over */
   hk_slab_t *head = &ss->slabs[at];
@@ -58,6 +75,7 @@ void hk_ss_return_span(hk_superslab_t *ss, hk_slab_t *head) {
   hk_assert_internal((ss->free_mask & span_bits(n, at)) == 0);
   for (unsigned k = 0; k < n; k++) head[k].flags = HK_SLAB_FREE;
   ss->free_mask |= span_bits(n, at);
+  atomic_fetch_sub_explicit(&spans_slabs, n, memory_order_relaxed);
   hk_ss_owner(ss)->dirty_slabs += n;
 }
 

@@ -38,7 +38,7 @@
 declare -A P_CMD S_CMD S_VALUES S_PARAM S_LOGX
 
 # Benchmarks common to quick and full, in run order.
-ALL_BENCHES="tiny_hot random_mixed mid_mt mid_mt8 larson larson8 prodcons thread_churn \
+ALL_BENCHES="tiny_hot random_mixed mid_mt mid_mt8 larson larson8 prodcons reqresp thread_churn \
 json mir vm mixed multithread fragmentation longrun webserver lifetime seq_access rand_access \
 realloc zero_null alignment large_cycle large_zeroed app_churn peak_idle peak_idle_mt"
 
@@ -58,6 +58,7 @@ load_profile() {
             [larson]="larson 1 8 1000 5000 100 4141 2"
             [larson8]="larson 1 8 1000 5000 100 4141 8"
             [prodcons]="threads prodcons 1 300000"
+            [reqresp]="threads reqresp 1 300000"
             [thread_churn]="threads churn 4 1000 200"
             [json]="scenarios json 30000"
             [mir]="scenarios mir 2000"
@@ -97,6 +98,7 @@ load_profile() {
             [larson]="larson 5 8 1000 5000 100 4141 2"
             [larson8]="larson 5 8 1000 5000 100 4141 8"
             [prodcons]="threads prodcons 2 3000000"
+            [reqresp]="threads reqresp 2 3000000"
             [thread_churn]="threads churn 4 10000 200"
             [json]="scenarios json 200000"
             [mir]="scenarios mir 16000"

@@ -75,8 +75,8 @@ static HK_ALWAYS_INLINE void hk_free_inline(void *p) {
   if (hk_likely(hk_ss_map[hk_fast_unit(p)] == HK_MAP_SLABS)) {
     hk_superslab_t *ss = hk_ss_of(p);
     hk_slab_t *s = hk_slab_at(ss, p);
-    hk_heap_t *h = hk_heap_tls;
-    if (hk_likely(hk_ss_owner(ss) == h)) {
+    hk_heap_t *h = hk_heap_tls, *owner = hk_ss_owner(ss);
+    if (hk_likely(owner == h)) {
       if (hk_likely(s->flags == 0)) {
         hk_block_t *b = (hk_block_t *)p;
         b->next = s->local_free;
@@ -92,6 +92,11 @@ static HK_ALWAYS_INLINE void hk_free_inline(void *p) {
         hk_cache_free(h, s->cls, p);
         return;
       }
+    } else if (owner != NULL && (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_CACHED)) {
+      /* a live heap's block of 1-32 KiB: into this thread's cache when it
+       * allocates the class too (hk_cache_free_foreign); an exited
+       * thread's is adopted on the slow path */
+      if (hk_cache_free_foreign(h, s->cls, p)) return;
     }
   }
   hk_free_generic(p);

@@ -87,7 +87,7 @@ static void bin_validate(hk_heap_t *h, unsigned i) {
   for (hk_block_t *b = c->top; b; b = b->next, n++) {
     hk_superslab_t *ss = hk_ss_of(b);
     hk_slab_t *s = hk_slab_at(ss, b);
-    hk_assert(hk_ss_owner(ss) == h);
+    hk_assert(hk_map_at(b) == HK_MAP_SLABS);
     hk_assert((s->flags & HK_SLAB_CACHED) && s->cls == HK_CACHE_FIRST + i);
     hk_assert(n < hk_cache_count(c));
   }
@@ -111,19 +111,23 @@ static void bin_flush(hk_heap_t *h, unsigned i, unsigned n) {
   c->popped += n;                       /* out, not served: counted as flushed */
   if (c->low > count - n) c->low = (uint16_t)(count - n);
   HK_TEL_ADD(h->tel.cache_flushed[HK_CACHE_FIRST + i], n);
-  while (b) {
+  while (b) {                          /* this heap's, or another's (a remote free) */
     hk_block_t *next = b->next;
     hk_superslab_t *ss = hk_ss_of(b);
-    hk_assert(hk_ss_owner(ss) == h);
     hk_free_block(ss, hk_slab_head(hk_slab_at(ss, b)), b);
     b = next;
   }
   bin_validate(h, i);
 }
 
+/* Everything back (thread exit, malloc_trim): the bins start over, no
+ * class missed (another heap's blocks wait for the next miss). */
 void hk_cache_flush(hk_heap_t *h) {
   atomic_store_explicit(&h->cache_sweep, 0, memory_order_relaxed);
-  for (unsigned i = 0; i < HK_CACHE_CLASSES; i++) bin_flush(h, i, hk_cache_count(&h->cache[i]));
+  for (unsigned i = 0; i < HK_CACHE_CLASSES; i++) {
+    bin_flush(h, i, hk_cache_count(&h->cache[i]));
+    h->cache[i].missed = 0;
+  }
 }
 
 /* The heap goes back to the pool (its bins empty): what went in and out of

@@ -1,6 +1,7 @@
 /* hakmem thread cache: the classes above 1 KiB (which direct[] does not
  * serve) keep the owner's last frees in a LIFO bin per class, and malloc
- * takes them first.  A program that frees and allocates blocks of 1-32 KiB
+ * takes them first (another live heap's blocks too, for a class the
+ * thread allocates: hk_cache_free_foreign).  A program that frees and allocates blocks of 1-32 KiB
  * at random then reuses the block it just freed, instead of walking slabs
  * of 2-16 blocks that fill and drain at every step; and each class keeps a
  * pool of free blocks as deep as its own ups and downs, so that it rarely
@@ -74,6 +75,22 @@ static HK_ALWAYS_INLINE void hk_cache_free(hk_heap_t *h, unsigned cls, void *p) 
   hk_cache_bin_t *c = &h->cache[cls - HK_CACHE_FIRST];
   if (hk_unlikely(hk_cache_count(c) >= c->limit)) { hk_cache_free_full(h, cls, p); return; }
   hk_cache_push(c, p);
+}
+
+/* Another heap's block, freed here (a request freed by its server, a
+ * response by its client): onto this thread's bin of its class if the
+ * class missed here since the last sweep (this thread allocates it too:
+ * its next malloc reuses the block instead of the owner collecting it
+ * later), else false (a remote free: a full bin does not grow for
+ * another heap's blocks).  A thread that only frees, a
+ * consumer, leaves its bins alone.  The block stays counted as used in
+ * its slab; a flush gives it back as a remote free.  hk_heap_empty's
+ * bins never miss. */
+static HK_ALWAYS_INLINE bool hk_cache_free_foreign(hk_heap_t *h, unsigned cls, void *p) {
+  hk_cache_bin_t *c = &h->cache[cls - HK_CACHE_FIRST];
+  if (!c->missed || hk_cache_count(c) >= c->limit) return false;
+  hk_cache_push(c, p);
+  return true;
 }
 
 void hk_cache_init(void);                 /* process start, after the config */

@@ -285,6 +285,7 @@ static void test_remote(size_t size)
     snap(&s0);
     CHECK(pthread_create(&t, NULL, thread_mallocs, NULL) == 0, "pthread_create failed");
     pthread_barrier_wait(&barrier);
+    malloc_trim(0);   /* main's thread cache starts over: it allocates no class now */
     snap(&s1);
     for (int i = 0; i < NR; i++)
         free(blk_r[i]);
@@ -302,6 +303,31 @@ static void test_remote(size_t size)
     CHECK_ROW_DELTA(&s0, &s3, r, frees, NR, "200 remote frees by main (after join)");
     CHECK_ROW_DELTA(&s0, &s3, r, remote_frees, NR, "200 remote frees by main (after join)");
     check_snapshot(&s3, "after join");
+
+    /* (c2) 1-32 KiB, a class main allocates too: its free of a live
+     * thread's block goes on its own thread cache, a free at once */
+    if (size > 1024 && size <= HK_SMALL_SIZE_MAX) {
+        CHECK(pthread_barrier_init(&barrier, NULL, 2) == 0, "pthread_barrier_init failed");
+        CHECK(pthread_create(&t, NULL, thread_mallocs, NULL) == 0, "pthread_create failed");
+        pthread_barrier_wait(&barrier);
+        malloc_trim(0);                  /* main's bins empty: */
+        void *mine = malloc(size);       /* this malloc finds its class's empty */
+        CHECK(mine, "malloc failed");
+        snap(&s1);
+        free(blk_r[0]);
+        snap(&s2);
+        CHECK_ROW_DELTA(&s1, &s2, r, frees, 1, "main freed a live thread's block of a class it allocates");
+        CHECK_ROW_DELTA(&s1, &s2, r, remote_frees, 0, "main freed a live thread's block of a class it allocates");
+        for (int i = 1; i < NR; i++)
+            free(blk_r[i]);
+        free(mine);
+        pthread_barrier_wait(&barrier);
+        CHECK(pthread_join(t, NULL) == 0, "pthread_join failed");
+        pthread_barrier_destroy(&barrier);
+        malloc_trim(0);
+        snap(&s3);
+        check_snapshot(&s3, "after a live thread's blocks went through main's thread cache");
+    }
 
     /* (d) the thread mallocs and exits; main's first free of a block of
      * its abandoned SuperSlab adopts it, and every free is main's own (a

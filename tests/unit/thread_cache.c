@@ -1,8 +1,10 @@
 /* The thread cache (cache.h): blocks of 1-32 KiB the owner frees wait in a
  * LIFO bin per class and its next malloc of the class takes them back;
  * bins are bounded, swept, flushed at thread exit, malloc_trim and fork is
- * harmless; a live thread's block freed by another never enters the
- * freer's cache, an exited thread's is adopted with its SuperSlab;
+ * harmless; a live thread's block freed by another enters the freer's
+ * cache only for a class the freer allocates too (its malloc reuses it;
+ * its flush gives it back, to the owner or, once the owner exited, to the
+ * abandoned SuperSlab), an exited thread's is adopted with its SuperSlab;
  * every block keeps its contents while live (content checks throughout). */
 #include "unit.h"
 #include "cache.h"
@@ -25,7 +27,7 @@ static unsigned bin_check(hk_heap_t *h, unsigned cls) {
   unsigned n = 0;
   for (hk_block_t *b = c->top; b; b = b->next, n++) {
     hk_superslab_t *ss = hk_ss_of(b);
-    CHECK(hk_ss_owner(ss) == h, "cached block %p of another heap", (void *)b);
+    CHECK(hk_map_at(b) == HK_MAP_SLABS, "cached block %p outside the slabs", (void *)b);
     hk_slab_t *s = hk_slab_at(ss, b);
     CHECK((s->flags & HK_SLAB_CACHED) && s->cls == cls, "cached block %p in slab flags %#x class %u",
           (void *)b, s->flags, s->cls);
@@ -153,19 +155,57 @@ int main(void) {
     for (unsigned c = HK_CACHE_FIRST; c < HK_NUM_CLASSES; c++)
       CHECK(bin_check(h, c) == 0, "bin %u kept %u blocks through two sweeps", c, hk_cache_count(&h->cache[c - HK_CACHE_FIRST]));
   }
-  {   /* a live thread's blocks, freed here: remote frees, never cached here */
+  {   /* a live thread's blocks, freed here by a thread that does not
+       * allocate their classes (a consumer): remote frees, not cached */
     pthread_t t;
     pthread_barrier_init(&handed_over, NULL, 2);
     pthread_barrier_init(&freed, NULL, 2);
     static int wait = 1;
     CHECK(pthread_create(&t, NULL, alloc_for_main, &wait) == 0, "pthread_create");
     pthread_barrier_wait(&handed_over);
+    hk_cache_sweep_now(h);              /* no class missed since */
     size_t before = cached_here(h);
     for (unsigned i = 0; i < SLOTS; i++) { verify(handed[i].p, handed[i].n, handed[i].tag); free(handed[i].p); }
     size_t after = cached_here(h);
-    CHECK(after == before, "another thread's blocks entered this cache (%zu -> %zu)", before, after);
+    CHECK(after == before, "a consumer cached another thread's blocks (%zu -> %zu)", before, after);
     pthread_barrier_wait(&freed);
     pthread_join(t, NULL);
+  }
+  {   /* ... and by a thread that allocates their class too (a server):
+       * cached here, reused by its next malloc, contents intact; the rest
+       * go back to the owner, alive or exited, when the bins flush */
+    pthread_t t;
+    pthread_barrier_init(&handed_over, NULL, 2);
+    pthread_barrier_init(&freed, NULL, 2);
+    static int wait = 1;
+    CHECK(pthread_create(&t, NULL, alloc_for_main, &wait) == 0, "pthread_create");
+    pthread_barrier_wait(&handed_over);
+    hk_cache_flush(h);                  /* every bin empty ... */
+    unsigned cls = hk_size_class(handed[0].n);
+    void *mine = malloc(handed[0].n);   /* ... so this malloc misses its class */
+    CHECK(mine, "malloc");
+    CHECK(h->cache[cls - HK_CACHE_FIRST].missed, "the malloc did not miss");
+    hk_superslab_t *theirs = hk_ss_of(handed[0].p);
+    CHECK(hk_ss_owner(theirs) != h, "the block is this heap's");
+    unsigned before = bin_check(h, cls);
+    verify(handed[0].p, handed[0].n, handed[0].tag);
+    free(handed[0].p);
+    CHECK(bin_check(h, cls) == before + 1, "another heap's block of a class this thread allocates was not cached");
+    void *again = malloc(handed[0].n);
+    CHECK(again == handed[0].p, "malloc did not reuse the cached block (%p, %p)", again, handed[0].p);
+    fill(again, handed[0].n, 77);
+    for (unsigned i = 1; i < SLOTS; i++) { verify(handed[i].p, handed[i].n, handed[i].tag); free(handed[i].p); }
+    pthread_barrier_wait(&freed);
+    pthread_join(t, NULL);              /* the owner exits: its SuperSlabs wait for our frees */
+    verify(again, handed[0].n, 77);
+    free(again);
+    free(mine);
+    malloc_trim(0);                     /* flushes: other heaps' blocks go home */
+    struct hak_stats st;
+    hak_stats_get(&st, sizeof st);
+    CHECK(st.abandoned_superslabs == 0, "%llu SuperSlabs still abandoned after the flush",
+          (unsigned long long)st.abandoned_superslabs);
+    CHECK(cached_bytes() == 0, "malloc_trim kept %zu bytes cached", cached_bytes());
   }
   {   /* an exited thread's blocks: the first free adopts their SuperSlab,
        * the blocks are this thread's from then on */

@@ -35,13 +35,20 @@ void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls) {
   hk_assert_internal(s->reserved >= 1);
 }
 
-/* Carve about a refill batch (a page or a few) of fresh blocks into the free list. */
+#define CARVE_FIRST 16   /* blocks a fresh slab carves first */
+
+/* Carve about a refill batch (a page or a few) of fresh blocks into the
+ * free list; a fresh slab starts with CARVE_FIRST and doubles, so that a
+ * thread taking a handful of a small class (a short-lived one) does not
+ * link a page of 16-byte blocks it never uses. */
 bool hk_slab_extend(hk_heap_t *h, hk_slab_t *s) {
   unsigned left = (unsigned)s->reserved - s->capacity;
   if (left == 0) return false;
   size_t bs = s->block_size;
   size_t batch = (size_t)HK_TUNE(refill_pages[s->cls]) * HK_PAGE_SIZE;   /* ace.c tunes it */
   unsigned n = bs >= batch / 4 ? 4 : (unsigned)(batch / bs);
+  unsigned grow = s->capacity < CARVE_FIRST ? CARVE_FIRST : s->capacity;
+  if (n > grow) n = grow;
   if (n > left) n = left;
   uint8_t *first = s->start + (size_t)s->capacity * bs;
   uint8_t *p = first;
@@ -108,15 +115,30 @@ unsigned hk_slab_collect(hk_heap_t *h, hk_slab_t *s) {
 /* Blocks on the free list: fed, not (yet) allocated. */
 unsigned hk_slab_listed(const hk_slab_t *s) { return hk_block_count(s, s->free); }
 
+/* The blocks on the local list of an empty slab: every carved block is
+ * on one of its two lists, so the two are walked in step only as far as
+ * the shorter goes (a thread's few frees into a slab it carved a page of
+ * blocks for: not the page). */
+static unsigned empty_local_count(const hk_slab_t *s) {
+  const hk_block_t *a = s->free, *b = s->local_free;
+  unsigned n = 0;
+  while (a && b) {
+    a = hk_link_get(s, a);
+    b = hk_link_get(s, b);
+    n++;
+  }
+  return b == NULL ? n : (unsigned)s->capacity - n;
+}
+
 /* The slab is empty (used == 0) and its lists are dropped: the blocks of the
  * local list count as moved (freed), and every block as dropped, so that
  * what was fed and never allocated leaves the allocations. */
 void hk_slab_discard(hk_heap_t *h, hk_slab_t *s) {
   hk_assert_internal(s->used == 0);
 #if HK_TELEMETRY
-  unsigned listed = hk_slab_listed(s);
-  hk_assert_internal(listed <= s->capacity);
-  HK_TEL_ADD(h->tel.moved_local[s->cls], (unsigned)s->capacity - listed);
+  unsigned local = empty_local_count(s);
+  hk_assert_internal(local <= s->capacity && local == s->capacity - hk_slab_listed(s));
+  HK_TEL_ADD(h->tel.moved_local[s->cls], local);
   HK_TEL_ADD(h->tel.dropped[s->cls], s->capacity);
 #endif
   (void)h;

@@ -290,12 +290,13 @@ static bool ace_epoch(uint64_t now, uint32_t elapsed) {
   bool waiting = false;          /* remote frees wait for an owner: look again soon */
   for (hk_heap_t *h = hk_heap_all(); h; h = h->all_next) {
     if (decay) hk_cache_sweep_ask(h);
-    waiting |= atomic_load_explicit(&h->remote_hint, memory_order_relaxed) != 0;
     if (!__atomic_load_n(&h->ss_avail.first, __ATOMIC_RELAXED) &&
         !__atomic_load_n(&h->ss_full.first, __ATOMIC_RELAXED))
       continue;
     unsigned t;
-    heaps += (size_t)hk_heap_tick(h, elapsed, decay, idle_ms, &t) << HK_SLAB_SHIFT;
+    bool w;
+    heaps += (size_t)hk_heap_tick(h, elapsed, decay, idle_ms, &t, &w) << HK_SLAB_SHIFT;
+    waiting |= w;
     trimmed += (size_t)t << HK_SLAB_SHIFT;
   }
   if (!waiting) atomic_store_explicit(&hk_ace_remote, 0, memory_order_relaxed);

@@ -229,7 +229,14 @@ static bool keep_empty(hk_heap_t *h, hk_slab_t *s) {
  * re-queue it if it was full and now has blocks.  Returns true if the
  * SuperSlab was released. */
 static bool slab_after_collect(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s, bool no_spare) {
-  if (s->used == 0 && !no_spare && keep_empty(h, s)) return false;
+  if (s->used == 0 && !no_spare && keep_empty(h, s)) {
+    /* its blocks came back in the order other threads freed them: carve
+     * it again from the start (in address order, as a new span would be)
+     * rather than hand them out by chasing that list */
+    hk_slab_discard(h, s);
+    s->capacity = 0;
+    return false;
+  }
   if (s->used == 0) {
     if (!(s->flags & HK_SLAB_FULL)) queue_remove(h, s);
     hk_slab_discard(h, s);
@@ -257,6 +264,7 @@ static void ss_collect_flagged(hk_heap_t *h, hk_superslab_t *ss) {
 
 /* Take other threads' frees (under the heap lock). */
 static void collect_locked(hk_heap_t *h) {
+  h->collections++;
   atomic_store_explicit(&h->remote_hint, 0, memory_order_relaxed);
   atomic_thread_fence(memory_order_seq_cst);
   hk_ss_list_t *lists[2] = { &h->ss_full, &h->ss_avail };
@@ -668,8 +676,8 @@ static bool parked_slab_returned(hk_slab_t *s) {
   return true;
 }
 
-/* Other threads' frees waited a whole tick: the owner sleeps, or lives on
- * what its slabs hold.  Its parked slabs that came back whole are freed
+/* Other threads' frees waited a whole tick without the owner collecting
+ * any: it sleeps, or lives on what its slabs hold.  Its parked slabs that came back whole are freed
  * (under the heap lock), so that a thread that handed its blocks to others
  * and waits (a main thread, a producer between bursts) does not keep their
  * memory.  The rest stays for the owner's next collection. */
@@ -713,7 +721,7 @@ static unsigned decay_batch(hk_heap_t *h, bool all) {
  * (idle trim: the heap's cache goes back).  Returns slabs purged; *trimmed
  * counts them when the idle trim did it. */
 unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_ms,
-                      unsigned *trimmed) {
+                      unsigned *trimmed, bool *waiting) {
   unsigned total = 0, n;
   *trimmed = 0;
   hk_lock(&h->lock);
@@ -728,9 +736,14 @@ unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_
    * its free slabs may soon be reused, or leave with their whole SuperSlab
    * (purged by the arena in bigger batches).  Its decay waits for a quiet
    * tick, unless it holds far more than it retains. */
+  /* remote frees waiting since the last tick, and the owner collected
+   * none since: it waits (an owner that collects is left alone) */
   bool hinted = atomic_load_explicit(&h->remote_hint, memory_order_relaxed) != 0;
-  if (hinted && h->ace_hinted) collect_parked(h);
-  h->ace_hinted = hinted;
+  bool still = hinted && h->collections == h->ace_collections;
+  if (still && h->ace_hinted) collect_parked(h);
+  *waiting = still && !h->ace_hinted;    /* look again at the next tick */
+  h->ace_hinted = still;
+  h->ace_collections = h->collections;
   bool tick = decay;
   if (busy && h->dirty_slabs <= BUSY_RETAIN * heap_retain()) decay = false;
   for (;;) {

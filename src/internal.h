@@ -247,7 +247,7 @@ size_t hk_heap_purge_all(hk_heap_t *h);
 hk_heap_t *hk_heap_all(void);
 void hk_heap_age(hk_heap_t *h);
 unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_ms,
-                      unsigned *trimmed);
+                      unsigned *trimmed, bool *waiting);
 size_t hk_heap_dirty_bytes_self(void);
 bool hk_heap_any_dirty(void);
 typedef void (*hk_heap_visitor)(hk_heap_t *h, void *arg);

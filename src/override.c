@@ -14,8 +14,12 @@
 
 static bool is_pow2(size_t x) { return x && !(x & (x - 1)); }
 
-HK_EXPORT void *malloc(size_t n) { return hk_malloc_inline(n); }
-HK_EXPORT void free(void *p) { hk_free_inline(p); }
+/* The two fast paths start on a cache line of their own: where the linker
+ * happens to put them otherwise moved tiny_hot by 6% (a free path spread
+ * over three lines instead of two), with the same instructions. */
+#define HK_HOT __attribute__((aligned(64)))
+HK_EXPORT HK_HOT void *malloc(size_t n) { return hk_malloc_inline(n); }
+HK_EXPORT HK_HOT void free(void *p) { hk_free_inline(p); }
 HK_EXPORT void *calloc(size_t count, size_t size) { return hk_calloc(count, size); }
 HK_EXPORT void *realloc(void *p, size_t n) { return hk_realloc(p, n); }
 

@@ -87,15 +87,16 @@ static void check_heap_age(void) {
   uint32_t dirty = h->dirty_slabs;
   CHECK(dirty >= 64, "only %u free dirty slabs", dirty);
   unsigned t;
+  bool w;
   forget_marks(h);                             /* a slow strategy left no fresh marks */
-  unsigned n0 = hk_heap_tick(h, 50, true, UINT32_MAX, &t);
+  unsigned n0 = hk_heap_tick(h, 50, true, UINT32_MAX, &t, &w);
   CHECK(n0 == 0, "a decay tick with stale marks purged %u slabs", n0);
   forget_marks(h);
   hk_heap_age(h);                              /* the switch: the clock restarts */
   for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next)
     CHECK(ss->purge_mark == (ss->free_mask & ss->dirty_mask), "marks %#x, free and dirty %#x",
           ss->purge_mark, ss->free_mask & ss->dirty_mask);
-  unsigned n1 = hk_heap_tick(h, 50, true, UINT32_MAX, &t);
+  unsigned n1 = hk_heap_tick(h, 50, true, UINT32_MAX, &t, &w);
   CHECK(n1 >= dirty && h->dirty_slabs == 0, "after hk_heap_age: purged %u of %u, %u left", n1,
         dirty, h->dirty_slabs);
   for (size_t i = 0; i < 1024; i++) free(v[i]);

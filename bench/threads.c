@@ -87,29 +87,40 @@ static void *consumer(void *arg)
     return NULL;
 }
 
-static int run_prodcons(long pairs)
+/* Start a pair of threads, a and b, on each of `pairs` elements of arr
+ * (stride bytes apart), join them all and report name's throughput:
+ * ops_per_item mallocs and frees per item of each pair. */
+static int run_pairs(const char *name, double ops_per_item, long pairs, void *arr, size_t stride,
+                     void *(*a)(void *), void *(*b)(void *))
 {
-    ring_t *rings = aligned_alloc(64, (size_t)pairs * sizeof *rings);
     pthread_t *tid = calloc((size_t)pairs * 2, sizeof *tid);
-    if (!rings || !tid) return 3;
-    memset(rings, 0, (size_t)pairs * sizeof *rings);
+    if (!tid) return 3;
     double t0 = bench_now();
     for (long i = 0; i < pairs; i++) {
-        rings[i].id = i;
-        if (pthread_create(&tid[2 * i], NULL, producer, &rings[i]) != 0 ||
-            pthread_create(&tid[2 * i + 1], NULL, consumer, &rings[i]) != 0) {
+        void *e = (char *)arr + (size_t)i * stride;
+        if (pthread_create(&tid[2 * i], NULL, a, e) != 0 || pthread_create(&tid[2 * i + 1], NULL, b, e) != 0) {
             fprintf(stderr, "pthread_create failed\n");
             return 3;
         }
     }
     for (long i = 0; i < 2 * pairs; i++) pthread_join(tid[i], NULL);
     double dt = bench_now() - t0;
-    bench_result("prodcons", 2.0 * (double)g_items * (double)pairs, dt, BENCH_MOPS, "tags:ok",
+    bench_result(name, ops_per_item * (double)g_items * (double)pairs, dt, BENCH_MOPS, "tags:ok",
                  "pairs=%ld items=%ld max=%zu seed=%llu peak_rss_kb=%ld", pairs, g_items, g_max,
                  (unsigned long long)g_seed, bench_rss_kb());
-    free(rings);
     free(tid);
     return 0;
+}
+
+static int run_prodcons(long pairs)
+{
+    ring_t *rings = aligned_alloc(64, (size_t)pairs * sizeof *rings);
+    if (!rings) return 3;
+    memset(rings, 0, (size_t)pairs * sizeof *rings);
+    for (long i = 0; i < pairs; i++) rings[i].id = i;
+    int rc = run_pairs("prodcons", 2.0, pairs, rings, sizeof *rings, producer, consumer);
+    free(rings);
+    return rc;
 }
 
 /* ---- request / response --------------------------------------------------- */
@@ -186,26 +197,12 @@ static void *server(void *arg)
 static int run_reqresp(long pairs)
 {
     pair_t *q = aligned_alloc(64, (size_t)pairs * sizeof *q);
-    pthread_t *tid = calloc((size_t)pairs * 2, sizeof *tid);
-    if (!q || !tid) return 3;
+    if (!q) return 3;
     memset(q, 0, (size_t)pairs * sizeof *q);
-    double t0 = bench_now();
-    for (long i = 0; i < pairs; i++) {
-        q[i].req.id = q[i].resp.id = i;
-        if (pthread_create(&tid[2 * i], NULL, client, &q[i]) != 0 ||
-            pthread_create(&tid[2 * i + 1], NULL, server, &q[i]) != 0) {
-            fprintf(stderr, "pthread_create failed\n");
-            return 3;
-        }
-    }
-    for (long i = 0; i < 2 * pairs; i++) pthread_join(tid[i], NULL);
-    double dt = bench_now() - t0;
-    bench_result("reqresp", 4.0 * (double)g_items * (double)pairs, dt, BENCH_MOPS, "tags:ok",
-                 "pairs=%ld items=%ld max=%zu seed=%llu peak_rss_kb=%ld", pairs, g_items, g_max,
-                 (unsigned long long)g_seed, bench_rss_kb());
+    for (long i = 0; i < pairs; i++) q[i].req.id = q[i].resp.id = i;
+    int rc = run_pairs("reqresp", 4.0, pairs, q, sizeof *q, client, server);
     free(q);
-    free(tid);
-    return 0;
+    return rc;
 }
 
 /* ---- thread churn ----------------------------------------------------------- */
@@ -293,23 +290,14 @@ int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
     bench_report_origin();
-    if (strcmp(mode, "prodcons") == 0) {
+    bool prodcons = strcmp(mode, "prodcons") == 0;
+    if (prodcons || strcmp(mode, "reqresp") == 0) {       /* the same arguments */
         long pairs = bench_arg(argc, argv, 2, 1);
         g_items = bench_arg(argc, argv, 3, 1000000);
         g_max = (size_t)bench_arg(argc, argv, 4, 8000);
         g_seed = (uint64_t)bench_arg(argc, argv, 5, 42);
         if (pairs < 1 || g_items < 1 || g_max < 16) goto usage;
-        int rc = run_prodcons(pairs);
-        bench_finish();
-        return rc;
-    }
-    if (strcmp(mode, "reqresp") == 0) {
-        long pairs = bench_arg(argc, argv, 2, 1);
-        g_items = bench_arg(argc, argv, 3, 1000000);
-        g_max = (size_t)bench_arg(argc, argv, 4, 8000);
-        g_seed = (uint64_t)bench_arg(argc, argv, 5, 42);
-        if (pairs < 1 || g_items < 1 || g_max < 16) goto usage;
-        int rc = run_reqresp(pairs);
+        int rc = prodcons ? run_prodcons(pairs) : run_reqresp(pairs);
         bench_finish();
         return rc;
     }

@@ -90,6 +90,17 @@ static void *alloc_for_main(void *arg) {
   return NULL;
 }
 
+/* A thread allocates handed[] and stays alive until `freed`. */
+static pthread_t start_owner(void) {
+  static int wait = 1;
+  pthread_t t;
+  pthread_barrier_init(&handed_over, NULL, 2);
+  pthread_barrier_init(&freed, NULL, 2);
+  CHECK(pthread_create(&t, NULL, alloc_for_main, &wait) == 0, "pthread_create");
+  pthread_barrier_wait(&handed_over);
+  return t;
+}
+
 static size_t cached_here(hk_heap_t *h) {
   size_t n = 0;
   for (unsigned c = HK_CACHE_FIRST; c < HK_NUM_CLASSES; c++) n += bin_check(h, c);
@@ -157,12 +168,7 @@ int main(void) {
   }
   {   /* a live thread's blocks, freed here by a thread that does not
        * allocate their classes (a consumer): remote frees, not cached */
-    pthread_t t;
-    pthread_barrier_init(&handed_over, NULL, 2);
-    pthread_barrier_init(&freed, NULL, 2);
-    static int wait = 1;
-    CHECK(pthread_create(&t, NULL, alloc_for_main, &wait) == 0, "pthread_create");
-    pthread_barrier_wait(&handed_over);
+    pthread_t t = start_owner();
     hk_cache_sweep_now(h);              /* no class missed since */
     size_t before = cached_here(h);
     for (unsigned i = 0; i < SLOTS; i++) { verify(handed[i].p, handed[i].n, handed[i].tag); free(handed[i].p); }
@@ -174,12 +180,7 @@ int main(void) {
   {   /* ... and by a thread that allocates their class too (a server):
        * cached here, reused by its next malloc, contents intact; the rest
        * go back to the owner, alive or exited, when the bins flush */
-    pthread_t t;
-    pthread_barrier_init(&handed_over, NULL, 2);
-    pthread_barrier_init(&freed, NULL, 2);
-    static int wait = 1;
-    CHECK(pthread_create(&t, NULL, alloc_for_main, &wait) == 0, "pthread_create");
-    pthread_barrier_wait(&handed_over);
+    pthread_t t = start_owner();
     hk_cache_flush(h);                  /* every bin empty ... */
     unsigned cls = hk_size_class(handed[0].n);
     void *mine = malloc(handed[0].n);   /* ... so this malloc misses its class */

@@ -211,7 +211,7 @@ MODE_TESTS="conformance aligned errors mt_stress fork thread_exit ace ace_thread
 HALF_SCALE=$(awk -v s="${HK_TEST_SCALE:-1}" 'BEGIN { print s / 2 }')
 QUARTER_SCALE=$(awk -v s="${HK_TEST_SCALE:-1}" 'BEGIN { print s / 4 }')
 half() { # name mode -> the variable to add for a repeat
-    case $1/$2 in
+    case $1/${2:-} in
     mt_stress/minimal) echo "HK_TEST_SCALE=$QUARTER_SCALE" ;;
     fork/* | mt_stress/*) echo "HK_TEST_SCALE=$HALF_SCALE" ;;
     *) echo "HK_TEST_SCALE=${HK_TEST_SCALE:-1}" ;;

@@ -177,7 +177,7 @@ static uint32_t heap_retain(void) {
  * whole tick are purged, so a heap whose free memory churns does not purge
  * pages it is about to touch again.  With the adaptive layer (balanced and
  * above), the decay is its job, in its thread or at its epochs (a busy heap
- * past four times what it retains included). */
+ * past what it retains included). */
 static void heap_maybe_purge(hk_heap_t *h, hk_superslab_t *freed_in) {
   uint32_t retain = heap_retain();
   if (h->dirty_slabs <= retain) return;
@@ -701,7 +701,6 @@ static void collect_parked(hk_heap_t *h) {
 }
 
 #define DECAY_BATCH 64   /* slabs (4 MiB) per lock hold: the owner waits one batch at most */
-#define BUSY_RETAIN 1   /* a busy heap decays past this many times its share */
 
 /* Purge up to DECAY_BATCH free resident slabs: every one (`all`), or those
  * that aged a tick while the heap holds more than it retains. */
@@ -732,10 +731,6 @@ unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_
   } else if (h->ace_idle_ms < idle_ms) {
     h->ace_idle_ms += elapsed;
   }
-  /* A heap whose spans changed since the last tick is freeing or refilling:
-   * its free slabs may soon be reused, or leave with their whole SuperSlab
-   * (purged by the arena in bigger batches).  Its decay waits for a quiet
-   * tick, unless it holds far more than it retains. */
   /* remote frees waiting since the last tick, and the owner collected
    * none since: it waits (an owner that collects is left alone) */
   bool hinted = atomic_load_explicit(&h->remote_hint, memory_order_relaxed) != 0;
@@ -744,8 +739,12 @@ unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_
   *waiting = still && !h->ace_hinted;    /* look again at the next tick */
   h->ace_hinted = still;
   h->ace_collections = h->collections;
+  /* A heap whose spans changed since the last tick is freeing or refilling:
+   * its free slabs may soon be reused, or leave with their whole SuperSlab
+   * (purged by the arena in bigger batches).  Its decay waits for a quiet
+   * tick, unless it holds more than it retains (its share). */
   bool tick = decay;
-  if (busy && h->dirty_slabs <= BUSY_RETAIN * heap_retain()) decay = false;
+  if (busy && h->dirty_slabs <= heap_retain()) decay = false;
   for (;;) {
     bool idle = h->activity == h->ace_activity && h->ace_idle_ms >= idle_ms;
     if (!idle && !decay) break;

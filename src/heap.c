@@ -230,11 +230,8 @@ static bool keep_empty(hk_heap_t *h, hk_slab_t *s) {
  * SuperSlab was released. */
 static bool slab_after_collect(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s, bool no_spare) {
   if (s->used == 0 && !no_spare && keep_empty(h, s)) {
-    /* its blocks came back in the order other threads freed them: carve
-     * it again from the start (in address order, as a new span would be)
-     * rather than hand them out by chasing that list */
     hk_slab_discard(h, s);
-    s->capacity = 0;
+    hk_slab_recarve(h, s);
     return false;
   }
   if (s->used == 0) {
@@ -676,12 +673,14 @@ static bool parked_slab_returned(hk_slab_t *s) {
   return true;
 }
 
-/* Other threads' frees waited a whole tick without the owner collecting
- * any: it sleeps, or lives on what its slabs hold.  Its parked slabs that came back whole are freed
- * (under the heap lock), so that a thread that handed its blocks to others
- * and waits (a main thread, a producer between bursts) does not keep their
- * memory.  The rest stays for the owner's next collection. */
-static void collect_parked(hk_heap_t *h) {
+/* Other threads' frees wait, and the owner collected none for a tick: it
+ * sleeps, or lives on what its slabs hold.  Its parked slabs that came back
+ * whole are freed (under the heap lock), so that a thread that handed its
+ * blocks to others and waits (a main thread, a producer between bursts)
+ * does not keep their memory.  The rest stays for the owner's next
+ * collection.  Returns the slabs freed. */
+static unsigned collect_parked(hk_heap_t *h) {
+  unsigned freed = 0;
   hk_ss_list_t *lists[2] = { &h->ss_full, &h->ss_avail };
   for (int l = 0; l < 2; l++) {
     hk_superslab_t *next;
@@ -694,10 +693,12 @@ static void collect_parked(hk_heap_t *h) {
         hk_slab_t *s = &ss->slabs[i];
         if (!parked_slab_returned(s)) continue;
         atomic_fetch_and_explicit(&ss->remote_mask, ~(1u << i), memory_order_relaxed);
+        freed++;
         if (span_freed(h, ss, s, false)) break;    /* the SuperSlab went back */
       }
     }
   }
+  return freed;
 }
 
 #define DECAY_BATCH 64   /* slabs (4 MiB) per lock hold: the owner waits one batch at most */
@@ -731,13 +732,12 @@ unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_
   } else if (h->ace_idle_ms < idle_ms) {
     h->ace_idle_ms += elapsed;
   }
-  /* remote frees waiting since the last tick, and the owner collected
-   * none since: it waits (an owner that collects is left alone) */
+  /* remote frees wait, and the owner collected none since the last tick:
+   * it sleeps, or lives on what its slabs hold (an owner that collects is
+   * left alone).  Where that freed slabs, more may follow: look again at
+   * the next tick. */
   bool hinted = atomic_load_explicit(&h->remote_hint, memory_order_relaxed) != 0;
-  bool still = hinted && h->collections == h->ace_collections;
-  if (still && h->ace_hinted) collect_parked(h);
-  *waiting = still && !h->ace_hinted;    /* look again at the next tick */
-  h->ace_hinted = still;
+  *waiting = hinted && h->collections == h->ace_collections && collect_parked(h) != 0;
   h->ace_collections = h->collections;
   /* A heap whose spans changed since the last tick is freeing or refilling:
    * its free slabs may soon be reused, or leave with their whole SuperSlab

@@ -190,6 +190,7 @@ static inline unsigned hk_slab_listed_settled(const hk_slab_t *s) {
   return (unsigned)(s->capacity - s->used);
 }
 void hk_slab_discard(hk_heap_t *h, hk_slab_t *s);
+void hk_slab_recarve(hk_heap_t *h, hk_slab_t *s);
 void hk_remote_free(hk_superslab_t *ss, hk_slab_t *head, void *p);
 
 /* Blocks on a list of slab s (telemetry; slow paths only). */

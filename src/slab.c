@@ -37,6 +37,19 @@ void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls) {
 
 #define CARVE_FIRST 16   /* blocks a fresh slab carves first */
 
+/* Link the next n uncarved blocks, in address order, onto the free list. */
+static void carve(hk_heap_t *h, hk_slab_t *s, unsigned n) {
+  size_t bs = s->block_size;
+  uint8_t *first = s->start + (size_t)s->capacity * bs;
+  uint8_t *p = first;
+  for (unsigned i = 1; i < n; i++, p += bs) hk_link_set(s, (hk_block_t *)p, (hk_block_t *)(p + bs));
+  s->capacity = (uint16_t)(s->capacity + n);       /* first: the links name carved blocks */
+  hk_link_set(s, (hk_block_t *)p, s->free);
+  s->free = (hk_block_t *)first;
+  HK_TEL_ADD(h->tel.carved[s->cls], n);
+  (void)h;
+}
+
 /* Carve about a refill batch (a page or a few) of fresh blocks into the
  * free list; a fresh slab starts with CARVE_FIRST and doubles, so that a
  * thread taking a handful of a small class (a short-lived one) does not
@@ -50,15 +63,23 @@ bool hk_slab_extend(hk_heap_t *h, hk_slab_t *s) {
   unsigned grow = s->capacity < CARVE_FIRST ? CARVE_FIRST : s->capacity;
   if (n > grow) n = grow;
   if (n > left) n = left;
-  uint8_t *first = s->start + (size_t)s->capacity * bs;
-  uint8_t *p = first;
-  for (unsigned i = 1; i < n; i++, p += bs) hk_link_set(s, (hk_block_t *)p, (hk_block_t *)(p + bs));
-  s->capacity = (uint16_t)(s->capacity + n);       /* first: the links name carved blocks */
-  hk_link_set(s, (hk_block_t *)p, s->free);
-  s->free = (hk_block_t *)first;
-  HK_TEL_ADD(h->tel.carved[s->cls], n);
-  (void)h;
+  carve(h, s, n);
   return true;
+}
+
+/* An emptied slab that stays (heap.c keep_empty), its lists dropped: its
+ * blocks came back in the order another thread freed them, and handing
+ * them out by chasing that list is a dependent miss per block.  Carve them
+ * again in address order: as many as it had carved, up to a page's worth
+ * (at least CARVE_FIRST), so that its next mallocs find a list as long as
+ * before rather than a refill every CARVE_FIRST blocks. */
+void hk_slab_recarve(hk_heap_t *h, hk_slab_t *s) {
+  unsigned had = s->capacity;
+  unsigned n = (unsigned)(HK_PAGE_SIZE / s->block_size);
+  if (n < CARVE_FIRST) n = CARVE_FIRST;
+  if (n > had) n = had;
+  s->capacity = 0;
+  if (n) carve(h, s, n);
 }
 
 /* Take the blocks other threads freed (they were still counted as used)

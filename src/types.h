@@ -167,7 +167,6 @@ typedef struct hk_heap_s {
   uint32_t ace_idle_ms;                /* how long the heap's spans stayed put */
   uint32_t collections;                /* the owner's collections of remote frees, ever */
   uint32_t ace_collections;            /* ... at the adaptive thread's last look */
-  uint32_t ace_hinted;                 /* remote_hint was set then             */
   struct hk_heap_s *pool_next;         /* heap pool free list                  */
   /* kept when the heap is recycled for another thread: */
   hk_lock_t lock;                      /* initialised once, never wiped        */

@@ -1,10 +1,12 @@
 /* hakmem heap: one per thread.  Per size class a queue of slabs whose head
  * feeds the malloc fast path (through direct[] for sizes up to 1 KiB); the
- * SuperSlabs the heap owns; abandonment at thread exit and reclaim by other
- * threads.  Everything here runs on slow paths and touches only the calling
- * thread's heap, except the pool and abandoned-list locks. */
+ * SuperSlabs the heap owns, other threads' frees collected, spans found
+ * and given back, and the adaptive thread's tick.  What a thread's exit
+ * leaves is abandon.c's.  Everything here runs on slow paths and touches
+ * only the calling thread's heap, except the pool lock. */
 #include "internal.h"
 #include "cache.h"
+#include "heap.h"
 
 #include "hakmem.h"
 
@@ -19,9 +21,6 @@ static size_t live_heaps;
 static uint8_t *pool_next;
 static size_t pool_left;
 
-static hk_lock_t abandoned_lock = HK_LOCK_INIT;
-static hk_superslab_t *abandoned, *abandoned_tail;  /* newest first; under the lock */
-static _Atomic uint64_t abandon_epoch;         /* global: an epoch is never reused */
 
 /* ---- heap pool ---------------------------------------------------------- */
 
@@ -83,44 +82,6 @@ size_t hk_heap_visit_all(hk_heap_visitor fn, void *arg) {
   return live;
 }
 
-/* ---- class queues ------------------------------------------------------- */
-
-/* Point the direct[] slots of a class at the queue head (or the empty slab). */
-static void queue_front_changed(hk_heap_t *h, unsigned cls) {
-  size_t bs = hk_class_size(cls);
-  if (bs > HK_DIRECT_MAX || !hk_direct_used()) return;
-  hk_slab_t *s = h->queues[cls].first ? h->queues[cls].first : &hk_slab_empty;
-  size_t lo = cls == 0 ? 0 : hk_class_size(cls - 1) / 8 + 1;
-  for (size_t i = lo; i <= bs / 8; i++) h->direct[i] = s;
-}
-
-static HK_ALWAYS_INLINE void queue_remove(hk_heap_t *h, hk_slab_t *s) {
-  hk_queue_t *q = &h->queues[s->cls];
-  bool was_first = q->first == s;
-  if (s->prev) s->prev->next = s->next; else q->first = s->next;
-  if (s->next) s->next->prev = s->prev; else q->last = s->prev;
-  s->next = s->prev = NULL;
-  if (was_first) queue_front_changed(h, s->cls);
-}
-
-static HK_ALWAYS_INLINE void queue_push_front(hk_heap_t *h, hk_slab_t *s) {
-  hk_queue_t *q = &h->queues[s->cls];
-  s->prev = NULL;
-  s->next = q->first;
-  if (q->first) q->first->prev = s; else q->last = s;
-  q->first = s;
-  queue_front_changed(h, s->cls);
-}
-
-static HK_ALWAYS_INLINE void queue_push_back(hk_heap_t *h, hk_slab_t *s) {
-  hk_queue_t *q = &h->queues[s->cls];
-  if (!q->first) { queue_push_front(h, s); return; }
-  s->next = NULL;
-  s->prev = q->last;
-  q->last->next = s;
-  q->last = s;
-}
-
 /* ---- SuperSlab lists ---------------------------------------------------- */
 
 static void ss_list_add(hk_ss_list_t *l, hk_superslab_t *ss) {
@@ -138,12 +99,12 @@ static void ss_list_remove(hk_ss_list_t *l, hk_superslab_t *ss) {
   l->count--;
 }
 
-static void ss_adopt(hk_heap_t *h, hk_superslab_t *ss) {
+void hk_heap_ss_add(hk_heap_t *h, hk_superslab_t *ss) {
   ss->in_full_list = ss->free_mask == 0;
   ss_list_add(ss->in_full_list ? &h->ss_full : &h->ss_avail, ss);
 }
 
-static void ss_unlink(hk_heap_t *h, hk_superslab_t *ss) {
+void hk_heap_ss_unlink(hk_heap_t *h, hk_superslab_t *ss) {
   ss_list_remove(ss->in_full_list ? &h->ss_full : &h->ss_avail, ss);
 }
 
@@ -151,12 +112,12 @@ static void ss_unlink(hk_heap_t *h, hk_superslab_t *ss) {
 static void ss_update_list(hk_heap_t *h, hk_superslab_t *ss) {
   bool full = ss->free_mask == 0;
   if (full == (bool)ss->in_full_list) return;
-  ss_unlink(h, ss);
-  ss_adopt(h, ss);
+  hk_heap_ss_unlink(h, ss);
+  hk_heap_ss_add(h, ss);
 }
 
-static void ss_release(hk_heap_t *h, hk_superslab_t *ss) {
-  ss_unlink(h, ss);
+void hk_heap_ss_release(hk_heap_t *h, hk_superslab_t *ss) {
+  hk_heap_ss_unlink(h, ss);
   h->dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
   hk_arena_free_ss(ss);
 }
@@ -198,12 +159,12 @@ static void heap_maybe_purge(hk_heap_t *h, hk_superslab_t *freed_in) {
 
 /* A span is free again.  Returns true when its SuperSlab went back to the
  * arena (the heap keeps one empty SuperSlab as a spare unless `no_spare`). */
-static bool span_freed(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *head, bool no_spare) {
+bool hk_heap_span_freed(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *head, bool no_spare) {
   h->activity++;
   hk_ss_return_span(ss, head);
   ss_update_list(h, ss);
   if (ss->free_mask == ~0u && (no_spare || h->ss_avail.count > 1)) {
-    ss_release(h, ss);
+    hk_heap_ss_release(h, ss);
     return true;
   }
   heap_maybe_purge(h, ss);
@@ -237,7 +198,7 @@ static bool slab_after_collect(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s, b
   if (s->used == 0) {
     if (!(s->flags & HK_SLAB_FULL)) queue_remove(h, s);
     hk_slab_discard(h, s);
-    return span_freed(h, ss, s, no_spare);
+    return hk_heap_span_freed(h, ss, s, no_spare);
   }
   if ((s->flags & HK_SLAB_FULL) && (s->free || s->local_free)) {
     s->flags &= (uint8_t)~HK_SLAB_FULL;
@@ -282,185 +243,6 @@ void hk_heap_collect(hk_heap_t *h, bool force) {
   hk_unlock(&h->lock);
 }
 
-/* ---- abandonment and reclaim -------------------------------------------- */
-
-/* Abandoned state: epoch << HK_LIVE_BITS | blocks still live.  Epochs come
- * from one global counter, so a header that was wiped (memset when reused,
- * zeroed by a purge) never brings back an epoch a late freer still holds. */
-#define HK_LIVE_BITS 20                        /* 32 slabs x 8192 blocks < 2^20 */
-#define HK_LIVE_MASK (((uint64_t)1 << HK_LIVE_BITS) - 1)
-
-static uint64_t abandoned_state_new(uint32_t live) {
-  uint64_t epoch = atomic_fetch_add_explicit(&abandon_epoch, 1, memory_order_relaxed) + 1;
-  return (epoch << HK_LIVE_BITS) | live;
-}
-
-static void abandoned_push_locked(hk_superslab_t *ss) {
-  ss->prev = NULL;
-  ss->next = abandoned;
-  if (abandoned) abandoned->prev = ss; else abandoned_tail = ss;
-  abandoned = ss;
-  ss->abandoned = 1;
-}
-
-static void abandoned_unlink_locked(hk_superslab_t *ss) {
-  if (ss->prev) ss->prev->next = ss->next; else abandoned = ss->next;
-  if (ss->next) ss->next->prev = ss->prev; else abandoned_tail = ss->prev;
-  ss->next = ss->prev = NULL;
-  ss->abandoned = 0;
-}
-
-/* Newest first (reclaim for memory), or oldest first (sweep). */
-static hk_superslab_t *abandoned_pop(bool oldest) {
-  if (__atomic_load_n(&abandoned, __ATOMIC_RELAXED) == NULL) return NULL;
-  hk_lock(&abandoned_lock);
-  hk_superslab_t *ss = oldest ? abandoned_tail : abandoned;
-  if (ss) abandoned_unlink_locked(ss);
-  hk_unlock(&abandoned_lock);
-  return ss;
-}
-
-/* Free the empty spans of a SuperSlab and sort its slabs into the heap's
- * queues.  Returns false if the SuperSlab went back to the arena. */
-static bool ss_settle(hk_heap_t *h, hk_superslab_t *ss, bool no_spare) {
-  for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {
-    hk_slab_t *s = &ss->slabs[i];
-    if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
-    hk_slab_collect_remote(h, s);
-    if (s->used == 0) {
-      if (!(s->flags & HK_SLAB_FULL)) queue_remove(h, s);
-      hk_slab_discard(h, s);
-      if (span_freed(h, ss, s, no_spare)) return false;
-    }
-  }
-  if (no_spare && ss->free_mask == ~0u) {   /* e.g. a heap's spare: never abandon it */
-    ss_release(h, ss);
-    return false;
-  }
-  return true;
-}
-
-static void reclaim(hk_heap_t *h, hk_superslab_t *ss) {
-  atomic_store_explicit(&ss->abandoned_state, abandoned_state_new(0), memory_order_release);
-  atomic_store_explicit(&ss->owner, h, memory_order_release);
-  atomic_store_explicit(&ss->remote_mask, 0, memory_order_relaxed);
-  atomic_thread_fence(memory_order_seq_cst);
-  h->dirty_slabs += (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
-  ss_adopt(h, ss);
-  for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {     /* abandoned slabs are all FULL */
-    hk_slab_t *s = &ss->slabs[i];
-    if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
-    HK_TEL_ADD(h->tel.carved[s->cls], hk_slab_listed_settled(s));   /* dropped by the last owner */
-    hk_slab_collect(h, s);
-    if (s->used != 0 && (s->free || s->capacity < s->reserved)) {
-      s->flags &= (uint8_t)~HK_SLAB_FULL;
-      queue_push_back(h, s);
-    }
-  }
-  ss_settle(h, ss, true);
-}
-
-/* A free into an abandoned SuperSlab: the freeing thread adopts it (as a
- * reclaim for memory would), so that its next frees there are local and its
- * mallocs reuse the memory, already resident, of the thread that exited.
- * False if another thread adopted it first (the block then goes the
- * abandoned way). */
-bool hk_heap_adopt(hk_heap_t *h, hk_superslab_t *ss) {
-  hk_lock(&abandoned_lock);
-  bool mine = ss->abandoned && hk_ss_owner(ss) == NULL;
-  if (mine) abandoned_unlink_locked(ss);
-  hk_unlock(&abandoned_lock);
-  if (!mine) return false;
-  hk_lock(&h->lock);
-  reclaim(h, ss);          /* p is live: its SuperSlab is not released */
-  hk_unlock(&h->lock);
-  return true;
-}
-
-#define SWEEP_AT_EXIT 4   /* oldest abandoned SuperSlabs an exiting thread refreshes */
-
-/* Thread exit: give back what is empty, leave the rest for other threads.
- * The exiting thread first adopts a few of the oldest abandoned SuperSlabs,
- * so that one stranded by a free that raced with its owner's exit (counted
- * live, yet pushed after the final collection) is collected and released. */
-void hk_heap_abandon(hk_heap_t *h) {
-  hk_lock(&h->lock);
-  for (int i = 0; i < SWEEP_AT_EXIT; i++) {
-    hk_superslab_t *ss = abandoned_pop(true);
-    if (!ss) break;
-    reclaim(h, ss);
-  }
-  hk_ss_list_t *lists[2] = { &h->ss_full, &h->ss_avail };
-  for (int l = 0; l < 2; l++) {
-    while (lists[l]->first) {
-      hk_superslab_t *ss = lists[l]->first;
-      for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {
-        hk_slab_t *s = &ss->slabs[i];
-        if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
-        hk_slab_collect(h, s);
-        if (!(s->flags & HK_SLAB_FULL)) queue_remove(h, s);
-        s->flags |= HK_SLAB_FULL;   /* out of every queue while abandoned */
-      }
-      if (!ss_settle(h, ss, true)) continue;
-      uint32_t live = 0;
-      for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {
-        hk_slab_t *s = &ss->slabs[i];
-        if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
-        live += s->used;
-        hk_slab_collect_local(h, s);   /* what ss_settle collected: all on `free` */
-        /* listed blocks leave this heap's allocations; the next owner adopts them */
-        HK_TEL_ADD(h->tel.dropped[s->cls], hk_slab_listed_settled(s));
-      }
-      ss_unlink(h, ss);
-      h->dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
-          atomic_store_explicit(&ss->abandoned_state, abandoned_state_new(live), memory_order_relaxed);
-      /* listed and ownerless at once, as hk_heap_abandoned_free checks both */
-      hk_lock(&abandoned_lock);
-      atomic_store_explicit(&ss->owner, NULL, memory_order_release);
-      abandoned_push_locked(ss);
-      hk_unlock(&abandoned_lock);
-    }
-  }
-  hk_unlock(&h->lock);
-  for (unsigned c = 0; c < HK_NUM_CLASSES; c++) hk_assert_internal(h->queues[c].first == NULL);
-}
-
-/* A block of an abandoned SuperSlab was freed and pushed on its slab's
- * remote list; `seen` is the abandoned state read before the push.  The free
- * that brings the live count of that same abandonment (epoch) to zero gives
- * the SuperSlab back to the arena.  A freer whose epoch has passed does not
- * count: the block was either collected by the reclaimer or is counted as
- * live in the next epoch, whose count then never reaches zero by frees, and
- * the SuperSlab waits for a reclaim instead. */
-void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen) {
-  uint64_t st = seen, next;
-  do {
-    if ((st & HK_LIVE_MASK) == 0 || (st >> HK_LIVE_BITS) != (seen >> HK_LIVE_BITS)) return;
-    next = st - 1;
-  } while (!atomic_compare_exchange_weak_explicit(&ss->abandoned_state, &st, next,
-                                                  memory_order_acq_rel, memory_order_relaxed));
-  if ((next & HK_LIVE_MASK) != 0) return;
-  hk_lock(&abandoned_lock);
-  bool last = ss->abandoned && hk_ss_owner(ss) == NULL &&
-              atomic_load_explicit(&ss->abandoned_state, memory_order_relaxed) == next;
-  if (last) abandoned_unlink_locked(ss);
-  hk_unlock(&abandoned_lock);
-  if (last) {
-#if HK_TELEMETRY
-    for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {   /* frees nobody will collect */
-      hk_slab_t *s = &ss->slabs[i];
-      if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
-      /* every block live at abandonment is on the remote list now */
-      unsigned n = s->used;
-      hk_assert_internal(n == hk_block_count(s, atomic_load_explicit(&s->remote_free, memory_order_acquire)));
-      if (n) HK_TEL_HERE(remote_frees[hk_tel_row_of(s)], n);
-    }
-#endif
-    ss->dirty_mask = ~0u;
-    hk_arena_free_ss(ss);
-  }
-}
-
 /* Statistics: the blocks on the free lists of the calling thread's heap,
  * per class (fed but not allocated), after taking its local lists back. */
 void hk_heap_count_listed(hk_heap_t *h, uint64_t *listed) {
@@ -477,16 +259,6 @@ void hk_heap_count_listed(hk_heap_t *h, uint64_t *listed) {
     }
   }
   hk_unlock(&h->lock);
-}
-
-/* malloc_trim: adopt every abandoned SuperSlab, releasing the empty ones. */
-size_t hk_heap_reclaim_all(hk_heap_t *h) {
-  size_t n = 0;
-  hk_superslab_t *ss;
-  hk_lock(&h->lock);
-  while ((ss = abandoned_pop(false)) != NULL) { reclaim(h, ss); n++; }
-  hk_unlock(&h->lock);
-  return n;
 }
 
 /* malloc_trim: purge every free slab of the heap. */
@@ -530,9 +302,9 @@ static hk_slab_t *take_span_locked(hk_heap_t *h, unsigned n, bool *clean,
     return head;
   }
   for (int i = 0; i < RECLAIM_TRIES; i++) {
-    hk_superslab_t *ss = abandoned_pop(false);
+    hk_superslab_t *ss = hk_abandoned_pop(false);
     if (!ss) break;
-    reclaim(h, ss);
+    hk_heap_reclaim(h, ss);
     if ((head = take_span_owned(h, n, clean, out))) return head;
   }
   bool fresh, from_os;
@@ -540,7 +312,7 @@ static hk_slab_t *take_span_locked(hk_heap_t *h, unsigned n, bool *clean,
   if (!ss) return NULL;
   if (from_os) *stage = HAK_STAGE_OS;
   hk_ss_init(ss, h, fresh);
-  ss_adopt(h, ss);
+  hk_heap_ss_add(h, ss);
   head = hk_ss_take_span(ss, n, clean);
   ss_update_list(h, ss);
   *out = ss;
@@ -694,7 +466,7 @@ static unsigned collect_parked(hk_heap_t *h) {
         if (!parked_slab_returned(s)) continue;
         atomic_fetch_and_explicit(&ss->remote_mask, ~(1u << i), memory_order_relaxed);
         freed++;
-        if (span_freed(h, ss, s, false)) break;    /* the SuperSlab went back */
+        if (hk_heap_span_freed(h, ss, s, false)) break;    /* the SuperSlab went back */
       }
     }
   }
@@ -782,13 +554,6 @@ bool hk_heap_any_dirty(void) {
   return false;
 }
 
-size_t hk_heap_abandoned_count(void) {
-  size_t n = 0;
-  hk_lock(&abandoned_lock);
-  for (hk_superslab_t *ss = abandoned; ss; ss = ss->next) n++;
-  hk_unlock(&abandoned_lock);
-  return n;
-}
 
 /* ---- fork ---------------------------------------------------------------- */
 
@@ -797,15 +562,15 @@ size_t hk_heap_abandoned_count(void) {
 void hk_heap_fork_prepare(void) {
   hk_lock(&pool_lock);
   for (hk_heap_t *h = all_heaps; h; h = h->all_next) hk_lock(&h->lock);
-  hk_lock(&abandoned_lock);
+  hk_abandoned_fork_prepare();
 }
 void hk_heap_fork_parent(void) {
-  hk_unlock(&abandoned_lock);
+  hk_abandoned_fork_parent();
   for (hk_heap_t *h = all_heaps; h; h = h->all_next) hk_unlock(&h->lock);
   hk_unlock(&pool_lock);
 }
 void hk_heap_fork_child(void) {
   pthread_mutex_init(&pool_lock, NULL);
   for (hk_heap_t *h = all_heaps; h; h = h->all_next) pthread_mutex_init(&h->lock, NULL);
-  pthread_mutex_init(&abandoned_lock, NULL);
+  hk_abandoned_fork_child();
 }

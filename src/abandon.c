@@ -87,12 +87,16 @@ void hk_heap_reclaim(hk_heap_t *h, hk_superslab_t *ss) {
   ss_settle(h, ss, true);
 }
 
+#define ADOPT_KEEP 4   /* times its share of free resident slabs an adopter keeps */
+
 /* A free into an abandoned SuperSlab: the freeing thread adopts it (as a
  * reclaim for memory would), so that its next frees there are local and its
  * mallocs reuse the memory, already resident, of the thread that exited.
  * False if another thread adopted it first (the block then goes the
  * abandoned way). */
 bool hk_heap_adopt(hk_heap_t *h, hk_superslab_t *ss) {
+  if (__atomic_load_n(&h->dirty_slabs, __ATOMIC_RELAXED) > ADOPT_KEEP * hk_heap_retain())
+    return false;
   hk_lock(&abandoned_lock);
   bool mine = ss->abandoned && hk_ss_owner(ss) == NULL;
   if (mine) abandoned_unlink_locked(ss);

@@ -127,7 +127,7 @@ void hk_heap_ss_release(hk_heap_t *h, hk_superslab_t *ss) {
 /* Free slabs a heap keeps resident: its share of the retained memory
  * among the live heaps (at least 1 MiB), so that a program with many
  * threads retains what one with a few does. */
-static uint32_t heap_retain(void) {
+uint32_t hk_heap_retain(void) {
   size_t live = __atomic_load_n(&live_heaps, __ATOMIC_RELAXED);
   uint32_t all = HK_TUNE(retain_mb) * SLABS_PER_MB;
   uint32_t share = live > 1 ? (uint32_t)(all / live) : all;
@@ -140,7 +140,7 @@ static uint32_t heap_retain(void) {
  * above), the decay is its job, in its thread or at its epochs (a busy heap
  * past what it retains included). */
 static void heap_maybe_purge(hk_heap_t *h, hk_superslab_t *freed_in) {
-  uint32_t retain = heap_retain();
+  uint32_t retain = hk_heap_retain();
   if (h->dirty_slabs <= retain) return;
   uint32_t delay = HK_TUNE(purge_delay_ms);
   if (delay == 0) {
@@ -478,7 +478,7 @@ static unsigned collect_parked(hk_heap_t *h) {
 /* Purge up to DECAY_BATCH free resident slabs: every one (`all`), or those
  * that aged a tick while the heap holds more than it retains. */
 static unsigned decay_batch(hk_heap_t *h, bool all) {
-  uint32_t retain = all ? 0 : heap_retain();
+  uint32_t retain = all ? 0 : hk_heap_retain();
   unsigned purged = 0;
   for (hk_superslab_t *ss = h->ss_avail.first; ss && purged < DECAY_BATCH; ss = ss->next) {
     if (h->dirty_slabs <= retain) break;
@@ -516,7 +516,7 @@ unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_
    * (purged by the arena in bigger batches).  Its decay waits for a quiet
    * tick, unless it holds more than it retains (its share). */
   bool tick = decay;
-  if (busy && h->dirty_slabs <= heap_retain()) decay = false;
+  if (busy && h->dirty_slabs <= hk_heap_retain()) decay = false;
   for (;;) {
     bool idle = h->activity == h->ace_activity && h->ace_idle_ms >= idle_ms;
     if (!idle && !decay) break;

@@ -49,6 +49,7 @@ static HK_ALWAYS_INLINE void queue_push_back(hk_heap_t *h, hk_slab_t *s) {
 void hk_heap_ss_add(hk_heap_t *h, hk_superslab_t *ss);       /* onto avail or full */
 void hk_heap_ss_unlink(hk_heap_t *h, hk_superslab_t *ss);
 void hk_heap_ss_release(hk_heap_t *h, hk_superslab_t *ss);   /* unlink, back to the arena */
+uint32_t hk_heap_retain(void);   /* free slabs a heap keeps resident: its share */
 bool hk_heap_span_freed(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *head, bool no_spare);
 
 /* ---- abandoned SuperSlabs (abandon.c) ----------------------------------- */

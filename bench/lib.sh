@@ -156,6 +156,27 @@ ensure_variant() {
     [ -z "${VARIANT_WHY[$v]}" ]
 }
 
+# BENCH_PEERS="NAME=/path/lib.so ...": peers beyond the Debian packages (say,
+# mimalloc 3.4.3 from ../shared/peers/build.sh), appended to ALLOCATORS and
+# shown under NAME like the Debian ones.  A library that is not there is
+# skipped with a note, as a missing Debian peer is; a malformed entry or a
+# name the runner already uses exits 2.
+declare -A PEER_PATH
+load_bench_peers() {
+    local e n p
+    for e in ${BENCH_PEERS:-}; do
+        n=${e%%=*} p=${e#*=}
+        case "$e" in *=?*) ;; *) note "error: BENCH_PEERS entry '$e' is not NAME=/path/lib.so"; exit 2 ;; esac
+        case "$n" in
+        ""|*[!A-Za-z0-9._-]*) note "error: BENCH_PEERS name '$n': letters, digits, '.', '_', '-' only"; exit 2 ;;
+        glibc|system|libc|mimalloc|jemalloc|tcmalloc|hakmem*)
+            note "error: BENCH_PEERS name '$n' is the runner's own; choose another (e.g. ${n}3)"; exit 2 ;;
+        esac
+        PEER_PATH[$n]=$p
+        case " $ALLOCATORS " in *" $n "*) ;; *) ALLOCATORS="$ALLOCATORS $n" ;; esac
+    done
+}
+
 # The label of allocator NAME in tables and charts: the name itself, or for a
 # path the library's name (/usr/lib/libfoo.so.2 -> foo).
 alloc_label() {
@@ -232,7 +253,14 @@ alloc_lib() {
         fi
         if p=$(find_peer "$name"); then ALLOC_LIB=$p; return 0; fi
         ALLOC_WHY="not installed"; ALLOC_KIND=missing; return 1 ;;
-    *)  # anything else: treat as a path to a shared object
+    *)  if [ -n "${PEER_PATH[$name]+set}" ]; then   # BENCH_PEERS
+            p=${PEER_PATH[$name]}
+            if [ ! -e "$p" ]; then ALLOC_WHY="BENCH_PEERS: $p not found"; ALLOC_KIND=missing; return 1; fi
+            p=$(readlink -f "$p")
+            if preloadable "$p"; then ALLOC_LIB=$p; return 0; fi
+            ALLOC_WHY="BENCH_PEERS: $p cannot be preloaded: $PRELOAD_WHY"; ALLOC_KIND=broken; return 1
+        fi
+        # anything else: treat as a path to a shared object
         if [ -e "$name" ] && preloadable "$name"; then ALLOC_LIB=$(readlink -f "$name"); return 0; fi
         ALLOC_WHY="unknown allocator or unloadable library"; ALLOC_KIND=broken; return 1 ;;
     esac

@@ -179,4 +179,5 @@ load_profile_or_exit() {
     fi
     BENCH_TIMEOUT=${BENCH_TIMEOUT:-$P_TIMEOUT}
     ALLOCATORS=${ALLOCATORS:-${P_ALLOCATORS:-"hakmem mimalloc jemalloc tcmalloc glibc"}}
+    load_bench_peers
 }

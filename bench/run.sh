@@ -53,10 +53,20 @@
 #                              allocators always runs first)
 #   BENCH_HAKMEM_LIB, BENCH_HAKMEM_NOTEL_LIB, MIMALLOC_LIB, JEMALLOC_LIB,
 #   TCMALLOC_LIB               library overrides
+#   BENCH_PEERS="NAME=/path/lib.so ..."   extra peers, appended to ALLOCATORS
+#                              and shown as NAME (mimalloc 3.4.3:
+#                              BENCH_PEERS="mimalloc3=$(../shared/peers/build.sh)")
+#   BENCH_SELF=LABEL           the allocator the cliff report judges (default:
+#                              the first hakmem in ALLOCATORS); every
+#                              non-hakmem allocator is a peer
 # Output (in BENCH_RESULTS_DIR):
 #   latest.csv                 one row per benchmark and allocator (medians)
 #   bench_<date>_<profile>.csv dated copy of latest.csv
 #   latest_runs.csv            every run
+#   cliff.txt                  the cliff report (bench/cliff.awk): per benchmark
+#                              hakmem's time against the fastest peer's and its
+#                              peak RSS against the leanest's, then the list of
+#                              benchmarks beyond 1.10x / 1.25x
 #   latest.txt                 the table printed at the end (and, when a
 #                              benchmark reports it (peak_idle), the table
 #                              "resident after idle")
@@ -133,7 +143,8 @@ for a in "${ALL[@]}"; do [ ${#LABEL[$a]} -gt "$AW" ] && AW=${#LABEL[$a]}; done
 
 pkg_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null; }
 HEADER="hakmem benchmarks, profile $PROFILE: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm), $(nproc) CPUs
-hakmem $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '(no git)'); mimalloc $(pkg_version libmimalloc2.0), jemalloc $(pkg_version libjemalloc2), tcmalloc $(pkg_version libtcmalloc-minimal4), glibc $(ldd --version 2>/dev/null | head -n 1 | awk '{ print $NF }')
+hakmem $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '(no git)'); mimalloc $(pkg_version libmimalloc2.0), jemalloc $(pkg_version libjemalloc2), tcmalloc $(pkg_version libtcmalloc-minimal4), glibc $(ldd --version 2>/dev/null | head -n 1 | awk '{ print $NF }')${BENCH_PEERS:+
+extra peers (BENCH_PEERS): $BENCH_PEERS}
 median of $RUNS run(s); +-% = (max - min) / median of the runs' throughput; $REF_COL = ratio to $REF:
 speed (higher is better; for ns/op, $REF's time / ours), peak RSS (lower is better)"
 printf '%s\n' "$HEADER" >&2
@@ -270,6 +281,7 @@ fmt_fpo() { # fmt_fpo FAULTS_PER_OP: as fmt_num, 3 significant digits below 1 (1
 CSV="$RESULTS_DIR/latest.csv"
 STAMP=$(date '+%Y%m%d-%H%M%S')
 TXT="$RESULTS_DIR/latest.txt"
+CLIFF="$RESULTS_DIR/cliff.txt"
 echo "benchmark,allocator,throughput,throughput_unit,ratio_vs_mimalloc,peak_rss_kib,rss_vs_mimalloc,wall_s,user_s,sys_s,minor_faults,ops,faults_per_op,hakmem_mmap,hakmem_munmap,hakmem_madvise,hakmem_mremap,freed_rss_kib,idle_rss_kib,runs_ok,runs,throughput_spread_pct,status,command" >"$CSV"
 {
     printf '%s\n\n' "$HEADER"
@@ -438,6 +450,18 @@ fi
     done
     echo "($T_RUNS s for build and runs; wrote $CSV, $RAW, a dated copy bench_${STAMP}_$PROFILE.csv${CHARTS:+, and}$CHARTS)"
 } >>"$TXT"
+
+# ---- cliff report: hakmem against the fastest and the leanest peer ------------
+SELF=${BENCH_SELF:-} PEERS=""
+for a in "${ACTIVE[@]}"; do
+    l=${LABEL[$a]}
+    if is_hakmem "$l"; then [ -n "$SELF" ] || SELF=$l
+    elif [ "$l" != "${BENCH_SELF:-}" ]; then PEERS="$PEERS $l"; fi
+done
+if [ -n "$SELF" ] && [ -n "$PEERS" ]; then
+    awk -F, -v self="$SELF" -v peers="${PEERS# }" -f "$BENCH_DIR/cliff.awk" "$CSV" >"$CLIFF"
+    { echo; cat "$CLIFF"; echo "(wrote $CLIFF)"; } >>"$TXT"
+fi
 echo
 cat "$TXT"
 

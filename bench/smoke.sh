@@ -7,7 +7,8 @@
 #     directory, BENCH_STRICT=1: it must exit 0; latest.csv must have the
 #     required columns and one ok row with a throughput, a peak RSS, an op
 #     count and faults per op per benchmark and allocator, hakmem's rows its
-#     mmap count; both charts must be PNG files (magic bytes).
+#     mmap count; both charts must be PNG files (magic bytes); cliff.txt
+#     (and latest.txt) carry the cliff report, a row per benchmark.
 #  2. a run whose benchmark fails (bad argument) must give FAIL rows, and
 #     the runner must still exit 0 and write the CSV.
 #  3. bench/sweep.sh with PROFILE=smoke: sweep CSV rows and its PNG.
@@ -20,7 +21,10 @@
 #     filled for peak_idle, empty for json; the table's ratios are against
 #     hakmem@fast (its own rows 1.000), the "resident after idle" table is
 #     printed; a BENCH_REF that is not in ALLOCATORS exits 2.
-#  6. bench/learn_eval.sh, one short workload, one run: learn_eval.csv has
+#  6. BENCH_PEERS: libc.so.6 under the name libc2 runs as a peer (ok rows,
+#     judged in the cliff report), a missing library is skipped, a malformed
+#     entry or a name of the runner's own exits 2.
+#  7. bench/learn_eval.sh, one short workload, one run: learn_eval.csv has
 #     a "fixed" row per candidate and a learning row, and the table a row.
 # Without gnuplot the PNG checks are skipped with a note, unless $CI is set
 # (CI installs gnuplot-nox), where they fail.
@@ -97,6 +101,14 @@ else
     ls "$R1"/bench_*_smoke.csv >/dev/null 2>&1 || fail "no dated copy of latest.csv"
 fi
 [ -s "$R1/latest_runs.csv" ] || fail "no latest_runs.csv"
+# the cliff report: a row per benchmark, then the list (or "none")
+n=$(grep -cE '^(tiny_hot|random_mixed|json) +[0-9.e+]+ +(Mops/s|ns/op) +glibc +[0-9.]+ +[0-9.]+ +glibc +[0-9.]+$' "$R1/cliff.txt" 2>/dev/null)
+if [ "${n:-0}" -eq 3 ] && grep -qE '^cliffs( \([0-9]+\))?:' "$R1/cliff.txt" && grep -q '^cliff report: hakmem ' "$R1/latest.txt"; then
+    ok "cliff report: a row per benchmark against glibc, the cliff list, and in latest.txt"
+else
+    fail "cliff report: expected 3 rows against glibc and a cliffs line in $R1/cliff.txt (got ${n:-0} rows), and the report in latest.txt"
+    sed 's/^/    /' "$R1/cliff.txt" 2>/dev/null | head -n 12
+fi
 if [ $HAVE_GNUPLOT = 1 ]; then
     n=0
     for p in "$R1"/throughput_vs_*.png "$R1"/rss_vs_*.png; do
@@ -185,7 +197,32 @@ PROFILE=smoke BENCHES=json ALLOCATORS="hakmem glibc" BENCH_REF=nosuchalloc BENCH
 rc=$?
 [ $rc -eq 2 ] && ok "BENCH_REF not in ALLOCATORS: exit 2" || fail "BENCH_REF not in ALLOCATORS: exit $rc, expected 2"
 
-# ---- 6. learn_eval.sh: one short run of each candidate and of learning ------------
+# ---- 6. extra peers (BENCH_PEERS) ---------------------------------------------------
+# glibc's own libc.so.6 preloaded under another name stands for a peer built
+# elsewhere (../shared/peers/build.sh's mimalloc 3.4.3 in real use).
+LIBC=$(ldd /bin/true 2>/dev/null | awk '/libc\.so/ { print $3; exit }')
+R8="$TMPD/r8"
+if [ -n "$LIBC" ] && PROFILE=smoke BENCHES=json ALLOCATORS=hakmem BENCH_PEERS="libc2=$LIBC gone=/nonexistent/libgone.so" \
+   BENCH_NO_CHARTS=1 BENCH_RESULTS_DIR="$R8" bash "$BENCH_DIR/run.sh" >"$TMPD/r8.out" 2>"$TMPD/r8.err"; then
+    if grep -q '^json,libc2,[0-9.]*,ns/op,.*,ok,' "$R8/latest.csv" && grep -q '^json,gone,.*,skipped: ' "$R8/latest.csv" &&
+       grep -q '^cliff report: hakmem against the fastest and the leanest of libc2$' "$R8/cliff.txt"; then
+        ok "BENCH_PEERS: a peer runs under its name and is judged in the cliff report; a missing one is skipped"
+    else
+        fail "BENCH_PEERS: expected an ok row for libc2, a skipped row for gone and libc2 in the cliff report"
+        grep '^json' "$R8/latest.csv" | sed 's/^/    /'
+    fi
+else
+    fail "run.sh with BENCH_PEERS exited $? (or no libc.so.6 found: '$LIBC')"
+    tail -n 20 "$TMPD/r8.out" "$TMPD/r8.err" | sed 's/^/    /'
+fi
+for bad in "nolib" "mimalloc=$LIBC"; do
+    PROFILE=smoke BENCHES=json ALLOCATORS=hakmem BENCH_PEERS="$bad" BENCH_NO_CHARTS=1 \
+        BENCH_RESULTS_DIR="$TMPD/r9" bash "$BENCH_DIR/run.sh" >/dev/null 2>&1
+    rc=$?
+    [ $rc -eq 2 ] && ok "BENCH_PEERS='$bad': exit 2" || fail "BENCH_PEERS='$bad': exit $rc, expected 2"
+done
+
+# ---- 7. learn_eval.sh: one short run of each candidate and of learning ------------
 R7="$TMPD/r7"
 if RUNS=1 WORKLOADS="web=extended webserver 400000" BENCH_RESULTS_DIR="$R7" \
    bash "$BENCH_DIR/learn_eval.sh" >"$TMPD/r7.out" 2>"$TMPD/r7.err"; then

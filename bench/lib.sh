@@ -289,9 +289,10 @@ apt_install() {
 }
 
 # If a peer named in ALLOCATORS (default: all three) is missing (or gnuplot,
-# when WANT_GNUPLOT=1) and we may, install the Debian packages:
-# libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4 gnuplot-nox.  Never
-# fails; what is still missing is skipped later.
+# when WANT_GNUPLOT=1, or a real program of BENCHES) and we may, install the
+# Debian packages: libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4
+# gnuplot-nox, and redis-server redis-tools python3 sqlite3 lua5.4 g++.
+# Never fails; what is still missing is skipped later.
 maybe_install_peers() {
     local missing="" pkgs="" n
     for n in mimalloc jemalloc tcmalloc; do
@@ -309,6 +310,12 @@ maybe_install_peers() {
     if [ "${WANT_GNUPLOT:-0}" = 1 ] && ! command -v gnuplot >/dev/null 2>&1; then
         pkgs="$pkgs gnuplot-nox"
     fi
+    local b why   # the real programs of the run (bench/programs.sh names their packages)
+    for b in ${BENCHES:-}; do
+        case "${P_CMD[$b]:-}" in
+        "programs "*) why=$(bash "$BENCH_DIR/programs.sh" available "${P_CMD[$b]#programs }") || pkgs="$pkgs $why" ;;
+        esac
+    done
     [ -z "$pkgs" ] && return 0
     [ -n "$missing" ] && note "note: missing peer(s):$missing"
     # shellcheck disable=SC2086
@@ -357,6 +364,11 @@ build_prog() {
     local name=$1; shift
     local out="$BUILD_BENCH/$name" src="$BENCH_DIR/$name.c"
     mkdir -p "$BUILD_BENCH"
+    if [ -f "$BENCH_DIR/$name.sh" ]; then      # a driver script (programs.sh)
+        [ -x "$out" ] && [ "$out" -nt "$BENCH_DIR/$name.sh" ] && return 0
+        cp "$BENCH_DIR/$name.sh" "$out.tmp.$$" && chmod +x "$out.tmp.$$" && mv -f "$out.tmp.$$" "$out"
+        return
+    fi
     if [ -x "$out" ] && [ "$out" -nt "$src" ] && [ "$out" -nt "$BENCH_DIR/bench_common.h" ]; then
         return 0
     fi

@@ -19,13 +19,15 @@
 # CMD_<name>="PROGRAM ARGS", e.g. CMD_tiny_hot="tiny_hot 64 100 500000".
 #
 # Profiles:
-#   quick  default of `make bench`: 27 benchmarks x 5 allocators x 3 runs,
+#   quick  default of `make bench`: 33 benchmarks x 5 allocators x 3 runs,
 #          each run ~0.03-1 s, but peak_idle ~3-5 s (1 GiB peak, 2 s
 #          idle; ~50 s of the total), peak_idle_mt ~1-2 s (512 MiB, 1 s
 #          idle, two threads; ~25 s) and the three large-block ones
 #          (large_cycle 0.2-0.65 s, large_zeroed ~1.2-3 s, app_churn
-#          ~0.7-1.3 s; ~60 s of the total); about 5.5 minutes on 2 cores,
-#          build included.
+#          ~0.7-1.3 s; ~60 s of the total), then the real programs
+#          (prog_*: redis 1 s, python 0.7 s, sqlite 0.4 s, lua 0.5 s, g++
+#          3 s; ~90 s of the total); about 7 minutes on 2 cores, build
+#          included.
 #   full   5 runs, workloads ~5-20x longer (larson 5 s as in mimalloc-bench,
 #          longrun 1M allocations over 5 s; peak_idle 1 GiB with 5 s idle;
 #          large_zeroed 1.5-11 s, app_churn 2-3 s: ~5 minutes of the total),
@@ -40,7 +42,8 @@ declare -A P_CMD S_CMD S_VALUES S_PARAM S_LOGX
 # Benchmarks common to quick and full, in run order.
 ALL_BENCHES="tiny_hot random_mixed mid_mt mid_mt8 larson larson8 prodcons reqresp thread_churn \
 json mir vm mixed multithread fragmentation longrun webserver lifetime seq_access rand_access \
-realloc zero_null alignment large_cycle large_zeroed app_churn peak_idle peak_idle_mt"
+realloc zero_null alignment large_cycle large_zeroed app_churn peak_idle peak_idle_mt \
+prog_redis prog_python prog_sqlite prog_lua prog_gxx"
 
 load_profile() {
     local p=$1 b v
@@ -79,6 +82,14 @@ load_profile() {
             [app_churn]="large app_churn 150000"
             [peak_idle]="peak_idle 1024 2"
             [peak_idle_mt]="peak_idle 512 1 42 2"
+            # real programs (bench/programs.sh): Debian's redis-server, python3,
+            # sqlite3, lua5.4 and g++, output checked against a run without
+            # a preload; skipped with a note when not installed
+            [prog_redis]="programs redis"
+            [prog_python]="programs python"
+            [prog_sqlite]="programs sqlite"
+            [prog_lua]="programs lua"
+            [prog_gxx]="programs gxx"
         )
         S_CMD=(
             [random_mixed_ws]="random_mixed 2000000 {} 42"
@@ -119,6 +130,12 @@ load_profile() {
             [app_churn]="large app_churn 750000"
             [peak_idle]="peak_idle 1024 5"
             [peak_idle_mt]="peak_idle 1024 5 42 2"
+            # real programs: as quick (one run of each workload is the unit)
+            [prog_redis]="programs redis"
+            [prog_python]="programs python"
+            [prog_sqlite]="programs sqlite"
+            [prog_lua]="programs lua"
+            [prog_gxx]="programs gxx"
         )
         S_CMD=(
             [random_mixed_ws]="random_mixed 10000000 {} 42"

@@ -95,6 +95,27 @@ cmds=()
 for b in $BENCHES; do cmds+=("${P_CMD[$b]}"); done
 build_progs_or_exit "${cmds[@]}"
 
+# Real programs (bench/programs.sh): one not installed is skipped with a
+# note; the others' inputs and reference outputs are made once, without a
+# preload.
+kept="" progs=""
+for b in $BENCHES; do
+    case "${P_CMD[$b]}" in
+    "programs "*)
+        p=${P_CMD[$b]#programs }
+        if why=$("$BUILD_BENCH/programs" available "$p"); then progs="$progs $p"
+        else note "note: $b skipped: not installed (apt-get install $why)"; continue; fi ;;
+    esac
+    kept="$kept $b"
+done
+BENCHES=${kept# }
+if [ -n "$progs" ]; then
+    note "preparing the real programs' inputs and reference outputs (no preload):$progs"
+    # shellcheck disable=SC2086
+    "$BUILD_BENCH/programs" prepare $progs || { note "error: programs prepare failed"; exit 1; }
+fi
+[ -n "$BENCHES" ] || { note "error: no benchmark left to run"; exit 1; }
+
 RUN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-bench.XXXXXX")
 trap 'rm -rf "$RUN_TMP"' EXIT
 mkdir -p "$RESULTS_DIR"

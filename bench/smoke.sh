@@ -24,7 +24,10 @@
 #  6. BENCH_PEERS: libc.so.6 under the name libc2 runs as a peer (ok rows,
 #     judged in the cliff report), a missing library is skipped, a malformed
 #     entry or a name of the runner's own exits 2.
-#  7. bench/learn_eval.sh, one short workload, one run: learn_eval.csv has
+#  7. a real program: prog_sqlite (bench/programs.sh) under hakmem and glibc
+#     gives ok rows, its output equal to the run without a preload (skipped
+#     with a note without sqlite3).
+#  8. bench/learn_eval.sh, one short workload, one run: learn_eval.csv has
 #     a "fixed" row per candidate and a learning row, and the table a row.
 # Without gnuplot the PNG checks are skipped with a note, unless $CI is set
 # (CI installs gnuplot-nox), where they fail.
@@ -222,7 +225,25 @@ for bad in "nolib" "mimalloc=$LIBC"; do
     [ $rc -eq 2 ] && ok "BENCH_PEERS='$bad': exit 2" || fail "BENCH_PEERS='$bad': exit $rc, expected 2"
 done
 
-# ---- 7. learn_eval.sh: one short run of each candidate and of learning ------------
+# ---- 7. a real program (bench/programs.sh): sqlite3, output checked -------------------
+if command -v sqlite3 >/dev/null 2>&1; then
+    R10="$TMPD/r10"
+    if PROFILE=quick RUNS=1 BENCHES="prog_sqlite" ALLOCATORS="hakmem glibc" BENCH_NO_CHARTS=1 BENCH_STRICT=1 \
+       BENCH_PROGRAMS_DIR="$TMPD/progs" BENCH_RESULTS_DIR="$R10" bash "$BENCH_DIR/run.sh" >"$TMPD/r10.out" 2>"$TMPD/r10.err"; then
+        n=$(grep -cE '^prog_sqlite,(hakmem|glibc),[0-9.]+,s/op,.*,ok,' "$R10/latest.csv")
+        [ "$n" -eq 2 ] && ok "prog_sqlite: ok rows (output equal to the run without a preload) under hakmem and glibc" ||
+            fail "prog_sqlite: expected 2 ok rows, got $n"
+    else
+        fail "run.sh with prog_sqlite exited $?"
+        tail -n 20 "$TMPD/r10.out" "$TMPD/r10.err" | sed 's/^/    /'
+    fi
+else
+    echo "smoke: note: sqlite3 not installed; the real-program check is skipped"
+fi
+bash "$BENCH_DIR/programs.sh" available nosuch >/dev/null 2>&1 && fail "programs.sh available nosuch: exit 0" ||
+    ok "programs.sh: an unknown program is not available"
+
+# ---- 8. learn_eval.sh: one short run of each candidate and of learning ------------
 R7="$TMPD/r7"
 if RUNS=1 WORKLOADS="web=extended webserver 400000" BENCH_RESULTS_DIR="$R7" \
    bash "$BENCH_DIR/learn_eval.sh" >"$TMPD/r7.out" 2>"$TMPD/r7.err"; then

@@ -382,7 +382,10 @@ build_progs_or_exit() {
     local progs="rss_run" cmd p
     for cmd in "$@"; do
         p=${cmd%% *}
-        case " $progs " in *" $p "*) ;; *) progs="$progs $p" ;; esac
+        [ "$p" = programs ] && p="programs tiny_hot"   # its malloc_from probe
+        for p in $p; do
+            case " $progs " in *" $p "*) ;; *) progs="$progs $p" ;; esac
+        done
     done
     for p in $progs; do
         build_prog "$p" || { note "error: cannot build bench/$p.c"; exit 1; }

@@ -10,7 +10,8 @@
 #                           (rss_run sets it) and print the result line
 #
 # NAME: redis (redis-server on a unix socket, driven by redis-benchmark: no
-# network), python (an allocation-heavy script for Debian's /usr/bin/python3),
+# network; Debian's build links libjemalloc, so glibc's run preloads
+# libc.so.6 to put glibc's malloc first), python (an allocation-heavy script for Debian's /usr/bin/python3),
 # sqlite (a generated database: inserts, an index, joins and aggregates),
 # lua (tables, strings and closures in lua5.4), gxx (g++ -O2 compiling a
 # generated file of std::map, std::unordered_map and std::function templates).
@@ -150,14 +151,17 @@ workload() {
 # redis-server (under the preload) on a unix socket in $WORK; redis-benchmark
 # and redis-cli without it.  Output: a Lua script's deterministic results.
 redis_workload() {
-    local sock="$WORK/redis.sock" pid i rc=0
-    redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --save "" --appendonly no \
+    local sock="$WORK/redis.sock" pid i rc=0 pre=${LD_PRELOAD:-}
+    # Debian's redis-server links libjemalloc: glibc's run preloads libc.so.6,
+    # which then comes first for malloc (the others' preload does the same)
+    [ -n "$pre" ] || pre=$(ldd "$(command -v redis-server)" | awk '/libc\.so/ { print $3; exit }')
+    LD_PRELOAD=$pre redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --save "" --appendonly no \
         --dir "$WORK" --daemonize no --loglevel warning >"$WORK/redis.log" 2>&1 &
     pid=$!
     for i in $(seq 200); do [ -S "$sock" ] && break; sleep 0.01; done
     if [ ! -S "$sock" ]; then echo "redis-server did not start" >&2; kill "$pid" 2>/dev/null; return 1; fi
-    if [ -n "${LD_PRELOAD:-}" ] && ! grep -qF "$(readlink -f "$LD_PRELOAD")" "/proc/$pid/maps"; then
-        echo "malloc_from=redis-server without $LD_PRELOAD" >&2; rc=1
+    if [ -n "$pre" ] && ! grep -qF "$(readlink -f "$pre")" "/proc/$pid/maps"; then
+        echo "malloc_from=redis-server without $pre" >&2; rc=1
     fi
     env -u LD_PRELOAD redis-benchmark -s "$sock" -q -n 40000 -P 16 -r 50000 -d 128 \
         -t set,get,lpush,lpop,sadd,hset,incr >/dev/null || rc=1

@@ -5,14 +5,17 @@
 # list, not a ratio against one peer, is what we steer by.
 #
 #   awk -F, -v self=hakmem -v peers="glibc mimalloc jemalloc tcmalloc" \
-#       [-v time_x=1.10 -v rss_x=1.25] -f bench/cliff.awk latest.csv
+#       [-v time_x=1.10 -v rss_x=1.25 -v spread_max=5] -f bench/cliff.awk latest.csv
 #
 # Reads the runner's CSV (benchmark, allocator, throughput, unit, ...,
 # peak_rss_kib in column 6, status in column 23): rows whose status is not
 # ok or flagged are left out.  Time ratios come from the throughput: for a
 # unit per second, the fastest's over ours; for a time per operation (*/op),
-# ours over the fastest's.  Above 1 is worse, for both columns.
+# ours over the fastest's.  Above 1 is worse, for both columns.  A time
+# cliff where either side's runs spread more than spread_max % (column 22)
+# is tagged "noisy": more runs may make it a tie.
 BEGIN {
+    if (spread_max == "") spread_max = 5
     if (time_x == "") time_x = 1.10
     if (rss_x == "") rss_x = 1.25
     n = split(peers, pl, " ")
@@ -24,6 +27,7 @@ $23 != "ok" && $23 !~ /^flagged/ { next }
     b = $1; a = $2; v = $3 + 0; r = $6 + 0
     if (!(b in seen)) { seen[b] = 1; order[++nb] = b }
     unit[b] = $4
+    spread[b, a] = $22 + 0
     if (a == self) { mine[b] = v; mine_rss[b] = r; next }
     if (!(a in is_peer) || v <= 0) next
     lower = ($4 ~ /\/op$/)
@@ -45,7 +49,11 @@ END {
         printf "%-14s %10.4g %-8s %-10s %7.2f  %9.1f %-10s %6.2f\n", b, mine[b], unit[b], best_by[b], tx,
                mine_rss[b] / 1024, lean_by[b], rx
         why = ""
-        if (tx > time_x) why = sprintf("%.2fx %s's time", tx, best_by[b])
+        if (tx > time_x) {
+            why = sprintf("%.2fx %s's time", tx, best_by[b])
+            if (spread[b, self] > spread_max || spread[b, best_by[b]] > spread_max)
+                why = why sprintf(" (noisy: runs spread %d%% and %d%%)", spread[b, self], spread[b, best_by[b]])
+        }
         if (rx > rss_x) why = why (why == "" ? "" : ", ") sprintf("%.2fx %s's peak RSS", rx, lean_by[b])
         if (why != "") list[++cliffs] = sprintf("  %-14s %s", b, why)
     }

@@ -56,6 +56,9 @@
 #   BENCH_PEERS="NAME=/path/lib.so ..."   extra peers, appended to ALLOCATORS
 #                              and shown as NAME (mimalloc 3.4.3:
 #                              BENCH_PEERS="mimalloc3=$(../shared/peers/build.sh)")
+#   BENCH_SPREAD_MAX=5         spread (%, (max - min) / median of the runs) above
+#                              which a row's +-% is marked "!" and its cliff
+#                              "(noisy)"
 #   BENCH_SELF=LABEL           the allocator the cliff report judges (default:
 #                              the first hakmem in ALLOCATORS); every
 #                              non-hakmem allocator is a peer
@@ -166,7 +169,7 @@ pkg_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null; }
 HEADER="hakmem benchmarks, profile $PROFILE: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm), $(nproc) CPUs
 hakmem $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '(no git)'); mimalloc $(pkg_version libmimalloc2.0), jemalloc $(pkg_version libjemalloc2), tcmalloc $(pkg_version libtcmalloc-minimal4), glibc $(ldd --version 2>/dev/null | head -n 1 | awk '{ print $NF }')${BENCH_PEERS:+
 extra peers (BENCH_PEERS): $BENCH_PEERS}
-median of $RUNS run(s); +-% = (max - min) / median of the runs' throughput; $REF_COL = ratio to $REF:
+median of $RUNS run(s); +-% = (max - min) / median of the runs' throughput (! above ${BENCH_SPREAD_MAX:-5}%: read as a tie); $REF_COL = ratio to $REF:
 speed (higher is better; for ns/op, $REF's time / ours), peak RSS (lower is better)"
 printf '%s\n' "$HEADER" >&2
 
@@ -310,7 +313,8 @@ echo "benchmark,allocator,throughput,throughput_unit,ratio_vs_mimalloc,peak_rss_
 } >"$TXT"
 # Per hakmem variant: the benchmarks where it is behind REF or fatter.
 declare -A BEHIND FATTER
-FAILS="" FLAGS=""
+FAILS="" FLAGS="" NOISY=0
+SPREAD_MAX=${BENCH_SPREAD_MAX:-5}   # % between the runs' extremes: above, marked "!"
 for b in $BENCHES; do
     for a in "${ALL[@]}"; do
         l=${LABEL[$a]}
@@ -335,8 +339,10 @@ for b in $BENCHES; do
         os="-"; [ -n "$mm" ] && os="$mm/$mu/$ma"
         tp=$(fmt_num "${M_TP[$b,$l]:-}")
         fpo=$(fmt_fpo "${M_FPO[$b,$l]:-}")
+        spr=${M_SPREAD[$b,$l]:--}     # beyond SPREAD_MAX: marked, read as a tie
+        if [ "$spr" != - ] && [ "${spr%%.*}" -gt "$SPREAD_MAX" ] 2>/dev/null; then spr="$spr!" NOISY=$((NOISY + 1)); fi
         printf '%-13s %-'"$AW"'s %11s %-6s %5s %6s %10s %6s %7s %7s %7s %8s %8s  %-19s %s\n' "$b" "$l" "${tp:--}" "${M_UNIT[$b,$l]:--}" \
-            "${M_SPREAD[$b,$l]:--}" "${tr:--}" "$(fmt_num "${M_KB[$b,$l]:-}" | sed 's/^$/-/')" "${rr:--}" "${M_WALL[$b,$l]:--}" "${M_USER[$b,$l]:--}" \
+            "$spr" "${tr:--}" "$(fmt_num "${M_KB[$b,$l]:-}" | sed 's/^$/-/')" "${rr:--}" "${M_WALL[$b,$l]:--}" "${M_USER[$b,$l]:--}" \
             "${M_SYS[$b,$l]:--}" "${M_FLT[$b,$l]:--}" "${fpo:--}" "$os" "$st" >>"$TXT"
         runs_done=$n; [ -n "${FAILED[$b,$l]:-}" ] && runs_done=$((n + 1))
         echo "$b,$l,${M_TP[$b,$l]:-},${M_UNIT[$b,$l]:-},$tm,${M_KB[$b,$l]:-},$rm,${M_WALL[$b,$l]:-},${M_USER[$b,$l]:-},${M_SYS[$b,$l]:-},${M_FLT[$b,$l]:-},${M_OPS[$b,$l]:-},${M_FPO[$b,$l]:-},$mm,$mu,$ma,$mr,${M_FREED[$b,$l]:-},${M_IDLE[$b,$l]:-},$n,$runs_done,${M_SPREAD[$b,$l]:-},$(sanitize "$st"),$(sanitize "${P_CMD[$b]}")" >>"$CSV"
@@ -463,6 +469,7 @@ fi
         fi
         [ -n "$ft" ] && echo "$l peak RSS > 1.1x $REF's:${ft%,}"
     done
+    [ "$NOISY" -gt 0 ] && echo "$NOISY row(s) marked ! spread more than ${SPREAD_MAX}% between their runs: read their ratios as ties (more runs: RUNS=5, or PROFILE=full)"
     [ -n "$FLAGS" ] && printf 'flagged results (ran, but the program'"'"'s check failed):\n%s' "$FLAGS"
     [ -n "$FAILS" ] && printf 'FAILED runs:\n%s' "$FAILS"
     [ -n "$WARNS" ] && printf 'library warnings (the first per allocator):\n%s' "$WARNS"
@@ -480,7 +487,7 @@ for a in "${ACTIVE[@]}"; do
     elif [ "$l" != "${BENCH_SELF:-}" ]; then PEERS="$PEERS $l"; fi
 done
 if [ -n "$SELF" ] && [ -n "$PEERS" ]; then
-    awk -F, -v self="$SELF" -v peers="${PEERS# }" -f "$BENCH_DIR/cliff.awk" "$CSV" >"$CLIFF"
+    awk -F, -v self="$SELF" -v peers="${PEERS# }" -v spread_max="$SPREAD_MAX" -f "$BENCH_DIR/cliff.awk" "$CSV" >"$CLIFF"
     { echo; cat "$CLIFF"; echo "(wrote $CLIFF)"; } >>"$TXT"
 fi
 echo

@@ -8,7 +8,8 @@
 #     required columns and one ok row with a throughput, a peak RSS, an op
 #     count and faults per op per benchmark and allocator, hakmem's rows its
 #     mmap count; both charts must be PNG files (magic bytes); cliff.txt
-#     (and latest.txt) carry the cliff report, a row per benchmark.
+#     (and latest.txt) carry the cliff report, a row per benchmark; and
+#     bench/cliff.awk on a CSV of known figures gives the expected cliffs.
 #  2. a run whose benchmark fails (bad argument) must give FAIL rows, and
 #     the runner must still exit 0 and write the CSV.
 #  3. bench/sweep.sh with PROFILE=smoke: sweep CSV rows and its PNG.
@@ -120,6 +121,28 @@ if [ $HAVE_GNUPLOT = 1 ]; then
     [ $n -eq 2 ] && ok "throughput and RSS charts are PNG files"
 fi
 
+# the cliff report's arithmetic on a CSV of known figures: a time cliff
+# tagged noisy (20% spread), a clean one, an RSS cliff, a failed peer row
+# left out (d is then within both bounds)
+SYN="$TMPD/syn.csv"
+{
+    head -n 1 "$CSV"
+    for row in "a,hakmem,100,Mops/s,1024,20" "a,p1,150,Mops/s,2048,3" "a,p2,90,Mops/s,512,3" \
+               "b,hakmem,12,ns/op,1024,2" "b,p1,10,ns/op,1024,2" "c,hakmem,50,Mops/s,4096,1" \
+               "c,p1,49,Mops/s,2048,1" "d,hakmem,10,ns/op,1000,1" "d,p1,10.5,ns/op,1000,1" "d,p2,5,ns/op,10,1,FAIL: timed out"; do
+        IFS=, read -r b a v u kb sp st <<<"$row"
+        echo "$b,$a,$v,$u,,$kb,,,,,,,,,,,,,,3,3,$sp,${st:-ok},cmd"
+    done
+} >"$SYN"
+out=$(awk -F, -v self=hakmem -v peers="p1 p2" -f "$BENCH_DIR/cliff.awk" "$SYN")
+if grep -q '^  a  *1.50x p1.s time (noisy: runs spread 20% and 3%), 2.00x p2.s peak RSS$' <<<"$out" &&
+   grep -q '^  b  *1.20x p1.s time$' <<<"$out" && grep -q '^  c  *2.00x p1.s peak RSS$' <<<"$out" &&
+   ! grep -q '^  d ' <<<"$out" && grep -q '^cliffs (3):' <<<"$out"; then
+    ok "cliff.awk: time and RSS cliffs against the fastest and the leanest, noisy ones tagged, failed rows left out"
+else
+    fail "cliff.awk on known figures:"; sed 's/^/    /' <<<"$out"
+fi
+
 # ---- 2. a failing benchmark gives failure rows, not an abort -------------------------
 R2="$TMPD/r2"
 if PROFILE=smoke BENCHES=json CMD_json="scenarios json 0" BENCH_NO_CHARTS=1 BENCH_RESULTS_DIR="$R2" \
@@ -183,7 +206,7 @@ if PROFILE=smoke BENCHES="json peak_idle" ALLOCATORS="hakmem hakmem@fast" BENCH_
         fail "latest.csv has no freed_rss_kib or idle_rss_kib column"
     fi
     grep -q 'vs ref = ratio to hakmem@fast' "$R5/latest.txt" || fail "BENCH_REF: the table does not name hakmem@fast as the reference"
-    n=$(grep -cE '^(json|peak_idle) +hakmem@fast +[0-9.]+ +ns/op +[-0-9]+ +1\.000 ' "$R5/latest.txt")
+    n=$(grep -cE '^(json|peak_idle) +hakmem@fast +[0-9.]+ +ns/op +[-0-9]+!? +1\.000 ' "$R5/latest.txt")
     [ "$n" -eq 2 ] && ok "BENCH_REF: hakmem@fast's own rows have speed ratio 1.000" ||
         fail "BENCH_REF: expected hakmem@fast rows with ratio 1.000, got $n"
     if grep -q '^resident after idle' "$R5/latest.txt" && grep -qE '^peak_idle +hakmem@fast +[0-9.]+ +[0-9.]+ +[0-9.]+ +1\.000 ' "$R5/latest.txt"; then

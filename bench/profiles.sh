@@ -26,8 +26,8 @@
 #          (large_cycle 0.2-0.65 s, large_zeroed ~1.2-3 s, app_churn
 #          ~0.7-1.3 s; ~60 s of the total), then the real programs
 #          (prog_*: redis 1 s, python 0.7 s, sqlite 0.4 s, lua 0.5 s, g++
-#          3 s; ~90 s of the total); about 7 minutes on 2 cores, build
-#          included.
+#          3 s; ~90 s of the total); 8.5 minutes on 2 cores (measured
+#          2026-12-07), build and the programs' reference runs included.
 #   full   5 runs, workloads ~5-20x longer (larson 5 s as in mimalloc-bench,
 #          longrun 1M allocations over 5 s; peak_idle 1 GiB with 5 s idle;
 #          large_zeroed 1.5-11 s, app_churn 2-3 s: ~5 minutes of the total),

@@ -144,7 +144,7 @@ void hk_heap_abandon(hk_heap_t *h) {
       }
       hk_heap_ss_unlink(h, ss);
       h->dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
-          atomic_store_explicit(&ss->abandoned_state, abandoned_state_new(live), memory_order_relaxed);
+      atomic_store_explicit(&ss->abandoned_state, abandoned_state_new(live), memory_order_relaxed);
       /* listed and ownerless at once, as hk_heap_abandoned_free checks both */
       hk_lock(&abandoned_lock);
       atomic_store_explicit(&ss->owner, NULL, memory_order_release);

@@ -21,7 +21,6 @@ static size_t live_heaps;
 static uint8_t *pool_next;
 static size_t pool_left;
 
-
 /* ---- heap pool ---------------------------------------------------------- */
 
 hk_heap_t *hk_heap_acquire(void) {
@@ -508,8 +507,10 @@ unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_
    * it sleeps, or lives on what its slabs hold (an owner that collects is
    * left alone).  Where that freed slabs, more may follow: look again at
    * the next tick. */
-  bool hinted = atomic_load_explicit(&h->remote_hint, memory_order_relaxed) != 0;
-  *waiting = hinted && h->collections == h->ace_collections && collect_parked(h) != 0;
+  *waiting = false;
+  if (atomic_load_explicit(&h->remote_hint, memory_order_relaxed) != 0 &&
+      h->collections == h->ace_collections)
+    *waiting = collect_parked(h) != 0;
   h->ace_collections = h->collections;
   /* A heap whose spans changed since the last tick is freeing or refilling:
    * its free slabs may soon be reused, or leave with their whole SuperSlab
@@ -547,13 +548,11 @@ size_t hk_heap_dirty_bytes_self(void) {
   return (size_t)__atomic_load_n(&hk_heap_tls->dirty_slabs, __ATOMIC_RELAXED) << HK_SLAB_SHIFT;
 }
 
-
 bool hk_heap_any_dirty(void) {
   for (hk_heap_t *h = hk_heap_all(); h; h = h->all_next)
     if (__atomic_load_n(&h->dirty_slabs, __ATOMIC_RELAXED)) return true;
   return false;
 }
-
 
 /* ---- fork ---------------------------------------------------------------- */
 

@@ -119,11 +119,12 @@ test: all debug hardened $(UNIT_BINS) $(PROG_BINS) $(MISUSE_BINS) build/fuzz/fuz
 # make bench-fastpath                    instructions per malloc+free pair
 # make bench-overhead [PROFILE=...]      telemetry on versus compiled out
 # make bench-learn                       learning mode against each static strategy
+# make report [PROFILE=full]             docs/evaluation.md and its charts (bench/report.sh)
 # See bench/README.md.
 PROFILE ?= quick
-BENCH_PROGS := tiny_hot random_mixed mid_mt larson threads scenarios extended large peak_idle rss_run fastpath_loop
+BENCH_PROGS := tiny_hot random_mixed mid_mt larson threads scenarios extended large peak_idle phases rss_run fastpath_loop
 BENCH_CFLAGS := -std=gnu11 -O2 -g -fno-builtin -D_GNU_SOURCE -pthread -Wall -Wextra
-.PHONY: bench-progs bench-sweep bench-overhead bench-learn
+.PHONY: bench-progs bench-sweep bench-overhead bench-learn report
 
 build/bench:
 	mkdir -p $@
@@ -148,6 +149,9 @@ bench-overhead: all notel bench-progs
 
 bench-learn: all bench-progs
 	bash bench/learn_eval.sh
+
+report: all bench-progs
+	PROFILE=$(PROFILE) bash bench/report.sh
 
 # ---- install ---------------------------------------------------------------
 install: all

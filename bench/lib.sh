@@ -339,15 +339,22 @@ fail_reason() {
     echo "$line"
 }
 
-# Does the malloc_from= line in file $2 name the object we preloaded ($1)?
-origin_ok() {
-    local lib=$1 file=$2 from
-    from=$(sed -n 's/^malloc_from=//p' "$file" | head -n 1)
+# Does FROM (a malloc_from= value) name the object we preloaded, LIB (an
+# absolute path from alloc_lib, already resolved; "" = glibc)?
+origin_is() {
+    local lib=$1 from=$2
     [ -n "$from" ] || return 1
     if [ -z "$lib" ]; then
         case "$from" in */libc.so*|libc.so*) return 0 ;; *) return 1 ;; esac
     fi
-    [ "$(readlink -f "$from")" = "$(readlink -f "$lib")" ]
+    [ "$from" = "$lib" ] || [ "$(readlink -f "$from")" = "$(readlink -f "$lib")" ]
+}
+
+# Does the malloc_from= line in file $2 name the object we preloaded ($1)?
+origin_ok() {
+    local from
+    from=$(sed -n 's/^malloc_from=//p' "$2" | head -n 1)
+    origin_is "$1" "$from"
 }
 
 # Median of the numbers on stdin (one per line); "" when there are none.
@@ -392,6 +399,34 @@ build_progs_or_exit() {
     done
 }
 
+# fastest_cpu: the CPU (of the first 16 this process may use) on which a
+# short single-threaded probe (tiny_hot under glibc, 3 runs each,
+# interleaved, the median) runs fastest; prints "CPU MOPS_BY_CPU".  Two
+# vCPUs of one VM can differ by 40% for the same loop (2026-12-07: 335
+# against 480 Mops/s, steadily), so a process that migrates between them
+# measures the scheduler.
+fastest_cpu() {
+    local c r v best="" bestv=0 list="" shown=""
+    local -A vals
+    for c in $(seq 0 15); do   # the CPUs this process may run on
+        "$BUILD_BENCH/rss_run" -c "$c" -o /dev/null -- true 2>/dev/null && list="$list $c"
+    done
+    for r in 1 2 3; do
+        for c in $list; do
+            v=$("$BUILD_BENCH/rss_run" -c "$c" -o /dev/null -- "$BUILD_BENCH/tiny_hot" 64 100 100000 2>/dev/null |
+                awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^throughput=/) print substr($i, 12) }')
+            vals[$c]="${vals[$c]:-} ${v:-0}"
+        done
+    done
+    for c in $list; do
+        # shellcheck disable=SC2086  # the values' words
+        v=$(printf '%s\n' ${vals[$c]} | median)
+        shown="$shown cpu$c=$v"
+        if awk -v a="$v" -v b="$bestv" 'BEGIN { exit !(a > b) }'; then best=$c bestv=$v; fi
+    done
+    [ -n "$best" ] && echo "$best$shown"
+}
+
 # kv KEY FILE: the value of the first KEY=VALUE word in FILE ("" if none).
 kv() {
     awk -v k="$1" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) {
@@ -418,38 +453,49 @@ kv() {
 #   R_FREED_KB R_IDLE_KB  the result line's freed_rss_kb and idle_rss_kb
 #              (resident set after the last free and after an idle time,
 #              peak_idle); "" for the programs that do not print them
+#   R_WARNING  the first "hakmem: warning" line of its stderr, or ""
+# RUN_CPU, when set, is the CPU the benchmark runs on alone (rss_run -c).
 # The run's stdout, stderr and rusage line stay in $RUN_TMP/{out,err,rss}.
 run_one() {
     local lib=$1 envw=$2 tmo=$3 prog=$4; shift 4
-    local out="$RUN_TMP/out" err="$RUN_TMP/err" rss="$RUN_TMP/rss" rc st os envs=()
+    local out="$RUN_TMP/out" err="$RUN_TMP/err" rss="$RUN_TMP/rss" rc st from envs=()
     rm -f "$out" "$err" "$rss"
     read -r -a envs <<<"$envw"
-    env BENCH_MALLOC_STATS=1 ${envs[@]+"${envs[@]}"} "$BUILD_BENCH/rss_run" -t "$tmo" -p "$lib" -o "$rss" -- \
+    env BENCH_MALLOC_STATS=1 ${envs[@]+"${envs[@]}"} "$BUILD_BENCH/rss_run" -t "$tmo" -p "$lib" -o "$rss" \
+        ${RUN_CPU:+-c "$RUN_CPU"} -- \
         "$BUILD_BENCH/$prog" "$@" >"$out" 2>"$err" </dev/null
     rc=$?
-    R_TP=$(kv throughput "$out") R_UNIT=$(kv unit "$out") R_CHECK=$(kv check "$out")
-    R_FREED_KB=$(kv freed_rss_kb "$out") R_IDLE_KB=$(kv idle_rss_kb "$out")
+    : >>"$rss"   # mawk stops at a missing file (rss_run could not start)
+    # One awk reads the three files (a process per field would cost more than
+    # a short benchmark: ~10 ms each here): the result line's fields (the
+    # first of each key), rss_run's, the malloc_from= line and hakmem's
+    # "os calls:" line, separated by \x1f (empty fields kept).
+    IFS=$'\x1f' read -r R_TP R_UNIT R_CHECK R_FREED_KB R_IDLE_KB R_OPS R_KB R_WALL R_USER R_SYS R_MINFLT st \
+        R_FPO R_WARNING from R_MMAP R_MUNMAP R_MADVISE R_MREMAP < <(awk '
+        BEGIN { n = split("throughput unit check freed_rss_kb idle_rss_kb ops", ko, " ")
+                split("maxrss_kb wall_s user_s sys_s minflt status", kr, " ") }
+        FILENAME == ARGV[1] || FILENAME == ARGV[2] {
+            for (i = 1; i <= NF; i++) { e = index($i, "="); if (e > 1) { k = FILENAME "\034" substr($i, 1, e - 1)
+                if (!(k in v)) v[k] = substr($i, e + 1) } } }
+        FILENAME == ARGV[3] && /^malloc_from=/ && from == "" { from = substr($0, 13) }
+        FILENAME == ARGV[3] && /^hakmem: warning/ && warn == "" { warn = $0; gsub(/\037/, " ", warn) }
+        FILENAME == ARGV[3] && /^os calls: mmap / && os == "" { gsub(/,/, ""); os = $4 "\037" $6 "\037" $8 "\037" $10 }
+        END { for (i = 1; i <= n; i++) printf "%s\037", v[ARGV[1] "\034" ko[i]]
+              for (i = 1; i <= 6; i++) printf "%s\037", v[ARGV[2] "\034" kr[i]]
+              ops = v[ARGV[1] "\034ops"] + 0; flt = v[ARGV[2] "\034minflt"]
+              printf "%s\037", (ops > 0 && flt != "" ? sprintf("%.6g", flt / ops) : "")
+              printf "%s\037%s\037%s\n", warn, from, (os == "" ? "\037\037\037" : os) }' "$out" "$rss" "$err" 2>/dev/null)
     case $R_FREED_KB in *[!0-9]*) R_FREED_KB="" ;; esac # -1: statm unreadable
     case $R_IDLE_KB in *[!0-9]*) R_IDLE_KB="" ;; esac
-    R_KB=$(kv maxrss_kb "$rss") R_WALL=$(kv wall_s "$rss") R_USER=$(kv user_s "$rss")
-    R_SYS=$(kv sys_s "$rss") R_MINFLT=$(kv minflt "$rss")
-    R_OPS=$(kv ops "$out") R_FPO=""
-    case $R_OPS in ''|*[!0-9]*|0) R_OPS="" ;; esac
-    [ -n "$R_OPS" ] && [ -n "$R_MINFLT" ] &&
-        R_FPO=$(awk -v f="$R_MINFLT" -v n="$R_OPS" 'BEGIN { printf "%.6g", f / n }')
-    st=$(kv status "$rss")
-    R_MMAP="" R_MUNMAP="" R_MADVISE="" R_MREMAP=""
-    os=$(sed -n 's/^os calls: mmap \([0-9]*\), munmap \([0-9]*\), madvise \([0-9]*\), mremap \([0-9]*\).*/\1 \2 \3 \4/p' \
-         "$err" 2>/dev/null | head -n 1)
-    [ -n "$os" ] && read -r R_MMAP R_MUNMAP R_MADVISE R_MREMAP <<<"$os"
+    case $R_OPS in ''|*[!0-9]*|0) R_OPS="" R_FPO="" ;; esac
     R_STATUS=ok R_WHY=""
     [ "$st" = timeout ] && rc=124
     if [ $rc -eq 124 ]; then
         R_STATUS=fail R_WHY="timed out after ${tmo}s"
-    elif ! origin_ok "$lib" "$err"; then
+    elif ! origin_is "$lib" "$from"; then
         R_STATUS=fail
         if [ $rc -ne 0 ]; then R_WHY=$(fail_reason "$err" "$rc")
-        else R_WHY="malloc not from ${lib:-libc}: $(grep -m1 '^malloc_from=' "$err")"; fi
+        else R_WHY="malloc not from ${lib:-libc}: malloc_from=$from"; fi
     elif [ -n "$R_TP" ] && [ "${R_CHECK#*FAIL}" != "$R_CHECK" ] && [ $rc -le 1 ]; then
         R_STATUS=flag R_WHY="check failed: $R_CHECK"
     elif [ $rc -ne 0 ]; then

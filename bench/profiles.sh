@@ -20,14 +20,13 @@
 #
 # Profiles:
 #   quick  default of `make bench`: 33 benchmarks x 5 allocators x 3 runs,
-#          each run ~0.03-1 s, but peak_idle ~3-5 s (1 GiB peak, 2 s
-#          idle; ~50 s of the total), peak_idle_mt ~1-2 s (512 MiB, 1 s
-#          idle, two threads; ~25 s) and the three large-block ones
-#          (large_cycle 0.2-0.65 s, large_zeroed ~1.2-3 s, app_churn
-#          ~0.7-1.3 s; ~60 s of the total), then the real programs
-#          (prog_*: redis 1 s, python 0.7 s, sqlite 0.4 s, lua 0.5 s, g++
-#          3 s; ~90 s of the total); 8.5 minutes on 2 cores (measured
-#          2026-12-07), build and the programs' reference runs included.
+#          each measured part 0.15-0.8 s (long enough that the runs of a
+#          CPU-bound benchmark agree within a few percent on this VM),
+#          large_zeroed ~1 s, peak_idle and peak_idle_mt ~1.5 s (256 MiB
+#          peak, 1 s idle), then the real programs (prog_*: redis 0.7 s,
+#          python 0.6 s, sqlite 0.3 s, lua 0.5 s, g++ 1.7 s); 6.5 minutes
+#          on 2 cores (measured 2026-12-07), build and the programs'
+#          reference runs included.
 #   full   5 runs, workloads ~5-20x longer (larson 5 s as in mimalloc-bench,
 #          longrun 1M allocations over 5 s; peak_idle 1 GiB with 5 s idle;
 #          large_zeroed 1.5-11 s, app_churn 2-3 s: ~5 minutes of the total),
@@ -38,6 +37,13 @@
 #          run only when BENCHES names them.
 
 declare -A P_CMD S_CMD S_VALUES S_PARAM S_LOGX
+
+# The benchmarks whose process runs one thread (and the real programs that
+# do): the runner pins them to one CPU (BENCH_CPU), the same for every
+# allocator.  The others (threads, redis's server and client) get all CPUs.
+SINGLE_THREADED="tiny_hot random_mixed json mir vm mixed fragmentation longrun webserver lifetime \
+seq_access rand_access realloc zero_null alignment large_cycle large_zeroed app_churn peak_idle \
+prog_python prog_sqlite prog_lua prog_gxx"
 
 # Benchmarks common to quick and full, in run order.
 ALL_BENCHES="tiny_hot random_mixed mid_mt mid_mt8 larson larson8 prodcons reqresp thread_churn \
@@ -54,34 +60,34 @@ load_profile() {
         P_RUNS=3 P_TIMEOUT=60 P_SWEEP_RUNS=1
         P_BENCHES=$ALL_BENCHES
         P_CMD=(
-            [tiny_hot]="tiny_hot 64 100 60000"
-            [random_mixed]="random_mixed 2000000 400 42"
-            [mid_mt]="mid_mt 2 1000000"
-            [mid_mt8]="mid_mt 8 250000"
-            [larson]="larson 1 8 1000 5000 100 4141 2"
-            [larson8]="larson 1 8 1000 5000 100 4141 8"
-            [prodcons]="threads prodcons 1 300000"
-            [reqresp]="threads reqresp 1 300000"
+            [tiny_hot]="tiny_hot 64 100 500000"
+            [random_mixed]="random_mixed 25000000 400 42"
+            [mid_mt]="mid_mt 2 6000000"
+            [mid_mt8]="mid_mt 8 1500000"
+            [larson]="larson 0.5 8 1000 5000 100 4141 2"
+            [larson8]="larson 0.5 8 1000 5000 100 4141 8"
+            [prodcons]="threads prodcons 1 1000000"
+            [reqresp]="threads reqresp 1 800000"
             [thread_churn]="threads churn 4 1000 200"
-            [json]="scenarios json 30000"
-            [mir]="scenarios mir 2000"
+            [json]="scenarios json 80000"
+            [mir]="scenarios mir 4000"
             [vm]="scenarios vm 40000"
-            [mixed]="scenarios mixed 2000000"
+            [mixed]="scenarios mixed 4000000"
             [multithread]="extended multithread 600 8 1000"
             [fragmentation]="extended fragmentation 100"
             [longrun]="extended longrun 300000 500"
-            [webserver]="extended webserver 40000"
+            [webserver]="extended webserver 200000"
             [lifetime]="extended lifetime 2000000"
-            [seq_access]="extended seq_access 400 4"
-            [rand_access]="extended rand_access 400 4"
-            [realloc]="extended realloc 4000000"
-            [zero_null]="extended zero_null 2000000"
-            [alignment]="extended alignment 2000000"
+            [seq_access]="extended seq_access 2400 4"
+            [rand_access]="extended rand_access 800 4"
+            [realloc]="extended realloc 8000000"
+            [zero_null]="extended zero_null 5000000"
+            [alignment]="extended alignment 5000000"
             [large_cycle]="large large_cycle 3000"
-            [large_zeroed]="large large_zeroed 40"
+            [large_zeroed]="large large_zeroed 20"
             [app_churn]="large app_churn 150000"
-            [peak_idle]="peak_idle 1024 2"
-            [peak_idle_mt]="peak_idle 512 1 42 2"
+            [peak_idle]="peak_idle 256 1"
+            [peak_idle_mt]="peak_idle 256 1 42 2"
             # real programs (bench/programs.sh): Debian's redis-server, python3,
             # sqlite3, lua5.4 and g++, output checked against a run without
             # a preload; skipped with a note when not installed
@@ -102,10 +108,10 @@ load_profile() {
         P_RUNS=5 P_TIMEOUT=300 P_SWEEP_RUNS=3 P_FASTPATH=1
         P_BENCHES=$ALL_BENCHES
         P_CMD=(
-            [tiny_hot]="tiny_hot 64 100 1200000"
-            [random_mixed]="random_mixed 40000000 400 42"
-            [mid_mt]="mid_mt 2 8000000"
-            [mid_mt8]="mid_mt 8 2000000"
+            [tiny_hot]="tiny_hot 64 100 3000000"
+            [random_mixed]="random_mixed 100000000 400 42"
+            [mid_mt]="mid_mt 2 40000000"
+            [mid_mt8]="mid_mt 8 6000000"
             [larson]="larson 5 8 1000 5000 100 4141 2"
             [larson8]="larson 5 8 1000 5000 100 4141 8"
             [prodcons]="threads prodcons 2 3000000"

@@ -109,7 +109,7 @@ print(n, #s, s[1], s[#s], #joined)
 EOF
     {
         printf '#include <map>\n#include <vector>\n#include <string>\n#include <functional>\n#include <unordered_map>\n#include <set>\n#include <sstream>\n#include <algorithm>\n'
-        for i in 0 1 2 3; do
+        for i in 0 1; do
             cat <<EOF
 template <typename T> struct S$i { std::map<std::string, std::vector<T>> m; std::unordered_map<int, std::set<T>> u;
   void add(const std::string &k, T v) { m[k].push_back(v); u[(int)m.size()].insert(v); }
@@ -121,7 +121,7 @@ long f$i(int n) { S$i<long> a; S$i<double> b; std::ostringstream os;
   std::sort(fs.begin(), fs.end(), [](auto &, auto &) { return false; }); return r; }
 EOF
         done
-        echo 'int main() { return (int)((f0(3) + f1(3) + f2(3) + f3(3)) & 1); }'
+        echo 'int main() { return (int)((f0(3) + f1(3)) & 1); }'
     } >"$DIR/gen.cpp"
     cat >"$DIR/check.lua" <<'EOF'
 local sum = 0

@@ -4,8 +4,8 @@
 #
 # Builds the programs of bench/*.c into build/bench/ and runs every benchmark
 # of the profile (bench/profiles.sh) under every allocator, interleaved:
-# run 1 of benchmark 1 under A B C D E, run 1 of benchmark 2 under A B C D E,
-# ..., then run 2, and so on.  Each run goes through build/bench/rss_run,
+# benchmark 1's run 1 under A B C D E, its run 2 under E D C B A, its run 3
+# under A B C D E, then benchmark 2, and so on.  Each run goes through build/bench/rss_run,
 # which preloads the allocator (absolute path) for the benchmark alone, kills
 # it on timeout and reports peak RSS, wall/user/sys time and minor faults
 # from wait4(); each program prints which object provides malloc (a run whose
@@ -48,9 +48,12 @@
 #                              stay against mimalloc
 #   BENCH_CHART_BASE=NAME      the charts' baseline (default BENCH_REF, else
 #                              mimalloc, else glibc, else the first allocator)
-#   BENCH_ALTERNATE=1          even rounds run the allocators in reverse order
-#                              (bench/overhead.sh: neither of two close
-#                              allocators always runs first)
+#   BENCH_CPU=auto|N|none      the CPU the single-threaded benchmarks run on
+#                              (profiles.sh's SINGLE_THREADED; auto: the
+#                              fastest by a short probe; none: not pinned)
+#   BENCH_ALTERNATE=1          (default) even runs of a benchmark take the
+#                              allocators in reverse order, so that none
+#                              always runs first; 0: always in order
 #   BENCH_HAKMEM_LIB, BENCH_HAKMEM_NOTEL_LIB, MIMALLOC_LIB, JEMALLOC_LIB,
 #   TCMALLOC_LIB               library overrides
 #   BENCH_PEERS="NAME=/path/lib.so ..."   extra peers, appended to ALLOCATORS
@@ -166,7 +169,22 @@ AW=9
 for a in "${ALL[@]}"; do [ ${#LABEL[$a]} -gt "$AW" ] && AW=${#LABEL[$a]}; done
 
 pkg_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null; }
-HEADER="hakmem benchmarks, profile $PROFILE: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm), $(nproc) CPUs
+# Single-threaded benchmarks run on one CPU, the same for every allocator:
+# BENCH_CPU=N, or "auto" (default: the fastest by a short probe), or "none".
+PIN_CPU="" PIN_NOTE="single-threaded benchmarks not pinned"
+case "${BENCH_CPU:-auto}" in
+none) ;;
+auto)
+    if [ "$(nproc)" -ge 2 ] && f=$(fastest_cpu) && [ -n "$f" ]; then
+        PIN_CPU=${f%% *}
+        PIN_NOTE="single-threaded benchmarks pinned to CPU $PIN_CPU (BENCH_CPU=auto; tiny_hot probe, Mops/s:${f#* })"
+    fi ;;
+*[!0-9]*|"") note "error: BENCH_CPU=$BENCH_CPU: a CPU number, auto or none"; exit 2 ;;
+*)  PIN_CPU=$BENCH_CPU PIN_NOTE="single-threaded benchmarks pinned to CPU $PIN_CPU (BENCH_CPU)"
+    "$BUILD_BENCH/rss_run" -c "$PIN_CPU" -o /dev/null -- true 2>/dev/null ||
+        { note "error: BENCH_CPU=$PIN_CPU: this process cannot run on that CPU"; exit 2; } ;;
+esac
+HEADER="hakmem benchmarks, profile $PROFILE: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm), $(nproc) CPUs; $PIN_NOTE
 hakmem $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '(no git)'); mimalloc $(pkg_version libmimalloc2.0), jemalloc $(pkg_version libjemalloc2), tcmalloc $(pkg_version libtcmalloc-minimal4), glibc $(ldd --version 2>/dev/null | head -n 1 | awk '{ print $NF }')${BENCH_PEERS:+
 extra peers (BENCH_PEERS): $BENCH_PEERS}
 median of $RUNS run(s); +-% = (max - min) / median of the runs' throughput (! above ${BENCH_SPREAD_MAX:-5}%: read as a tie); $REF_COL = ratio to $REF:
@@ -174,7 +192,11 @@ speed (higher is better; for ns/op, $REF's time / ours), peak RSS (lower is bett
 printf '%s\n' "$HEADER" >&2
 
 # ---- runs ----------------------------------------------------------------------------
-sanitize() { printf '%s' "$*" | tr ',"\n' ';  ' | cut -c1-300; }
+sanitize() { # a CSV field: no comma, quote or newline, 300 characters at most
+    local v="$*"
+    v=${v//,/;} v=${v//\"/ } v=${v//$'\n'/ }
+    printf '%s' "${v:0:300}"
+}
 RAW="$RESULTS_DIR/latest_runs.csv"
 echo "run,benchmark,allocator,status,throughput,throughput_unit,peak_rss_kib,wall_s,user_s,sys_s,minor_faults,ops,faults_per_op,hakmem_mmap,hakmem_munmap,hakmem_madvise,hakmem_mremap,freed_rss_kib,idle_rss_kib,check,note" >"$RAW"
 declare -A FAILED WARNED
@@ -185,14 +207,16 @@ i=0
 TTY=0; [ -t 2 ] && TTY=1
 REVERSED=()
 for ((k = ${#ACTIVE[@]} - 1; k >= 0; k--)); do REVERSED+=("${ACTIVE[$k]}"); done
-for ((r = 1; r <= RUNS; r++)); do
-    ORDER=("${ACTIVE[@]}")
-    [ "${BENCH_ALTERNATE:-0}" = 1 ] && [ $((r % 2)) = 0 ] && ORDER=("${REVERSED[@]}")
-    for b in $BENCHES; do
-        read -r -a cmd <<<"${P_CMD[$b]}"
+for b in $BENCHES; do
+    read -r -a cmd <<<"${P_CMD[$b]}"
+    RUN_CPU=""
+    case " $SINGLE_THREADED " in *" $b "*) RUN_CPU=$PIN_CPU ;; esac
+    for ((r = 1; r <= RUNS; r++)); do
+        ORDER=("${ACTIVE[@]}")
+        [ "${BENCH_ALTERNATE:-1}" = 1 ] && [ $((r % 2)) = 0 ] && ORDER=("${REVERSED[@]}")
         for a in "${ORDER[@]}"; do
             i=$((i + 1))
-            prog=$(printf '[%3d/%d] run %d/%d  %-13s %-'"$AW"'s' "$i" "$total" "$r" "$RUNS" "$b" "${LABEL[$a]}")
+            printf -v prog '[%3d/%d] run %d/%d  %-13s %-'"$AW"'s' "$i" "$total" "$r" "$RUNS" "$b" "${LABEL[$a]}"
             if [ -n "${FAILED[$b,${LABEL[$a]}]:-}" ]; then
                 continue # failed before: do not burn time on it again
             fi
@@ -201,10 +225,10 @@ for ((r = 1; r <= RUNS; r++)); do
             # hakmem's warnings (a mode it does not take, an unknown HAKMEM_*
             # variable in the environment) mean the run is not what was
             # asked for: reported once per allocator, here and in the table.
-            if [ -z "${WARNED[$a]:-}" ] && w=$(grep -m1 '^hakmem: warning' "$RUN_TMP/err"); then
-                WARNED[$a]=1 WARNS="$WARNS  ${LABEL[$a]}: $w"$'\n'
+            if [ -z "${WARNED[$a]:-}" ] && [ -n "$R_WARNING" ]; then
+                WARNED[$a]=1 WARNS="$WARNS  ${LABEL[$a]}: $R_WARNING"$'\n'
                 [ $TTY = 1 ] && printf '\r\033[K' >&2
-                note "note: ${LABEL[$a]}: $w"
+                note "note: ${LABEL[$a]}: $R_WARNING"
             fi
             case $R_STATUS in
             fail)

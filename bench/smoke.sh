@@ -28,8 +28,12 @@
 #  7. a real program: prog_sqlite (bench/programs.sh) under hakmem and glibc
 #     gives ok rows, its output equal to the run without a preload (skipped
 #     with a note without sqlite3).
-#  8. bench/learn_eval.sh, one short workload, one run: learn_eval.csv has
-#     a "fixed" row per candidate and a learning row, and the table a row.
+#  8. bench/report.sh with PROFILE=smoke into a temporary document: its
+#     sections, a throughput row per benchmark, an ablation row, the
+#     phase-change runs and trace, the four charts (PNG, linked); its
+#     learning step (bench/learn_eval.sh, one short workload, one run):
+#     learn_eval.csv has a "fixed" row per candidate and a learning row,
+#     and the table a row.
 # Without gnuplot the PNG checks are skipped with a note, unless $CI is set
 # (CI installs gnuplot-nox), where they fail.
 # Needs build/libhakmem.so (make).  Exit 0 = pass.
@@ -266,19 +270,42 @@ fi
 bash "$BENCH_DIR/programs.sh" available nosuch >/dev/null 2>&1 && fail "programs.sh available nosuch: exit 0" ||
     ok "programs.sh: an unknown program is not available"
 
-# ---- 8. learn_eval.sh: one short run of each candidate and of learning ------------
-R7="$TMPD/r7"
-if RUNS=1 WORKLOADS="web=extended webserver 400000" BENCH_RESULTS_DIR="$R7" \
-   bash "$BENCH_DIR/learn_eval.sh" >"$TMPD/r7.out" 2>"$TMPD/r7.err"; then
-    n=$(grep -cE '^web,(lean|balanced|warm|hoard),1,fixed,(lean|balanced|warm|hoard),' "$R7/learn_eval.csv")
-    l=$(grep -cE '^web,elo,1,(learning|frozen),' "$R7/learn_eval.csv")
+# ---- 8. bench/report.sh: the evaluation report, smoke profile -------------------
+# Its learning step is bench/learn_eval.sh with one short workload, one run.
+R7="$TMPD/r7" DOC="$TMPD/doc/evaluation.md"
+if PROFILE=smoke REPORT_OUT="$DOC" BENCH_RESULTS_DIR="$R7" bash "$BENCH_DIR/report.sh" \
+   >"$TMPD/r7.out" 2>"$TMPD/r7.err"; then
+    W="$R7/report"
+    n=$(grep -cE '^web,(lean|balanced|warm|hoard),1,fixed,(lean|balanced|warm|hoard),' "$W/learn_eval.csv")
+    l=$(grep -cE '^web,elo,1,(learning|frozen),' "$W/learn_eval.csv")
     [ "$n" -eq 4 ] && [ "$l" -eq 1 ] && ok "learn_eval.csv: a fixed row per candidate and a learning row" ||
         fail "learn_eval.csv: expected 4 fixed rows and 1 learning row, got $n and $l"
-    grep -qE '^web +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +(lean|balanced|warm|hoard) ' "$TMPD/r7.out" &&
+    grep -qE '^web +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +(lean|balanced|warm|hoard) ' "$W/learn.out" &&
         ok "learn_eval.sh prints the costs and the best static strategy" ||
         fail "learn_eval.sh: no table row for the workload"
+    for s in "## Throughput" "## Peak resident memory" "## Ablations" "## Learning against" \
+             "## Resident memory through a phase change" "cliffs ("; do
+        grep -qF "$s" "$DOC" || fail "report: no '$s' in evaluation.md"
+    done
+    for b in tiny_hot random_mixed json; do
+        grep -qE "^\| $b \| (Mops/s|ns/op) \| [0-9*]" "$DOC" || fail "report: no throughput row for $b"
+    done
+    grep -qE '^\| tiny_hot \| Mops/s \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|' "$DOC" ||
+        fail "report: no ablation row for tiny_hot (hakmem, hakmem@fast's speed and RSS)"
+    p=$(grep -cE '^(hakmem|glibc),1,[0-9.]+,[0-9]+,.*,ok$' "$W/phases.csv")
+    [ "$p" -eq 2 ] && [ -s "$W/phases_hakmem_1.trace" ] && ok "report: the phase-change runs and a trace" ||
+        fail "report: phases.csv has $p ok rows (expected hakmem and glibc), or no trace"
+    if [ $HAVE_GNUPLOT = 1 ]; then
+        for c in throughput_vs_ rss_vs_ faults_vs_ rss_over_time; do
+            f=$(find "$TMPD/doc/evaluation" -name "$c*.png" | head -n 1)
+            if [ -n "$f" ] && is_png "$f"; then grep -qF "evaluation/${f##*/}" "$DOC" ||
+                fail "report: $f not linked from evaluation.md"
+            else fail "report: no $c*.png chart"; fi
+        done
+    fi
+    ok "report.sh PROFILE=smoke wrote evaluation.md"
 else
-    fail "learn_eval.sh exited $?"
+    fail "report.sh exited $?"
     tail -n 20 "$TMPD/r7.out" "$TMPD/r7.err" | sed 's/^/    /'
 fi
 

@@ -96,7 +96,7 @@ from collections import Counter
 rows = [r for r in csv.DictReader(open(sys.argv[1])) if float(r["cost"]) > 0]
 sel = sys.argv[2]
 print("Cost per allocation (ns, the adaptive thread's score), medians of the runs")
-print("%-10s %9s %9s %9s %9s  %-9s  %-22s %6s %6s %6s" % ("workload", "lean", "balanced", "warm", "hoard",
+print("%-13s %9s %9s %9s %9s  %-9s  %-22s %6s %6s %6s" % ("workload", "lean", "balanced", "warm", "hoard",
       "best", sel + " ended on", "chose", "end", "whole"))
 for name in dict.fromkeys(r["workload"] for r in rows):
     med = {}
@@ -112,7 +112,7 @@ for name in dict.fromkeys(r["workload"] for r in rows):
     end = "%6.3f" % (st.median(won) / med[best]) if won else "     -"
     whole = st.median(float(r["cost"]) for r in lr) / med[best]
     chose = st.median(med.get(r["strategy"], float("nan")) for r in lr) / med[best]
-    print("%-10s %9.1f %9.1f %9.1f %9.1f  %-9s  %-22s %6.3f %s %6.3f" % (name, med["lean"], med["balanced"],
+    print("%-13s %9.1f %9.1f %9.1f %9.1f  %-9s  %-22s %6.3f %s %6.3f" % (name, med["lean"], med["balanced"],
           med["warm"], med["hoard"], best, " ".join("%s x%d" % kv for kv in ends.items()), chose, end, whole))
 print("(* = still learning when the run ended; chose: the static cost of the strategy learning ended on;")
 print(" end, whole: learning's own cost / the best static median; end leaves out runs whose last")

@@ -20,9 +20,9 @@
 #   BENCH_HAKMEM_NOTEL_LIB=...            (default: $ROOT/build/notel/libhakmem.so)
 #   BENCH_HAKMEM_HARDENED_LIB=...         (default: $ROOT/build/hardened/libhakmem.so)
 #   MIMALLOC_LIB=... JEMALLOC_LIB=... TCMALLOC_LIB=...
-# The hakmem overrides are not named HAKMEM_*: the library warns about every
-# HAKMEM_* variable it does not know, and the runner's environment reaches
-# the benchmarks.
+# The hakmem overrides are not named HAKMEM_*: those names are the library's
+# own (it warns about one that looks like a misspelling of its options), and
+# the runner's environment reaches the benchmarks.
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)

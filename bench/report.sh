@@ -93,7 +93,7 @@ run_step() {   # name command...
 : >"$WORK/commands.txt"
 
 # ---- 1. the comparison -----------------------------------------------------------
-run_step comparison env PROFILE="$PROFILE" BENCH_ALTERNATE=1 BENCH_RESULTS_DIR="$WORK/main" \
+run_step comparison env PROFILE="$PROFILE" BENCH_RESULTS_DIR="$WORK/main" \
     ${RUNS:+RUNS=$RUNS} ${BENCH_PEERS:+BENCH_PEERS="$BENCH_PEERS"} bash "$BENCH_DIR/run.sh" \
     >"$WORK/main.out" || { note "error: the comparison failed"; exit 1; }
 [ -s "$WORK/main/latest.csv" ] || { note "error: the comparison wrote no CSV"; exit 1; }
@@ -127,7 +127,7 @@ load_profile "$PROFILE"
 for b in $ABL_BENCHES; do
     [ -n "${P_CMD[$b]:-}" ] || { note "error: ablation benchmark '$b' is not in profile $PROFILE"; exit 2; }
 done
-run_step ablations env PROFILE="$PROFILE" BENCH_ALTERNATE=1 BENCH_RESULTS_DIR="$WORK/ablation" \
+run_step ablations env PROFILE="$PROFILE" BENCH_RESULTS_DIR="$WORK/ablation" \
     ALLOCATORS="hakmem hakmem@fast hakmem-notel hakmem-hardened" BENCH_REF=hakmem \
     BENCHES="$ABL_BENCHES" RUNS=$ABL_RUNS BENCH_NO_CHARTS=1 BENCH_NO_FASTPATH=1 BENCH_PEERS= \
     bash "$BENCH_DIR/run.sh" >"$WORK/ablation.out" || note "warning: the ablation run failed"
@@ -140,6 +140,7 @@ run_step learning env RUNS=$LEARN_RUNS BENCH_RESULTS_DIR="$WORK" ${LEARN_WL:+WOR
 # Every allocator of the comparison, interleaved, PH_RUNS times; the chart
 # shows each one's first run, the table the medians.
 build_prog phases || { note "error: cannot build phases"; exit 1; }
+load_bench_peers   # BENCH_PEERS' names, for alloc_lib
 PH_CSV=$WORK/phases.csv
 echo "allocator,run,ns_per_op,peak_rss_kib,wall_s,minor_faults,rss_load_kb,rss_thin_kb,rss_mid_kb,rss_idle_kb,rss_again_kb,status" >"$PH_CSV"
 printf '%s\t%s\n' phases "for each allocator: build/bench/rss_run -p LIB -s TRACE -- build/bench/$PH_CMD ($PH_RUNS runs, interleaved)" \
@@ -199,7 +200,6 @@ fi
     [ -r $pr/page_reporting_order ] &&
         echo "page_reporting=free pages reported to the host: order $(cat $pr/page_reporting_order) ($((4 << $(cat $pr/page_reporting_order))) KiB blocks)$([ -r $pr/min_free_ms ] && echo ", after $(cat $pr/min_free_ms) ms free")"
     echo "cc=$($CC --version 2>/dev/null | head -n 1)"
-    echo "hakmem=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '(no git)')"
     echo "profile=$PROFILE"
     echo "seconds=$(($(date +%s) - T0))"
 } >"$WORK/machine.txt"

@@ -137,7 +137,7 @@ w("## Machine and versions")
 w("")
 for k, label in (("cpu", "CPU"), ("memory", "memory"), ("kernel", "kernel"), ("thp", "transparent huge pages"),
                  ("page_reporting", "page reporting"),
-                 ("cc", "compiler"), ("hakmem", "hakmem commit")):
+                 ("cc", "compiler")):
     if machine.get(k):
         w("- %s: %s" % (label, machine[k]))
 for v in versions:
@@ -151,10 +151,12 @@ for name, cmd in commands:
     w(cmd)
 w("```")
 w("")
-w("Shared 2-core virtual machines drift: a run can be 2-3x slower minutes after another. The")
-w("runner interleaves the allocators (run 1 of a benchmark under each, then run 2, ...) so a")
-w("slow phase hits them alike, and reports medians. `spread` is (max - min) / median of a")
-w("benchmark's runs; above %g%% (marked `!`) read the ratios as a tie." % SPREAD_MAX)
+w("The runner takes one benchmark at a time: its run 1 under every allocator, run 2 in the")
+w("reverse order, run 3, and reports medians; single-threaded benchmarks run pinned to one CPU.")
+w("A shared 2-core VM still drifts from second to second, and its page faults cost what the host")
+w("takes to back the memory (see page reporting above): `spread` is (max - min) / median of a")
+w("benchmark's runs; above %g%% (marked `!`) read the ratios as a tie (bench/README.md, \"What" % SPREAD_MAX)
+w("stays noisy\").")
 w("")
 
 # ---- the cliff list ----------------------------------------------------------------------------

@@ -222,7 +222,7 @@ for b in $BENCHES; do
             fi
             [ $TTY = 1 ] && printf '\r%s ...\033[K' "$prog" >&2
             run_one "${LIB[$a]}" "${AENV[$a]}" "$BENCH_TIMEOUT" "${cmd[@]}"
-            # hakmem's warnings (a mode it does not take, an unknown HAKMEM_*
+            # hakmem's warnings (a mode it does not take, a misspelt HAKMEM_*
             # variable in the environment) mean the run is not what was
             # asked for: reported once per allocator, here and in the table.
             if [ -z "${WARNED[$a]:-}" ] && [ -n "$R_WARNING" ]; then

@@ -1,6 +1,11 @@
-/* hakmem config: HAKMEM_MODE sets every knob's default, each HAKMEM_<KNOB>
- * variable overrides one.  A bad value or an unknown HAKMEM_ name gets one
- * warning line and changes nothing; the program runs on. */
+/* hakmem config: HAKMEM_MODE sets every option's default, each HAKMEM_<NAME>
+ * variable overrides one.  One table (options[], below) says, per option,
+ * its name, what it accepts, its value in each mode and what it does: the
+ * parsing, the warnings, HAKMEM_VERBOSE's listing and README's table
+ * (hk_config_doc; tests/config.sh compares) all come from it.  A bad value
+ * gets one warning line and changes nothing; an unknown HAKMEM_ name gets
+ * one only when it looks like a misspelling of a known one (other programs'
+ * and scripts' HAKMEM_* variables stay silent).  The program runs on. */
 #include "internal.h"
 #include "hakmem.h"
 
@@ -12,38 +17,84 @@
 
 extern char **environ;
 
-enum { K_MODE, K_PURGE, K_RETAIN, K_THP, K_STATS, K_VERBOSE, K_STRATEGY, K_LOG,
-       K_HARDEN, K_ACE_THREAD, K_COUNT };
-
-static const char *const knob_names[K_COUNT] = {
-  "HAKMEM_MODE", "HAKMEM_PURGE_DELAY_MS", "HAKMEM_RETAIN_MB", "HAKMEM_THP", "HAKMEM_STATS", "HAKMEM_VERBOSE", "HAKMEM_STRATEGY", "HAKMEM_LOG",
-  "HAKMEM_HARDEN", "HAKMEM_ACE_THREAD",
-};
-static const char *const accepted[K_COUNT] = {
-  "minimal|fast|balanced|learning|research", "0..60000", "0..4096", "off|auto|on", "0|1|json:PATH", "0|1", "elo|ucb1|lean|balanced|warm|hoard", "PATH",
-  "0|1|zero", "off|auto|on",
-};
-static const uint32_t max_value[K_COUNT] = { 0, 60000, 4096, 0, 0, 1, 0, 0, 0, 0 };
-static const char *const harden_names[] = { "0", "1", "zero" };
-static const char *const strategy_names[] = { "elo", "ucb1" };
+#define HK_MODES (HAK_MODE_RESEARCH + 1)
 
 const char *const hk_mode_names[] = { "minimal", "fast", "balanced", "learning", "research" };
-/* HAKMEM_THP and HAKMEM_ACE_THREAD (HK_THP_*, HK_ACE_THREAD_*) */
-static const char *const off_auto_on[] = { "off", "auto", "on" };
+_Static_assert(sizeof hk_mode_names / sizeof hk_mode_names[0] == HK_MODES, "a name per mode");
 
-/* Per mode: purge delay, retain, thp, stats, verbose, adaptive layer,
- * learning (the adaptive layer's thread: HAKMEM_ACE_THREAD, auto). */
-static const uint32_t mode_defaults[5][7] = {
-  [HAK_MODE_MINIMAL]  = { 0,    0,  HK_THP_OFF,  HK_STATS_OFF,   0, 0, 0 },
-  [HAK_MODE_FAST]     = { 1000, 64, HK_THP_AUTO, HK_STATS_OFF,   0, 0, 0 },
-  [HAK_MODE_BALANCED] = { 100,  8,  HK_THP_AUTO, HK_STATS_OFF,   0, 1, 0 },
-  [HAK_MODE_LEARNING] = { 100,  8,  HK_THP_AUTO, HK_STATS_OFF,   0, 1, 1 },
-  [HAK_MODE_RESEARCH] = { 100,  8,  HK_THP_ON,   HK_STATS_TABLE, 1, 1, 1 },
+/* What the mode itself turns on: the adaptive layer, and its learning. */
+static const struct { uint8_t ace, learning; } mode_traits[HK_MODES] = {
+  [HAK_MODE_MINIMAL] = { 0, 0 }, [HAK_MODE_FAST] = { 0, 0 }, [HAK_MODE_BALANCED] = { 1, 0 },
+  [HAK_MODE_LEARNING] = { 1, 1 }, [HAK_MODE_RESEARCH] = { 1, 1 },
 };
 
-hk_config_t hk_cfg = { HAK_MODE_BALANCED, 100, 8, HK_THP_AUTO, HK_STATS_OFF, 0,
-                       HK_STRATEGY_ELO, 1, HK_ACE_THREAD_AUTO, 0, HK_HARDEN_DEFAULT, "", "" };
-hk_tune_t hk_tune = { 100, 8, { 0 } };
+enum { K_MODE, K_PURGE, K_RETAIN, K_THP, K_STATS, K_VERBOSE, K_STRATEGY, K_LOG,
+       K_HARDEN, K_ACE_THREAD, K_COUNT };
+/* How a value is read: one of words[], a number 0..max, or a form of its own. */
+enum opt_kind { OPT_WORDS, OPT_NUMBER, OPT_STATS, OPT_STRATEGY, OPT_PATH };
+
+static const char *const off_auto_on[] = { "off", "auto", "on" };   /* HK_THP_*, HK_ACE_THREAD_* */
+static const char *const zero_one[] = { "0", "1" };
+static const char *const harden_names[] = { "0", "1", "zero" };     /* HK_HARDEN_* */
+static const char *const selector_names[] = { "elo", "ucb1" };      /* HK_STRATEGY_ELO, _UCB1 */
+
+/* `make hardened`: HK_HARDEN_DEFAULT is HK_HARDEN_ON (config.h). */
+#define HARDEN_DEFAULT (HK_HARDEN_DEFAULT == HK_HARDEN_ON ? "1" : "0")
+#define WORDS(w) OPT_WORDS, w, sizeof w / sizeof w[0], 0
+
+typedef struct hk_option_s {
+  const char *name;
+  enum opt_kind kind;
+  const char *const *words;          /* OPT_WORDS: the values, in enum order */
+  unsigned nwords;
+  uint32_t max;                      /* OPT_NUMBER */
+  const char *value[HK_MODES];       /* per mode, as written in the environment */
+  uint8_t unused_in;                 /* modes it has no effect in (README: —) */
+  bool build_default;                /* the same in every mode: set by the build */
+  const char *doc_accepted;          /* README: the values explained */
+  const char *help;                  /* README: what it does */
+} hk_option_t;
+
+#define ALL(v) { v, v, v, v, v }
+#define MODE_BIT(m) (1u << (m))
+
+static const hk_option_t options[K_COUNT] = {
+  [K_MODE] = { "HAKMEM_MODE", WORDS(hk_mode_names), { "minimal", "fast", "balanced", "learning", "research" },
+               0, false, NULL, "the mode: every other option's default (below)" },
+  [K_PURGE] = { "HAKMEM_PURGE_DELAY_MS", OPT_NUMBER, NULL, 0, 60000, { "0", "1000", "100", "100", "100" }, 0,
+                false, NULL, "free memory stays resident this long before `madvise`" },
+  [K_RETAIN] = { "HAKMEM_RETAIN_MB", OPT_NUMBER, NULL, 0, 4096, { "0", "64", "8", "8", "8" }, 0, false, NULL,
+                 "free memory a thread heap keeps before any purge (the arena: as many 2 MiB SuperSlabs; "
+                 "the page layer: this or half its live runs, whichever is more)" },
+  [K_THP] = { "HAKMEM_THP", WORDS(off_auto_on), { "off", "auto", "auto", "auto", "on" }, 0, false,
+              "off, auto (for page runs, and for everything once the heap holds 32 MiB; the system's "
+              "policy before), on", "transparent huge pages for hakmem's mappings" },
+  [K_STATS] = { "HAKMEM_STATS", OPT_STATS, NULL, 0, 0, { "0", "0", "0", "0", "1" }, 0, false,
+                "0, 1 (table on stderr), json:PATH", "statistics at exit" },
+  [K_VERBOSE] = { "HAKMEM_VERBOSE", WORDS(zero_one), { "0", "0", "0", "0", "1" }, 0, false, NULL,
+                  "print the configuration at start (research: and each decision of the adaptive layer)" },
+  [K_STRATEGY] = { "HAKMEM_STRATEGY", OPT_STRATEGY, NULL, 0, 0, ALL("elo"),
+                   MODE_BIT(HAK_MODE_MINIMAL) | MODE_BIT(HAK_MODE_FAST) | MODE_BIT(HAK_MODE_BALANCED), false, NULL,
+                   "how learning picks its strategy: ELO ratings, UCB1, or one candidate run as is" },
+  [K_LOG] = { "HAKMEM_LOG", OPT_PATH, NULL, 0, 0, ALL("stderr"), 0, false, "a file path, or stderr",
+              "where hakmem's messages go (appended)" },
+  [K_HARDEN] = { "HAKMEM_HARDEN", WORDS(harden_names), ALL(HARDEN_DEFAULT), 0, true, NULL,
+                 "hardened mode (below); `zero` also zeroes every freed block" },
+  [K_ACE_THREAD] = { "HAKMEM_ACE_THREAD", WORDS(off_auto_on), { "off", "off", "auto", "auto", "auto" },
+                     MODE_BIT(HAK_MODE_MINIMAL) | MODE_BIT(HAK_MODE_FAST), false,
+                     "off (never), auto (once the program has two threads), on (once memory is freed)",
+                     "when the adaptive layer gets a thread of its own (below)" },
+};
+_Static_assert(sizeof options / sizeof options[0] == K_COUNT, "a row per option");
+_Static_assert(sizeof off_auto_on / sizeof *off_auto_on == HK_THP_ON + 1 &&
+               (int)HK_ACE_THREAD_ON == (int)HK_THP_ON, "off|auto|on in enum order");
+_Static_assert(sizeof harden_names / sizeof *harden_names == HK_HARDEN_ZERO + 1, "a word per HK_HARDEN_*");
+_Static_assert(HK_STRATEGY_ELO == -1 && HK_STRATEGY_UCB1 == -2, "selector i is -i - 1");
+
+/* Set from the table by hk_config_init, the first thing the library does
+ * (before anything that may call malloc). */
+hk_config_t hk_cfg = { .harden = HK_HARDEN_DEFAULT };
+hk_tune_t hk_tune;
 int hk_log_fd = 2;
 static bool from_env[K_COUNT];
 
@@ -62,18 +113,6 @@ void hk_log(const char *fmt, ...) {
     if (w <= 0) return;
     off += (size_t)w;
   }
-}
-
-static void apply_mode(unsigned mode) {
-  const uint32_t *d = mode_defaults[mode];
-  hk_cfg.mode = mode;
-  hk_cfg.purge_delay_ms = d[0];
-  hk_cfg.retain_mb = d[1];
-  hk_cfg.thp = d[2];
-  hk_cfg.stats = d[3];
-  hk_cfg.verbose = d[4];
-  hk_cfg.ace = d[5];
-  hk_cfg.learning = d[6];
 }
 
 static int word_index(const char *v, const char *const *words, int n) {
@@ -95,7 +134,28 @@ static bool parse_number(const char *v, uint32_t max, uint32_t *out) {
   return true;
 }
 
-/* The current value of a knob, as it would be written in the environment. */
+/* What option k accepts, for a warning: "off|auto|on", "0..60000", ... */
+static const char *accepted(int k, char *buf, size_t size) {
+  const hk_option_t *o = &options[k];
+  size_t n = 0;
+  buf[0] = 0;
+  switch (o->kind) {
+  case OPT_NUMBER: snprintf(buf, size, "0..%u", (unsigned)o->max); return buf;
+  case OPT_STATS: return "0|1|json:PATH";
+  case OPT_PATH: return "PATH|stderr";
+  case OPT_STRATEGY:
+    for (int i = 0; i < 2; i++) n += (size_t)snprintf(buf + n, size - n, "%s|", selector_names[i]);
+    for (int i = 0; i < HK_STRATEGIES && n < size; i++)
+      n += (size_t)snprintf(buf + n, size - n, "%s%s", hk_strategy_names[i], i + 1 < HK_STRATEGIES ? "|" : "");
+    return buf;
+  default:
+    for (unsigned i = 0; i < o->nwords && n < size; i++)
+      n += (size_t)snprintf(buf + n, size - n, "%s%s", o->words[i], i + 1 < o->nwords ? "|" : "");
+    return buf;
+  }
+}
+
+/* The current value of option k, as it would be written in the environment. */
 static const char *knob_value(int k, char *buf, size_t size) {
   switch (k) {
   case K_MODE: return hk_mode_names[hk_cfg.mode];
@@ -106,30 +166,31 @@ static const char *knob_value(int k, char *buf, size_t size) {
     if (hk_cfg.stats != HK_STATS_JSON) return hk_cfg.stats ? "1" : "0";
     snprintf(buf, size, "json:%s", hk_cfg.stats_path);
     return buf;
+  case K_VERBOSE: return zero_one[hk_cfg.verbose != 0];
   case K_STRATEGY:
-    if (hk_cfg.strategy < 0) return strategy_names[-hk_cfg.strategy - 1];
+    if (hk_cfg.strategy < 0) return selector_names[-hk_cfg.strategy - 1];
     return hk_strategy_names[hk_cfg.strategy];
   case K_LOG: return hk_cfg.log_path[0] ? hk_cfg.log_path : "stderr";
   case K_HARDEN: return harden_names[hk_cfg.harden];
-  case K_ACE_THREAD:   /* minimal, fast: no adaptive layer, no thread */
-    return hk_cfg.ace || from_env[k] ? off_auto_on[hk_cfg.ace_thread] : "off";
-  default: return hk_cfg.verbose ? "1" : "0";
+  default: return off_auto_on[hk_cfg.ace_thread];
   }
 }
 
+static void apply_mode(unsigned mode);
+
+/* Parse v for option k and store it; false (nothing changed) if invalid. */
 static bool set_knob(int k, const char *v) {
-  uint32_t x;
-  int i;
-  switch (k) {
-  case K_MODE:
-    if ((i = word_index(v, hk_mode_names, 5)) < 0) return false;
-    apply_mode((unsigned)i);
-    return true;
-  case K_THP:
-    if ((i = word_index(v, off_auto_on, 3)) < 0) return false;
-    hk_cfg.thp = (unsigned)i;
-    return true;
-  case K_STATS:
+  const hk_option_t *o = &options[k];
+  uint32_t x = 0;
+  int i = -1;
+  switch (o->kind) {
+  case OPT_WORDS:
+    if ((i = word_index(v, o->words, (int)o->nwords)) < 0) return false;
+    break;
+  case OPT_NUMBER:
+    if (!parse_number(v, o->max, &x)) return false;
+    break;
+  case OPT_STATS:
     if (strcmp(v, "0") == 0 || strcmp(v, "1") == 0) {
       hk_cfg.stats = v[0] == '1' ? HK_STATS_TABLE : HK_STATS_OFF;
       return true;
@@ -139,30 +200,35 @@ static bool set_knob(int k, const char *v) {
     strcpy(hk_cfg.stats_path, v + 5);
     hk_cfg.stats = HK_STATS_JSON;
     return true;
-  case K_STRATEGY:
-    if ((i = word_index(v, strategy_names, 2)) >= 0) { hk_cfg.strategy = -i - 1; return true; }
-    if ((i = word_index(v, hk_strategy_names, (int)HK_STRATEGIES)) < 0) return false;
+  case OPT_STRATEGY:
+    if ((i = word_index(v, selector_names, 2)) >= 0) { hk_cfg.strategy = -i - 1; return true; }
+    if ((i = word_index(v, hk_strategy_names, HK_STRATEGIES)) < 0) return false;
     hk_cfg.strategy = i;
     return true;
-  case K_HARDEN:
-    if ((i = word_index(v, harden_names, 3)) < 0) return false;
-    hk_cfg.harden = (unsigned)i;
-    return true;
-  case K_ACE_THREAD:
-    if ((i = word_index(v, off_auto_on, 3)) < 0) return false;
-    hk_cfg.ace_thread = (unsigned)i;
-    return true;
-  case K_LOG:
+  case OPT_PATH:
     if (*v == 0 || strlen(v) >= sizeof hk_cfg.log_path) return false;
-    strcpy(hk_cfg.log_path, v);
-    return true;
-  default:
-    if (!parse_number(v, max_value[k], &x)) return false;
-    if (k == K_PURGE) hk_cfg.purge_delay_ms = x;
-    else if (k == K_RETAIN) hk_cfg.retain_mb = x;
-    else hk_cfg.verbose = x;
+    strcpy(hk_cfg.log_path, strcmp(v, "stderr") == 0 ? "" : v);
     return true;
   }
+  switch (k) {
+  case K_MODE: apply_mode((unsigned)i); break;
+  case K_PURGE: hk_cfg.purge_delay_ms = x; break;
+  case K_RETAIN: hk_cfg.retain_mb = x; break;
+  case K_THP: hk_cfg.thp = (unsigned)i; break;
+  case K_VERBOSE: hk_cfg.verbose = (unsigned)i; break;
+  case K_HARDEN: hk_cfg.harden = (unsigned)i; break;
+  case K_ACE_THREAD: hk_cfg.ace_thread = (unsigned)i; break;
+  }
+  return true;
+}
+
+/* The mode and its value of every option (the table's values are valid). */
+static void apply_mode(unsigned mode) {
+  hk_cfg.mode = mode;
+  hk_cfg.ace = mode_traits[mode].ace;
+  hk_cfg.learning = mode_traits[mode].learning;
+  for (int k = K_MODE + 1; k < K_COUNT; k++)
+    if (k != K_LOG) set_knob(k, options[k].value[mode]);
 }
 
 static int knob_of(const char *entry, const char **value) {
@@ -171,7 +237,7 @@ static int knob_of(const char *entry, const char **value) {
   size_t len = (size_t)(eq - entry);
   *value = eq + 1;
   for (int k = 0; k < K_COUNT; k++)
-    if (strlen(knob_names[k]) == len && memcmp(entry, knob_names[k], len) == 0) return k;
+    if (strlen(options[k].name) == len && memcmp(entry, options[k].name, len) == 0) return k;
   return -1;
 }
 
@@ -180,6 +246,45 @@ static const char *shown(const char *v, char *buf, size_t size) {
   if (strlen(v) <= 64) return v;
   snprintf(buf, size, "%.61s...", v);
   return buf;
+}
+
+static char upper(char c) { return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c; }
+
+/* Edit distance (insert, delete, substitute, swap two neighbours; case
+ * ignored) between a[0..n) and b[0..m), both at most 40 characters. */
+static unsigned distance(const char *a, size_t n, const char *b, size_t m) {
+  unsigned d[41][41];
+  for (size_t i = 0; i <= n; i++) d[i][0] = (unsigned)i;
+  for (size_t j = 0; j <= m; j++) d[0][j] = (unsigned)j;
+  for (size_t i = 1; i <= n; i++)
+    for (size_t j = 1; j <= m; j++) {
+      unsigned best = d[i - 1][j - 1] + (upper(a[i - 1]) != upper(b[j - 1]));
+      if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+      if (i > 1 && j > 1 && upper(a[i - 1]) == upper(b[j - 2]) && upper(a[i - 2]) == upper(b[j - 1]) &&
+          d[i - 2][j - 2] + 1 < best)
+        best = d[i - 2][j - 2] + 1;
+      d[i][j] = best;
+    }
+  return d[n][m];
+}
+
+/* The option an unknown HAKMEM_ name NAME[0..len) was likely meant to be, or
+ * -1: the part after HAKMEM_ within 2 edits of an option's (1 for names of
+ * up to 7 characters, so HAKMEM_SO is not HAKMEM_LOG), or one a prefix of
+ * the other, 4 characters or more apart at most (HAKMEM_PURGE_DELAY). */
+static int misspelt(const char *name, size_t len) {
+  const char *s = name + 7;
+  size_t n = len - 7;
+  if (n == 0 || n > 40) return -1;
+  for (int k = 0; k < K_COUNT; k++) {
+    const char *t = options[k].name + 7;
+    size_t m = strlen(t), shorter = n < m ? n : m;
+    unsigned most = m <= 7 ? 1 : 2;
+    if (distance(s, n, t, m) <= most) return k;
+    if (shorter >= 4 && (n > m ? n - m : m - n) <= 4 && distance(s, shorter, t, shorter) == 0) return k;
+  }
+  return -1;
 }
 
 /* HAKMEM_LOG: messages go to PATH (appended) instead of stderr. */
@@ -194,15 +299,26 @@ static void open_log(void) {
 
 static void try_knob(int k, const char *v) {
   if (set_knob(k, v)) { from_env[k] = true; return; }
-  char a[80], b[32];
-  hk_log("warning: %s=%s is not valid (accepted: %s); keeping %s", knob_names[k],
-         shown(v, a, sizeof a), accepted[k], knob_value(k, b, sizeof b));
+  char a[80], b[32], acc[128];
+  hk_log("warning: %s=%s is not valid (accepted: %s); keeping %s", options[k].name,
+         shown(v, a, sizeof a), accepted(k, acc, sizeof acc), knob_value(k, b, sizeof b));
+}
+
+static void unknown_name(const char *entry) {
+  const char *eq = strchr(entry, '=');
+  size_t len = eq ? (size_t)(eq - entry) : strlen(entry);
+  int k = misspelt(entry, len);
+  if (k < 0) return;
+  char a[80];
+  hk_log("warning: unknown variable %.*s=%s ignored; did you mean %s?", (int)(len > 200 ? 200 : len), entry,
+         shown(eq ? eq + 1 : "", a, sizeof a), options[k].name);
 }
 
 void hk_config_init(void) {
-  char **env = environ;
-  if (!env) return;
+  static char *no_env[] = { NULL };
+  char **env = environ ? environ : no_env;
   const char *v;
+  apply_mode(HAK_MODE_BALANCED);
   for (char **e = env; *e; e++)            /* where messages go, then the mode */
     if (knob_of(*e, &v) == K_LOG) try_knob(K_LOG, v);
   if (hk_cfg.log_path[0]) open_log();
@@ -212,16 +328,8 @@ void hk_config_init(void) {
     if (strncmp(*e, "HAKMEM_", 7) != 0) continue;
     int k = knob_of(*e, &v);
     if (k == K_MODE || k == K_LOG) continue;
-    if (k >= 0) { try_knob(k, v); continue; }
-    char a[80], known[300] = "";
-    for (int i = 0; i < K_COUNT; i++) {
-      strcat(known, knob_names[i]);
-      if (i + 1 < K_COUNT) strcat(known, ", ");
-    }
-    const char *eq = strchr(*e, '=');
-    int name_len = eq ? (int)(eq - *e) : (int)strlen(*e);
-    hk_log("warning: unknown variable %.*s=%s ignored (known: %s)",
-           name_len > 200 ? 200 : name_len, *e, shown(eq ? eq + 1 : "", a, sizeof a), known);
+    if (k >= 0) try_knob(k, v);
+    else unknown_name(*e);
   }
   hk_tune.purge_delay_ms = hk_cfg.purge_delay_ms;
   hk_tune.retain_mb = hk_cfg.retain_mb;
@@ -232,8 +340,40 @@ void hk_config_init(void) {
     const char *val = knob_value(k, buf, sizeof buf);
     if (from_env[k]) snprintf(src, sizeof src, "environment");
     else if (k == K_MODE) snprintf(src, sizeof src, "default");
-    else if (k == K_HARDEN) snprintf(src, sizeof src, "build default");
+    else if (options[k].build_default) snprintf(src, sizeof src, "build default");
     else snprintf(src, sizeof src, "mode %s", hk_mode_names[hk_cfg.mode]);
-    hk_log("config %s=%s (%s)", knob_names[k], val, src);
+    hk_log("config %s=%s (%s)", options[k].name, val, src);
+  }
+}
+
+/* README's table of the options, in markdown, on fd (tests/config.sh checks
+ * that README.md holds exactly these lines). */
+void hk_config_doc(int fd) {
+  char line[1024], acc[128];
+  size_t n = (size_t)snprintf(line, sizeof line, "| option (variable) | accepted |");
+  for (int m = 0; m < HK_MODES; m++) n += (size_t)snprintf(line + n, sizeof line - n, " %s |", hk_mode_names[m]);
+  n += (size_t)snprintf(line + n, sizeof line - n, "\n| --- | --- |%s\n", " ---: | ---: | ---: | ---: | ---: |");
+  if (write(fd, line, n) < 0) return;
+  for (int k = K_MODE + 1; k < K_COUNT; k++) {
+    const hk_option_t *o = &options[k];
+    const char *doc = o->doc_accepted;
+    if (!doc) {               /* the accepted words, comma-separated */
+      char *p = (char *)accepted(k, acc, sizeof acc);
+      if (p != acc) { snprintf(acc, sizeof acc, "%s", p); p = acc; }
+      for (; *p; p++)
+        if (*p == '|') *p = ',';
+      doc = acc;
+    }
+    n = (size_t)snprintf(line, sizeof line, "| `%s`: %s | ", o->name, o->help);
+    for (const char *c = doc; *c && n + 2 < sizeof line; c++) {   /* "a,b" -> "a, b" (the words only) */
+      line[n++] = *c;
+      if (*c == ',' && !o->doc_accepted && c[1] != ' ') line[n++] = ' ';
+    }
+    n += (size_t)snprintf(line + n, sizeof line - n, " |");
+    for (int m = 0; m < HK_MODES; m++)
+      n += (size_t)snprintf(line + n, sizeof line - n, " %s |",
+                            o->unused_in & MODE_BIT(m) ? "—" : o->value[m]);
+    line[n++] = '\n';
+    if (write(fd, line, n) < 0) return;
   }
 }

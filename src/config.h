@@ -58,6 +58,8 @@ extern hk_tune_t hk_tune;
 #define HK_TUNE_SET(field, v) __atomic_store_n(&hk_tune.field, (v), __ATOMIC_RELAXED)
 
 void hk_config_init(void);
+/* README.md's table of the options (markdown) from the option table, on fd. */
+void hk_config_doc(int fd);
 /* One line "hakmem: ..." on stderr, formatted without allocating. */
 void hk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -9,7 +9,10 @@
 # Checks:
 #   - good values (every knob's accepted forms, every mode but research,
 #     names that are not HAKMEM_*) give no output on stderr at all;
-#   - an unknown HAKMEM_* name, and every knob with each kind of bad value
+#   - an unknown HAKMEM_* name that looks like a misspelling of a known one
+#     (case, a letter or two, a prefix) gives one line naming it; any other
+#     unknown HAKMEM_* name (other programs', HAKMEM_SO) gives nothing;
+#   - every knob with each kind of bad value
 #     (garbage, empty, negative, trailing garbage, overflow, out of range,
 #     spaces, wrong case), give exactly one warning line with the exact text,
 #     "keeping" the mode's value (whatever the order of the variables);
@@ -137,11 +140,10 @@ expect_lines() {
     fi
 }
 
-KNOWN="HAKMEM_MODE, HAKMEM_PURGE_DELAY_MS, HAKMEM_RETAIN_MB, HAKMEM_THP, HAKMEM_STATS, HAKMEM_VERBOSE, HAKMEM_STRATEGY, HAKMEM_LOG, HAKMEM_HARDEN, HAKMEM_ACE_THREAD"
 KNOBS="HAKMEM_MODE HAKMEM_PURGE_DELAY_MS HAKMEM_RETAIN_MB HAKMEM_THP HAKMEM_STATS HAKMEM_VERBOSE HAKMEM_STRATEGY HAKMEM_LOG HAKMEM_HARDEN HAKMEM_ACE_THREAD"
 
-unknown() { # NAME=VALUE
-    echo "hakmem: warning: unknown variable $1 ignored (known: $KNOWN)"
+unknown() { # NAME=VALUE MEANT
+    echo "hakmem: warning: unknown variable $1 ignored; did you mean $2?"
 }
 accepted() { # knob
     case $1 in
@@ -152,7 +154,7 @@ accepted() { # knob
     HAKMEM_STATS) echo "0|1|json:PATH" ;;
     HAKMEM_VERBOSE) echo "0|1" ;;
     HAKMEM_STRATEGY) echo "elo|ucb1|lean|balanced|warm|hoard" ;;
-    HAKMEM_LOG) echo "PATH" ;;
+    HAKMEM_LOG) echo "PATH|stderr" ;;
     HAKMEM_HARDEN) echo "0|1|zero" ;;
     HAKMEM_ACE_THREAD) echo "off|auto|on" ;;
     esac
@@ -233,11 +235,20 @@ expect "names that are not HAKMEM_*" balanced "" HAKMEMX=1 XHAKMEM_FOO=1 hakmem_
     HAKMEM=1 MY_HAKMEM_MODE=fast
 
 # ---- unknown names ----------------------------------------------------------------
-for e in HAKMEM_FOO=bar HAKMEM_FOO= HAKMEM_mode=fast HAKMEM_MODES=fast HAKMEM_PURGE_DELAY=5 \
-    HAKMEM_THP_=on HAKMEM_=x HAKMEM_BIGCACHE=1 HAKMEM_BIGCACHE_MB=64; do
-    expect "unknown $e" balanced "$(unknown "$e")" "$e"
+for e in HAKMEM_mode=fast:HAKMEM_MODE HAKMEM_MODES=fast:HAKMEM_MODE HAKMEM_MDOE=fast:HAKMEM_MODE \
+    HAKMEM_PURGE_DELAY=5:HAKMEM_PURGE_DELAY_MS HAKMEM_PURGE_DELAY_MSEC=5:HAKMEM_PURGE_DELAY_MS \
+    HAKMEM_THP_=on:HAKMEM_THP HAKMEM_THPP=on:HAKMEM_THP HAKMEM_RETIAN_MB=1:HAKMEM_RETAIN_MB \
+    HAKMEM_ACE_THREADS=on:HAKMEM_ACE_THREAD HAKMEM_STRATEGIE=elo:HAKMEM_STRATEGY \
+    HAKMEM_hardened=1:HAKMEM_HARDEN HAKMEM_VERBOS=1:HAKMEM_VERBOSE; do
+    expect "misspelt ${e%:*}" balanced "$(unknown "${e%:*}" "${e##*:}")" "${e%:*}"
 done
-expect "unknown name beside good values" fast "$(unknown HAKMEM_STAT=1)" \
+# Not a misspelling of a known name: silence (a script's HAKMEM_SO, another
+# program's variables, a name of an old version).
+for e in HAKMEM_FOO=bar HAKMEM_FOO= HAKMEM_=x HAKMEM_SO=/x/libhakmem.so HAKMEM_BIGCACHE=1 \
+    HAKMEM_BIGCACHE_MB=64 HAKMEM_LIB=/x HAKMEM_DIR=/x HAKMEM_TEST_ARGS=-v HAKMEM_X=1; do
+    expect "unknown $e: silent" balanced "" "$e"
+done
+expect "misspelt name beside good values" fast "$(unknown HAKMEM_STAT=1 HAKMEM_STATS)" \
     HAKMEM_MODE=fast HAKMEM_STAT=1 HAKMEM_THP=on
 
 # ---- bad values, one knob at a time (mode balanced) --------------------------------
@@ -298,10 +309,11 @@ expect_lines "research, bad thp" research "hakmem: warning:" \
     "$(bad HAKMEM_THP 0 research)" HAKMEM_MODE=research HAKMEM_THP=0
 
 # ---- several bad variables: one line each ------------------------------------------
-expect_sorted "four bad variables" balanced "$(unknown HAKMEM_FOO=1)
+expect_sorted "four bad variables" balanced "$(unknown HAKMEM_MOD=1 HAKMEM_MODE)
 $(bad HAKMEM_PURGE_DELAY_MS abc balanced)
 $(bad HAKMEM_THP yes balanced)
-$(unknown HAKMEM_BAR=2)" HAKMEM_FOO=1 HAKMEM_PURGE_DELAY_MS=abc HAKMEM_THP=yes HAKMEM_BAR=2
+$(unknown HAKMEM_STAT=2 HAKMEM_STATS)" HAKMEM_MOD=1 HAKMEM_PURGE_DELAY_MS=abc HAKMEM_THP=yes HAKMEM_STAT=2 \
+    HAKMEM_FOO=3
 expect_sorted "bad mode and bad knobs" balanced "$(bad HAKMEM_MODE turbo balanced)
 $(bad HAKMEM_RETAIN_MB x balanced)
 $(bad HAKMEM_VERBOSE 7 balanced)" HAKMEM_RETAIN_MB=x HAKMEM_MODE=turbo HAKMEM_VERBOSE=7
@@ -318,8 +330,8 @@ expect "64-character bad value" balanced "$(bad HAKMEM_PURGE_DELAY_MS "$long64" 
     "HAKMEM_PURGE_DELAY_MS=$long64"
 expect "64-character bad mode" balanced "$(bad HAKMEM_MODE "$long64" balanced)" \
     "HAKMEM_MODE=$long64"
-expect "unknown name, 64-character value" balanced "$(unknown "HAKMEM_FOO=$long64")" \
-    "HAKMEM_FOO=$long64"
+expect "misspelt name, 64-character value" balanced "$(unknown "HAKMEM_MODES=$long64" HAKMEM_MODE)" \
+    "HAKMEM_MODES=$long64"
 
 # check_long DESC NAME VALUE SUFFIX ENV... — one line, "PREFIX NAME=SHOWN SUFFIX",
 # SHOWN being VALUE or a cut of it (an optional "..." after a prefix of at least
@@ -350,8 +362,8 @@ check_long "100-character bad value" "hakmem: warning: " HAKMEM_PURGE_DELAY_MS "
     " is not valid (accepted: 0..60000); keeping 100" "HAKMEM_PURGE_DELAY_MS=$long100"
 check_long "300-character bad stats value" "hakmem: warning: " HAKMEM_STATS "$long300" \
     " is not valid (accepted: 0|1|json:PATH); keeping 0" "HAKMEM_STATS=$long300"
-check_long "unknown name, 300-character value" "hakmem: warning: unknown variable " HAKMEM_FOO \
-    "$long300" " ignored (known: $KNOWN)" "HAKMEM_FOO=$long300"
+check_long "misspelt name, 300-character value" "hakmem: warning: unknown variable " HAKMEM_MODES \
+    "$long300" " ignored; did you mean HAKMEM_MODE?" "HAKMEM_MODES=$long300"
 
 # ---- HAKMEM_VERBOSE=1: every knob, its value and its source ---------------------------
 expect "verbose, default mode" balanced "$(config_lines balanced default HAKMEM_VERBOSE=1)" \
@@ -474,12 +486,14 @@ checks=$((checks + 1))
 if [ "$(cat "$log" 2>/dev/null)" != "$(bad HAKMEM_THP yes balanced)" ]; then
     fail "HAKMEM_LOG=$log: the warning is not in the file" "$(head -c 300 "$log" 2>/dev/null)"
 fi
-expect "HAKMEM_LOG appends" balanced "" HAKMEM_LOG="$log" HAKMEM_FOO=1
+expect "HAKMEM_LOG appends" balanced "" HAKMEM_LOG="$log" HAKMEM_TPH=1
 checks=$((checks + 1))
 if [ "$(cat "$log" 2>/dev/null)" != "$(bad HAKMEM_THP yes balanced)
-$(unknown HAKMEM_FOO=1)" ]; then
+$(unknown HAKMEM_TPH=1 HAKMEM_THP)" ]; then
     fail "HAKMEM_LOG=$log: the second warning was not appended" "$(head -c 600 "$log" 2>/dev/null)"
 fi
+expect "HAKMEM_LOG=stderr: messages on stderr" balanced "$(bad HAKMEM_THP yes balanced)" \
+    HAKMEM_LOG=stderr HAKMEM_THP=yes
 expect "HAKMEM_LOG that cannot be opened" balanced \
     "hakmem: warning: HAKMEM_LOG=$WORK/no/such/dir/log cannot be opened (errno 2); logging to stderr" \
     HAKMEM_LOG="$WORK/no/such/dir/log"

@@ -140,7 +140,7 @@ run_step learning env RUNS=$LEARN_RUNS BENCH_RESULTS_DIR="$WORK" ${LEARN_WL:+WOR
 # Every allocator of the comparison, interleaved, PH_RUNS times; the chart
 # shows each one's first run, the table the medians.
 build_prog phases || { note "error: cannot build phases"; exit 1; }
-load_bench_peers   # BENCH_PEERS' names, for alloc_lib
+ALLOCATORS="" load_bench_peers   # BENCH_PEERS' names, for alloc_lib
 PH_CSV=$WORK/phases.csv
 echo "allocator,run,ns_per_op,peak_rss_kib,wall_s,minor_faults,rss_load_kb,rss_thin_kb,rss_mid_kb,rss_idle_kb,rss_again_kb,status" >"$PH_CSV"
 printf '%s\t%s\n' phases "for each allocator: build/bench/rss_run -p LIB -s TRACE -- build/bench/$PH_CMD ($PH_RUNS runs, interleaved)" \

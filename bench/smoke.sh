@@ -30,7 +30,8 @@
 #     with a note without sqlite3).
 #  8. bench/report.sh with PROFILE=smoke into a temporary document: its
 #     sections, a throughput row per benchmark, an ablation row, the
-#     phase-change runs and trace, the four charts (PNG, linked); its
+#     phase-change runs (an extra peer, libc2, among them) and trace, the
+#     four charts (PNG, linked); its
 #     learning step (bench/learn_eval.sh, one short workload, one run):
 #     learn_eval.csv has a "fixed" row per candidate and a learning row,
 #     and the table a row.
@@ -273,7 +274,9 @@ bash "$BENCH_DIR/programs.sh" available nosuch >/dev/null 2>&1 && fail "programs
 # ---- 8. bench/report.sh: the evaluation report, smoke profile -------------------
 # Its learning step is bench/learn_eval.sh with one short workload, one run.
 R7="$TMPD/r7" DOC="$TMPD/doc/evaluation.md"
-if PROFILE=smoke REPORT_OUT="$DOC" BENCH_RESULTS_DIR="$R7" bash "$BENCH_DIR/report.sh" \
+# An extra peer (libc again, as libc2) goes through every step as mimalloc 3.4.3 would.
+if env PROFILE=smoke REPORT_OUT="$DOC" BENCH_RESULTS_DIR="$R7" ${LIBC:+BENCH_PEERS="libc2=$LIBC"} \
+   bash "$BENCH_DIR/report.sh" \
    >"$TMPD/r7.out" 2>"$TMPD/r7.err"; then
     W="$R7/report"
     n=$(grep -cE '^web,(lean|balanced|warm|hoard),1,fixed,(lean|balanced|warm|hoard),' "$W/learn_eval.csv")
@@ -292,9 +295,10 @@ if PROFILE=smoke REPORT_OUT="$DOC" BENCH_RESULTS_DIR="$R7" bash "$BENCH_DIR/repo
     done
     grep -qE '^\| tiny_hot \| Mops/s \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|' "$DOC" ||
         fail "report: no ablation row for tiny_hot (hakmem, hakmem@fast's speed and RSS)"
-    p=$(grep -cE '^(hakmem|glibc),1,[0-9.]+,[0-9]+,.*,ok$' "$W/phases.csv")
-    [ "$p" -eq 2 ] && [ -s "$W/phases_hakmem_1.trace" ] && ok "report: the phase-change runs and a trace" ||
-        fail "report: phases.csv has $p ok rows (expected hakmem and glibc), or no trace"
+    p=$(grep -cE '^(hakmem|glibc|libc2),1,[0-9.]+,[0-9]+,.*,ok$' "$W/phases.csv")
+    want=2; [ -n "$LIBC" ] && want=3
+    [ "$p" -eq "$want" ] && [ -s "$W/phases_hakmem_1.trace" ] && ok "report: the phase-change runs and a trace" ||
+        fail "report: phases.csv has $p ok rows (expected $want: hakmem, glibc, libc2), or no trace"
     if [ $HAVE_GNUPLOT = 1 ]; then
         for c in throughput_vs_ rss_vs_ faults_vs_ rss_over_time; do
             f=$(find "$TMPD/doc/evaluation" -name "$c*.png" | head -n 1)

@@ -105,7 +105,8 @@ COMP_ALLOCS=$(awk -F, 'NR > 1 && !seen[$2]++ && $0 !~ /skipped/ { printf "%s ", 
 # mimalloc did not run), per benchmark, as run.sh's charts.
 FBASE=mimalloc
 case " $COMP_ALLOCS " in *" mimalloc "*) ;; *) FBASE=glibc ;; esac
-awk -F, -v base="$FBASE" -v allocs="$COMP_ALLOCS" '
+FBARS=$(echo " $COMP_ALLOCS " | sed "s/ $FBASE / /")   # the baseline is the line at 1
+awk -F, -v base="$FBASE" -v allocs="$FBARS" '
     NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
     { b = $c["benchmark"]; if (!(b in seen)) { seen[b] = 1; order[++nb] = b }
       st = $c["status"]; f[b, $c["allocator"]] = (st ~ /^FAIL/ ? "F" : $c["minor_faults"]) }
@@ -119,7 +120,7 @@ awk -F, -v base="$FBASE" -v allocs="$COMP_ALLOCS" '
 # shellcheck disable=SC2086  # the allocators' names
 chart_ratio "$WORK/faults.dat" "$WORK/faults_vs_$FBASE.png" \
     "Minor page faults relative to $FBASE (whole process, median of the runs; lower is fewer) [profile $PROFILE, $(date '+%Y-%m-%d')]" \
-    "minor faults / $FBASE's (log scale)" "$FBASE" $COMP_ALLOCS && cp "$WORK/faults_vs_$FBASE.png" "$FIG/" ||
+    "minor faults / $FBASE's (log scale)" "$FBASE" $FBARS && cp "$WORK/faults_vs_$FBASE.png" "$FIG/" ||
     note "note: no faults chart"
 
 # ---- 2. the ablations ------------------------------------------------------------

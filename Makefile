@@ -17,7 +17,12 @@ BASEFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread -fvisibility=hidden \
              -fno-plt -Iinclude -Isrc $(WARN)
 RELFLAGS := -O2 -DNDEBUG -g
 DBGFLAGS := -O1 -g -DHK_DEBUG=2 -fno-omit-frame-pointer
-LDSHARED := -shared -pthread -Wl,--no-undefined -Wl,-z,now -Wl,--version-script=src/exports.map
+# The release, read from hakmem.h (written once there): 0.1.0; the soname
+# carries its major number.
+VERSION  := $(shell awk '/^\#define HAKMEM_VERSION_(MAJOR|MINOR|PATCH) / { v = v (v == "" ? "" : ".") $$3 } END { print v }' include/hakmem.h)
+SONAME   := libhakmem.so.$(firstword $(subst ., ,$(VERSION)))
+LDSHARED := -shared -pthread -Wl,--no-undefined -Wl,-z,now -Wl,--version-script=src/exports.map \
+            -Wl,-soname,$(SONAME)
 
 SRCS := $(wildcard src/*.c)
 HDRS := $(wildcard src/*.h) include/hakmem.h
@@ -27,7 +32,7 @@ DBG_OBJS := $(SRCS:src/%.c=build/debug/obj/%.o)
 NOTEL_OBJS := $(SRCS:src/%.c=build/notel/obj/%.o)
 HARD_OBJS := $(SRCS:src/%.c=build/hardened/obj/%.o)
 
-.PHONY: all debug notel hardened test test-only bench bench-fastpath install clean
+.PHONY: all debug notel hardened test test-only bench bench-fastpath install print-version clean
 all: build/libhakmem.so build/libhakmem.a build/hakmem.pc
 
 build/obj/%.o: src/%.c $(HDRS) | build/obj
@@ -49,23 +54,27 @@ build/tests/misuse:
 
 build/libhakmem.so: $(REL_OBJS) src/exports.map
 	$(CC) $(LDSHARED) $(LDFLAGS) -o $@ $(REL_OBJS)
+	ln -sf $(@F) $(@D)/$(SONAME)
 build/libhakmem.a: $(REL_OBJS)
 	rm -f $@ && ar rcs $@ $(REL_OBJS)
 build/debug/libhakmem.so: $(DBG_OBJS) src/exports.map
 	$(CC) $(LDSHARED) $(LDFLAGS) -o $@ $(DBG_OBJS)
+	ln -sf $(@F) $(@D)/$(SONAME)
 build/debug/libhakmem.a: $(DBG_OBJS)
 	rm -f $@ && ar rcs $@ $(DBG_OBJS)
 
 build/notel/libhakmem.so: $(NOTEL_OBJS) src/exports.map
 	$(CC) $(LDSHARED) $(LDFLAGS) -o $@ $(NOTEL_OBJS)
+	ln -sf $(@F) $(@D)/$(SONAME)
 build/hardened/libhakmem.so: $(HARD_OBJS) src/exports.map
 	$(CC) $(LDSHARED) $(LDFLAGS) -o $@ $(HARD_OBJS)
+	ln -sf $(@F) $(@D)/$(SONAME)
 build/hardened/libhakmem.a: $(HARD_OBJS)
 	rm -f $@ && ar rcs $@ $(HARD_OBJS)
 
-build/hakmem.pc: hakmem.pc.in Makefile
+build/hakmem.pc: hakmem.pc.in Makefile include/hakmem.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCDIR@|$(INCDIR)|g' $< > $@
+	    -e 's|@INCDIR@|$(INCDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 debug: build/debug/libhakmem.so build/debug/libhakmem.a
 notel: build/notel/libhakmem.so
@@ -156,11 +165,17 @@ report: all bench-progs
 # ---- install ---------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
-	install -m 755 build/libhakmem.so $(DESTDIR)$(LIBDIR)/libhakmem.so
+	install -m 755 build/libhakmem.so $(DESTDIR)$(LIBDIR)/libhakmem.so.$(VERSION)
+	ln -sf libhakmem.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libhakmem.so
 	install -m 644 build/libhakmem.a $(DESTDIR)$(LIBDIR)/libhakmem.a
 	install -m 644 include/hakmem.h $(DESTDIR)$(INCDIR)/hakmem.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
-	    hakmem.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/hakmem.pc
+	    -e 's|@VERSION@|$(VERSION)|g' hakmem.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/hakmem.pc
+
+# the release (make -s print-version): tests/run.sh's install check
+print-version:
+	@echo $(VERSION)
 
 clean:
 	rm -rf build

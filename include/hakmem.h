@@ -15,6 +15,19 @@
 extern "C" {
 #endif
 
+/* The release (CHANGELOG.md).  The major number is the soname's
+ * (libhakmem.so.0): it moves when a program built against an older release
+ * could break; the minor when the API grows. */
+#define HAKMEM_VERSION_MAJOR 0
+#define HAKMEM_VERSION_MINOR 1
+#define HAKMEM_VERSION_PATCH 0
+#define HAKMEM_VERSION (HAKMEM_VERSION_MAJOR * 10000 + HAKMEM_VERSION_MINOR * 100 + HAKMEM_VERSION_PATCH)
+#define HAKMEM_STR_(x) #x
+#define HAKMEM_STR(x) HAKMEM_STR_(x)
+#define HAKMEM_VERSION_STRING                                                \
+  HAKMEM_STR(HAKMEM_VERSION_MAJOR) "." HAKMEM_STR(HAKMEM_VERSION_MINOR) "." \
+  HAKMEM_STR(HAKMEM_VERSION_PATCH)
+
 /* ABI version: bumped when a public struct or a function's meaning changes. */
 #define HAKMEM_ABI_VERSION 1
 
@@ -38,6 +51,8 @@ HAK_API void hak_free_sized(void *ptr, size_t size);
 HAK_API size_t hak_usable_size(const void *ptr);
 /* The library's HAKMEM_ABI_VERSION: compare with the header's. */
 HAK_API int hak_abi_version(void);
+/* The library's release, HAKMEM_VERSION_STRING when it was built ("0.1.0"). */
+HAK_API const char *hak_version(void);
 
 /* Nonzero when the library loaded at run time was built for this header. */
 static inline int hak_abi_compatible(void) { return hak_abi_version() == HAKMEM_ABI_VERSION; }

@@ -124,3 +124,4 @@ HK_EXPORT void *hak_realloc(void *p, size_t n) { return hk_realloc(p, n); }
 HK_EXPORT void *hak_aligned_alloc(size_t align, size_t n) { return aligned_alloc(align, n); }
 HK_EXPORT size_t hak_usable_size(const void *p) { return hk_usable_size(p); }
 HK_EXPORT int hak_abi_version(void) { return HAKMEM_ABI_VERSION; }
+HK_EXPORT const char *hak_version(void) { return HAKMEM_VERSION_STRING; }

@@ -30,6 +30,15 @@ void hk_stats_fork_prepare(void) { hk_lock(&stats_lock); }
 void hk_stats_fork_parent(void) { hk_unlock(&stats_lock); }
 void hk_stats_fork_child(void) { pthread_mutex_init(&stats_lock, NULL); }
 
+/* The public enums and sizes that internal values are copied into as they
+ * are: hak_stats.stage[] from the telemetry's stages, classes[] from its
+ * rows, ace_state from hk_ace_state. */
+_Static_assert(HK_TEL_STAGES == HAK_STAGE_COUNT, "a telemetry stage per enum hak_stage");
+_Static_assert(HK_TEL_ROWS <= HAK_STATS_CLASSES, "hak_stats.classes holds every telemetry row");
+_Static_assert((int)HK_ACE_OFF == (int)HAK_ACE_OFF && (int)HK_ACE_IDLE == (int)HAK_ACE_NOT_STARTED &&
+               (int)HK_ACE_RUNNING == (int)HAK_ACE_RUNNING && (int)HK_ACE_FAILED == (int)HAK_ACE_FAILED &&
+               (int)HK_ACE_STOPPED == (int)HAK_ACE_STOPPED, "hk_ace_state is enum hak_ace_state");
+
 static const char *const stage_names[HAK_STAGE_COUNT] = {
   "local", "remote", "partial", "reuse", "new_slab", "new_superslab", "os", "bigcache",
 };
@@ -343,6 +352,7 @@ static const char *human(char *buf, size_t size, uint64_t v) {
 #define U(x) ((unsigned long long)(x))
 
 static const char *const ace_states[] = { "off", "on calls", "running", "failed", "stopped" };
+_Static_assert(sizeof ace_states / sizeof *ace_states == HAK_ACE_STOPPED + 1, "a name per enum hak_ace_state");
 
 static void print_ace_table(out_t *o, const struct hak_stats *s) {
   char a[32], b[32], c[32];

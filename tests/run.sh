@@ -38,6 +38,10 @@
 # Then bench_smoke: bench/smoke.sh runs the
 # benchmark runner on a tiny profile and checks its CSV and PNG output (the
 # PNG checks need gnuplot: skipped without it unless $CI is set).
+# Last, the checks of the build: hardened_build, install (make install, the
+# soname, pkg-config, a program linked both ways), clang_build (-Werror) and
+# fastpath_budget (tests/fastpath_budget.sh: instructions per malloc+free pair
+# within tests/fastpath_budget.txt, under callgrind; needs valgrind).
 #
 # Environment: HK_TEST_TIMEOUT (seconds per run, default 180),
 #              HK_TEST_SCALE (length of the stress tests, default 1),
@@ -431,9 +435,16 @@ install_check() {
     local prefix=$ROOT/build/test-install
     rm -rf "$prefix"
     make -s install PREFIX="$prefix" || return 1
-    for f in lib/libhakmem.so lib/libhakmem.a include/hakmem.h lib/pkgconfig/hakmem.pc; do
+    local version
+    version=$(make -s -C "$ROOT" print-version) || return 1
+    for f in lib/libhakmem.so "lib/libhakmem.so.$version" lib/libhakmem.so.0 lib/libhakmem.a include/hakmem.h \
+        lib/pkgconfig/hakmem.pc; do
         [ -f "$prefix/$f" ] || { echo "missing $prefix/$f"; return 1; }
     done
+    [ -L "$prefix/lib/libhakmem.so" ] && [ -L "$prefix/lib/libhakmem.so.0" ] ||
+        { echo "libhakmem.so and libhakmem.so.0 should be links to libhakmem.so.$version"; return 1; }
+    [ "$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --modversion hakmem)" = "$version" ] ||
+        { echo "hakmem.pc's version is not $version"; return 1; }
     local flags
     flags=$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs hakmem) || return 1
     echo "pkg-config: $flags"
@@ -441,6 +452,9 @@ install_check() {
     cc -o "$prefix/linked" tests/install/linked.c $flags -Wl,-rpath,"$prefix/lib" || return 1
     cc -o "$prefix/linked.static" tests/install/linked.c -I"$prefix/include" \
         "$prefix/lib/libhakmem.a" -pthread || return 1
+    # a program linked with -lhakmem needs the soname, not the development link
+    readelf -d "$prefix/linked" | grep -q 'NEEDED.*\[libhakmem\.so\.0\]' ||
+        { echo "linked does not need libhakmem.so.0"; readelf -d "$prefix/linked" | grep NEEDED; return 1; }
     "$prefix/linked" && "$prefix/linked.static"
 }
 
@@ -476,6 +490,12 @@ if command -v clang >/dev/null 2>&1; then
     check_cmd clang_build warnings clang_check
 else
     missing clang_build "clang not installed"
+fi
+# instructions per malloc+free pair within tests/fastpath_budget.txt (callgrind)
+if command -v valgrind >/dev/null 2>&1; then
+    check_cmd fastpath_budget callgrind bash tests/fastpath_budget.sh
+else
+    missing fastpath_budget "valgrind not installed"
 fi
 
 # ---- summary -------------------------------------------------------------------

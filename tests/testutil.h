@@ -445,6 +445,7 @@ typedef struct {
     void (*free_sized)(void *, size_t);
     size_t (*usable_size)(const void *);
     int (*abi_version)(void);
+    const char *(*version)(void);
     int (*stats_get)(struct hak_stats *, size_t);
     void (*stats_print)(FILE *);
     void (*stats_print_json)(FILE *);
@@ -465,6 +466,7 @@ static TU_UNUSED int hk_load(void)
     hk.free_sized = hak_free_sized;
     hk.usable_size = hak_usable_size;
     hk.abi_version = hak_abi_version;
+    hk.version = hak_version;
     hk.stats_get = hak_stats_get;
     hk.stats_print = hak_stats_print;
     hk.stats_print_json = hak_stats_print_json;
@@ -482,13 +484,14 @@ static TU_UNUSED int hk_load(void)
     HK_SYM_(free_sized, "hak_free_sized");
     HK_SYM_(usable_size, "hak_usable_size");
     HK_SYM_(abi_version, "hak_abi_version");
+    HK_SYM_(version, "hak_version");
     HK_SYM_(stats_get, "hak_stats_get");
     HK_SYM_(stats_print, "hak_stats_print");
     HK_SYM_(stats_print_json, "hak_stats_print_json");
 #undef HK_SYM_
 #endif
     return hk.malloc && hk.calloc && hk.realloc && hk.aligned_alloc && hk.free &&
-           hk.free_sized && hk.usable_size && hk.abi_version && hk.stats_get &&
+           hk.free_sized && hk.usable_size && hk.abi_version && hk.version && hk.stats_get &&
            hk.stats_print && hk.stats_print_json;
 }
 

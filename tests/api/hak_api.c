@@ -5,7 +5,7 @@
  *    resolves, and malloc, free, ..., the __libc_* aliases resolve into
  *    libhakmem.so, not libc;  static builds: the same functions are not
  *    libc's.
- *  - hak_abi_version() == HAKMEM_ABI_VERSION.
+ *  - hak_abi_version() == HAKMEM_ABI_VERSION, hak_version() == HAKMEM_VERSION_STRING.
  *  - hak_malloc/hak_calloc/hak_realloc/hak_aligned_alloc/hak_free/
  *    hak_free_sized/hak_usable_size over all size ranges, and mixing them with
  *    the standard functions (hakmem is the malloc, so the heaps are one).
@@ -145,6 +145,10 @@ static void test_basic(void)
 {
     CHECK(hk.abi_version() == HAKMEM_ABI_VERSION, "hak_abi_version() = %d, header says %d",
           hk.abi_version(), HAKMEM_ABI_VERSION);
+    CHECK(strcmp(hk.version(), HAKMEM_VERSION_STRING) == 0, "hak_version() = %s, header says %s",
+          hk.version(), HAKMEM_VERSION_STRING);
+    CHECK(HAKMEM_VERSION == HAKMEM_VERSION_MAJOR * 10000 + HAKMEM_VERSION_MINOR * 100 + HAKMEM_VERSION_PATCH,
+          "HAKMEM_VERSION %d", HAKMEM_VERSION);
 #if HK_LINKED
     CHECK(hak_abi_compatible(), "hak_abi_compatible() is 0");
 #endif

@@ -120,6 +120,16 @@ def image(prefix, alt):
             return
 
 
+def row(cells):
+    w("| " + " | ".join(str(c) for c in cells) + " |")
+
+
+def head(left, right, tail=()):
+    """A table's header: `left` columns aligned left, `right` ones right, then `tail` left."""
+    row(list(left) + list(right) + list(tail))
+    row(["---"] * len(left) + ["---:"] * len(right) + ["---"] * len(tail))
+
+
 def runs_of(t):
     n = [int(r["runs"]) for r in t.rows.values() if (r.get("runs") or "").isdigit()]
     return max(n) if n else 0
@@ -189,8 +199,7 @@ w("(higher is better); ns/op and s/op: time per call, or per run of a real progr
 w("Bold: the fastest. `x fastest`: hakmem's time over the fastest peer's. `spread`: hakmem's, then")
 w("the fastest peer's.")
 w("")
-w("| benchmark | unit | " + " | ".join(main.allocs) + " | x fastest | spread % |")
-w("| --- | --- | " + " | ".join("---:" for _ in main.allocs) + " | ---: | --- |")
+head(["benchmark", "unit"], main.allocs + ["x fastest"], ["spread %"])
 for b in main.benches:
     unit = main.unit(b)
     vals = {a: num(main.get(b, a)["throughput"]) for a in main.allocs if usable(main.get(b, a))}
@@ -233,8 +242,7 @@ w("")
 w("Peak RSS of the whole process (MiB, `ru_maxrss`, median of the runs). Bold: the leanest.")
 w("`x leanest`: hakmem's over the leanest peer's.")
 w("")
-w("| benchmark | " + " | ".join(main.allocs) + " | x leanest |")
-w("| --- | " + " | ".join("---:" for _ in main.allocs) + " | ---: |")
+head(["benchmark"], main.allocs + ["x leanest"])
 for b in main.benches:
     kb = {a: num(main.get(b, a)["peak_rss_kib"]) for a in main.allocs
           if usable(main.get(b, a)) and num(main.get(b, a)["peak_rss_kib"])}
@@ -261,8 +269,7 @@ if idle:
     w("program reads its resident set (`/proc/self/statm`) right after the last free and after the")
     w("idle time (MiB, medians). `peak_idle_mt` is the same with a second, sleeping thread.")
     w("")
-    w("| benchmark | allocator | peak | after the free | after idling |")
-    w("| --- | --- | ---: | ---: | ---: |")
+    head(["benchmark", "allocator"], ["peak", "after the free", "after idling"])
     for b in idle:
         for a in main.allocs:
             r = main.get(b, a)
@@ -279,8 +286,7 @@ if live and "fragmentation" in main.benches:
       % fmt(live / 1024, 3))
     w("same for every allocator). Its peak RSS over that peak live size:")
     w("")
-    w("| " + " | ".join(main.allocs) + " |")
-    w("| " + " | ".join("---:" for _ in main.allocs) + " |")
+    head([], main.allocs)
     w("| " + " | ".join(fmt(num(main.get("fragmentation", a)["peak_rss_kib"]) / live, 3)
                         if usable(main.get("fragmentation", a)) else "-" for a in main.allocs) + " |")
     w("")
@@ -292,15 +298,13 @@ w("Minor page faults of the whole process (median of the runs; start-up included
 w("a small program). On this machine a fault costs microseconds, more than hundreds of")
 w("malloc/free pairs. Then the process's CPU time (user + system) beside its wall time, seconds.")
 w("")
-w("| benchmark | " + " | ".join("%s faults" % a for a in main.allocs) + " |")
-w("| --- | " + " | ".join("---:" for _ in main.allocs) + " |")
+head(["benchmark"], ["%s faults" % a for a in main.allocs])
 for b in main.benches:
     w("| %s | %s |" % (b, " | ".join(fmt(num(main.get(b, a)["minor_faults"]), 3)
                                      if usable(main.get(b, a)) else "-" for a in main.allocs)))
 w("")
 image("faults_vs_", "minor page faults relative to a peer")
-w("| benchmark | " + " | ".join("%s cpu / wall" % a for a in main.allocs) + " |")
-w("| --- | " + " | ".join("---:" for _ in main.allocs) + " |")
+head(["benchmark"], ["%s cpu / wall" % a for a in main.allocs])
 for b in main.benches:
     cells = []
     for a in main.allocs:
@@ -317,8 +321,7 @@ if bw:
     w("Bandwidth the program sees in `seq_access` (each malloc of 4 MiB is written with memset and")
     w("read line by line, then freed: 8 MiB moved per malloc+free pair, page faults included), GB/s:")
     w("")
-    w("| " + " | ".join(main.allocs) + " |")
-    w("| " + " | ".join("---:" for _ in main.allocs) + " |")
+    head([], main.allocs)
     cells = []
     for a in main.allocs:
         r = main.get("seq_access", a) if "seq_access" in main.benches else None
@@ -343,8 +346,7 @@ w("is leaner).")
 w("")
 variants = [a for a in abl.allocs if a != HAKMEM]
 if abl.benches and variants:
-    w("| benchmark | unit | hakmem | " + " | ".join("%s speed | RSS" % v for v in variants) + " | spread % |")
-    w("| --- | --- | ---: | " + " | ".join("---: | ---:" for _ in variants) + " | --- |")
+    head(["benchmark", "unit"], ["hakmem"] + [c for v in variants for c in ("%s speed" % v, "RSS")], ["spread %"])
     for b in abl.benches:
         h = abl.get(b, HAKMEM)
         cells = []
@@ -407,8 +409,7 @@ if ph:
     w("Medians of the runs: resident set (MiB) at the end of each phase (read by the program), the")
     w("peak, time per allocator call (the sleep left out) and minor faults.")
     w("")
-    w("| allocator | load | thin | mid | idle | again | peak | ns/op | faults | runs ok |")
-    w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    head(["allocator"], ["load", "thin", "mid", "idle", "again", "peak", "ns/op", "faults", "runs ok"])
     for a in dict.fromkeys(r["allocator"] for r in ph):
         rs = [r for r in ph if r["allocator"] == a and r["status"] == "ok"]
 

@@ -16,7 +16,10 @@ BASEFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread -fvisibility=hidden \
              -ftls-model=initial-exec -fno-builtin-malloc -fno-builtin-free \
              -fno-plt -Iinclude -Isrc $(WARN)
 RELFLAGS := -O2 -DNDEBUG -g
-DBGFLAGS := -O1 -g -DHK_DEBUG=2 -fno-omit-frame-pointer
+# The debug build: internal assertions and UBSan (undefined behaviour aborts
+# with its report; tests run it preloaded and linked).
+UBSAN    := -fsanitize=undefined -fno-sanitize-recover=undefined
+DBGFLAGS := -O1 -g -DHK_DEBUG=2 -fno-omit-frame-pointer $(UBSAN)
 # The release, read from hakmem.h (written once there): 0.1.0; the soname
 # carries its major number.
 VERSION  := $(shell awk '/^\#define HAKMEM_VERSION_(MAJOR|MINOR|PATCH) / { v = v (v == "" ? "" : ".") $$3 } END { print v }' include/hakmem.h)
@@ -58,7 +61,7 @@ build/libhakmem.so: $(REL_OBJS) src/exports.map
 build/libhakmem.a: $(REL_OBJS)
 	rm -f $@ && ar rcs $@ $(REL_OBJS)
 build/debug/libhakmem.so: $(DBG_OBJS) src/exports.map
-	$(CC) $(LDSHARED) $(LDFLAGS) -o $@ $(DBG_OBJS)
+	$(CC) $(LDSHARED) $(UBSAN) $(LDFLAGS) -o $@ $(DBG_OBJS)
 	ln -sf $(@F) $(@D)/$(SONAME)
 build/debug/libhakmem.a: $(DBG_OBJS)
 	rm -f $@ && ar rcs $@ $(DBG_OBJS)
@@ -98,7 +101,7 @@ PROG_BINS := $(foreach s,$(PROG_SRCS),build/tests/$(basename $(notdir $(s))) \
 build/tests/unit_%: tests/unit/%.c build/libhakmem.a $(HDRS) | build/tests
 	$(CC) $(TEST_CFLAGS) -Isrc $< -o $@ build/libhakmem.a -lm
 build/debug/tests/unit_%: tests/unit/%.c build/debug/libhakmem.a $(HDRS) | build/debug/tests
-	$(CC) $(TEST_CFLAGS) -DHK_DEBUG=2 -Isrc $< -o $@ build/debug/libhakmem.a -lm
+	$(CC) $(TEST_CFLAGS) -DHK_DEBUG=2 -Isrc $(UBSAN) $< -o $@ build/debug/libhakmem.a -lm
 
 define prog_rules
 build/tests/$(basename $(notdir $(1))): $(1) tests/testutil.h include/hakmem.h | build/tests
@@ -106,7 +109,7 @@ build/tests/$(basename $(notdir $(1))): $(1) tests/testutil.h include/hakmem.h |
 build/tests/$(basename $(notdir $(1))).static: $(1) tests/testutil.h include/hakmem.h build/libhakmem.a | build/tests
 	$$(CC) $$(TEST_CFLAGS) -DHK_LINKED=1 $$< -o $$@ build/libhakmem.a -lm
 build/debug/tests/$(basename $(notdir $(1))).static: $(1) tests/testutil.h include/hakmem.h build/debug/libhakmem.a | build/debug/tests
-	$$(CC) $$(TEST_CFLAGS) -DHK_LINKED=1 $$< -o $$@ build/debug/libhakmem.a -lm
+	$$(CC) $$(TEST_CFLAGS) -DHK_LINKED=1 $$(UBSAN) $$< -o $$@ build/debug/libhakmem.a -lm
 endef
 $(foreach s,$(PROG_SRCS),$(eval $(call prog_rules,$(s))))
 

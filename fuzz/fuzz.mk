@@ -21,7 +21,7 @@ build/fuzz/obj:
 	mkdir -p $@
 
 build/fuzz/fuzz_alloc: fuzz/fuzz_alloc.c $(FUZZ_OBJS) include/hakmem.h
-	$(FUZZ_CC) -std=gnu11 -fsanitize=fuzzer -g -O1 -Iinclude -pthread -Wall -Wextra \
+	$(FUZZ_CC) -std=gnu11 -fsanitize=fuzzer $(UBSAN) -g -O1 -Iinclude -pthread -Wall -Wextra \
 	    fuzz/fuzz_alloc.c $(FUZZ_OBJS) -o $@
 
 fuzz: build/fuzz/fuzz_alloc

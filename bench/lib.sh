@@ -454,7 +454,8 @@ kv() {
 #              (resident set after the last free and after an idle time,
 #              peak_idle); "" for the programs that do not print them
 #   R_WARNING  the first "hakmem: warning" line of its stderr, or ""
-# RUN_CPU, when set, is the CPU the benchmark runs on alone (rss_run -c).
+# RUN_CPU, when set, is the CPU the benchmark runs on alone (rss_run -c);
+# RUN_TRACE a file for its resident set every 10 ms (rss_run -s).
 # The run's stdout, stderr and rusage line stay in $RUN_TMP/{out,err,rss}.
 run_one() {
     local lib=$1 envw=$2 tmo=$3 prog=$4; shift 4
@@ -462,7 +463,7 @@ run_one() {
     rm -f "$out" "$err" "$rss"
     read -r -a envs <<<"$envw"
     env BENCH_MALLOC_STATS=1 ${envs[@]+"${envs[@]}"} "$BUILD_BENCH/rss_run" -t "$tmo" -p "$lib" -o "$rss" \
-        ${RUN_CPU:+-c "$RUN_CPU"} -- \
+        ${RUN_CPU:+-c "$RUN_CPU"} ${RUN_TRACE:+-s "$RUN_TRACE"} -- \
         "$BUILD_BENCH/$prog" "$@" >"$out" 2>"$err" </dev/null
     rc=$?
     : >>"$rss"   # mawk stops at a missing file (rss_run could not start)

@@ -150,14 +150,12 @@ for ((r = 1; r <= PH_RUNS; r++)); do
     for a in $COMP_ALLOCS; do
         alloc_lib "$a" || { note "note: phases: $a: $ALLOC_WHY"; continue; }
         note "== report: phases run $r/$PH_RUNS: $a"
-        tr=$WORK/phases_${a}_$r.trace
+        # run_one as every benchmark run (preload, origin and tag checks), traced
         # shellcheck disable=SC2086  # the command's words
-        env $ALLOC_ENV "$BUILD_BENCH/rss_run" -t 120 -p "$ALLOC_LIB" -o "$RUN_TMP/rss" -s "$tr" -- \
-            "$BUILD_BENCH/"$PH_CMD >"$RUN_TMP/out" 2>"$RUN_TMP/err"
-        rc=$? st=ok
-        [ $rc -eq 0 ] && grep -q "check=tags:ok" "$RUN_TMP/out" || st="FAIL: $(tail -n 1 "$RUN_TMP/err")"
-        printf '%s,%d,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$a" "$r" "$(kv ns_per_op "$RUN_TMP/out")" \
-            "$(kv maxrss_kb "$RUN_TMP/rss")" "$(kv wall_s "$RUN_TMP/rss")" "$(kv minflt "$RUN_TMP/rss")" \
+        RUN_TRACE=$WORK/phases_${a}_$r.trace run_one "$ALLOC_LIB" "$ALLOC_ENV" 120 $PH_CMD
+        st=ok
+        [ "$R_STATUS" = ok ] || st="FAIL: $R_WHY"
+        printf '%s,%d,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$a" "$r" "$R_TP" "$R_KB" "$R_WALL" "$R_MINFLT" \
             "$(kv rss_load_kb "$RUN_TMP/out")" "$(kv rss_thin_kb "$RUN_TMP/out")" \
             "$(kv rss_mid_kb "$RUN_TMP/out")" "$(kv rss_idle_kb "$RUN_TMP/out")" \
             "$(kv rss_again_kb "$RUN_TMP/out")" "$(printf '%s' "$st" | tr ',\n' '; ')" >>"$PH_CSV"

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <strings.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -37,6 +38,8 @@ static const char *const off_auto_on[] = { "off", "auto", "on" };   /* HK_THP_*,
 static const char *const zero_one[] = { "0", "1" };
 static const char *const harden_names[] = { "0", "1", "zero" };     /* HK_HARDEN_* */
 static const char *const selector_names[] = { "elo", "ucb1" };      /* HK_STRATEGY_ELO, _UCB1 */
+static const char *const stats_forms[] = { "0", "1", "json:PATH" };   /* shown, parsed by set_knob */
+static const char *const path_forms[] = { "PATH", "stderr" };
 
 /* `make hardened`: HK_HARDEN_DEFAULT is HK_HARDEN_ON (config.h). */
 #define HARDEN_DEFAULT (HK_HARDEN_DEFAULT == HK_HARDEN_ON ? "1" : "0")
@@ -45,7 +48,7 @@ static const char *const selector_names[] = { "elo", "ucb1" };      /* HK_STRATE
 typedef struct hk_option_s {
   const char *name;
   enum opt_kind kind;
-  const char *const *words;          /* OPT_WORDS: the values, in enum order */
+  const char *const *words;          /* the values (OPT_WORDS: parsed, in enum order) */
   unsigned nwords;
   uint32_t max;                      /* OPT_NUMBER */
   const char *value[HK_MODES];       /* per mode, as written in the environment */
@@ -59,8 +62,8 @@ typedef struct hk_option_s {
 #define MODE_BIT(m) (1u << (m))
 
 static const hk_option_t options[K_COUNT] = {
-  [K_MODE] = { "HAKMEM_MODE", WORDS(hk_mode_names), { "minimal", "fast", "balanced", "learning", "research" },
-               0, false, NULL, "the mode: every other option's default (below)" },
+  [K_MODE] = { "HAKMEM_MODE", WORDS(hk_mode_names), { NULL }, 0, false, NULL,
+               "the mode: every other option's default (below)" },
   [K_PURGE] = { "HAKMEM_PURGE_DELAY_MS", OPT_NUMBER, NULL, 0, 60000, { "0", "1000", "100", "100", "100" }, 0,
                 false, NULL, "free memory stays resident this long before `madvise`" },
   [K_RETAIN] = { "HAKMEM_RETAIN_MB", OPT_NUMBER, NULL, 0, 4096, { "0", "64", "8", "8", "8" }, 0, false, NULL,
@@ -69,14 +72,14 @@ static const hk_option_t options[K_COUNT] = {
   [K_THP] = { "HAKMEM_THP", WORDS(off_auto_on), { "off", "auto", "auto", "auto", "on" }, 0, false,
               "off, auto (for page runs, and for everything once the heap holds 32 MiB; the system's "
               "policy before), on", "transparent huge pages for hakmem's mappings" },
-  [K_STATS] = { "HAKMEM_STATS", OPT_STATS, NULL, 0, 0, { "0", "0", "0", "0", "1" }, 0, false,
+  [K_STATS] = { "HAKMEM_STATS", OPT_STATS, stats_forms, 3, 0, { "0", "0", "0", "0", "1" }, 0, false,
                 "0, 1 (table on stderr), json:PATH", "statistics at exit" },
   [K_VERBOSE] = { "HAKMEM_VERBOSE", WORDS(zero_one), { "0", "0", "0", "0", "1" }, 0, false, NULL,
                   "print the configuration at start (research: and each decision of the adaptive layer)" },
   [K_STRATEGY] = { "HAKMEM_STRATEGY", OPT_STRATEGY, NULL, 0, 0, ALL("elo"),
                    MODE_BIT(HAK_MODE_MINIMAL) | MODE_BIT(HAK_MODE_FAST) | MODE_BIT(HAK_MODE_BALANCED), false, NULL,
                    "how learning picks its strategy: ELO ratings, UCB1, or one candidate run as is" },
-  [K_LOG] = { "HAKMEM_LOG", OPT_PATH, NULL, 0, 0, ALL("stderr"), 0, false, "a file path, or stderr",
+  [K_LOG] = { "HAKMEM_LOG", OPT_PATH, path_forms, 2, 0, ALL("stderr"), 0, false, "a file path, or stderr",
               "where hakmem's messages go (appended)" },
   [K_HARDEN] = { "HAKMEM_HARDEN", WORDS(harden_names), ALL(HARDEN_DEFAULT), 0, true, NULL,
                  "hardened mode (below); `zero` also zeroes every freed block" },
@@ -134,25 +137,27 @@ static bool parse_number(const char *v, uint32_t max, uint32_t *out) {
   return true;
 }
 
-/* What option k accepts, for a warning: "off|auto|on", "0..60000", ... */
-static const char *accepted(int k, char *buf, size_t size) {
+/* words[0..n) joined by sep into buf at n0; returns the new length. */
+static size_t join(char *buf, size_t size, size_t n0, const char *const *words, unsigned n, const char *sep) {
+  for (unsigned i = 0; i < n && n0 < size; i++)
+    n0 += (size_t)snprintf(buf + n0, size - n0, "%s%s", i ? sep : "", words[i]);
+  return n0;
+}
+
+/* What option k accepts, its forms joined by sep: "off|auto|on" in a
+ * warning, "off, auto, on" in README's table; "0..60000" for a number. */
+static const char *accepted(int k, const char *sep, char *buf, size_t size) {
   const hk_option_t *o = &options[k];
-  size_t n = 0;
-  buf[0] = 0;
-  switch (o->kind) {
-  case OPT_NUMBER: snprintf(buf, size, "0..%u", (unsigned)o->max); return buf;
-  case OPT_STATS: return "0|1|json:PATH";
-  case OPT_PATH: return "PATH|stderr";
-  case OPT_STRATEGY:
-    for (int i = 0; i < 2; i++) n += (size_t)snprintf(buf + n, size - n, "%s|", selector_names[i]);
-    for (int i = 0; i < HK_STRATEGIES && n < size; i++)
-      n += (size_t)snprintf(buf + n, size - n, "%s%s", hk_strategy_names[i], i + 1 < HK_STRATEGIES ? "|" : "");
-    return buf;
-  default:
-    for (unsigned i = 0; i < o->nwords && n < size; i++)
-      n += (size_t)snprintf(buf + n, size - n, "%s%s", o->words[i], i + 1 < o->nwords ? "|" : "");
-    return buf;
+  if (o->kind == OPT_NUMBER) {
+    snprintf(buf, size, "0..%u", (unsigned)o->max);
+  } else if (o->kind == OPT_STRATEGY) {   /* a selector, or a candidate run as is */
+    size_t n = join(buf, size, 0, selector_names, 2, sep);
+    n += (size_t)snprintf(buf + n, size - n, "%s", sep);
+    join(buf, size, n, hk_strategy_names, HK_STRATEGIES, sep);
+  } else {
+    join(buf, size, 0, o->words, o->nwords, sep);
   }
+  return buf;
 }
 
 /* The current value of option k, as it would be written in the environment. */
@@ -282,7 +287,7 @@ static int misspelt(const char *name, size_t len) {
     size_t m = strlen(t), shorter = n < m ? n : m;
     unsigned most = m <= 7 ? 1 : 2;
     if (distance(s, n, t, m) <= most) return k;
-    if (shorter >= 4 && (n > m ? n - m : m - n) <= 4 && distance(s, shorter, t, shorter) == 0) return k;
+    if (shorter >= 4 && (n > m ? n - m : m - n) <= 4 && strncasecmp(s, t, shorter) == 0) return k;
   }
   return -1;
 }
@@ -301,7 +306,7 @@ static void try_knob(int k, const char *v) {
   if (set_knob(k, v)) { from_env[k] = true; return; }
   char a[80], b[32], acc[128];
   hk_log("warning: %s=%s is not valid (accepted: %s); keeping %s", options[k].name,
-         shown(v, a, sizeof a), accepted(k, acc, sizeof acc), knob_value(k, b, sizeof b));
+         shown(v, a, sizeof a), accepted(k, "|", acc, sizeof acc), knob_value(k, b, sizeof b));
 }
 
 static void unknown_name(const char *entry) {
@@ -356,20 +361,8 @@ void hk_config_doc(int fd) {
   if (write(fd, line, n) < 0) return;
   for (int k = K_MODE + 1; k < K_COUNT; k++) {
     const hk_option_t *o = &options[k];
-    const char *doc = o->doc_accepted;
-    if (!doc) {               /* the accepted words, comma-separated */
-      char *p = (char *)accepted(k, acc, sizeof acc);
-      if (p != acc) { snprintf(acc, sizeof acc, "%s", p); p = acc; }
-      for (; *p; p++)
-        if (*p == '|') *p = ',';
-      doc = acc;
-    }
-    n = (size_t)snprintf(line, sizeof line, "| `%s`: %s | ", o->name, o->help);
-    for (const char *c = doc; *c && n + 2 < sizeof line; c++) {   /* "a,b" -> "a, b" (the words only) */
-      line[n++] = *c;
-      if (*c == ',' && !o->doc_accepted && c[1] != ' ') line[n++] = ' ';
-    }
-    n += (size_t)snprintf(line + n, sizeof line - n, " |");
+    n = (size_t)snprintf(line, sizeof line, "| `%s`: %s | %s |", o->name, o->help,
+                         o->doc_accepted ? o->doc_accepted : accepted(k, ", ", acc, sizeof acc));
     for (int m = 0; m < HK_MODES; m++)
       n += (size_t)snprintf(line + n, sizeof line - n, " %s |",
                             o->unused_in & MODE_BIT(m) ? "—" : o->value[m]);

@@ -120,8 +120,10 @@ build/tests/misuse/%: tests/misuse/%.c tests/misuse/misuse.h | build/tests/misus
 
 # fuzz/fuzz_alloc: the libFuzzer target (clang), run by fuzz/run.sh
 include fuzz/fuzz.mk
+# make tsan, make asan: hakmem and the tests under the sanitizers
+include tests/sanitizers.mk
 
-test: all debug hardened $(UNIT_BINS) $(PROG_BINS) $(MISUSE_BINS) build/fuzz/fuzz_alloc
+test: all debug hardened $(UNIT_BINS) $(PROG_BINS) $(MISUSE_BINS) build/fuzz/fuzz_alloc tsan asan
 	bash tests/run.sh
 
 # ---- benchmarks ----------------------------------------------------------

@@ -26,12 +26,13 @@ static void abandoned_push_locked(hk_superslab_t *ss) {
   ss->prev = NULL;
   ss->next = abandoned;
   if (abandoned) abandoned->prev = ss; else abandoned_tail = ss;
-  abandoned = ss;
+  __atomic_store_n(&abandoned, ss, __ATOMIC_RELAXED);   /* hk_abandoned_pop glances */
   ss->abandoned = 1;
 }
 
 static void abandoned_unlink_locked(hk_superslab_t *ss) {
-  if (ss->prev) ss->prev->next = ss->next; else abandoned = ss->next;
+  if (ss->prev) ss->prev->next = ss->next;
+  else __atomic_store_n(&abandoned, ss->next, __ATOMIC_RELAXED);
   if (ss->next) ss->next->prev = ss->prev; else abandoned_tail = ss->prev;
   ss->next = ss->prev = NULL;
   ss->abandoned = 0;
@@ -72,7 +73,7 @@ void hk_heap_reclaim(hk_heap_t *h, hk_superslab_t *ss) {
   atomic_store_explicit(&ss->owner, h, memory_order_release);
   atomic_store_explicit(&ss->remote_mask, 0, memory_order_relaxed);
   atomic_thread_fence(memory_order_seq_cst);
-  h->dirty_slabs += (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
+  HK_RELAXED_ADD(h->dirty_slabs, (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask));
   hk_heap_ss_add(h, ss);
   for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {     /* abandoned slabs are all FULL */
     hk_slab_t *s = &ss->slabs[i];
@@ -80,7 +81,7 @@ void hk_heap_reclaim(hk_heap_t *h, hk_superslab_t *ss) {
     HK_TEL_ADD(h->tel.carved[s->cls], hk_slab_listed_settled(s));   /* dropped by the last owner */
     hk_slab_collect(h, s);
     if (s->used != 0 && (s->free || s->capacity < s->reserved)) {
-      s->flags &= (uint8_t)~HK_SLAB_FULL;
+      hk_slab_set_flags(s, s->flags & ~(unsigned)HK_SLAB_FULL);
       queue_push_back(h, s);
     }
   }
@@ -130,7 +131,7 @@ void hk_heap_abandon(hk_heap_t *h) {
         if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
         hk_slab_collect(h, s);
         if (!(s->flags & HK_SLAB_FULL)) queue_remove(h, s);
-        s->flags |= HK_SLAB_FULL;   /* out of every queue while abandoned */
+        hk_slab_set_flags(s, s->flags | HK_SLAB_FULL);   /* out of every queue while abandoned */
       }
       if (!ss_settle(h, ss, true)) continue;
       uint32_t live = 0;
@@ -143,7 +144,7 @@ void hk_heap_abandon(hk_heap_t *h) {
         HK_TEL_ADD(h->tel.dropped[s->cls], hk_slab_listed_settled(s));
       }
       hk_heap_ss_unlink(h, ss);
-      h->dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
+      HK_RELAXED_ADD(h->dirty_slabs, -(uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask));
       atomic_store_explicit(&ss->abandoned_state, abandoned_state_new(live), memory_order_relaxed);
       /* listed and ownerless at once, as hk_heap_abandoned_free checks both */
       hk_lock(&abandoned_lock);
@@ -214,4 +215,3 @@ size_t hk_heap_abandoned_count(void) {
 /* fork: hk_heap_fork_* take the list's lock after every heap's. */
 void hk_abandoned_fork_prepare(void) { hk_lock(&abandoned_lock); }
 void hk_abandoned_fork_parent(void) { hk_unlock(&abandoned_lock); }
-void hk_abandoned_fork_child(void) { pthread_mutex_init(&abandoned_lock, NULL); }

@@ -88,12 +88,13 @@ static pthread_cond_t ace_cond;
 static pthread_t ace_thread;
 static unsigned ace_gen;          /* a thread runs while this is its number    */
 static bool ace_joining;          /* exit joins it: it must not detach itself  */
-static bool ace_failed;           /* pthread_create failed: never tried again  */
+static _Atomic bool ace_failed;   /* pthread_create failed: never tried again  */
 static _Atomic int app_threads;   /* the program's threads that have a heap    */
 static __thread bool on_ace_thread __attribute__((tls_model("initial-exec")));
 static _Atomic uint64_t next_call_ms;   /* the next epoch on the program's calls */
 static uint64_t last_epoch_ms;    /* the previous epoch, wherever it ran       */
-static uint64_t stopped_ms;       /* the thread last ended for lack of threads */
+/* both read unlocked by thread_wanted's first look, written under ace_lock */
+static _Atomic uint64_t stopped_ms; /* the thread last ended for lack of threads */
 
 /* The thread's state, under ace_lock. */
 static struct {
@@ -386,9 +387,11 @@ static int threads_needed(void) { return hk_cfg.ace_thread == HK_ACE_THREAD_AUTO
 /* Whether the thread should run now: enough threads of the program, and
  * free memory worth purging. */
 static bool thread_wanted(uint64_t now) {
-  if (hk_cfg.ace_thread == HK_ACE_THREAD_OFF || ace_failed) return false;
+  if (hk_cfg.ace_thread == HK_ACE_THREAD_OFF || atomic_load_explicit(&ace_failed, memory_order_relaxed))
+    return false;
   if (atomic_load_explicit(&app_threads, memory_order_seq_cst) < threads_needed()) return false;
-  if (stopped_ms && now - stopped_ms < RESTART_MS) return false;
+  uint64_t stopped = atomic_load_explicit(&stopped_ms, memory_order_relaxed);
+  if (stopped && now - stopped < RESTART_MS) return false;
   return hk_heap_dirty_bytes_self() >= START_BYTES || hk_arena_free_dirty_bytes() ||
          hk_pages_dirty_bytes() >= START_BYTES ||
          atomic_load_explicit(&hk_ace_remote, memory_order_relaxed);
@@ -417,7 +420,7 @@ static void start_thread(void) {
     ace.threads_started++;
     return;
   }
-  ace_failed = true;              /* the epochs stay on the program's calls */
+  atomic_store_explicit(&ace_failed, true, memory_order_relaxed);   /* the epochs stay on the program's calls */
   atomic_store(&hk_ace_state, HK_ACE_IDLE);
   if (hk_cfg.verbose) hk_log("ace: cannot start the background thread (error %d)", err);
 }
@@ -427,8 +430,8 @@ static void stop_thread(void) {
   ace_gen++;
   pthread_cond_signal(&ace_cond);
   atomic_store(&hk_ace_state, HK_ACE_IDLE);
-  stopped_ms = hk_now_ms();
-  if (!stopped_ms) stopped_ms = 1;
+  uint64_t now = hk_now_ms();
+  atomic_store_explicit(&stopped_ms, now ? now : 1, memory_order_relaxed);
   atomic_store_explicit(&next_call_ms, 0, memory_order_relaxed);
 }
 
@@ -506,15 +509,15 @@ __attribute__((destructor)) static void ace_exit(void) {
 }
 
 /* Fork: the thread is between epochs while the lock is held; the child has
- * no thread, and one thread of its own. */
+ * no thread, and one thread of its own.  hk_ace_fork_child runs after the
+ * locks are unlocked (init.c), before the child's thread goes on. */
 void hk_ace_fork_prepare(void) { hk_lock(&ace_lock); }
 void hk_ace_fork_parent(void) { hk_unlock(&ace_lock); }
 void hk_ace_fork_child(void) {
-  pthread_mutex_init(&ace_lock, NULL);
-  cond_init();
+  cond_init();          /* the parent's thread may have been waiting on it */
   if (atomic_load(&hk_ace_state) == HK_ACE_RUNNING) atomic_store(&hk_ace_state, HK_ACE_IDLE);
   atomic_store(&app_threads, hk_heap_tls != &hk_heap_empty);
-  stopped_ms = 0;
+  atomic_store_explicit(&stopped_ms, 0, memory_order_relaxed);
   ace_joining = false;
   ace.self_on_thread = false;
   atomic_store_explicit(&next_call_ms, 0, memory_order_relaxed);
@@ -525,7 +528,7 @@ void hk_ace_fork_child(void) {
 void hk_ace_stats(struct hak_stats *st) {
   hk_lock(&ace_lock);
   st->ace_state = (uint32_t)atomic_load(&hk_ace_state);
-  if (ace_failed && st->ace_state == HK_ACE_IDLE) st->ace_state = HK_ACE_FAILED;
+  if (atomic_load_explicit(&ace_failed, memory_order_relaxed) && st->ace_state == HK_ACE_IDLE) st->ace_state = HK_ACE_FAILED;
   st->ace_threads_started = ace.threads_started;
   st->ace_learning = ace.learning ? (ace.learn.state == HK_LEARN_FROZEN ? 2 : 1) : 0;
   st->ace_strategy = ace.strategy;

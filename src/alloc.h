@@ -35,7 +35,7 @@ static HK_ALWAYS_INLINE void hk_harden_free_on(void *p) {
   if (hk_likely(hk_ss_map[hk_fast_unit(p)] == HK_MAP_SLABS_SLOW)) {
     hk_superslab_t *ss = hk_ss_of(p);
     hk_slab_t *s = hk_slab_at(ss, p);
-    if (hk_likely(s->flags == 0 && hk_harden_block_ok(ss, s, p))) {
+    if (hk_likely(hk_slab_flags(s) == 0 && hk_harden_block_ok(ss, s, p))) {
       hk_heap_t *h = hk_heap_tls;
       if (hk_unlikely(hk_ss_owner(ss) != h)) { hk_free_block(ss, s, p); return; }
       hk_block_t *b = (hk_block_t *)p;
@@ -95,11 +95,11 @@ static HK_ALWAYS_INLINE void hk_free_inline(void *p) {
       /* a block of 1-32 KiB (any slab of its span): into the thread cache.
        * The flags are read again (one load, off the path above, whose
        * cmpb then tests memory directly: 25 instructions, not 26). */
-      if (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_CACHED) {
+      if (hk_slab_flags(s) & HK_SLAB_CACHED) {
         hk_cache_free(h, s->cls, p);
         return;
       }
-    } else if (owner != NULL && (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_CACHED)) {
+    } else if (owner != NULL && (hk_slab_flags(s) & HK_SLAB_CACHED)) {
       /* a live heap's block of 1-32 KiB: into this thread's cache when it
        * allocates the class too (hk_cache_free_foreign); an exited
        * thread's is adopted on the slow path */

@@ -90,7 +90,7 @@ static hk_superslab_t *take(chunk_t *c, uint32_t avail, bool *clean) {
     c->clean_mask |= bit;
   }
   *clean = (c->clean_mask & bit) != 0;
-  if (!*clean) dirty_free--;
+  if (!*clean) HK_RELAXED_ADD(dirty_free, -1);   /* hk_arena_free_dirty_bytes glances */
   c->free_mask &= ~bit;
   c->clean_mask &= ~bit;
   c->aged_mask &= ~bit;
@@ -175,7 +175,7 @@ static size_t purge_locked(bool aged, size_t budget) {
       c->purged_mask |= run;
       m &= ~run;
       purged += (size_t)len * HK_SS_SIZE;
-      dirty_free -= len;
+      HK_RELAXED_ADD(dirty_free, -(size_t)len);
       budget -= len;
     }
   }
@@ -201,7 +201,7 @@ void hk_arena_free_ss(hk_superslab_t *ss) {
   if (c) {
     c->free_mask |= bit;
     if (clean) c->clean_mask |= bit;
-    else if (++dirty_free >= PURGE_BATCH_SS) {
+    else if (HK_RELAXED_ADD(dirty_free, 1) >= PURGE_BATCH_SS) {
       /* with the adaptive layer (balanced and above), the decay is its job */
       if (dirty_free > PURGE_HARD_SS || PURGE_GAP_MS == 0) {
         purge_locked(false, SIZE_MAX);
@@ -312,4 +312,3 @@ void hk_arena_visit(hk_ss_visitor fn, void *arg) {
 
 void hk_arena_fork_prepare(void) { hk_lock(&arena_lock); }
 void hk_arena_fork_parent(void) { hk_unlock(&arena_lock); }
-void hk_arena_fork_child(void) { pthread_mutex_init(&arena_lock, NULL); }

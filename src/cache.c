@@ -88,7 +88,7 @@ static void bin_validate(hk_heap_t *h, unsigned i) {
     hk_superslab_t *ss = hk_ss_of(b);
     hk_slab_t *s = hk_slab_at(ss, b);
     hk_assert(hk_map_at(b) == HK_MAP_SLABS);
-    hk_assert((s->flags & HK_SLAB_CACHED) && s->cls == HK_CACHE_FIRST + i);
+    hk_assert((hk_slab_flags(s) & HK_SLAB_CACHED) && s->cls == HK_CACHE_FIRST + i);
     hk_assert(n < hk_cache_count(c));
   }
   hk_assert(n == hk_cache_count(c) && n <= c->limit && c->low <= n);

@@ -143,7 +143,7 @@ hk_superslab_t *hk_check_block_slow(const void *p, unsigned op) {
   uintptr_t off = (uintptr_t)p - (uintptr_t)ss;        /* p - 1 named the unit */
   if (off < hk_ss_front_bytes() || off >= HK_SS_SIZE) misuse(op, P_FOREIGN, p);
   hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
-  uint8_t flags = __atomic_load_n(&head->flags, __ATOMIC_RELAXED);
+  unsigned flags = hk_slab_flags(head);
   if (flags & HK_SLAB_FREE) misuse(op, P_FREED, p);
   if (hk_hardened()) {
     check_small(ss, head, p, op);

@@ -34,7 +34,7 @@ extern const uint64_t hk_class_recip[HK_NUM_CLASSES];   /* harden.c: recip << 24
 static inline bool hk_block_start_ok(const hk_slab_t *s, uintptr_t off) {
   uint64_t recip = hk_class_recip[s->cls];
   unsigned __int128 m = (unsigned __int128)off * recip;
-  return (uint64_t)m < recip && (uint64_t)(m >> 64) < s->capacity;
+  return (uint64_t)m < recip && (uint64_t)(m >> 64) < __atomic_load_n(&s->capacity, __ATOMIC_RELAXED);
 }
 
 /* A hardened link is stored as next ^ key ^ its own address (the key is
@@ -95,7 +95,7 @@ static inline hk_superslab_t *hk_check_block(const void *p, unsigned op) {
     uintptr_t off = (uintptr_t)p - (uintptr_t)ss;
     hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
     if (hk_likely(off >= HK_SS_HEADER_SIZE && off < HK_SS_SIZE &&
-                  !(__atomic_load_n(&head->flags, __ATOMIC_RELAXED) & HK_SLAB_FREE) &&
+                  !(hk_slab_flags(head) & HK_SLAB_FREE) &&
                   (state == HK_MAP_SLABS || hk_harden_block_ok(ss, head, p))))
       return ss;
   }

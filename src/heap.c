@@ -49,7 +49,7 @@ hk_heap_t *hk_heap_acquire(void) {
       __atomic_store_n(&all_heaps, h, __ATOMIC_RELEASE);   /* hk_heap_all reads it unlocked */
     }
   }
-  if (h) hk_cache_threads(++live_heaps);
+  if (h) hk_cache_threads(HK_RELAXED_ADD(live_heaps, 1));   /* hk_heap_retain glances */
   hk_unlock(&pool_lock);
   if (!h) return NULL;
   hk_lock(&h->lock);                  /* the adaptive thread may be looking at it */
@@ -64,7 +64,7 @@ void hk_heap_release(hk_heap_t *h) {
   hk_lock(&pool_lock);
   h->pool_next = pool_free;
   pool_free = h;
-  hk_cache_threads(--live_heaps);
+  hk_cache_threads(HK_RELAXED_ADD(live_heaps, -1));
   hk_unlock(&pool_lock);
 }
 
@@ -87,12 +87,13 @@ static void ss_list_add(hk_ss_list_t *l, hk_superslab_t *ss) {
   ss->prev = NULL;
   ss->next = l->first;
   if (l->first) l->first->prev = ss;
-  l->first = ss;
+  __atomic_store_n(&l->first, ss, __ATOMIC_RELAXED);   /* ace_epoch glances */
   l->count++;
 }
 
 static void ss_list_remove(hk_ss_list_t *l, hk_superslab_t *ss) {
-  if (ss->prev) ss->prev->next = ss->next; else l->first = ss->next;
+  if (ss->prev) ss->prev->next = ss->next;
+  else __atomic_store_n(&l->first, ss->next, __ATOMIC_RELAXED);
   if (ss->next) ss->next->prev = ss->prev;
   ss->next = ss->prev = NULL;
   l->count--;
@@ -117,7 +118,7 @@ static void ss_update_list(hk_heap_t *h, hk_superslab_t *ss) {
 
 void hk_heap_ss_release(hk_heap_t *h, hk_superslab_t *ss) {
   hk_heap_ss_unlink(h, ss);
-  h->dirty_slabs -= (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask);
+  HK_RELAXED_ADD(h->dirty_slabs, -(uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask));
   hk_arena_free_ss(ss);
 }
 
@@ -180,7 +181,7 @@ static bool keep_empty(hk_heap_t *h, hk_slab_t *s) {
   hk_queue_t *q = &h->queues[s->cls];
   if (!(s->flags & HK_SLAB_FULL)) return q->first == s && s->next == NULL;
   if (q->first) return false;
-  s->flags &= (uint8_t)~HK_SLAB_FULL;
+  hk_slab_set_flags(s, s->flags & ~(unsigned)HK_SLAB_FULL);
   queue_push_back(h, s);
   return true;
 }
@@ -200,7 +201,7 @@ static bool slab_after_collect(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s, b
     return hk_heap_span_freed(h, ss, s, no_spare);
   }
   if ((s->flags & HK_SLAB_FULL) && (s->free || s->local_free)) {
-    s->flags &= (uint8_t)~HK_SLAB_FULL;
+    hk_slab_set_flags(s, s->flags & ~(unsigned)HK_SLAB_FULL);
     queue_push_back(h, s);
   }
   return false;
@@ -346,7 +347,7 @@ static HK_ALWAYS_INLINE hk_slab_t *scan_queue(hk_heap_t *h, hk_queue_t *q, bool 
       return s;
     }
     queue_remove(h, s);          /* every block is out: park it until one comes back */
-    s->flags |= HK_SLAB_FULL;
+    hk_slab_set_flags(s, s->flags | HK_SLAB_FULL);
   }
   return NULL;
 }
@@ -567,9 +568,4 @@ void hk_heap_fork_parent(void) {
   hk_abandoned_fork_parent();
   for (hk_heap_t *h = all_heaps; h; h = h->all_next) hk_unlock(&h->lock);
   hk_unlock(&pool_lock);
-}
-void hk_heap_fork_child(void) {
-  pthread_mutex_init(&pool_lock, NULL);
-  for (hk_heap_t *h = all_heaps; h; h = h->all_next) pthread_mutex_init(&h->lock, NULL);
-  hk_abandoned_fork_child();
 }

@@ -58,6 +58,5 @@ hk_superslab_t *hk_abandoned_pop(bool oldest);   /* off the list, or NULL */
 void hk_heap_reclaim(hk_heap_t *h, hk_superslab_t *ss);      /* h takes it (its lock held) */
 void hk_abandoned_fork_prepare(void);
 void hk_abandoned_fork_parent(void);
-void hk_abandoned_fork_child(void);
 
 #endif /* HK_HEAP_H */

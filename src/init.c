@@ -107,11 +107,12 @@ static void fork_parent(void) {
   hk_ace_fork_parent();
   hk_stats_fork_parent();
 }
+/* The child's one thread is the one that locked everything: it unlocks, as
+ * the parent does (a lock initialised again while held is what
+ * ThreadSanitizer cannot follow), then resets what the parent's other
+ * threads left behind. */
 static void fork_child(void) {
-  hk_arena_fork_child();
-  hk_pages_fork_child();
-  hk_heap_fork_child();
-  hk_stats_fork_child();
+  fork_parent();
   hk_ace_fork_child();
 }
 

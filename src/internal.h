@@ -30,7 +30,7 @@ HK_COLD __attribute__((noreturn)) void hk_assert_fail(const char *expr, const ch
 #define hk_assert_internal(x) ((void)0)
 #endif
 
-/* ---- locks: pthread mutexes, re-initialised in the child after fork ----- */
+/* ---- locks: pthread mutexes, all taken before fork, released after ------ */
 static inline void hk_lock(hk_lock_t *l) { pthread_mutex_lock(l); }
 static inline void hk_unlock(hk_lock_t *l) { pthread_mutex_unlock(l); }
 
@@ -69,9 +69,18 @@ static inline hk_slab_t *hk_slab_at(hk_superslab_t *ss, const void *p) {
   uintptr_t off = ((uintptr_t)p >> (HK_SLAB_SHIFT - 6)) & ((uintptr_t)(HK_SLABS_PER_SS - 1) << 6);
   return (hk_slab_t *)((uint8_t *)ss->slabs + off);
 }
+/* Slab flags: written by the owner (or under its heap's lock), read by
+ * other threads' frees: relaxed atomics there (plain byte moves on x86).
+ * The owner's own reads stay plain. */
+static inline unsigned hk_slab_flags(const hk_slab_t *s) {
+  return __atomic_load_n(&s->flags, __ATOMIC_RELAXED);
+}
+static inline void hk_slab_set_flags(hk_slab_t *s, unsigned flags) {
+  __atomic_store_n(&s->flags, (uint8_t)flags, __ATOMIC_RELAXED);
+}
 /* A span's head slab; the TAIL flag and delta are fixed while a block lives. */
 static inline hk_slab_t *hk_slab_head(hk_slab_t *s) {
-  return (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & HK_SLAB_TAIL) ? s - s->head_delta : s;
+  return (hk_slab_flags(s) & HK_SLAB_TAIL) ? s - s->head_delta : s;
 }
 static inline unsigned hk_slab_index(hk_superslab_t *ss, const hk_slab_t *s) {
   return (unsigned)(s - ss->slabs);
@@ -165,7 +174,6 @@ void hk_ss_spans_gone(hk_superslab_t *ss);  /* to the arena: its spans leave the
 size_t hk_arena_unmap_stale(void);
 void hk_arena_fork_prepare(void);
 void hk_arena_fork_parent(void);
-void hk_arena_fork_child(void);
 
 /* superslab.c: slab spans inside a SuperSlab */
 void hk_ss_init(hk_superslab_t *ss, hk_heap_t *owner, bool clean);
@@ -255,7 +263,6 @@ typedef void (*hk_heap_visitor)(hk_heap_t *h, void *arg);
 size_t hk_heap_visit_all(hk_heap_visitor fn, void *arg);   /* returns live heaps */
 void hk_heap_fork_prepare(void);
 void hk_heap_fork_parent(void);
-void hk_heap_fork_child(void);
 
 /* pages.c: blocks above the size classes, up to HK_PAGES_MAX, as page runs */
 void *hk_pages_alloc(hk_heap_t *h, size_t n, size_t align, bool zero);
@@ -280,7 +287,6 @@ typedef struct hk_pages_stats_s {
 void hk_pages_stats(hk_pages_stats_t *st);
 void hk_pages_fork_prepare(void);
 void hk_pages_fork_parent(void);
-void hk_pages_fork_child(void);
 
 /* large.c: direct mappings */
 void *hk_direct_alloc(size_t n, size_t align);
@@ -310,7 +316,6 @@ uint64_t hk_tel_now_ns(void);
 void hk_tel_row_moved(size_t old_usable, size_t new_usable);
 void hk_stats_fork_prepare(void);
 void hk_stats_fork_parent(void);
-void hk_stats_fork_child(void);
 
 /* ace.c: the adaptive layer.  IDLE: no thread, the epochs run on the
  * program's calls; RUNNING: in the thread. */

@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#ifdef HK_SANITIZER_NAMES /* make tsan, make asan: the sanitizer owns malloc */
+#include "sanitizer_names.h"
+#endif
+
 #define HK_EXPORT __attribute__((visibility("default")))
 
 static bool is_pow2(size_t x) { return x && !(x & (x - 1)); }

@@ -496,7 +496,7 @@ static void *seg_alloc(hk_pseg_t *s, uint32_t n, size_t align, uint64_t *dirty_c
   bits_clear(s->aged, at, n);
   s->used_pages += n;
   s->free_pages -= n;
-  s->activity++;
+  HK_RELAXED_ADD(s->activity, 1);
   count_dirty(s, -(int64_t)d);
   VALIDATE(s);
   return page_addr(s, at);
@@ -626,7 +626,7 @@ void hk_pages_free(void *p) {
   bits_set(s->dirty, i, len);
   s->used_pages -= len;
   s->free_pages += len;
-  s->activity++;
+  HK_RELAXED_ADD(s->activity, 1);
   count_dirty(s, len);
   uint32_t head = free_run(s, i, len);
   bool now = HK_TUNE(purge_delay_ms) == 0;       /* minimal: no decay, purge at once */
@@ -681,7 +681,7 @@ bool hk_pages_resize(void *p, size_t n) {
     if (add > d) atomic_fetch_add_explicit(&fresh_pages, add - d, memory_order_relaxed);
     ok = true;
   }
-  if (ok) s->activity++;
+  if (ok) HK_RELAXED_ADD(s->activity, 1);
   VALIDATE(s);
   hk_unlock(&s->lock);
   if (ok) hk_tel_row_moved((size_t)len << PG_SHIFT, (size_t)np << PG_SHIFT);
@@ -762,9 +762,4 @@ void hk_pages_fork_prepare(void) {
 void hk_pages_fork_parent(void) {
   for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) hk_unlock(&s->lock);
   hk_unlock(&segs_lock);
-}
-void hk_pages_fork_child(void) {
-  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next)
-    pthread_mutex_init(&s->lock, NULL);
-  pthread_mutex_init(&segs_lock, NULL);
 }

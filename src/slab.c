@@ -27,10 +27,10 @@ void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls) {
   /* a cached class: every slab of the span sends the owner's frees to the
    * thread cache, which reads the class there */
   uint8_t cached = cls >= hk_cache_from ? HK_SLAB_CACHED : 0;
-  s->flags = cached;
+  hk_slab_set_flags(s, cached);
   for (unsigned k = 1; k < s->span; k++) {
     s[k].cls = (uint8_t)cls;
-    s[k].flags = HK_SLAB_TAIL | cached;
+    hk_slab_set_flags(&s[k], HK_SLAB_TAIL | cached);
   }
   hk_assert_internal(s->reserved >= 1);
 }
@@ -43,7 +43,9 @@ static void carve(hk_heap_t *h, hk_slab_t *s, unsigned n) {
   uint8_t *first = s->start + (size_t)s->capacity * bs;
   uint8_t *p = first;
   for (unsigned i = 1; i < n; i++, p += bs) hk_link_set(s, (hk_block_t *)p, (hk_block_t *)(p + bs));
-  s->capacity = (uint16_t)(s->capacity + n);       /* first: the links name carved blocks */
+  /* first: the links name carved blocks; hardened frees of other threads
+   * read it (hk_block_start_ok), the owner alone writes it */
+  __atomic_store_n(&s->capacity, (uint16_t)(s->capacity + n), __ATOMIC_RELAXED);
   hk_link_set(s, (hk_block_t *)p, s->free);
   s->free = (hk_block_t *)first;
   HK_TEL_ADD(h->tel.carved[s->cls], n);

@@ -28,7 +28,6 @@ static struct hak_stats snap;
 
 void hk_stats_fork_prepare(void) { hk_lock(&stats_lock); }
 void hk_stats_fork_parent(void) { hk_unlock(&stats_lock); }
-void hk_stats_fork_child(void) { pthread_mutex_init(&stats_lock, NULL); }
 
 /* The public enums and sizes that internal values are copied into as they
  * are: hak_stats.stage[] from the telemetry's stages, classes[] from its
@@ -151,7 +150,7 @@ static void add_ss(hk_superslab_t *ss, void *arg) {
                   ((dirty & 1) ? HK_SS_HEADER_SIZE : 0);
   for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {
     hk_slab_t *s = &ss->slabs[i];
-    uint8_t flags = __atomic_load_n(&s->flags, __ATOMIC_RELAXED);
+    unsigned flags = hk_slab_flags(s);
     if (flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
     size_t used = __atomic_load_n(&s->used, __ATOMIC_RELAXED);
     size_t bs = __atomic_load_n(&s->block_size, __ATOMIC_RELAXED);

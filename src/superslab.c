@@ -36,9 +36,9 @@ void hk_ss_init(hk_superslab_t *ss, hk_heap_t *owner, bool clean) {
   ss->kind = HK_SS_KIND_SLABS;
   ss->free_mask = ~0u;
   ss->dirty_mask = clean ? 0 : ~0u;
-  for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) ss->slabs[i].flags = HK_SLAB_FREE;
+  for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) hk_slab_set_flags(&ss->slabs[i], HK_SLAB_FREE);
   if (hk_hardened()) hk_harden_ss_init(ss);
-  if (!clean) owner->dirty_slabs += HK_SLABS_PER_SS;
+  if (!clean) HK_RELAXED_ADD(owner->dirty_slabs, HK_SLABS_PER_SS);
   atomic_store_explicit(&ss->owner, owner, memory_order_release);
 }
 
@@ -53,17 +53,17 @@ hk_slab_t *hk_ss_take_span(hk_superslab_t *ss, unsigned n, bool *clean) {
   uint32_t bits = span_bits(n, at);
   uint32_t was_dirty = ss->dirty_mask & bits;
   *clean = was_dirty == 0;
-  hk_ss_owner(ss)->dirty_slabs -= (uint32_t)__builtin_popcount(was_dirty);
+  HK_RELAXED_ADD(hk_ss_owner(ss)->dirty_slabs, -(uint32_t)__builtin_popcount(was_dirty));
   ss->free_mask &= ~bits;
   atomic_fetch_add_explicit(&spans_slabs, n, memory_order_relaxed);
   ss->dirty_mask |= bits;
   ss->purge_mark &= ~bits;           /* in use again: its decay starts over */
   hk_slab_t *head = &ss->slabs[at];
-  head->flags = 0;
+  hk_slab_set_flags(head, 0);
   head->span = (uint8_t)n;
   head->head_delta = 0;
   for (unsigned k = 1; k < n; k++) {
-    head[k].flags = HK_SLAB_TAIL;
+    hk_slab_set_flags(&head[k], HK_SLAB_TAIL);
     head[k].head_delta = (uint8_t)k;
   }
   return head;
@@ -73,10 +73,10 @@ void hk_ss_return_span(hk_superslab_t *ss, hk_slab_t *head) {
   unsigned n = head->span, at = hk_slab_index(ss, head);
   hk_assert_internal(n >= 1 && at + n <= HK_SLABS_PER_SS);
   hk_assert_internal((ss->free_mask & span_bits(n, at)) == 0);
-  for (unsigned k = 0; k < n; k++) head[k].flags = HK_SLAB_FREE;
+  for (unsigned k = 0; k < n; k++) hk_slab_set_flags(&head[k], HK_SLAB_FREE);
   ss->free_mask |= span_bits(n, at);
   atomic_fetch_sub_explicit(&spans_slabs, n, memory_order_relaxed);
-  hk_ss_owner(ss)->dirty_slabs += n;
+  HK_RELAXED_ADD(hk_ss_owner(ss)->dirty_slabs, n);
 }
 
 /* Give back the pages of the free slabs in `which` (batched: one madvise
@@ -95,7 +95,7 @@ unsigned hk_ss_purge(hk_superslab_t *ss, uint32_t which) {
     hk_os_purge(from, (size_t)(to - from));
     m &= ~span_bits(len, lo);
   }
-  hk_ss_owner(ss)->dirty_slabs -= purged;
+  HK_RELAXED_ADD(hk_ss_owner(ss)->dirty_slabs, -purged);
   return purged;
 }
 

@@ -19,13 +19,16 @@
 # and in hardened mode, with churn and hak_api:
 #   [release-preload harden=1], [debug-preload harden=zero] and
 #   [hardened-build-preload] (make hardened: fast paths of its own)
-# (these repeats of fork and mt_stress run at half HK_TEST_SCALE); ace and
+# (these repeats of fork, mt_stress and thread_exit run at half
+# HK_TEST_SCALE); ace and
 # ace_thread run with the adaptive thread always and never too
 #   [release-preload ace_thread=on|off]  (HAKMEM_ACE_THREAD; auto is the default)
 # then misuse: tests/misuse.sh runs each tests/misuse/*.c (one heap misuse
 # each) with the release, the debug and the hardened library, hardened and
 # default; then
 # fuzz: fuzz/run.sh, the libFuzzer target for HK_FUZZ_SECONDS (20) per mode;
+# then sanitizers: build/tsan/tests/* [tsan] (mt_stress also [tsan harden=1])
+# and build/asan/tests/* [asan], at HK_TEST_SCALE/8 (tests/sanitizers.mk);
 # then config: tests/config.sh checks the HAKMEM_* variables (warnings,
 # HAKMEM_VERBOSE, HAKMEM_STATS) for [release-preload] and [release-static];
 # then every build/tests/unit_* and build/debug/tests/unit_* binary, then the
@@ -208,8 +211,9 @@ done
 # ---- every mode runs the stress and conformance tests ------------------------
 # (the runs above are mode balanced, the default)
 MODE_TESTS="conformance aligned errors mt_stress fork thread_exit ace ace_thread"
-# The repeats of the two longest (fork, mt_stress: ~13 s and ~6-37 s a run)
-# run at half length: the four runs above have their full length.  Minimal
+# The repeats of the longest (fork, mt_stress, thread_exit: ~13 s, ~6-37 s
+# and 6 s a run) run at half length: the four runs above have their full
+# length.  Minimal
 # mode's mt_stress at a quarter: it gives every emptied slab's pages back at
 # once and faults them in again (~12 us a fault here), 25 s at half length.
 HALF_SCALE=$(awk -v s="${HK_TEST_SCALE:-1}" 'BEGIN { print s / 2 }')
@@ -217,7 +221,7 @@ QUARTER_SCALE=$(awk -v s="${HK_TEST_SCALE:-1}" 'BEGIN { print s / 4 }')
 half() { # name mode -> the variable to add for a repeat
     case $1/${2:-} in
     mt_stress/minimal) echo "HK_TEST_SCALE=$QUARTER_SCALE" ;;
-    fork/* | mt_stress/*) echo "HK_TEST_SCALE=$HALF_SCALE" ;;
+    fork/* | mt_stress/* | thread_exit/*) echo "HK_TEST_SCALE=$HALF_SCALE" ;;
     *) echo "HK_TEST_SCALE=${HK_TEST_SCALE:-1}" ;;
     esac
 }
@@ -277,6 +281,31 @@ if selected fuzz; then
         report_fail fuzz "default+harden" "$t0" "$(status_text $?)" "$log"
     fi
 fi
+
+# ---- sanitizers (tests/sanitizers.mk): hakmem and the test instrumented as
+# one program, hakmem's malloc family renamed hks_* (the sanitizer owns
+# malloc).  TSan over the multi-thread tests, in the default mode and
+# mt_stress hardened too; its suppressions, each with its reason, in
+# tests/tsan.supp.  ASan over the other programs.  At an eighth of
+# HK_TEST_SCALE: the sanitizers run them 5-15x slower.  Any report fails the
+# run (halt_on_error; TSan exits 66). -----------------------------------------
+SAN_SCALE=$(awk -v s="${HK_TEST_SCALE:-1}" 'BEGIN { print s / 8 }')
+TSAN_ENV="TSAN_OPTIONS=halt_on_error=1 history_size=4 suppressions=$ROOT/tests/tsan.supp"
+ASAN_ENV="ASAN_OPTIONS=halt_on_error=1 detect_leaks=1 abort_on_error=0"
+for bin in build/tsan/tests/*; do
+    [ -x "$bin" ] || continue
+    name=$(basename "$bin")
+    selected "$name" || continue
+    run_prog "$name" tsan "" "$bin" "$TSAN_ENV" "HK_TEST_SCALE=$SAN_SCALE"
+    [ "$name" = mt_stress ] &&
+        run_prog "$name" "tsan harden=1" "" "$bin" "$TSAN_ENV" "HK_TEST_SCALE=$SAN_SCALE" HAKMEM_HARDEN=1
+done
+for bin in build/asan/tests/*; do
+    [ -x "$bin" ] || continue
+    name=$(basename "$bin")
+    selected "$name" || continue
+    run_prog "$name" asan "" "$bin" "$ASAN_ENV" "HK_TEST_SCALE=$SAN_SCALE"
+done
 
 # ---- configuration: tests/config.sh (HAKMEM_* warnings, verbose, stats) --------
 if selected config; then

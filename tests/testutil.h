@@ -43,6 +43,22 @@
 
 #include "hakmem.h"
 
+/* The sanitizer builds (tests/sanitizers.mk): malloc() is hakmem's hks_malloc.
+ * TU_SANITIZER: the sanitizer's shadow memory is resident too, so checks of
+ * the resident set are off.  TU_TSAN: ThreadSanitizer does not follow
+ * threads started in the child of a multi-threaded process's fork. */
+#ifdef HK_SANITIZER_NAMES
+#include "../src/sanitizer_names.h"
+#define TU_SANITIZER 1
+#else
+#define TU_SANITIZER 0
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define TU_TSAN 1
+#else
+#define TU_TSAN 0
+#endif
+
 #ifndef HK_LINKED
 #define HK_LINKED 0
 #endif
@@ -437,12 +453,12 @@ static TU_UNUSED int tu_out_path(char *buf, size_t cap, const char *suffix)
 /* ---- hakmem's own API ----------------------------------------------------- */
 
 typedef struct {
-    void *(*malloc)(size_t);
-    void *(*calloc)(size_t, size_t);
-    void *(*realloc)(void *, size_t);
-    void *(*aligned_alloc)(size_t, size_t);
-    void (*free)(void *);
-    void (*free_sized)(void *, size_t);
+    void *(*malloc_fn)(size_t);
+    void *(*calloc_fn)(size_t, size_t);
+    void *(*realloc_fn)(void *, size_t);
+    void *(*aligned_alloc_fn)(size_t, size_t);
+    void (*free_fn)(void *);
+    void (*free_sized_fn)(void *, size_t);
     size_t (*usable_size)(const void *);
     int (*abi_version)(void);
     const char *(*version)(void);
@@ -458,12 +474,12 @@ static hk_api_t hk TU_UNUSED;
 static TU_UNUSED int hk_load(void)
 {
 #if HK_LINKED
-    hk.malloc = hak_malloc;
-    hk.calloc = hak_calloc;
-    hk.realloc = hak_realloc;
-    hk.aligned_alloc = hak_aligned_alloc;
-    hk.free = hak_free;
-    hk.free_sized = hak_free_sized;
+    hk.malloc_fn = hak_malloc;
+    hk.calloc_fn = hak_calloc;
+    hk.realloc_fn = hak_realloc;
+    hk.aligned_alloc_fn = hak_aligned_alloc;
+    hk.free_fn = hak_free;
+    hk.free_sized_fn = hak_free_sized;
     hk.usable_size = hak_usable_size;
     hk.abi_version = hak_abi_version;
     hk.version = hak_version;
@@ -476,12 +492,12 @@ static TU_UNUSED int hk_load(void)
         void *s_ = dlsym(RTLD_DEFAULT, name);                                  \
         memcpy(&hk.field, &s_, sizeof s_);                                     \
     } while (0)
-    HK_SYM_(malloc, "hak_malloc");
-    HK_SYM_(calloc, "hak_calloc");
-    HK_SYM_(realloc, "hak_realloc");
-    HK_SYM_(aligned_alloc, "hak_aligned_alloc");
-    HK_SYM_(free, "hak_free");
-    HK_SYM_(free_sized, "hak_free_sized");
+    HK_SYM_(malloc_fn, "hak_malloc");
+    HK_SYM_(calloc_fn, "hak_calloc");
+    HK_SYM_(realloc_fn, "hak_realloc");
+    HK_SYM_(aligned_alloc_fn, "hak_aligned_alloc");
+    HK_SYM_(free_fn, "hak_free");
+    HK_SYM_(free_sized_fn, "hak_free_sized");
     HK_SYM_(usable_size, "hak_usable_size");
     HK_SYM_(abi_version, "hak_abi_version");
     HK_SYM_(version, "hak_version");
@@ -490,8 +506,8 @@ static TU_UNUSED int hk_load(void)
     HK_SYM_(stats_print_json, "hak_stats_print_json");
 #undef HK_SYM_
 #endif
-    return hk.malloc && hk.calloc && hk.realloc && hk.aligned_alloc && hk.free &&
-           hk.free_sized && hk.usable_size && hk.abi_version && hk.version && hk.stats_get &&
+    return hk.malloc_fn && hk.calloc_fn && hk.realloc_fn && hk.aligned_alloc_fn && hk.free_fn &&
+           hk.free_sized_fn && hk.usable_size && hk.abi_version && hk.version && hk.stats_get &&
            hk.stats_print && hk.stats_print_json;
 }
 

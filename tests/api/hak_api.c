@@ -153,7 +153,7 @@ static void test_basic(void)
     CHECK(hak_abi_compatible(), "hak_abi_compatible() is 0");
 #endif
     CHECK(hk.usable_size(NULL) == 0, "hak_usable_size(NULL) = %zu", hk.usable_size(NULL));
-    hk.free(NULL);
+    hk.free_fn(NULL);
 
     static const size_t sizes[] = {1, 8, 15, 16, 17, 100, 1024, 4096, 5000, 65536,
                                    100000, 262144, TU_MiB, 3 * TU_MiB, 9 * TU_MiB};
@@ -161,7 +161,7 @@ static void test_basic(void)
     void *p[NS];
     for (size_t i = 0; i < NS; i++) {
         size_t n = sizes[i];
-        p[i] = hk.malloc(n);
+        p[i] = hk.malloc_fn(n);
         CHECK(p[i], "hak_malloc(%zu) returned NULL", n);
         CHECK(((uintptr_t)p[i] & (n >= 16 ? 15 : 7)) == 0, "hak_malloc(%zu) = %p misaligned",
               n, p[i]);
@@ -174,40 +174,40 @@ static void test_basic(void)
     }
     for (size_t i = 0; i < NS; i++) {
         CHECK_PATTERN(p[i], hk.usable_size(p[i]), (uint32_t)i, "hak_malloc block");
-        hk.free(p[i]);
+        hk.free_fn(p[i]);
     }
-    void *z = hk.malloc(0);
-    hk.free(z);
+    void *z = hk.malloc_fn(0);
+    hk.free_fn(z);
 
     /* hak_calloc */
     for (size_t i = 0; i < NS; i++) {
-        void *d = hk.malloc(sizes[i]);
+        void *d = hk.malloc_fn(sizes[i]);
         CHECK(d, "hak_malloc failed");
         memset(d, 0xEE, sizes[i]);
-        hk.free(d);
-        unsigned char *c = hk.calloc(sizes[i], 1);
+        hk.free_fn(d);
+        unsigned char *c = hk.calloc_fn(sizes[i], 1);
         CHECK(c, "hak_calloc(%zu, 1) returned NULL", sizes[i]);
         CHECK(tu_check_bytes(c, sizes[i], 0) == SIZE_MAX, "hak_calloc(%zu) not zeroed",
               sizes[i]);
-        hk.free(c);
+        hk.free_fn(c);
     }
-    CHECK(hk.calloc(tu_opaque(SIZE_MAX / 2), 4) == NULL, "hak_calloc overflow returned non-NULL");
-    CHECK(hk.calloc(tu_opaque((size_t)1 << 33), (size_t)1 << 33) == NULL,
+    CHECK(hk.calloc_fn(tu_opaque(SIZE_MAX / 2), 4) == NULL, "hak_calloc overflow returned non-NULL");
+    CHECK(hk.calloc_fn(tu_opaque((size_t)1 << 33), (size_t)1 << 33) == NULL,
           "hak_calloc overflow returned non-NULL");
     errno = 0;
-    CHECK(hk.malloc(tu_opaque(SIZE_MAX)) == NULL, "hak_malloc(SIZE_MAX) returned non-NULL");
+    CHECK(hk.malloc_fn(tu_opaque(SIZE_MAX)) == NULL, "hak_malloc(SIZE_MAX) returned non-NULL");
     if (errno != ENOMEM)
         printf("note: hak_malloc(SIZE_MAX) left errno %d (malloc sets ENOMEM)\n", errno);
 
     /* hak_realloc */
-    void *r = hk.realloc(NULL, 10);
+    void *r = hk.realloc_fn(NULL, 10);
     CHECK(r, "hak_realloc(NULL, 10) returned NULL");
     size_t rn = 10;
     tu_fill(r, rn, 77);
     static const size_t chain[] = {20, 1000, 70000, 300000, 5 * TU_MiB, 100, 1, 2 * TU_MiB, 33};
     for (size_t i = 0; i < sizeof chain / sizeof chain[0]; i++) {
         uintptr_t old = (uintptr_t)r;
-        void *q = hk.realloc(r, chain[i]);
+        void *q = hk.realloc_fn(r, chain[i]);
         CHECK(q, "hak_realloc(%zu -> %zu) returned NULL", rn, chain[i]);
         CHECK(hk.usable_size(q) >= chain[i], "hak_realloc: usable too small");
         CHECK_PATTERN_AS(q, rn < chain[i] ? rn : chain[i], 77, old, "hak_realloc contents");
@@ -215,16 +215,16 @@ static void test_basic(void)
         rn = chain[i];
         tu_fill(r, rn, 77);
     }
-    void *big = hk.realloc(r, tu_opaque(SIZE_MAX - 64));
+    void *big = hk.realloc_fn(r, tu_opaque(SIZE_MAX - 64));
     CHECK(big == NULL, "hak_realloc to SIZE_MAX-64 returned non-NULL");
     CHECK_PATTERN(r, rn, 77, "block after failed hak_realloc");
-    hk.free(r);
+    hk.free_fn(r);
 
     /* hak_aligned_alloc: every power of two, any size */
     for (size_t al = 1; al <= 4 * TU_MiB; al *= 2) {
         size_t ns[] = {1, al, al + 3, 1000};
         for (int k = 0; k < 4; k++) {
-            void *a = hk.aligned_alloc(al, ns[k]);
+            void *a = hk.aligned_alloc_fn(al, ns[k]);
             CHECK(a, "hak_aligned_alloc(%zu, %zu) returned NULL", al, ns[k]);
             CHECK(((uintptr_t)a & (al - 1)) == 0, "hak_aligned_alloc(%zu, %zu) = %p", al,
                   ns[k], a);
@@ -232,9 +232,9 @@ static void test_basic(void)
             tu_fill(a, ns[k], 3);
             CHECK_PATTERN(a, ns[k], 3, "hak_aligned_alloc block");
             if (k & 1)
-                hk.free(a);
+                hk.free_fn(a);
             else
-                hk.free_sized(a, ns[k]);
+                hk.free_sized_fn(a, ns[k]);
         }
     }
     printf("hak_malloc/calloc/realloc/aligned_alloc/usable_size/abi_version: ok\n");
@@ -246,28 +246,28 @@ static void test_free_sized(void)
 {
     for (int i = 0; i < 20000; i++) {
         size_t n = pick_size();
-        void *p = hk.malloc(n);
+        void *p = hk.malloc_fn(n);
         CHECK(p, "hak_malloc(%zu) failed", n);
         tu_fill(p, n < 4096 ? n : 4096, (uint32_t)i);
         CHECK_PATTERN(p, n < 4096 ? n : 4096, (uint32_t)i, "free_sized block");
         /* the requested size, the usable size, or anything in between */
         size_t u = hk.usable_size(p);
         size_t fs = (i % 3 == 0) ? n : (i % 3 == 1) ? u : n + (size_t)(tu_rand(&rng) % (u - n + 1));
-        hk.free_sized(p, fs);
+        hk.free_sized_fn(p, fs);
     }
     size_t rss0 = tu_rss_bytes();
     for (int i = 0; i < 100000; i++) {
         size_t n = (size_t)(i % 2000) + 1;
-        void *p = hk.malloc(n);
+        void *p = hk.malloc_fn(n);
         CHECK(p, "hak_malloc failed");
         memset(p, 1, n);
-        hk.free_sized(p, n);
+        hk.free_sized_fn(p, n);
     }
     for (int i = 0; i < 300; i++) {
-        void *p = hk.malloc(TU_MiB + 4096);
+        void *p = hk.malloc_fn(TU_MiB + 4096);
         CHECK(p, "hak_malloc failed");
         memset(p, 1, TU_MiB + 4096);
-        hk.free_sized(p, TU_MiB + 4096);
+        hk.free_sized_fn(p, TU_MiB + 4096);
     }
     size_t rss1 = tu_rss_bytes();
     CHECK(rss1 < rss0 + 64 * TU_MiB, "hak_free_sized seems to leak: RSS %zu -> %zu MiB",
@@ -339,32 +339,32 @@ static void test_interop(void)
         size_t n = pick_size();
         void *p;
         switch (i % 6) {
-        case 0: p = hk.malloc(n); break;
+        case 0: p = hk.malloc_fn(n); break;
         case 1: p = malloc(n); break;
         case 2: p = calloc(1, n); break;
-        case 3: p = hk.aligned_alloc(256, n); break;
+        case 3: p = hk.aligned_alloc_fn(256, n); break;
         case 4: p = aligned_alloc(4096, n); break;
-        default: p = hk.calloc(n, 1); break;
+        default: p = hk.calloc_fn(n, 1); break;
         }
         CHECK(p, "allocation %d (%zu bytes) failed", i, n);
         CHECK(hk.usable_size(p) >= n, "usable size %zu < %zu", hk.usable_size(p), n);
         tu_fill(p, n, (uint32_t)i);
         size_t m = pick_size();
         uintptr_t old = (uintptr_t)p;
-        void *q = (i & 1) ? hk.realloc(p, m) : realloc(p, m);
+        void *q = (i & 1) ? hk.realloc_fn(p, m) : realloc(p, m);
         CHECK(q, "realloc %zu -> %zu failed", n, m);
         CHECK_PATTERN_AS(q, n < m ? n : m, (uint32_t)i, old, "cross-API realloc");
         switch ((i / 6) % 4) {
         case 0: free(q); break;
-        case 1: hk.free(q); break;
-        case 2: hk.free_sized(q, m); break;
+        case 1: hk.free_fn(q); break;
+        case 2: hk.free_sized_fn(q, m); break;
         default: __libc_free(q); break;
         }
     }
     void *p = __libc_malloc(1000);
     CHECK(p, "__libc_malloc failed");
     CHECK(hk.usable_size(p) >= 1000, "hak_usable_size of a __libc_malloc block");
-    hk.free(p);
+    hk.free_fn(p);
     printf("hak_* and malloc-family blocks interchangeable: ok\n");
 }
 

@@ -195,12 +195,12 @@ static void test_exact_local(void)
     /* the same through hak_malloc / hak_free_sized */
     snap(&s0);
     for (int i = 0; i < NH; i++) {
-        blk_h[i] = hk.malloc(5000);
+        blk_h[i] = hk.malloc_fn(5000);
         CHECK(blk_h[i], "hak_malloc failed");
     }
     snap(&s1);
     for (int i = 0; i < NH; i++)
-        hk.free_sized(blk_h[i], 5000);
+        hk.free_sized_fn(blk_h[i], 5000);
     snap(&s2);
     CHECK_ROW_DELTA(&s0, &s1, rh, allocs, NH, "100 x hak_malloc(5000)");
     CHECK_DELTA(&s0, &s1, in_use_bytes, NH * bsh, "100 x hak_malloc(5000)");

@@ -116,6 +116,7 @@ bool hk_heap_adopt(hk_heap_t *h, hk_superslab_t *ss) {
  * so that one stranded by a free that raced with its owner's exit (counted
  * live, yet pushed after the final collection) is collected and released. */
 void hk_heap_abandon(hk_heap_t *h) {
+  HK_VALIDATE(h);
   hk_lock(&h->lock);
   for (int i = 0; i < SWEEP_AT_EXIT; i++) {
     hk_superslab_t *ss = hk_abandoned_pop(true);

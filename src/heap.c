@@ -355,6 +355,7 @@ static HK_ALWAYS_INLINE hk_slab_t *scan_queue(hk_heap_t *h, hk_queue_t *q, bool 
 /* The class queue is exhausted at its head: find a slab with free blocks. */
 static HK_NOINLINE hk_slab_t *find_slab(hk_heap_t *h, unsigned cls) {
   hk_queue_t *q = &h->queues[cls];
+  HK_VALIDATE(h);
   HK_TEL_ADD(h->tel.refills[cls], 1);
   hk_cache_sweep(h);
   hk_slab_t *found = scan_queue(h, q, false);
@@ -403,6 +404,7 @@ void *hk_heap_alloc_small(hk_heap_t *h, size_t n) {
 /* The owner freed the last block of slab s (fast path) or a block of a
  * full slab (slow path, s->used already updated). */
 void hk_heap_slab_freed_local(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s) {
+  HK_VALIDATE(h);
   if (s->used == 0 && !(s->flags & HK_SLAB_FULL) && h->queues[s->cls].first == s && s->next == NULL) {
     /* keep a class's last slab: no churn for a malloc/free cycle */
   } else if (s->used == 0) {

@@ -6,6 +6,14 @@
 
 #include "internal.h"
 
+/* The heap validator (validate.c): on the owner's slow paths at HK_DEBUG=3. */
+#if HK_DEBUG >= 3
+void hk_heap_validate(hk_heap_t *h);
+#define HK_VALIDATE(h) hk_heap_validate(h)
+#else
+#define HK_VALIDATE(h) ((void)0)
+#endif
+
 /* ---- class queues ------------------------------------------------------- */
 
 /* Point the direct[] slots of a class at the queue head (or the empty slab). */

@@ -26,9 +26,10 @@
 # then misuse: tests/misuse.sh runs each tests/misuse/*.c (one heap misuse
 # each) with the release, the debug and the hardened library, hardened and
 # default; then
-# fuzz: fuzz/run.sh, the libFuzzer target for HK_FUZZ_SECONDS (20) per mode;
+# fuzz: fuzz/run.sh, the libFuzzer target for HK_FUZZ_SECONDS (14) per mode;
 # then sanitizers: build/tsan/tests/* [tsan] (mt_stress also [tsan harden=1])
-# and build/asan/tests/* [asan], at HK_TEST_SCALE/8 (tests/sanitizers.mk);
+# and build/asan/tests/* [asan] (HK_DEBUG=3: the heap validator), at
+# HK_TEST_SCALE/8 (tests/sanitizers.mk);
 # then config: tests/config.sh checks the HAKMEM_* variables (warnings,
 # HAKMEM_VERBOSE, HAKMEM_STATS) for [release-preload] and [release-static];
 # then every build/tests/unit_* and build/debug/tests/unit_* binary, then the
@@ -211,7 +212,7 @@ done
 # ---- every mode runs the stress and conformance tests ------------------------
 # (the runs above are mode balanced, the default)
 MODE_TESTS="conformance aligned errors mt_stress fork thread_exit ace ace_thread"
-# The repeats of the longest (fork, mt_stress, thread_exit: ~13 s, ~6-37 s
+# The repeats of the longest (fork, mt_stress, thread_exit: ~7-11 s, ~6-37 s
 # and 6 s a run) run at half length: the four runs above have their full
 # length.  Minimal
 # mode's mt_stress at a quarter: it gives every emptied slab's pages back at
@@ -271,11 +272,11 @@ if selected misuse; then
 fi
 
 # ---- fuzz: fuzz/run.sh runs the libFuzzer target (fuzz/fuzz_alloc.c, the debug
-# build's hak_* API, contents checked against a shadow) ~25 s per mode ---------
+# build's hak_* API, contents checked against a shadow) ~20 s per mode ---------
 if selected fuzz; then
     t0=$(now)
     log="$LOGDIR/fuzz.log"
-    if run_timed env FUZZ_SECONDS="${HK_FUZZ_SECONDS:-20}" bash fuzz/run.sh </dev/null >"$log" 2>&1; then
+    if run_timed env FUZZ_SECONDS="${HK_FUZZ_SECONDS:-14}" bash fuzz/run.sh </dev/null >"$log" 2>&1; then
         report_pass fuzz "default+harden" "$t0"
     else
         report_fail fuzz "default+harden" "$t0" "$(status_text $?)" "$log"
@@ -286,7 +287,10 @@ fi
 # one program, hakmem's malloc family renamed hks_* (the sanitizer owns
 # malloc).  TSan over the multi-thread tests, in the default mode and
 # mt_stress hardened too; its suppressions, each with its reason, in
-# tests/tsan.supp.  ASan over the other programs.  At an eighth of
+# tests/tsan.supp.  ASan over the other programs (the stress tests
+# included), built at HK_DEBUG=3: the heap validator (src/validate.c) walks
+# the heap on every slow path, and unit_validate checks that it catches
+# each corruption it is there for.  At an eighth of
 # HK_TEST_SCALE: the sanitizers run them 5-15x slower.  Any report fails the
 # run (halt_on_error; TSan exits 66). -----------------------------------------
 SAN_SCALE=$(awk -v s="${HK_TEST_SCALE:-1}" 'BEGIN { print s / 8 }')

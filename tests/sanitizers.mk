@@ -7,7 +7,8 @@
 # and TEST_CFLAGS; tests/run.sh runs the programs (section "sanitizers").
 #   make tsan   build/tsan/libhakmem.a and build/tsan/tests/NAME
 #   make asan   build/asan/libhakmem.a and build/asan/tests/NAME
-# Both builds keep the internal assertions (HK_DEBUG=2).
+# Both keep the internal assertions: TSan at HK_DEBUG=2, ASan at HK_DEBUG=3,
+# where the heap validator (src/validate.c) walks the heap on slow paths.
 
 san_saved_goal := $(.DEFAULT_GOAL)
 
@@ -20,13 +21,13 @@ san_saved_goal := $(.DEFAULT_GOAL)
 TSAN_TESTS := mt_stress fork thread_exit churn
 ASAN_TESTS := $(filter-out oom hak_api ace ace_thread,$(basename $(notdir $(PROG_SRCS))))
 
-SAN_COMMON := -O1 -g -fno-omit-frame-pointer -DHK_DEBUG=2 -DHK_SANITIZER_NAMES=1
-TSAN_FLAGS := $(SAN_COMMON) -fsanitize=thread
-ASAN_FLAGS := $(SAN_COMMON) -fsanitize=address
+SAN_COMMON := -O1 -g -fno-omit-frame-pointer -DHK_SANITIZER_NAMES=1
+TSAN_FLAGS := $(SAN_COMMON) -DHK_DEBUG=2 -fsanitize=thread
+ASAN_FLAGS := $(SAN_COMMON) -DHK_DEBUG=3 -fsanitize=address
 
 .PHONY: tsan asan
 tsan: $(TSAN_TESTS:%=build/tsan/tests/%)
-asan: $(ASAN_TESTS:%=build/asan/tests/%)
+asan: $(ASAN_TESTS:%=build/asan/tests/%) build/asan/tests/unit_validate
 
 build/tsan/obj build/asan/obj build/tsan/tests build/asan/tests:
 	mkdir -p $@
@@ -48,5 +49,9 @@ build/$(1)/tests/$(basename $(notdir $(2))): $(2) tests/testutil.h include/hakme
 endef
 $(foreach s,$(PROG_SRCS),$(eval $(call san_test_rule,tsan,$(s),TSAN_FLAGS)))
 $(foreach s,$(PROG_SRCS),$(eval $(call san_test_rule,asan,$(s),ASAN_FLAGS)))
+
+# The validator's own test (tests/unit/validate.c) at HK_DEBUG=3.
+build/asan/tests/unit_validate: tests/unit/validate.c tests/unit/unit.h $(HDRS) build/asan/libhakmem.a | build/asan/tests
+	$(CC) $(TEST_CFLAGS) -Isrc $(ASAN_FLAGS) $< -o $@ build/asan/libhakmem.a -lm
 
 .DEFAULT_GOAL := $(san_saved_goal)

@@ -5,7 +5,7 @@
  * of them are busy (they pause while the child runs, to keep the test short
  * on 2 cores).  One of them also keeps starting short-lived threads, so
  * thread exits race with the forks as well.  The main thread forks NFORKS
- * times (default 200, times HK_TEST_SCALE).  Each child, under alarm() so a
+ * times (default 100, times HK_TEST_SCALE).  Each child, under alarm() so a
  * deadlock shows up as SIGALRM:
  *   - verifies and frees blocks the parent's threads had published (their
  *     owners do not exist in the child) and blocks main allocated before fork,
@@ -264,7 +264,7 @@ static void child_work(uint64_t seed, struct blk **mine, int nmine, int do_threa
 int main(void)
 {
     tu_init();
-    long nforks = tu_scaled(200, 10);
+    long nforks = tu_scaled(100, 10);
     /* use the allocator before registering the handlers */
     void *warm = malloc(64);
     free(warm);

@@ -4,6 +4,9 @@
 #include "internal.h"
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef HK_SANITIZER_NAMES   /* built by tests/sanitizers.mk: malloc is hks_malloc */
+#include "sanitizer_names.h"
+#endif
 
 #define CHECK(cond, ...)                                                   \
   do {                                                                     \

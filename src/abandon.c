@@ -8,13 +8,13 @@
 #include "heap.h"
 
 static hk_lock_t abandoned_lock = HK_LOCK_INIT;
-static hk_superslab_t *abandoned, *abandoned_tail;  /* newest first; under the lock */
-static _Atomic uint64_t abandon_epoch;         /* global: an epoch is never reused */
+static hk_superslab_t *abandoned, *abandoned_tail; /* newest first; under the lock */
+static _Atomic uint64_t abandon_epoch;             /* global: an epoch is never reused */
 
 /* Abandoned state: epoch << HK_LIVE_BITS | blocks still live.  Epochs come
  * from one global counter, so a header that was wiped (memset when reused,
  * zeroed by a purge) never brings back an epoch a late freer still holds. */
-#define HK_LIVE_BITS 20                        /* 32 slabs x 8192 blocks < 2^20 */
+#define HK_LIVE_BITS 20 /* 32 slabs x 8192 blocks < 2^20 */
 #define HK_LIVE_MASK (((uint64_t)1 << HK_LIVE_BITS) - 1)
 
 static uint64_t abandoned_state_new(uint32_t live) {
@@ -25,15 +25,17 @@ static uint64_t abandoned_state_new(uint32_t live) {
 static void abandoned_push_locked(hk_superslab_t *ss) {
   ss->prev = NULL;
   ss->next = abandoned;
-  if (abandoned) abandoned->prev = ss; else abandoned_tail = ss;
-  __atomic_store_n(&abandoned, ss, __ATOMIC_RELAXED);   /* hk_abandoned_pop glances */
+  if (abandoned) abandoned->prev = ss;
+  else abandoned_tail = ss;
+  __atomic_store_n(&abandoned, ss, __ATOMIC_RELAXED); /* hk_abandoned_pop glances */
   ss->abandoned = 1;
 }
 
 static void abandoned_unlink_locked(hk_superslab_t *ss) {
   if (ss->prev) ss->prev->next = ss->next;
   else __atomic_store_n(&abandoned, ss->next, __ATOMIC_RELAXED);
-  if (ss->next) ss->next->prev = ss->prev; else abandoned_tail = ss->prev;
+  if (ss->next) ss->next->prev = ss->prev;
+  else abandoned_tail = ss->prev;
   ss->next = ss->prev = NULL;
   ss->abandoned = 0;
 }
@@ -61,7 +63,7 @@ static bool ss_settle(hk_heap_t *h, hk_superslab_t *ss, bool no_spare) {
       if (hk_heap_span_freed(h, ss, s, no_spare)) return false;
     }
   }
-  if (no_spare && ss->free_mask == ~0u) {   /* e.g. a heap's spare: never abandon it */
+  if (no_spare && ss->free_mask == ~0u) { /* e.g. a heap's spare: never abandon it */
     hk_heap_ss_release(h, ss);
     return false;
   }
@@ -75,10 +77,10 @@ void hk_heap_reclaim(hk_heap_t *h, hk_superslab_t *ss) {
   atomic_thread_fence(memory_order_seq_cst);
   HK_RELAXED_ADD(h->dirty_slabs, (uint32_t)__builtin_popcount(ss->dirty_mask & ss->free_mask));
   hk_heap_ss_add(h, ss);
-  for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {     /* abandoned slabs are all FULL */
+  for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) { /* abandoned slabs are all FULL */
     hk_slab_t *s = &ss->slabs[i];
     if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
-    HK_TEL_ADD(h->tel.carved[s->cls], hk_slab_listed_settled(s));   /* dropped by the last owner */
+    HK_TEL_ADD(h->tel.carved[s->cls], hk_slab_listed_settled(s)); /* dropped by the last owner */
     hk_slab_collect(h, s);
     if (s->used != 0 && (s->free || s->capacity < s->reserved)) {
       hk_slab_set_flags(s, s->flags & ~(unsigned)HK_SLAB_FULL);
@@ -88,7 +90,7 @@ void hk_heap_reclaim(hk_heap_t *h, hk_superslab_t *ss) {
   ss_settle(h, ss, true);
 }
 
-#define ADOPT_KEEP 4   /* times its share of free resident slabs an adopter keeps */
+#define ADOPT_KEEP 4 /* times its share of free resident slabs an adopter keeps */
 
 /* A free into an abandoned SuperSlab: the freeing thread adopts it (as a
  * reclaim for memory would), so that its next frees there are local and its
@@ -104,12 +106,12 @@ bool hk_heap_adopt(hk_heap_t *h, hk_superslab_t *ss) {
   hk_unlock(&abandoned_lock);
   if (!mine) return false;
   hk_lock(&h->lock);
-  hk_heap_reclaim(h, ss);          /* p is live: its SuperSlab is not released */
+  hk_heap_reclaim(h, ss); /* p is live: its SuperSlab is not released */
   hk_unlock(&h->lock);
   return true;
 }
 
-#define SWEEP_AT_EXIT 4   /* oldest abandoned SuperSlabs an exiting thread refreshes */
+#define SWEEP_AT_EXIT 4 /* oldest abandoned SuperSlabs an exiting thread refreshes */
 
 /* Thread exit: give back what is empty, leave the rest for other threads.
  * The exiting thread first adopts a few of the oldest abandoned SuperSlabs,
@@ -132,7 +134,7 @@ void hk_heap_abandon(hk_heap_t *h) {
         if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
         hk_slab_collect(h, s);
         if (!(s->flags & HK_SLAB_FULL)) queue_remove(h, s);
-        hk_slab_set_flags(s, s->flags | HK_SLAB_FULL);   /* out of every queue while abandoned */
+        hk_slab_set_flags(s, s->flags | HK_SLAB_FULL); /* out of every queue while abandoned */
       }
       if (!ss_settle(h, ss, true)) continue;
       uint32_t live = 0;
@@ -140,7 +142,7 @@ void hk_heap_abandon(hk_heap_t *h) {
         hk_slab_t *s = &ss->slabs[i];
         if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
         live += s->used;
-        hk_slab_collect_local(h, s);   /* what ss_settle collected: all on `free` */
+        hk_slab_collect_local(h, s); /* what ss_settle collected: all on `free` */
         /* listed blocks leave this heap's allocations; the next owner adopts them */
         HK_TEL_ADD(h->tel.dropped[s->cls], hk_slab_listed_settled(s));
       }
@@ -175,17 +177,18 @@ void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen) {
   if ((next & HK_LIVE_MASK) != 0) return;
   hk_lock(&abandoned_lock);
   bool last = ss->abandoned && hk_ss_owner(ss) == NULL &&
-              atomic_load_explicit(&ss->abandoned_state, memory_order_relaxed) == next;
+      atomic_load_explicit(&ss->abandoned_state, memory_order_relaxed) == next;
   if (last) abandoned_unlink_locked(ss);
   hk_unlock(&abandoned_lock);
   if (last) {
 #if HK_TELEMETRY
-    for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {   /* frees nobody will collect */
+    for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) { /* frees nobody will collect */
       hk_slab_t *s = &ss->slabs[i];
       if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;
       /* every block live at abandonment is on the remote list now */
       unsigned n = s->used;
-      hk_assert_internal(n == hk_block_count(s, atomic_load_explicit(&s->remote_free, memory_order_acquire)));
+      hk_assert_internal(
+          n == hk_block_count(s, atomic_load_explicit(&s->remote_free, memory_order_acquire)));
       if (n) HK_TEL_HERE(remote_frees[hk_tel_row_of(s)], n);
     }
 #endif
@@ -199,7 +202,10 @@ size_t hk_heap_reclaim_all(hk_heap_t *h) {
   size_t n = 0;
   hk_superslab_t *ss;
   hk_lock(&h->lock);
-  while ((ss = hk_abandoned_pop(false)) != NULL) { hk_heap_reclaim(h, ss); n++; }
+  while ((ss = hk_abandoned_pop(false)) != NULL) {
+    hk_heap_reclaim(h, ss);
+    n++;
+  }
   hk_unlock(&h->lock);
   return n;
 }

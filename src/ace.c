@@ -41,24 +41,24 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#define EPOCH_MS       50      /* an epoch while there is work or learning   */
-#define LAZY_EPOCH_MS  1000    /* ... and when the last ones found nothing    */
-#define START_BYTES    ((size_t)1 << 20)   /* free memory that starts the thread */
-#define RESTART_MS     1000    /* a thread ended: none again for this long   */
-#define MIN_EPOCH_OPS  2000    /* fewer allocations: the epoch is not scored  */
+#define EPOCH_MS      50                /* an epoch while there is work or learning   */
+#define LAZY_EPOCH_MS 1000              /* ... and when the last ones found nothing    */
+#define START_BYTES   ((size_t)1 << 20) /* free memory that starts the thread */
+#define RESTART_MS    1000              /* a thread ended: none again for this long   */
+#define MIN_EPOCH_OPS 2000              /* fewer allocations: the epoch is not scored  */
 
 /* The candidates learning mode chooses from: each a vector of the knobs
  * (hk_tune) that the slow paths read. */
 typedef struct strategy_s {
   uint32_t purge_delay_ms, retain_mb;
-  uint8_t refill_max;          /* pages carved per refill, at most          */
+  uint8_t refill_max; /* pages carved per refill, at most          */
 } strategy_t;
 
 const char *const hk_strategy_names[HK_STRATEGIES] = { "lean", "balanced", "warm", "hoard" };
 static const strategy_t strategies[HK_STRATEGIES] = {
-  { 50,   0,   1 },
-  { 100,  8,   4 },
-  { 1000, 64,  4 },
+  { 50, 0, 1 },
+  { 100, 8, 4 },
+  { 1000, 64, 4 },
   { 5000, 256, 8 },
 };
 
@@ -76,9 +76,9 @@ static const strategy_t strategies[HK_STRATEGIES] = {
  * faults: a huge page comes back in one fault.  Pages not touched again are
  * forgotten from the debt over DEBT_MS, about when keeping them would have
  * cost as much as the refault. */
-#define FAULT_NS        200.0
-#define MIB_MS_NS       150.0
-#define DEBT_MS         1000.0
+#define FAULT_NS  200.0
+#define MIB_MS_NS 150.0
+#define DEBT_MS   1000.0
 
 _Atomic int hk_ace_state;
 _Atomic uint32_t hk_ace_remote;
@@ -86,37 +86,37 @@ _Atomic uint32_t hk_ace_remote;
 static hk_lock_t ace_lock = HK_LOCK_INIT;
 static pthread_cond_t ace_cond;
 static pthread_t ace_thread;
-static unsigned ace_gen;          /* a thread runs while this is its number    */
-static bool ace_joining;          /* exit joins it: it must not detach itself  */
-static _Atomic bool ace_failed;   /* pthread_create failed: never tried again  */
-static _Atomic int app_threads;   /* the program's threads that have a heap    */
+static unsigned ace_gen;        /* a thread runs while this is its number    */
+static bool ace_joining;        /* exit joins it: it must not detach itself  */
+static _Atomic bool ace_failed; /* pthread_create failed: never tried again  */
+static _Atomic int app_threads; /* the program's threads that have a heap    */
 static __thread bool on_ace_thread __attribute__((tls_model("initial-exec")));
-static _Atomic uint64_t next_call_ms;   /* the next epoch on the program's calls */
-static uint64_t last_epoch_ms;    /* the previous epoch, wherever it ran       */
+static _Atomic uint64_t next_call_ms; /* the next epoch on the program's calls */
+static uint64_t last_epoch_ms;        /* the previous epoch, wherever it ran       */
 /* both read unlocked by thread_wanted's first look, written under ace_lock */
 static _Atomic uint64_t stopped_ms; /* the thread last ended for lack of threads */
 
 /* The thread's state, under ace_lock. */
 static struct {
   uint64_t last_decay_ms, last_unmap_ms;
-  uint64_t pages_activity;  /* page runs taken and freed at the last look */
-  uint32_t pages_idle_ms;   /* since when they stayed put */
-  bool pages_trimmed;       /* the idle trim went by since */
-  uint64_t epochs, purged, trimmed, unmapped;   /* bytes */
+  uint64_t pages_activity;                    /* page runs taken and freed at the last look */
+  uint32_t pages_idle_ms;                     /* since when they stayed put */
+  bool pages_trimmed;                         /* the idle trim went by since */
+  uint64_t epochs, purged, trimmed, unmapped; /* bytes */
   uint64_t threads_started;
   uint64_t refill_prev[HK_NUM_CLASSES];
   /* learning */
   bool learning;
   unsigned strategy;
   hk_learn_t learn;
-  uint64_t cpu_ns, self_ns, faults, ops;    /* at the start of the epoch */
-  bool self_on_thread;      /* self_ns is the thread's CPU (not 0)          */
+  uint64_t cpu_ns, self_ns, faults, ops; /* at the start of the epoch */
+  bool self_on_thread;                   /* self_ns is the thread's CPU (not 0)          */
   uint64_t epoch_start_ms;
-  bool started;             /* the program's start-up epoch went by         */
-  uint64_t purged_bytes, grown_bytes;   /* in the epoch, from tick to tick  */
-  uint64_t rss;             /* resident bytes after the last tick           */
-  double refault_ns;        /* price of faulting a purged page back in     */
-  double debt;              /* purged bytes not yet faulted back in         */
+  bool started;                       /* the program's start-up epoch went by         */
+  uint64_t purged_bytes, grown_bytes; /* in the epoch, from tick to tick  */
+  uint64_t rss;                       /* resident bytes after the last tick           */
+  double refault_ns;                  /* price of faulting a purged page back in     */
+  double debt;                        /* purged bytes not yet faulted back in         */
 } ace;
 
 /* ---- observing ------------------------------------------------------------- */
@@ -142,7 +142,7 @@ static uint64_t allocations(void) {
       n += __atomic_load_n(&h->tel.allocs[r], __ATOMIC_RELAXED);
       if (r < HK_NUM_CLASSES)
         n += __atomic_load_n(&h->tel.carved[r], __ATOMIC_RELAXED) +
-             __atomic_load_n(&h->tel.moved_local[r], __ATOMIC_RELAXED);
+            __atomic_load_n(&h->tel.moved_local[r], __ATOMIC_RELAXED);
     }
   }
   return n;
@@ -190,8 +190,11 @@ static void log_learning(unsigned ev) {
   if (ev & HK_LEARN_EV_MATCH)
     hk_log("ace: match %s %.1f ns/op vs %s %.1f ns/op: %s; ratings %.0f %.0f",
            hk_strategy_names[l->last_a], l->last_cost_a, hk_strategy_names[l->last_b],
-           l->last_cost_b, l->last_score_a == 1 ? "first wins" : l->last_score_a == 0 ?
-           "second wins" : "draw", l->cand[l->last_a].rating, l->cand[l->last_b].rating);
+           l->last_cost_b,
+           l->last_score_a == 1       ? "first wins"
+               : l->last_score_a == 0 ? "second wins"
+                                      : "draw",
+           l->cand[l->last_a].rating, l->cand[l->last_b].rating);
   for (unsigned i = 0; (ev & HK_LEARN_EV_ELIMINATED) && i < l->k; i++)
     if (l->last_eliminated & (1u << i))
       hk_log("ace: strategy %s eliminated (rating %.0f)", hk_strategy_names[i], l->cand[i].rating);
@@ -211,13 +214,14 @@ double hk_ace_epoch_cost(const hk_epoch_t *e, double refault_ns, double *debt) {
    * purges' price and the memory held. */
   double work = e->cpu_ns + FAULT_NS * e->faults, refund = refault_ns * refunded / HK_PAGE_SIZE;
   return ((refund < work ? work - refund : 0.0) + refault_ns * e->purged / HK_PAGE_SIZE +
-          MIB_MS_NS * e->rss / (1 << 20) * e->wall_ms) / e->ops;
+          MIB_MS_NS * e->rss / (1 << 20) * e->wall_ms) /
+      e->ops;
 }
 
 /* Start an epoch: what it is measured from. */
 static void learn_restart(uint64_t now) {
   ace.cpu_ns = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
-  ace.self_on_thread = on_ace_thread;     /* on the program's calls: its cost */
+  ace.self_on_thread = on_ace_thread; /* on the program's calls: its cost */
   ace.self_ns = on_ace_thread ? clock_ns(CLOCK_THREAD_CPUTIME_ID) : 0;
   ace.faults = minor_faults();
   ace.ops = allocations();
@@ -228,7 +232,7 @@ static void learn_restart(uint64_t now) {
 /* Score the epoch that ran ace.strategy, pick the next one (learning mode;
  * with a fixed candidate, only score it). */
 static void learn_epoch(uint64_t now) {
-  if (ace.self_on_thread != on_ace_thread) {   /* moved to or from the thread */
+  if (ace.self_on_thread != on_ace_thread) { /* moved to or from the thread */
     learn_restart(now);
     return;
   }
@@ -237,18 +241,22 @@ static void learn_epoch(uint64_t now) {
   uint64_t faults = minor_faults(), ops = allocations();
   uint64_t d_ops = ops - ace.ops, wall = now - ace.epoch_start_ms;
   double d_cpu = (double)(cpu - ace.cpu_ns) - (double)(self - ace.self_ns);
-  if (d_ops < MIN_EPOCH_OPS) {          /* too quiet to score: the epoch goes on, */
-    if (wall >= LAZY_EPOCH_MS) learn_restart(now);   /* or starts over */
+  if (d_ops < MIN_EPOCH_OPS) {                     /* too quiet to score: the epoch goes on, */
+    if (wall >= LAZY_EPOCH_MS) learn_restart(now); /* or starts over */
     return;
   }
-  if (!ace.started) {   /* the heap grew from nothing: the program's cost, whatever runs */
+  if (!ace.started) { /* the heap grew from nothing: the program's cost, whatever runs */
     ace.started = true;
     learn_restart(now);
     return;
   }
-  hk_epoch_t e = { .cpu_ns = d_cpu, .faults = (double)(faults - ace.faults),
-                   .purged = (double)ace.purged_bytes, .grown = (double)ace.grown_bytes,
-                   .rss = (double)ace.rss, .wall_ms = (double)wall, .ops = (double)d_ops };
+  hk_epoch_t e = { .cpu_ns = d_cpu,
+                   .faults = (double)(faults - ace.faults),
+                   .purged = (double)ace.purged_bytes,
+                   .grown = (double)ace.grown_bytes,
+                   .rss = (double)ace.rss,
+                   .wall_ms = (double)wall,
+                   .ops = (double)d_ops };
   double cost = hk_ace_epoch_cost(&e, ace.refault_ns, &ace.debt);
   if (ace.learning) {
     unsigned ev = hk_learn_report(&ace.learn, cost);
@@ -264,7 +272,7 @@ static void learn_epoch(uint64_t now) {
       hk_arena_age();
       hk_pages_age();
     }
-  } else {                              /* a fixed candidate: measured alike */
+  } else { /* a fixed candidate: measured alike */
     hk_learn_record(&ace.learn, ace.strategy, cost);
   }
   learn_restart(now);
@@ -283,12 +291,12 @@ static bool ace_epoch(uint64_t now, uint32_t elapsed) {
   if (decay) ace.last_decay_ms = now;
   ace.epochs++;
   uint64_t rss = 0;
-  if (hk_cfg.learning) {        /* growth since the last tick: refaults among it */
+  if (hk_cfg.learning) { /* growth since the last tick: refaults among it */
     rss = hk_os_resident_bytes();
     ace.grown_bytes += rss > ace.rss ? rss - ace.rss : 0;
   }
   size_t heaps = 0, trimmed = 0, arena = 0, unmapped = 0;
-  bool waiting = false;          /* remote frees wait for an owner: look again soon */
+  bool waiting = false; /* remote frees wait for an owner: look again soon */
   for (hk_heap_t *h = hk_heap_all(); h; h = h->all_next) {
     if (decay) hk_cache_sweep_ask(h);
     if (!__atomic_load_n(&h->ss_avail.first, __ATOMIC_RELAXED) &&
@@ -334,11 +342,13 @@ static bool ace_epoch(uint64_t now, uint32_t elapsed) {
   ace.unmapped += unmapped;
   bool acted = heaps || arena || unmapped;
   if (acted && logs())
-    hk_log("ace: purged %.1f MiB of heaps and page runs (%.1f MiB by idle trim), %.1f MiB of free SuperSlabs; "
-           "unmapped %.1f MiB", (double)heaps / (1 << 20), (double)trimmed / (1 << 20),
-           (double)arena / (1 << 20), (double)unmapped / (1 << 20));
+    hk_log("ace: purged %.1f MiB of heaps and page runs (%.1f MiB by idle trim), %.1f MiB of free "
+           "SuperSlabs; "
+           "unmapped %.1f MiB",
+           (double)heaps / (1 << 20), (double)trimmed / (1 << 20), (double)arena / (1 << 20),
+           (double)unmapped / (1 << 20));
   return acted || refills || waiting || hk_heap_any_dirty() || hk_arena_free_dirty_bytes() ||
-         hk_pages_dirty_bytes();
+      hk_pages_dirty_bytes();
 }
 
 /* One epoch, wherever it runs; under ace_lock.  The first measures what a
@@ -359,7 +369,7 @@ static bool run_epoch(uint64_t now) {
 
 static void *ace_main(void *arg) {
   unsigned gen = (unsigned)(uintptr_t)arg;
-  on_ace_thread = true;             /* its heap, if it takes one, is not the program's */
+  on_ace_thread = true; /* its heap, if it takes one, is not the program's */
   hk_lock(&ace_lock);
   learn_restart(hk_now_ms());
   uint32_t quiet = 0;
@@ -369,13 +379,16 @@ static void *ace_main(void *arg) {
     clock_gettime(CLOCK_MONOTONIC, &dl);
     dl.tv_sec += wait / 1000;
     dl.tv_nsec += (long)(wait % 1000) * 1000000;
-    if (dl.tv_nsec >= 1000000000) { dl.tv_sec++; dl.tv_nsec -= 1000000000; }
+    if (dl.tv_nsec >= 1000000000) {
+      dl.tv_sec++;
+      dl.tv_nsec -= 1000000000;
+    }
     while (ace_gen == gen && pthread_cond_timedwait(&ace_cond, &ace_lock, &dl) == 0) {}
     if (ace_gen != gen) break;
     quiet = run_epoch(hk_now_ms()) ? 0 : quiet + 1;
   }
   hk_thread_forget();
-  if (!ace_joining) pthread_detach(pthread_self());   /* nobody waits for it */
+  if (!ace_joining) pthread_detach(pthread_self()); /* nobody waits for it */
   hk_unlock(&ace_lock);
   return NULL;
 }
@@ -387,14 +400,15 @@ static int threads_needed(void) { return hk_cfg.ace_thread == HK_ACE_THREAD_AUTO
 /* Whether the thread should run now: enough threads of the program, and
  * free memory worth purging. */
 static bool thread_wanted(uint64_t now) {
-  if (hk_cfg.ace_thread == HK_ACE_THREAD_OFF || atomic_load_explicit(&ace_failed, memory_order_relaxed))
+  if (hk_cfg.ace_thread == HK_ACE_THREAD_OFF ||
+      atomic_load_explicit(&ace_failed, memory_order_relaxed))
     return false;
   if (atomic_load_explicit(&app_threads, memory_order_seq_cst) < threads_needed()) return false;
   uint64_t stopped = atomic_load_explicit(&stopped_ms, memory_order_relaxed);
   if (stopped && now - stopped < RESTART_MS) return false;
   return hk_heap_dirty_bytes_self() >= START_BYTES || hk_arena_free_dirty_bytes() ||
-         hk_pages_dirty_bytes() >= START_BYTES ||
-         atomic_load_explicit(&hk_ace_remote, memory_order_relaxed);
+      hk_pages_dirty_bytes() >= START_BYTES ||
+      atomic_load_explicit(&hk_ace_remote, memory_order_relaxed);
 }
 
 /* The thread's wake-up, on the monotonic clock: at init, and in a forked
@@ -410,17 +424,18 @@ static void cond_init(void) {
 /* Start the thread; under ace_lock, the state IDLE. */
 static void start_thread(void) {
   atomic_store(&hk_ace_state, HK_ACE_RUNNING);
-  sigset_t all, old;              /* the program's signals never land on it */
+  sigset_t all, old; /* the program's signals never land on it */
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
   int err = pthread_create(&ace_thread, NULL, ace_main, (void *)(uintptr_t)++ace_gen);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (!err) {
-    pthread_setname_np(ace_thread, "hakmem-ace");   /* before anyone looks */
+    pthread_setname_np(ace_thread, "hakmem-ace"); /* before anyone looks */
     ace.threads_started++;
     return;
   }
-  atomic_store_explicit(&ace_failed, true, memory_order_relaxed);   /* the epochs stay on the program's calls */
+  atomic_store_explicit(&ace_failed, true,
+                        memory_order_relaxed); /* the epochs stay on the program's calls */
   atomic_store(&hk_ace_state, HK_ACE_IDLE);
   if (hk_cfg.verbose) hk_log("ace: cannot start the background thread (error %d)", err);
 }
@@ -468,7 +483,7 @@ void hk_ace_init(void) {
   if (ace.learning) {
     unsigned sel = hk_cfg.strategy == HK_STRATEGY_UCB1 ? HK_SEL_UCB1 : HK_SEL_ELO;
     hk_learn_init(&ace.learn, HK_STRATEGIES, 2, sel, 0x9e3779b97f4a7c15u);
-    if (hk_cfg.strategy >= 0) ace.learning = false;     /* a fixed candidate */
+    if (hk_cfg.strategy >= 0) ace.learning = false; /* a fixed candidate */
     apply_strategy(hk_cfg.strategy >= 0 ? (unsigned)hk_cfg.strategy : hk_learn_next(&ace.learn));
   }
   cond_init();
@@ -487,7 +502,7 @@ void hk_ace_thread_left(void) {
   int n = atomic_fetch_sub_explicit(&app_threads, 1, memory_order_seq_cst) - 1;
   int need = threads_needed();
   if (n >= need || !hk_cfg.ace || hk_cfg.ace_thread == HK_ACE_THREAD_OFF) return;
-  hk_lock(&ace_lock);             /* at most one epoch's wait (and a start's) */
+  hk_lock(&ace_lock); /* at most one epoch's wait (and a start's) */
   if (atomic_load(&hk_ace_state) == HK_ACE_RUNNING &&
       atomic_load_explicit(&app_threads, memory_order_relaxed) < need)
     stop_thread();
@@ -514,7 +529,7 @@ __attribute__((destructor)) static void ace_exit(void) {
 void hk_ace_fork_prepare(void) { hk_lock(&ace_lock); }
 void hk_ace_fork_parent(void) { hk_unlock(&ace_lock); }
 void hk_ace_fork_child(void) {
-  cond_init();          /* the parent's thread may have been waiting on it */
+  cond_init(); /* the parent's thread may have been waiting on it */
   if (atomic_load(&hk_ace_state) == HK_ACE_RUNNING) atomic_store(&hk_ace_state, HK_ACE_IDLE);
   atomic_store(&app_threads, hk_heap_tls != &hk_heap_empty);
   atomic_store_explicit(&stopped_ms, 0, memory_order_relaxed);
@@ -528,7 +543,8 @@ void hk_ace_fork_child(void) {
 void hk_ace_stats(struct hak_stats *st) {
   hk_lock(&ace_lock);
   st->ace_state = (uint32_t)atomic_load(&hk_ace_state);
-  if (atomic_load_explicit(&ace_failed, memory_order_relaxed) && st->ace_state == HK_ACE_IDLE) st->ace_state = HK_ACE_FAILED;
+  if (atomic_load_explicit(&ace_failed, memory_order_relaxed) && st->ace_state == HK_ACE_IDLE)
+    st->ace_state = HK_ACE_FAILED;
   st->ace_threads_started = ace.threads_started;
   st->ace_learning = ace.learning ? (ace.learn.state == HK_LEARN_FROZEN ? 2 : 1) : 0;
   st->ace_strategy = ace.strategy;

@@ -43,7 +43,10 @@ static inline void *alloc_big_sampled(hk_heap_t *h, size_t n) {
 static HK_NOINLINE void *malloc_slow(hk_heap_t *h, size_t n) {
   if (hk_unlikely(h == &hk_heap_empty)) {
     h = hk_thread_init();
-    if (!h) { errno = ENOMEM; return NULL; }
+    if (!h) {
+      errno = ENOMEM;
+      return NULL;
+    }
   }
   void *p = n <= HK_SMALL_MAX ? hk_heap_alloc_small(h, n) : alloc_big_sampled(h, n);
   if (hk_unlikely(!p)) errno = ENOMEM;
@@ -93,9 +96,12 @@ void *hk_calloc(size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (n > HK_SMALL_MAX) {   /* pages known to be zero are not cleared; mappings are fresh */
-    hk_heap_t *h = heap_ready();       /* the config first */
-    if (!h) { errno = ENOMEM; return NULL; }
+  if (n > HK_SMALL_MAX) {        /* pages known to be zero are not cleared; mappings are fresh */
+    hk_heap_t *h = heap_ready(); /* the config first */
+    if (!h) {
+      errno = ENOMEM;
+      return NULL;
+    }
     void *p = n <= HK_PAGES_MAX ? hk_pages_alloc(h, n, 1, true) : NULL;
     if (!p) p = hk_direct_alloc(n, 1);
     if (!p) errno = ENOMEM;
@@ -110,10 +116,16 @@ void *hk_calloc(size_t count, size_t size) {
 /* Aligned allocation; align is a power of two. */
 void *hk_aligned(size_t align, size_t n) {
   if (align <= HK_ALIGN_NATURAL) return hk_malloc_inline(n < align ? align : n);
-  if (n > HK_MAX_REQUEST || align > HK_MAX_REQUEST / 2) { errno = ENOMEM; return NULL; }
-  if (n == 0) n = 1;                      /* a unique block, never an empty span */
+  if (n > HK_MAX_REQUEST || align > HK_MAX_REQUEST / 2) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (n == 0) n = 1; /* a unique block, never an empty span */
   hk_heap_t *h = heap_ready();
-  if (!h) { errno = ENOMEM; return NULL; }
+  if (!h) {
+    errno = ENOMEM;
+    return NULL;
+  }
   void *p = NULL;
   if (align <= HK_PAGE_SIZE && n <= HK_SMALL_MAX) {
     /* Slabs start page aligned: a class whose size is a multiple of align
@@ -121,7 +133,7 @@ void *hk_aligned(size_t align, size_t n) {
     for (unsigned cls = hk_size_class(n < align ? align : n); cls < HK_NUM_CLASSES; cls++) {
       size_t bs = hk_class_size(cls);
       if ((bs & (align - 1)) == 0) {
-        if (cls >= hk_cache_from) {       /* its blocks are aligned too: the cache first */
+        if (cls >= hk_cache_from) { /* its blocks are aligned too: the cache first */
           if ((p = hk_cache_pop(h, cls)) != NULL) goto done;
           hk_cache_missed(h, cls);
         }
@@ -154,11 +166,17 @@ size_t hk_usable_size(const void *p) {
 
 void *hk_realloc(void *p, size_t n) {
   if (p == NULL) return hk_malloc_inline(n);
-  if (n == 0) { hk_free_inline(p); return NULL; }          /* as glibc */
-  if (n > HK_MAX_REQUEST) { errno = ENOMEM; return NULL; }
+  if (n == 0) {
+    hk_free_inline(p);
+    return NULL;
+  } /* as glibc */
+  if (n > HK_MAX_REQUEST) {
+    errno = ENOMEM;
+    return NULL;
+  }
   hk_superslab_t *ss = hk_check_block(p, HK_OP_REALLOC);
   size_t old = usable_in(ss, p);
-  if (n <= old && n >= old / 2) return p;                   /* fits, not too loose */
+  if (n <= old && n >= old / 2) return p; /* fits, not too loose */
   if (ss->kind == HK_SS_KIND_DIRECT) {
     if (n > HK_PAGES_MAX) {
       void *q = hk_direct_realloc(ss, p, n);
@@ -169,7 +187,7 @@ void *hk_realloc(void *p, size_t n) {
     return p;
   }
   void *q = hk_malloc_inline(n);
-  if (!q) return NULL;                                      /* p stays valid */
+  if (!q) return NULL; /* p stays valid */
   memcpy(q, p, n < old ? n : old);
   hk_free_inline(p);
   return q;

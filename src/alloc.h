@@ -37,7 +37,10 @@ static HK_ALWAYS_INLINE void hk_harden_free_on(void *p) {
     hk_slab_t *s = hk_slab_at(ss, p);
     if (hk_likely(hk_slab_flags(s) == 0 && hk_harden_block_ok(ss, s, p))) {
       hk_heap_t *h = hk_heap_tls;
-      if (hk_unlikely(hk_ss_owner(ss) != h)) { hk_free_block(ss, s, p); return; }
+      if (hk_unlikely(hk_ss_owner(ss) != h)) {
+        hk_free_block(ss, s, p);
+        return;
+      }
       hk_block_t *b = (hk_block_t *)p;
       b->next = (hk_block_t *)hk_link_encode_ss(ss, b, s->local_free);
       s->local_free = b;
@@ -60,8 +63,8 @@ static HK_ALWAYS_INLINE void *hk_malloc_inline(size_t n) {
       s->used++;
       return b;
     }
-  } else if (hk_likely(n <= HK_SMALL_MAX)) {    /* 1-32 KiB: the thread cache */
-    void *p = hk_cache_pop(h, hk_cache_class[(n + 127) >> 7]);   /* empty when it is off */
+  } else if (hk_likely(n <= HK_SMALL_MAX)) {                   /* 1-32 KiB: the thread cache */
+    void *p = hk_cache_pop(h, hk_cache_class[(n + 127) >> 7]); /* empty when it is off */
     if (hk_likely(p != NULL)) return p;
   }
   return hk_malloc_generic(h, n);
@@ -71,13 +74,19 @@ static HK_ALWAYS_INLINE void *hk_malloc_inline(size_t n) {
  * included) or in a hardened one goes to the checks of the slow path before
  * anything is read at it. */
 static HK_ALWAYS_INLINE void hk_free_inline(void *p) {
-  if (HK_HARDEN_FIRST && hk_likely(hk_cfg.harden == HK_HARDEN_ON)) { hk_harden_free_on(p); return; }
+  if (HK_HARDEN_FIRST && hk_likely(hk_cfg.harden == HK_HARDEN_ON)) {
+    hk_harden_free_on(p);
+    return;
+  }
 #if HK_DEBUG >= 1
   /* A misaligned pointer goes to the checks (and aborts) before the fast
    * path writes a link at it, which UBSan reports as undefined; the release
    * build spends no instruction on it and takes it as a block (a misuse
    * only hardened mode detects there). */
-  if ((uintptr_t)p & 7) { hk_free_generic(p); return; }
+  if ((uintptr_t)p & 7) {
+    hk_free_generic(p);
+    return;
+  }
 #endif
   if (hk_likely(hk_ss_map[hk_fast_unit(p)] == HK_MAP_SLABS)) {
     hk_superslab_t *ss = hk_ss_of(p);

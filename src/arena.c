@@ -6,30 +6,30 @@
  * of it.  One lock, taken once per 2 MiB. */
 #include "internal.h"
 
-#define CHUNK_SS_MAX     32                /* 64 MiB */
-#define MAX_CHUNKS       16384             /* 1 TiB of SuperSlabs */
+#define CHUNK_SS_MAX   32    /* 64 MiB */
+#define MAX_CHUNKS     16384 /* 1 TiB of SuperSlabs */
 /* With HAKMEM_RETAIN_MB x 2 MiB of free SuperSlabs resident, purge every
  * HAKMEM_PURGE_DELAY_MS those free for a whole tick, and all of them past
  * four times that (at least 256 MiB). */
-#define PURGE_BATCH_SS   (HK_TUNE(retain_mb))
-#define PURGE_GAP_MS     (HK_TUNE(purge_delay_ms))
-#define PURGE_HARD_SS    (4 * PURGE_BATCH_SS > 128 ? 4 * PURGE_BATCH_SS : 128)
+#define PURGE_BATCH_SS (HK_TUNE(retain_mb))
+#define PURGE_GAP_MS   (HK_TUNE(purge_delay_ms))
+#define PURGE_HARD_SS  (4 * PURGE_BATCH_SS > 128 ? 4 * PURGE_BATCH_SS : 128)
 
 typedef struct chunk_s {
-  uint8_t *base;           /* 2 MiB aligned */
-  uint32_t n;              /* SuperSlabs in the chunk */
-  uint32_t free_mask;      /* SuperSlabs not in use */
-  uint32_t clean_mask;     /* free and known to read as zero (fresh or purged) */
-  uint32_t unmapped_mask;  /* free, address space returned (all but the header page) */
-  uint32_t lost_mask;      /* could not be mapped again: never used any more */
-  uint32_t aged_mask;      /* free and resident at the last purge tick */
-  uint32_t purged_mask;    /* free, purged after use: unmapped if it stays so */
-  uint32_t stale_mask;     /* purged and free at the last unmap tick */
+  uint8_t *base;          /* 2 MiB aligned */
+  uint32_t n;             /* SuperSlabs in the chunk */
+  uint32_t free_mask;     /* SuperSlabs not in use */
+  uint32_t clean_mask;    /* free and known to read as zero (fresh or purged) */
+  uint32_t unmapped_mask; /* free, address space returned (all but the header page) */
+  uint32_t lost_mask;     /* could not be mapped again: never used any more */
+  uint32_t aged_mask;     /* free and resident at the last purge tick */
+  uint32_t purged_mask;   /* free, purged after use: unmapped if it stays so */
+  uint32_t stale_mask;    /* purged and free at the last unmap tick */
 } chunk_t;
 
 static chunk_t chunks[MAX_CHUNKS];
 static size_t chunk_count;
-static size_t dirty_free;  /* free SuperSlabs whose pages may be resident */
+static size_t dirty_free; /* free SuperSlabs whose pages may be resident */
 static uint64_t last_purge_ms;
 static hk_lock_t arena_lock = HK_LOCK_INIT;
 
@@ -49,8 +49,9 @@ void hk_map_set(const void *base, size_t size, unsigned state) {
   size_t end = ((uintptr_t)base + size + HK_SS_MASK) >> HK_SS_SHIFT;
   for (size_t u = first; u < end && u < HK_MAP_UNITS; u++) {
     unsigned v = state == HK_MAP_DIRECT && u != first ? HK_MAP_DIRECT_TAIL
-               : state == HK_MAP_PAGES ? HK_MAP_PAGES | (unsigned)(u - first) : state;
-    if (u == HK_MAP_UNITS - 1 && v == HK_MAP_SLABS) v = HK_MAP_SLABS_SLOW;   /* NULL's unit */
+        : state == HK_MAP_PAGES                       ? HK_MAP_PAGES | (unsigned)(u - first)
+                                                      : state;
+    if (u == HK_MAP_UNITS - 1 && v == HK_MAP_SLABS) v = HK_MAP_SLABS_SLOW; /* NULL's unit */
     __atomic_store_n(&hk_ss_map[u], (uint8_t)v, __ATOMIC_RELAXED);
   }
 }
@@ -71,7 +72,7 @@ static bool reserve_chunk(void) {
 }
 
 /* Take a free SuperSlab from chunk c (its bit in `avail`); prefer warm pages. */
-static bool took_from_os;   /* under the lock: the last take mapped memory */
+static bool took_from_os; /* under the lock: the last take mapped memory */
 
 static hk_superslab_t *take(chunk_t *c, uint32_t avail, bool *clean) {
   uint32_t warm = avail & ~c->clean_mask;
@@ -80,7 +81,7 @@ static hk_superslab_t *take(chunk_t *c, uint32_t avail, bool *clean) {
   uint8_t *p = c->base + (size_t)i * HK_SS_SIZE;
   if (c->unmapped_mask & bit) {
     if (!hk_os_map_fixed(p + HK_PAGE_SIZE, HK_SS_SIZE - HK_PAGE_SIZE)) {
-      c->free_mask &= ~bit;              /* someone else mapped there: give up the slot */
+      c->free_mask &= ~bit; /* someone else mapped there: give up the slot */
       c->unmapped_mask &= ~bit;
       c->lost_mask |= bit;
       return NULL;
@@ -90,7 +91,7 @@ static hk_superslab_t *take(chunk_t *c, uint32_t avail, bool *clean) {
     c->clean_mask |= bit;
   }
   *clean = (c->clean_mask & bit) != 0;
-  if (!*clean) HK_RELAXED_ADD(dirty_free, -1);   /* hk_arena_free_dirty_bytes glances */
+  if (!*clean) HK_RELAXED_ADD(dirty_free, -1); /* hk_arena_free_dirty_bytes glances */
   c->free_mask &= ~bit;
   c->clean_mask &= ~bit;
   c->aged_mask &= ~bit;
@@ -141,7 +142,7 @@ hk_superslab_t *hk_arena_alloc_ss(bool *clean, bool *from_os) {
 
 /* Free SuperSlabs whose pages may still be resident. */
 size_t hk_arena_free_dirty_bytes(void) {
-  return __atomic_load_n(&dirty_free, __ATOMIC_RELAXED) * HK_SS_SIZE;   /* a glance */
+  return __atomic_load_n(&dirty_free, __ATOMIC_RELAXED) * HK_SS_SIZE; /* a glance */
 }
 
 static chunk_t *chunk_of(const void *p, uint32_t *bit) {
@@ -166,7 +167,7 @@ static size_t purge_locked(bool aged, size_t budget) {
     uint32_t m = resident & (aged ? c->aged_mask : ~0u);
     while (m && budget) {
       unsigned lo = (unsigned)__builtin_ctz(m);
-      uint32_t gap = ~(m >> lo);                           /* run of set bits */
+      uint32_t gap = ~(m >> lo); /* run of set bits */
       unsigned len = gap ? (unsigned)__builtin_ctz(gap) : 32 - lo;
       if (len > budget) len = (unsigned)budget;
       hk_os_purge(c->base + (size_t)lo * HK_SS_SIZE, (size_t)len * HK_SS_SIZE);
@@ -191,7 +192,7 @@ static void age_locked(void) {
 }
 
 void hk_arena_free_ss(hk_superslab_t *ss) {
-  bool clean = ss->dirty_mask == 0;  /* only the header page was touched */
+  bool clean = ss->dirty_mask == 0; /* only the header page was touched */
   hk_ss_spans_gone(ss);
   hk_map_set(ss, HK_SS_SIZE, HK_MAP_RELEASED);
   hk_lock(&arena_lock);
@@ -247,7 +248,7 @@ size_t hk_arena_trim(bool release_address_space) {
 
 /* ---- the adaptive thread (ace.c) ---------------------------------------- */
 
-#define DECAY_BATCH_SS 2   /* 4 MiB per lock hold: one madvise batch */
+#define DECAY_BATCH_SS 2 /* 4 MiB per lock hold: one madvise batch */
 
 /* The decay clock starts over (see hk_heap_age); a decay tick ends
  * with it. */

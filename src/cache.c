@@ -3,23 +3,66 @@
 #include "cache.h"
 #include "hakmem.h"
 
-uint8_t hk_cache_from = HK_NUM_CLASSES;   /* off until hk_cache_init */
-#define C4(a) a, a, a, a
-#define C8(a) C4(a), C4(a)
+uint8_t hk_cache_from = HK_NUM_CLASSES; /* off until hk_cache_init */
+#define C4(a)  a, a, a, a
+#define C8(a)  C4(a), C4(a)
 #define C16(a) C8(a), C8(a)
 /* classes 33.. (1152 B ..): 8 per doubling, so 1, 2, 4, 8, 16 granules of
  * 128 B each between 1 KiB and 32 KiB */
 const uint8_t hk_cache_class[HK_SMALL_MAX / 128 + 1] = {
-  [0 ... 8] = HK_CACHE_FIRST,          /* unused: sizes up to 1 KiB use direct[] */
-  33, 34, 35, 36, 37, 38, 39, 40,
-  41, 41, 42, 42, 43, 43, 44, 44, 45, 45, 46, 46, 47, 47, 48, 48,
-  C4(49), C4(50), C4(51), C4(52), C4(53), C4(54), C4(55), C4(56),
-  C8(57), C8(58), C8(59), C8(60), C8(61), C8(62), C8(63), C8(64),
-  C16(65), C16(66), C16(67), C16(68), C16(69), C16(70), C16(71), C16(72),
+  [0 ... 8] = HK_CACHE_FIRST, /* unused: sizes up to 1 KiB use direct[] */
+  33,
+  34,
+  35,
+  36,
+  37,
+  38,
+  39,
+  40,
+  41,
+  41,
+  42,
+  42,
+  43,
+  43,
+  44,
+  44,
+  45,
+  45,
+  46,
+  46,
+  47,
+  47,
+  48,
+  48,
+  C4(49),
+  C4(50),
+  C4(51),
+  C4(52),
+  C4(53),
+  C4(54),
+  C4(55),
+  C4(56),
+  C8(57),
+  C8(58),
+  C8(59),
+  C8(60),
+  C8(61),
+  C8(62),
+  C8(63),
+  C8(64),
+  C16(65),
+  C16(66),
+  C16(67),
+  C16(68),
+  C16(69),
+  C16(70),
+  C16(71),
+  C16(72),
 };
 _Static_assert(sizeof hk_cache_class == 257, "one entry per 128 B up to 32 KiB");
 
-static size_t heap_share = HK_CACHE_HEAP_MAX;   /* a heap's bins, in bytes */
+static size_t heap_share = HK_CACHE_HEAP_MAX; /* a heap's bins, in bytes */
 
 void hk_cache_threads(size_t live) {
   size_t share = live ? HK_CACHE_TOTAL / live : HK_CACHE_HEAP_MAX;
@@ -43,7 +86,7 @@ void hk_cache_setup(hk_heap_t *h) {
   h->cache_limits = 0;
   for (unsigned i = 0; i < HK_CACHE_CLASSES; i++) {
     unsigned n = limit_for(i, HK_CACHE_BIN_START);
-    h->cache[i] = (hk_cache_bin_t){ .limit = (uint16_t)n };   /* empty, not missed */
+    h->cache[i] = (hk_cache_bin_t){ .limit = (uint16_t)n }; /* empty, not missed */
     h->cache_limits += n * hk_class_size(HK_CACHE_FIRST + i);
   }
 }
@@ -61,7 +104,10 @@ void hk_cache_missed(hk_heap_t *h, unsigned cls) {
  * and no more) and the heap's share has room; otherwise p goes to its slab. */
 void hk_cache_free_full(hk_heap_t *h, unsigned cls, void *p) {
   unsigned i = cls - HK_CACHE_FIRST;
-  if (hk_unlikely(i >= HK_CACHE_CLASSES)) { hk_free_checked(p); return; }   /* never: a cached slab's class */
+  if (hk_unlikely(i >= HK_CACHE_CLASSES)) {
+    hk_free_checked(p);
+    return;
+  } /* never: a cached slab's class */
   hk_cache_bin_t *c = &h->cache[i];
   size_t bs = hk_class_size(cls);
   hk_cache_event(h);
@@ -93,7 +139,8 @@ static void bin_validate(hk_heap_t *h, unsigned i) {
   }
   hk_assert(n == hk_cache_count(c) && n <= c->limit && c->low <= n);
 #else
-  (void)h; (void)i;
+  (void)h;
+  (void)i;
 #endif
 }
 
@@ -102,16 +149,19 @@ static void bin_validate(hk_heap_t *h, unsigned i) {
 static void bin_flush(hk_heap_t *h, unsigned i, unsigned n) {
   hk_cache_bin_t *c = &h->cache[i];
   unsigned count = hk_cache_count(c);
-  if (n == 0 || count == 0) { bin_validate(h, i); return; }
+  if (n == 0 || count == 0) {
+    bin_validate(h, i);
+    return;
+  }
   if (n > count) n = count;
   hk_block_t **link = &c->top;
   for (unsigned keep = count - n; keep; keep--) link = &(*link)->next;
   hk_block_t *b = *link;
   *link = NULL;
-  c->popped += n;                       /* out, not served: counted as flushed */
+  c->popped += n; /* out, not served: counted as flushed */
   if (c->low > count - n) c->low = (uint16_t)(count - n);
   HK_TEL_ADD(h->tel.cache_flushed[HK_CACHE_FIRST + i], n);
-  while (b) {                          /* this heap's, or another's (a remote free) */
+  while (b) { /* this heap's, or another's (a remote free) */
     hk_block_t *next = b->next;
     hk_superslab_t *ss = hk_ss_of(b);
     hk_free_block(ss, hk_slab_head(hk_slab_at(ss, b)), b);
@@ -171,7 +221,7 @@ size_t hk_cache_held(const hk_heap_t *h, size_t *blocks, hk_tel_t *t) {
   for (unsigned i = 0; i < HK_CACHE_CLASSES; i++) {
     uint64_t in = __atomic_load_n(&h->cache[i].pushed, __ATOMIC_RELAXED);
     uint64_t out = __atomic_load_n(&h->cache[i].popped, __ATOMIC_RELAXED);
-    size_t n = in > out ? (size_t)(in - out) : 0;   /* read apart: may be off by one */
+    size_t n = in > out ? (size_t)(in - out) : 0; /* read apart: may be off by one */
     *blocks += n;
     bytes += n * hk_class_size(HK_CACHE_FIRST + i);
     t->cache_pushed[HK_CACHE_FIRST + i] += in;

@@ -27,14 +27,14 @@
 
 #include "internal.h"
 
-#define HK_CACHE_BIN_START ((size_t)32 << 10)    /* a bin's first limit, in bytes */
-#define HK_CACHE_BIN_BYTES ((size_t)1 << 20)     /* a bin's limit, at most        */
-#define HK_CACHE_BIN_MAX   64u                   /* ... and in blocks             */
-#define HK_CACHE_BIN_MIN   2u                    /* a bin's limit, at least       */
-#define HK_CACHE_HEAP_MAX  ((size_t)16 << 20)    /* the limits of a heap's bins,  */
-#define HK_CACHE_HEAP_MIN  ((size_t)512 << 10)   /* ... between these, sharing    */
-#define HK_CACHE_TOTAL     ((size_t)64 << 20)    /* ... this among the threads    */
-#define HK_CACHE_SWEEP_EVENTS 256u               /* misses + overflows per sweep  */
+#define HK_CACHE_BIN_START    ((size_t)32 << 10)  /* a bin's first limit, in bytes */
+#define HK_CACHE_BIN_BYTES    ((size_t)1 << 20)   /* a bin's limit, at most        */
+#define HK_CACHE_BIN_MAX      64u                 /* ... and in blocks             */
+#define HK_CACHE_BIN_MIN      2u                  /* a bin's limit, at least       */
+#define HK_CACHE_HEAP_MAX     ((size_t)16 << 20)  /* the limits of a heap's bins,  */
+#define HK_CACHE_HEAP_MIN     ((size_t)512 << 10) /* ... between these, sharing    */
+#define HK_CACHE_TOTAL        ((size_t)64 << 20)  /* ... this among the threads    */
+#define HK_CACHE_SWEEP_EVENTS 256u                /* misses + overflows per sweep  */
 
 /* The first class the cache serves (HK_CACHE_FIRST), or above every class
  * when it is off: the owner's frees of slabs from this class on go to the
@@ -44,7 +44,7 @@ extern uint8_t hk_cache_from;
  * step by 128 B or multiples of it. */
 extern const uint8_t hk_cache_class[HK_SMALL_MAX / 128 + 1];
 
-void hk_cache_free_full(hk_heap_t *h, unsigned cls, void *p);   /* the bin is full */
+void hk_cache_free_full(hk_heap_t *h, unsigned cls, void *p); /* the bin is full */
 
 /* Blocks in a bin.  pushed and popped are the bin's own state, not extra
  * counters: statistics read them, so the hits count nothing else. */
@@ -73,7 +73,10 @@ static HK_ALWAYS_INLINE void hk_cache_push(hk_cache_bin_t *c, void *p) {
  * full out of line (a tail call: the inline free saves no register). */
 static HK_ALWAYS_INLINE void hk_cache_free(hk_heap_t *h, unsigned cls, void *p) {
   hk_cache_bin_t *c = &h->cache[cls - HK_CACHE_FIRST];
-  if (hk_unlikely(hk_cache_count(c) >= c->limit)) { hk_cache_free_full(h, cls, p); return; }
+  if (hk_unlikely(hk_cache_count(c) >= c->limit)) {
+    hk_cache_free_full(h, cls, p);
+    return;
+  }
   hk_cache_push(c, p);
 }
 
@@ -93,13 +96,13 @@ static HK_ALWAYS_INLINE bool hk_cache_free_foreign(hk_heap_t *h, unsigned cls, v
   return true;
 }
 
-void hk_cache_init(void);                 /* process start, after the config */
-void hk_cache_setup(hk_heap_t *h);        /* a heap is taken: set its limits */
-void hk_cache_threads(size_t live);       /* live heaps changed (pool lock)  */
-void hk_cache_flush(hk_heap_t *h);        /* every bin back to the slabs     */
-void hk_cache_retire(hk_heap_t *h);       /* thread exit, after the flush: into the counters */
-void hk_cache_sweep_now(hk_heap_t *h);    /* the sweep the adaptive layer asked for */
-void hk_cache_missed(hk_heap_t *h, unsigned cls);   /* a malloc found bin cls empty */
+void hk_cache_init(void);              /* process start, after the config */
+void hk_cache_setup(hk_heap_t *h);     /* a heap is taken: set its limits */
+void hk_cache_threads(size_t live);    /* live heaps changed (pool lock)  */
+void hk_cache_flush(hk_heap_t *h);     /* every bin back to the slabs     */
+void hk_cache_retire(hk_heap_t *h);    /* thread exit, after the flush: into the counters */
+void hk_cache_sweep_now(hk_heap_t *h); /* the sweep the adaptive layer asked for */
+void hk_cache_missed(hk_heap_t *h, unsigned cls); /* a malloc found bin cls empty */
 /* Statistics, from any thread: bytes held; *blocks += blocks held, and
  * the bins' blocks in and out are added to t's cache_pushed/_popped. */
 size_t hk_cache_held(const hk_heap_t *h, size_t *blocks, hk_tel_t *t);

@@ -24,74 +24,139 @@ const char *const hk_mode_names[] = { "minimal", "fast", "balanced", "learning",
 _Static_assert(sizeof hk_mode_names / sizeof hk_mode_names[0] == HK_MODES, "a name per mode");
 
 /* What the mode itself turns on: the adaptive layer, and its learning. */
-static const struct { uint8_t ace, learning; } mode_traits[HK_MODES] = {
-  [HAK_MODE_MINIMAL] = { 0, 0 }, [HAK_MODE_FAST] = { 0, 0 }, [HAK_MODE_BALANCED] = { 1, 0 },
+static const struct {
+  uint8_t ace, learning;
+} mode_traits[HK_MODES] = {
+  [HAK_MODE_MINIMAL] = { 0, 0 },  [HAK_MODE_FAST] = { 0, 0 },     [HAK_MODE_BALANCED] = { 1, 0 },
   [HAK_MODE_LEARNING] = { 1, 1 }, [HAK_MODE_RESEARCH] = { 1, 1 },
 };
 
-enum { K_MODE, K_PURGE, K_RETAIN, K_THP, K_STATS, K_VERBOSE, K_STRATEGY, K_LOG,
-       K_HARDEN, K_ACE_THREAD, K_COUNT };
+enum {
+  K_MODE,
+  K_PURGE,
+  K_RETAIN,
+  K_THP,
+  K_STATS,
+  K_VERBOSE,
+  K_STRATEGY,
+  K_LOG,
+  K_HARDEN,
+  K_ACE_THREAD,
+  K_COUNT
+};
 /* How a value is read: one of words[], a number 0..max, or a form of its own. */
 enum opt_kind { OPT_WORDS, OPT_NUMBER, OPT_STATS, OPT_STRATEGY, OPT_PATH };
 
-static const char *const off_auto_on[] = { "off", "auto", "on" };   /* HK_THP_*, HK_ACE_THREAD_* */
+static const char *const off_auto_on[] = { "off", "auto", "on" }; /* HK_THP_*, HK_ACE_THREAD_* */
 static const char *const zero_one[] = { "0", "1" };
 static const char *const harden_names[] = { "0", "1", "zero" };     /* HK_HARDEN_* */
 static const char *const selector_names[] = { "elo", "ucb1" };      /* HK_STRATEGY_ELO, _UCB1 */
-static const char *const stats_forms[] = { "0", "1", "json:PATH" };   /* shown, parsed by set_knob */
+static const char *const stats_forms[] = { "0", "1", "json:PATH" }; /* shown, parsed by set_knob */
 static const char *const path_forms[] = { "PATH", "stderr" };
 
 /* `make hardened`: HK_HARDEN_DEFAULT is HK_HARDEN_ON (config.h). */
 #define HARDEN_DEFAULT (HK_HARDEN_DEFAULT == HK_HARDEN_ON ? "1" : "0")
-#define WORDS(w) OPT_WORDS, w, sizeof w / sizeof w[0], 0
+#define WORDS(w)       OPT_WORDS, w, sizeof w / sizeof w[0], 0
 
 typedef struct hk_option_s {
   const char *name;
   enum opt_kind kind;
-  const char *const *words;          /* the values (OPT_WORDS: parsed, in enum order) */
+  const char *const *words; /* the values (OPT_WORDS: parsed, in enum order) */
   unsigned nwords;
-  uint32_t max;                      /* OPT_NUMBER */
-  const char *value[HK_MODES];       /* per mode, as written in the environment */
-  uint8_t unused_in;                 /* modes it has no effect in (README: —) */
-  bool build_default;                /* the same in every mode: set by the build */
-  const char *doc_accepted;          /* README: the values explained */
-  const char *help;                  /* README: what it does */
+  uint32_t max;                /* OPT_NUMBER */
+  const char *value[HK_MODES]; /* per mode, as written in the environment */
+  uint8_t unused_in;           /* modes it has no effect in (README: —) */
+  bool build_default;          /* the same in every mode: set by the build */
+  const char *doc_accepted;    /* README: the values explained */
+  const char *help;            /* README: what it does */
 } hk_option_t;
 
-#define ALL(v) { v, v, v, v, v }
+#define ALL(v) \
+  { v, v, v, v, v }
 #define MODE_BIT(m) (1u << (m))
 
 static const hk_option_t options[K_COUNT] = {
-  [K_MODE] = { "HAKMEM_MODE", WORDS(hk_mode_names), { NULL }, 0, false, NULL,
+  [K_MODE] = { "HAKMEM_MODE",
+               WORDS(hk_mode_names),
+               { NULL },
+               0,
+               false,
+               NULL,
                "the mode: every other option's default (below)" },
-  [K_PURGE] = { "HAKMEM_PURGE_DELAY_MS", OPT_NUMBER, NULL, 0, 60000, { "0", "1000", "100", "100", "100" }, 0,
-                false, NULL, "free memory stays resident this long before `madvise`" },
-  [K_RETAIN] = { "HAKMEM_RETAIN_MB", OPT_NUMBER, NULL, 0, 4096, { "0", "64", "8", "8", "8" }, 0, false, NULL,
-                 "free memory a thread heap keeps before any purge (the arena: as many 2 MiB SuperSlabs; "
+  [K_PURGE] = { "HAKMEM_PURGE_DELAY_MS",
+                OPT_NUMBER,
+                NULL,
+                0,
+                60000,
+                { "0", "1000", "100", "100", "100" },
+                0,
+                false,
+                NULL,
+                "free memory stays resident this long before `madvise`" },
+  [K_RETAIN] = { "HAKMEM_RETAIN_MB",
+                 OPT_NUMBER,
+                 NULL,
+                 0,
+                 4096,
+                 { "0", "64", "8", "8", "8" },
+                 0,
+                 false,
+                 NULL,
+                 "free memory a thread heap keeps before any purge (the arena: as many 2 MiB "
+                 "SuperSlabs; "
                  "the page layer: this or half its live runs, whichever is more)" },
-  [K_THP] = { "HAKMEM_THP", WORDS(off_auto_on), { "off", "auto", "auto", "auto", "on" }, 0, false,
-              "off, auto (for page runs, and for everything once the heap holds 32 MiB; the system's "
-              "policy before), on", "transparent huge pages for hakmem's mappings" },
-  [K_STATS] = { "HAKMEM_STATS", OPT_STATS, stats_forms, 3, 0, { "0", "0", "0", "0", "1" }, 0, false,
-                "0, 1 (table on stderr), json:PATH", "statistics at exit" },
-  [K_VERBOSE] = { "HAKMEM_VERBOSE", WORDS(zero_one), { "0", "0", "0", "0", "1" }, 0, false, NULL,
-                  "print the configuration at start (research: and each decision of the adaptive layer)" },
+  [K_THP] = { "HAKMEM_THP",
+              WORDS(off_auto_on),
+              { "off", "auto", "auto", "auto", "on" },
+              0,
+              false,
+              "off, auto (for page runs, and for everything once the heap holds 32 MiB; the "
+              "system's "
+              "policy before), on",
+              "transparent huge pages for hakmem's mappings" },
+  [K_STATS] = { "HAKMEM_STATS",
+                OPT_STATS,
+                stats_forms,
+                3,
+                0,
+                { "0", "0", "0", "0", "1" },
+                0,
+                false,
+                "0, 1 (table on stderr), json:PATH",
+                "statistics at exit" },
+  [K_VERBOSE] = { "HAKMEM_VERBOSE",
+                  WORDS(zero_one),
+                  { "0", "0", "0", "0", "1" },
+                  0,
+                  false,
+                  NULL,
+                  "print the configuration at start (research: and each decision of the adaptive "
+                  "layer)" },
   [K_STRATEGY] = { "HAKMEM_STRATEGY", OPT_STRATEGY, NULL, 0, 0, ALL("elo"),
-                   MODE_BIT(HAK_MODE_MINIMAL) | MODE_BIT(HAK_MODE_FAST) | MODE_BIT(HAK_MODE_BALANCED), false, NULL,
-                   "how learning picks its strategy: ELO ratings, UCB1, or one candidate run as is" },
-  [K_LOG] = { "HAKMEM_LOG", OPT_PATH, path_forms, 2, 0, ALL("stderr"), 0, false, "a file path, or stderr",
-              "where hakmem's messages go (appended)" },
+                   MODE_BIT(HAK_MODE_MINIMAL) | MODE_BIT(HAK_MODE_FAST) |
+                       MODE_BIT(HAK_MODE_BALANCED),
+                   false, NULL,
+                   "how learning picks its strategy: ELO ratings, UCB1, or one candidate run as "
+                   "is" },
+  [K_LOG] = { "HAKMEM_LOG", OPT_PATH, path_forms, 2, 0, ALL("stderr"), 0, false,
+              "a file path, or stderr", "where hakmem's messages go (appended)" },
   [K_HARDEN] = { "HAKMEM_HARDEN", WORDS(harden_names), ALL(HARDEN_DEFAULT), 0, true, NULL,
                  "hardened mode (below); `zero` also zeroes every freed block" },
-  [K_ACE_THREAD] = { "HAKMEM_ACE_THREAD", WORDS(off_auto_on), { "off", "off", "auto", "auto", "auto" },
-                     MODE_BIT(HAK_MODE_MINIMAL) | MODE_BIT(HAK_MODE_FAST), false,
-                     "off (never), auto (once the program has two threads), on (once memory is freed)",
+  [K_ACE_THREAD] = { "HAKMEM_ACE_THREAD",
+                     WORDS(off_auto_on),
+                     { "off", "off", "auto", "auto", "auto" },
+                     MODE_BIT(HAK_MODE_MINIMAL) | MODE_BIT(HAK_MODE_FAST),
+                     false,
+                     "off (never), auto (once the program has two threads), on (once memory is "
+                     "freed)",
                      "when the adaptive layer gets a thread of its own (below)" },
 };
 _Static_assert(sizeof options / sizeof options[0] == K_COUNT, "a row per option");
 _Static_assert(sizeof off_auto_on / sizeof *off_auto_on == HK_THP_ON + 1 &&
-               (int)HK_ACE_THREAD_ON == (int)HK_THP_ON, "off|auto|on in enum order");
-_Static_assert(sizeof harden_names / sizeof *harden_names == HK_HARDEN_ZERO + 1, "a word per HK_HARDEN_*");
+                   (int)HK_ACE_THREAD_ON == (int)HK_THP_ON,
+               "off|auto|on in enum order");
+_Static_assert(sizeof harden_names / sizeof *harden_names == HK_HARDEN_ZERO + 1,
+               "a word per HK_HARDEN_*");
 _Static_assert(HK_STRATEGY_ELO == -1 && HK_STRATEGY_UCB1 == -2, "selector i is -i - 1");
 
 /* Set from the table by hk_config_init, the first thing the library does
@@ -138,7 +203,8 @@ static bool parse_number(const char *v, uint32_t max, uint32_t *out) {
 }
 
 /* words[0..n) joined by sep into buf at n0; returns the new length. */
-static size_t join(char *buf, size_t size, size_t n0, const char *const *words, unsigned n, const char *sep) {
+static size_t join(char *buf, size_t size, size_t n0, const char *const *words, unsigned n,
+                   const char *sep) {
   for (unsigned i = 0; i < n && n0 < size; i++)
     n0 += (size_t)snprintf(buf + n0, size - n0, "%s%s", i ? sep : "", words[i]);
   return n0;
@@ -150,7 +216,7 @@ static const char *accepted(int k, const char *sep, char *buf, size_t size) {
   const hk_option_t *o = &options[k];
   if (o->kind == OPT_NUMBER) {
     snprintf(buf, size, "0..%u", (unsigned)o->max);
-  } else if (o->kind == OPT_STRATEGY) {   /* a selector, or a candidate run as is */
+  } else if (o->kind == OPT_STRATEGY) { /* a selector, or a candidate run as is */
     size_t n = join(buf, size, 0, selector_names, 2, sep);
     n += (size_t)snprintf(buf + n, size - n, "%s", sep);
     join(buf, size, n, hk_strategy_names, HK_STRATEGIES, sep);
@@ -163,21 +229,21 @@ static const char *accepted(int k, const char *sep, char *buf, size_t size) {
 /* The current value of option k, as it would be written in the environment. */
 static const char *knob_value(int k, char *buf, size_t size) {
   switch (k) {
-  case K_MODE: return hk_mode_names[hk_cfg.mode];
-  case K_PURGE: snprintf(buf, size, "%u", (unsigned)hk_cfg.purge_delay_ms); return buf;
-  case K_RETAIN: snprintf(buf, size, "%u", (unsigned)hk_cfg.retain_mb); return buf;
-  case K_THP: return off_auto_on[hk_cfg.thp];
-  case K_STATS:
-    if (hk_cfg.stats != HK_STATS_JSON) return hk_cfg.stats ? "1" : "0";
-    snprintf(buf, size, "json:%s", hk_cfg.stats_path);
-    return buf;
-  case K_VERBOSE: return zero_one[hk_cfg.verbose != 0];
-  case K_STRATEGY:
-    if (hk_cfg.strategy < 0) return selector_names[-hk_cfg.strategy - 1];
-    return hk_strategy_names[hk_cfg.strategy];
-  case K_LOG: return hk_cfg.log_path[0] ? hk_cfg.log_path : "stderr";
-  case K_HARDEN: return harden_names[hk_cfg.harden];
-  default: return off_auto_on[hk_cfg.ace_thread];
+    case K_MODE: return hk_mode_names[hk_cfg.mode];
+    case K_PURGE: snprintf(buf, size, "%u", (unsigned)hk_cfg.purge_delay_ms); return buf;
+    case K_RETAIN: snprintf(buf, size, "%u", (unsigned)hk_cfg.retain_mb); return buf;
+    case K_THP: return off_auto_on[hk_cfg.thp];
+    case K_STATS:
+      if (hk_cfg.stats != HK_STATS_JSON) return hk_cfg.stats ? "1" : "0";
+      snprintf(buf, size, "json:%s", hk_cfg.stats_path);
+      return buf;
+    case K_VERBOSE: return zero_one[hk_cfg.verbose != 0];
+    case K_STRATEGY:
+      if (hk_cfg.strategy < 0) return selector_names[-hk_cfg.strategy - 1];
+      return hk_strategy_names[hk_cfg.strategy];
+    case K_LOG: return hk_cfg.log_path[0] ? hk_cfg.log_path : "stderr";
+    case K_HARDEN: return harden_names[hk_cfg.harden];
+    default: return off_auto_on[hk_cfg.ace_thread];
   }
 }
 
@@ -189,40 +255,43 @@ static bool set_knob(int k, const char *v) {
   uint32_t x = 0;
   int i = -1;
   switch (o->kind) {
-  case OPT_WORDS:
-    if ((i = word_index(v, o->words, (int)o->nwords)) < 0) return false;
-    break;
-  case OPT_NUMBER:
-    if (!parse_number(v, o->max, &x)) return false;
-    break;
-  case OPT_STATS:
-    if (strcmp(v, "0") == 0 || strcmp(v, "1") == 0) {
-      hk_cfg.stats = v[0] == '1' ? HK_STATS_TABLE : HK_STATS_OFF;
+    case OPT_WORDS:
+      if ((i = word_index(v, o->words, (int)o->nwords)) < 0) return false;
+      break;
+    case OPT_NUMBER:
+      if (!parse_number(v, o->max, &x)) return false;
+      break;
+    case OPT_STATS:
+      if (strcmp(v, "0") == 0 || strcmp(v, "1") == 0) {
+        hk_cfg.stats = v[0] == '1' ? HK_STATS_TABLE : HK_STATS_OFF;
+        return true;
+      }
+      if (strncmp(v, "json:", 5) != 0 || v[5] == 0 || strlen(v + 5) >= sizeof hk_cfg.stats_path)
+        return false;
+      strcpy(hk_cfg.stats_path, v + 5);
+      hk_cfg.stats = HK_STATS_JSON;
       return true;
-    }
-    if (strncmp(v, "json:", 5) != 0 || v[5] == 0 || strlen(v + 5) >= sizeof hk_cfg.stats_path)
-      return false;
-    strcpy(hk_cfg.stats_path, v + 5);
-    hk_cfg.stats = HK_STATS_JSON;
-    return true;
-  case OPT_STRATEGY:
-    if ((i = word_index(v, selector_names, 2)) >= 0) { hk_cfg.strategy = -i - 1; return true; }
-    if ((i = word_index(v, hk_strategy_names, HK_STRATEGIES)) < 0) return false;
-    hk_cfg.strategy = i;
-    return true;
-  case OPT_PATH:
-    if (*v == 0 || strlen(v) >= sizeof hk_cfg.log_path) return false;
-    strcpy(hk_cfg.log_path, strcmp(v, "stderr") == 0 ? "" : v);
-    return true;
+    case OPT_STRATEGY:
+      if ((i = word_index(v, selector_names, 2)) >= 0) {
+        hk_cfg.strategy = -i - 1;
+        return true;
+      }
+      if ((i = word_index(v, hk_strategy_names, HK_STRATEGIES)) < 0) return false;
+      hk_cfg.strategy = i;
+      return true;
+    case OPT_PATH:
+      if (*v == 0 || strlen(v) >= sizeof hk_cfg.log_path) return false;
+      strcpy(hk_cfg.log_path, strcmp(v, "stderr") == 0 ? "" : v);
+      return true;
   }
   switch (k) {
-  case K_MODE: apply_mode((unsigned)i); break;
-  case K_PURGE: hk_cfg.purge_delay_ms = x; break;
-  case K_RETAIN: hk_cfg.retain_mb = x; break;
-  case K_THP: hk_cfg.thp = (unsigned)i; break;
-  case K_VERBOSE: hk_cfg.verbose = (unsigned)i; break;
-  case K_HARDEN: hk_cfg.harden = (unsigned)i; break;
-  case K_ACE_THREAD: hk_cfg.ace_thread = (unsigned)i; break;
+    case K_MODE: apply_mode((unsigned)i); break;
+    case K_PURGE: hk_cfg.purge_delay_ms = x; break;
+    case K_RETAIN: hk_cfg.retain_mb = x; break;
+    case K_THP: hk_cfg.thp = (unsigned)i; break;
+    case K_VERBOSE: hk_cfg.verbose = (unsigned)i; break;
+    case K_HARDEN: hk_cfg.harden = (unsigned)i; break;
+    case K_ACE_THREAD: hk_cfg.ace_thread = (unsigned)i; break;
   }
   return true;
 }
@@ -266,8 +335,8 @@ static unsigned distance(const char *a, size_t n, const char *b, size_t m) {
       unsigned best = d[i - 1][j - 1] + (upper(a[i - 1]) != upper(b[j - 1]));
       if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
       if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
-      if (i > 1 && j > 1 && upper(a[i - 1]) == upper(b[j - 2]) && upper(a[i - 2]) == upper(b[j - 1]) &&
-          d[i - 2][j - 2] + 1 < best)
+      if (i > 1 && j > 1 && upper(a[i - 1]) == upper(b[j - 2]) &&
+          upper(a[i - 2]) == upper(b[j - 1]) && d[i - 2][j - 2] + 1 < best)
         best = d[i - 2][j - 2] + 1;
       d[i][j] = best;
     }
@@ -295,15 +364,21 @@ static int misspelt(const char *name, size_t len) {
 /* HAKMEM_LOG: messages go to PATH (appended) instead of stderr. */
 static void open_log(void) {
   int fd = open(hk_cfg.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd >= 0) { hk_log_fd = fd; return; }
+  if (fd >= 0) {
+    hk_log_fd = fd;
+    return;
+  }
   int err = errno;
-  hk_log("warning: HAKMEM_LOG=%s cannot be opened (errno %d); logging to stderr",
-         hk_cfg.log_path, err);
+  hk_log("warning: HAKMEM_LOG=%s cannot be opened (errno %d); logging to stderr", hk_cfg.log_path,
+         err);
   hk_cfg.log_path[0] = 0;
 }
 
 static void try_knob(int k, const char *v) {
-  if (set_knob(k, v)) { from_env[k] = true; return; }
+  if (set_knob(k, v)) {
+    from_env[k] = true;
+    return;
+  }
   char a[80], b[32], acc[128];
   hk_log("warning: %s=%s is not valid (accepted: %s); keeping %s", options[k].name,
          shown(v, a, sizeof a), accepted(k, "|", acc, sizeof acc), knob_value(k, b, sizeof b));
@@ -315,8 +390,9 @@ static void unknown_name(const char *entry) {
   int k = misspelt(entry, len);
   if (k < 0) return;
   char a[80];
-  hk_log("warning: unknown variable %.*s=%s ignored; did you mean %s?", (int)(len > 200 ? 200 : len), entry,
-         shown(eq ? eq + 1 : "", a, sizeof a), options[k].name);
+  hk_log("warning: unknown variable %.*s=%s ignored; did you mean %s?",
+         (int)(len > 200 ? 200 : len), entry, shown(eq ? eq + 1 : "", a, sizeof a),
+         options[k].name);
 }
 
 void hk_config_init(void) {
@@ -324,10 +400,10 @@ void hk_config_init(void) {
   char **env = environ ? environ : no_env;
   const char *v;
   apply_mode(HAK_MODE_BALANCED);
-  for (char **e = env; *e; e++)            /* where messages go, then the mode */
+  for (char **e = env; *e; e++) /* where messages go, then the mode */
     if (knob_of(*e, &v) == K_LOG) try_knob(K_LOG, v);
   if (hk_cfg.log_path[0]) open_log();
-  for (char **e = env; *e; e++)            /* the mode sets the defaults */
+  for (char **e = env; *e; e++) /* the mode sets the defaults */
     if (knob_of(*e, &v) == K_MODE) try_knob(K_MODE, v);
   for (char **e = env; *e; e++) {
     if (strncmp(*e, "HAKMEM_", 7) != 0) continue;
@@ -356,8 +432,10 @@ void hk_config_init(void) {
 void hk_config_doc(int fd) {
   char line[1024], acc[128];
   size_t n = (size_t)snprintf(line, sizeof line, "| option (variable) | accepted |");
-  for (int m = 0; m < HK_MODES; m++) n += (size_t)snprintf(line + n, sizeof line - n, " %s |", hk_mode_names[m]);
-  n += (size_t)snprintf(line + n, sizeof line - n, "\n| --- | --- |%s\n", " ---: | ---: | ---: | ---: | ---: |");
+  for (int m = 0; m < HK_MODES; m++)
+    n += (size_t)snprintf(line + n, sizeof line - n, " %s |", hk_mode_names[m]);
+  n += (size_t)snprintf(line + n, sizeof line - n, "\n| --- | --- |%s\n",
+                        " ---: | ---: | ---: | ---: | ---: |");
   if (write(fd, line, n) < 0) return;
   for (int k = K_MODE + 1; k < K_COUNT; k++) {
     const hk_option_t *o = &options[k];

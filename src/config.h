@@ -22,24 +22,24 @@ enum { HK_ACE_THREAD_OFF, HK_ACE_THREAD_AUTO, HK_ACE_THREAD_ON };
 #endif
 
 typedef struct hk_config_s {
-  unsigned mode;              /* enum hak_mode                                */
-  uint32_t purge_delay_ms;    /* free memory stays resident this long         */
-  uint32_t retain_mb;         /* per heap, free and resident before any purge */
-  unsigned thp;               /* HK_THP_*                                     */
-  unsigned stats;             /* HK_STATS_*: printed at exit                  */
+  unsigned mode;           /* enum hak_mode                                */
+  uint32_t purge_delay_ms; /* free memory stays resident this long         */
+  uint32_t retain_mb;      /* per heap, free and resident before any purge */
+  unsigned thp;            /* HK_THP_*                                     */
+  unsigned stats;          /* HK_STATS_*: printed at exit                  */
   unsigned verbose;
-  int strategy;               /* HK_STRATEGY_* or a candidate index           */
-  unsigned ace;               /* the adaptive layer runs (mode)               */
-  unsigned ace_thread;        /* HK_ACE_THREAD_*: ... and where               */
-  unsigned learning;          /* it learns a strategy (learning, research)    */
-  unsigned harden;            /* HK_HARDEN_*: misuse checks, encoded links     */
-  char stats_path[512];       /* HAKMEM_STATS=json:PATH                       */
-  char log_path[512];         /* HAKMEM_LOG=PATH: messages and decisions      */
+  int strategy;         /* HK_STRATEGY_* or a candidate index           */
+  unsigned ace;         /* the adaptive layer runs (mode)               */
+  unsigned ace_thread;  /* HK_ACE_THREAD_*: ... and where               */
+  unsigned learning;    /* it learns a strategy (learning, research)    */
+  unsigned harden;      /* HK_HARDEN_*: misuse checks, encoded links     */
+  char stats_path[512]; /* HAKMEM_STATS=json:PATH                       */
+  char log_path[512];   /* HAKMEM_LOG=PATH: messages and decisions      */
 } hk_config_t;
 
 extern hk_config_t hk_cfg;
 extern const char *const hk_mode_names[];
-extern int hk_log_fd;                         /* stderr, or HAKMEM_LOG's file */
+extern int hk_log_fd; /* stderr, or HAKMEM_LOG's file */
 
 /* Learning mode's candidate strategies (ace.c). */
 #define HK_STRATEGIES 4
@@ -51,10 +51,10 @@ extern const char *const hk_strategy_names[HK_STRATEGIES];
 typedef struct hk_tune_s {
   uint32_t purge_delay_ms;
   uint32_t retain_mb;
-  uint8_t refill_pages[80];   /* per size class: pages carved per refill      */
+  uint8_t refill_pages[80]; /* per size class: pages carved per refill      */
 } hk_tune_t;
 extern hk_tune_t hk_tune;
-#define HK_TUNE(field) __atomic_load_n(&hk_tune.field, __ATOMIC_RELAXED)
+#define HK_TUNE(field)        __atomic_load_n(&hk_tune.field, __ATOMIC_RELAXED)
 #define HK_TUNE_SET(field, v) __atomic_store_n(&hk_tune.field, (v), __ATOMIC_RELAXED)
 
 void hk_config_init(void);

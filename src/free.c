@@ -23,13 +23,13 @@ void hk_free_block(hk_superslab_t *ss, hk_slab_t *head, void *p) {
     hk_assert(head->used > 0);
     hk_link_set(head, b, head->local_free);
     head->local_free = b;
-    if (--head->used != 0 && !(head->flags & HK_SLAB_FULL)) return;   /* as the fast path */
+    if (--head->used != 0 && !(head->flags & HK_SLAB_FULL)) return; /* as the fast path */
     hk_heap_slab_freed_local(h, ss, head);
-  } else if (owner != NULL) {   /* counted by the owner when it collects it */
+  } else if (owner != NULL) { /* counted by the owner when it collects it */
     hk_remote_free(ss, head, p);
-  } else if (adopter(h) && hk_heap_adopt(hk_heap_tls, ss)) {   /* abandoned: now ours */
+  } else if (adopter(h) && hk_heap_adopt(hk_heap_tls, ss)) { /* abandoned: now ours */
     hk_free_block(ss, head, p);
-  } else {                       /* abandoned: read the epoch before the push */
+  } else { /* abandoned: read the epoch before the push */
     uint64_t seen = atomic_load_explicit(&ss->abandoned_state, memory_order_acquire);
     hk_remote_free(ss, head, p);
     hk_heap_abandoned_free(ss, seen);
@@ -40,7 +40,7 @@ void hk_free_block(hk_superslab_t *ss, hk_slab_t *head, void *p) {
 /* Every free but the fast paths', after the pointer's checks. */
 void hk_free_checked(void *p) {
   if (p == NULL) return;
-  int saved_errno = errno;               /* free never changes errno */
+  int saved_errno = errno; /* free never changes errno */
   hk_superslab_t *ss = hk_check_block(p, HK_OP_FREE);
   if (ss->kind == HK_SS_KIND_PAGES) {
     if (hk_cfg.harden == HK_HARDEN_ZERO) memset(p, 0, hk_pages_usable(p));

@@ -50,8 +50,8 @@ uint64_t hk_random_u64(void) {
     seed |= 1;
     __atomic_store_n(&rng_seed, seed, __ATOMIC_RELAXED);
   }
-  uint64_t z = seed + atomic_fetch_add_explicit(&rng_count, 0x9e3779b97f4a7c15u,
-                                                memory_order_relaxed);
+  uint64_t z =
+      seed + atomic_fetch_add_explicit(&rng_count, 0x9e3779b97f4a7c15u, memory_order_relaxed);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
   return z ^ (z >> 31);
@@ -59,14 +59,17 @@ uint64_t hk_random_u64(void) {
 
 /* ---- block-start reciprocals (harden.h), per size class ---------------- */
 
-#define CLASS_SIZE(c) ((c) == 0 ? 8u : (c) <= 8 ? (c) * 16u                        \
-                       : (128u << (((c) >= 9 ? (c) - 9 : 0) >> 3)) +             \
-                         ((((c) >= 9 ? (c) - 9 : 0) & 7) + 1) * (16u << (((c) >= 9 ? (c) - 9 : 0) >> 3)))
-#define RECIP(c)  ((((uint64_t)1 << HK_RECIP_SHIFT) / CLASS_SIZE(c) + 1) << (64 - HK_RECIP_SHIFT))
-#define RECIP8(c) RECIP(c), RECIP(c + 1), RECIP(c + 2), RECIP(c + 3), \
-                  RECIP(c + 4), RECIP(c + 5), RECIP(c + 6), RECIP(c + 7)
+#define CLASS_SIZE(c) \
+  ((c) == 0       ? 8u \
+       : (c) <= 8 ? (c)*16u \
+                  : (128u << (((c) >= 9 ? (c)-9 : 0) >> 3)) + \
+           ((((c) >= 9 ? (c)-9 : 0) & 7) + 1) * (16u << (((c) >= 9 ? (c)-9 : 0) >> 3)))
+#define RECIP(c) ((((uint64_t)1 << HK_RECIP_SHIFT) / CLASS_SIZE(c) + 1) << (64 - HK_RECIP_SHIFT))
+#define RECIP8(c) \
+  RECIP(c), RECIP(c + 1), RECIP(c + 2), RECIP(c + 3), RECIP(c + 4), RECIP(c + 5), RECIP(c + 6), \
+      RECIP(c + 7)
 const uint64_t hk_class_recip[HK_NUM_CLASSES] = {
-  RECIP8(0), RECIP8(8), RECIP8(16), RECIP8(24), RECIP8(32),
+  RECIP8(0),  RECIP8(8),  RECIP8(16), RECIP8(24), RECIP8(32),
   RECIP8(40), RECIP8(48), RECIP8(56), RECIP8(64), RECIP(72),
 };
 _Static_assert(CLASS_SIZE(72) == HK_SMALL_MAX, "the table covers the size classes");
@@ -77,7 +80,7 @@ HK_COLD void hk_harden_corrupt(const void *block) { hk_fatal("free-list corrupti
  * (the next SuperSlab's header follows it).  A failure (the process is out
  * of mappings) leaves the memory readable: the checks still run. */
 void hk_harden_ss_init(hk_superslab_t *ss) {
-  ss->link_key = hk_random_u64();       /* no block of ss is in use */
+  ss->link_key = hk_random_u64(); /* no block of ss is in use */
 #if HK_DEBUG >= 2
   for (unsigned c = 0; c < HK_NUM_CLASSES; c++)
     hk_assert(hk_class_recip[c] ==
@@ -91,9 +94,8 @@ void hk_harden_ss_init(hk_superslab_t *ss) {
 
 /* Is b on one of s's lists?  The owner's view, bounded by the carved blocks. */
 static bool on_lists(const hk_slab_t *s, const hk_block_t *b) {
-  const hk_block_t *lists[3] = {
-    s->free, s->local_free, atomic_load_explicit(&s->remote_free, memory_order_acquire)
-  };
+  const hk_block_t *lists[3] = { s->free, s->local_free,
+                                 atomic_load_explicit(&s->remote_free, memory_order_acquire) };
   for (int i = 0; i < 3; i++) {
     unsigned n = 0;
     for (const hk_block_t *x = lists[i]; x && n <= s->capacity; x = hk_link_get(s, x), n++)
@@ -128,9 +130,9 @@ hk_superslab_t *hk_check_block_slow(const void *p, unsigned op) {
   if (state == HK_MAP_RELEASED) misuse(op, P_FREED, p);
   if (state == HK_MAP_DIRECT_TAIL) misuse(op, P_INTERIOR, p);
   if (state & HK_MAP_PAGES) {
-    static const unsigned problem[] = { [HK_PAGES_FREED] = P_FREED,
-                                        [HK_PAGES_INTERIOR] = P_INTERIOR,
-                                        [HK_PAGES_FOREIGN] = P_FOREIGN };
+    static const unsigned problem[] = {
+      [HK_PAGES_FREED] = P_FREED, [HK_PAGES_INTERIOR] = P_INTERIOR, [HK_PAGES_FOREIGN] = P_FOREIGN
+    };
     unsigned v = hk_pages_check(p);
     if (v != HK_PAGES_LIVE) misuse(op, problem[v], p);
     return hk_pages_header(p);
@@ -140,14 +142,12 @@ hk_superslab_t *hk_check_block_slow(const void *p, unsigned op) {
     if (p != ss->user) misuse(op, P_INTERIOR, p);
     return ss;
   }
-  uintptr_t off = (uintptr_t)p - (uintptr_t)ss;        /* p - 1 named the unit */
+  uintptr_t off = (uintptr_t)p - (uintptr_t)ss; /* p - 1 named the unit */
   if (off < hk_ss_front_bytes() || off >= HK_SS_SIZE) misuse(op, P_FOREIGN, p);
   hk_slab_t *head = hk_slab_head(hk_slab_at(ss, p));
   unsigned flags = hk_slab_flags(head);
   if (flags & HK_SLAB_FREE) misuse(op, P_FREED, p);
-  if (hk_hardened()) {
-    check_small(ss, head, p, op);
-  }
+  if (hk_hardened()) { check_small(ss, head, p, op); }
   return ss;
 }
 

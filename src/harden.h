@@ -6,7 +6,7 @@
 #define HK_HARDEN_H
 
 enum { HK_OP_FREE, HK_OP_REALLOC, HK_OP_USABLE };
-hk_superslab_t *hk_check_block_slow(const void *p, unsigned op);   /* aborts on misuse */
+hk_superslab_t *hk_check_block_slow(const void *p, unsigned op); /* aborts on misuse */
 HK_COLD __attribute__((noreturn)) void hk_harden_corrupt(const void *block);
 uint64_t hk_random_u64(void);
 void hk_harden_ss_init(hk_superslab_t *ss);
@@ -30,11 +30,12 @@ static inline bool hk_direct_used(void) { return HK_HARDEN_FIRST || !hk_hardened
  * (beyond the carved blocks for any off from p below start: about 2^64 -
  * 2^21) and those 40 low bits, at the top, in its low half. */
 #define HK_RECIP_SHIFT 40
-extern const uint64_t hk_class_recip[HK_NUM_CLASSES];   /* harden.c: recip << 24 */
+extern const uint64_t hk_class_recip[HK_NUM_CLASSES]; /* harden.c: recip << 24 */
 static inline bool hk_block_start_ok(const hk_slab_t *s, uintptr_t off) {
   uint64_t recip = hk_class_recip[s->cls];
   unsigned __int128 m = (unsigned __int128)off * recip;
-  return (uint64_t)m < recip && (uint64_t)(m >> 64) < __atomic_load_n(&s->capacity, __ATOMIC_RELAXED);
+  return (uint64_t)m < recip &&
+      (uint64_t)(m >> 64) < __atomic_load_n(&s->capacity, __ATOMIC_RELAXED);
 }
 
 /* A hardened link is stored as next ^ key ^ its own address (the key is
@@ -46,15 +47,17 @@ static inline uintptr_t hk_link_encode_ss(const hk_superslab_t *ss, const hk_blo
                                           const hk_block_t *next) {
   return (uintptr_t)next ^ ss->link_key ^ (uintptr_t)b;
 }
-static inline uintptr_t hk_link_encode(const hk_slab_t *s, const hk_block_t *b, const hk_block_t *next) {
-  return hk_link_encode_ss((const hk_superslab_t *)((uintptr_t)s & ~(uintptr_t)HK_SS_MASK), b, next);
+static inline uintptr_t hk_link_encode(const hk_slab_t *s, const hk_block_t *b,
+                                       const hk_block_t *next) {
+  return hk_link_encode_ss((const hk_superslab_t *)((uintptr_t)s & ~(uintptr_t)HK_SS_MASK), b,
+                           next);
 }
 static inline hk_block_t *hk_link_decode(const hk_slab_t *s, const hk_block_t *b) {
   return (hk_block_t *)hk_link_encode(s, b, b->next);
 }
 static inline bool hk_link_ok(const hk_slab_t *s, const hk_block_t *next) {
   return (uintptr_t)next - (uintptr_t)s->start < (uintptr_t)s->capacity * s->block_size ||
-         next == NULL;
+      next == NULL;
 }
 /* A block a hardened free may take (s: its slab, or span head): a carved
  * block's start whose first word decodes to neither NULL nor an address in
@@ -62,8 +65,9 @@ static inline bool hk_link_ok(const hk_slab_t *s, const hk_block_t *next) {
  * ends the list); a live block's data does by a chance below 2^-42.  Since
  * link ^ key = next ^ p, the test needs no decoding. */
 static inline bool hk_harden_block_ok(const hk_superslab_t *ss, const hk_slab_t *s, const void *p) {
-  if (!hk_block_start_ok(s, (uintptr_t)p - (uintptr_t)s->start)) return false;   /* below start: huge */
-  uintptr_t t = (uintptr_t)((const hk_block_t *)p)->next ^ ss->link_key;      /* read only now */
+  if (!hk_block_start_ok(s, (uintptr_t)p - (uintptr_t)s->start))
+    return false;                                                        /* below start: huge */
+  uintptr_t t = (uintptr_t)((const hk_block_t *)p)->next ^ ss->link_key; /* read only now */
   return t > HK_SS_MASK && t != (uintptr_t)p;
 }
 /* The common case first: next in b's 64 KiB (link ^ key = next ^ b is

@@ -12,11 +12,11 @@
 
 #include <sys/mman.h>
 
-#define RECLAIM_TRIES    8    /* abandoned SuperSlabs tried before a new one */
+#define RECLAIM_TRIES 8 /* abandoned SuperSlabs tried before a new one */
 
 static hk_lock_t pool_lock = HK_LOCK_INIT;
-static hk_heap_t *pool_free;                   /* heaps are recycled, never unmapped */
-static hk_heap_t *all_heaps;                   /* every heap ever made, for statistics */
+static hk_heap_t *pool_free; /* heaps are recycled, never unmapped */
+static hk_heap_t *all_heaps; /* every heap ever made, for statistics */
 static size_t live_heaps;
 static uint8_t *pool_next;
 static size_t pool_left;
@@ -31,7 +31,7 @@ hk_heap_t *hk_heap_acquire(void) {
   } else {
     size_t sz = (sizeof(hk_heap_t) + 63) & ~(size_t)63;
     if (pool_left < sz) {
-      size_t chunk = 64 * 1024, guard = hk_guard_bytes();   /* hardened: guard pages around */
+      size_t chunk = 64 * 1024, guard = hk_guard_bytes(); /* hardened: guard pages around */
       pool_next = hk_os_map(chunk + 2 * guard);
       pool_left = pool_next ? chunk : 0;
       if (pool_next && guard) {
@@ -40,20 +40,20 @@ hk_heap_t *hk_heap_acquire(void) {
         pool_next += guard;
       }
     }
-    if (pool_left >= sz) {            /* fresh pages: zero, counters included */
+    if (pool_left >= sz) { /* fresh pages: zero, counters included */
       h = (hk_heap_t *)pool_next;
       pool_next += sz;
       pool_left -= sz;
       pthread_mutex_init(&h->lock, NULL);
       h->all_next = all_heaps;
-      __atomic_store_n(&all_heaps, h, __ATOMIC_RELEASE);   /* hk_heap_all reads it unlocked */
+      __atomic_store_n(&all_heaps, h, __ATOMIC_RELEASE); /* hk_heap_all reads it unlocked */
     }
   }
-  if (h) hk_cache_threads(HK_RELAXED_ADD(live_heaps, 1));   /* hk_heap_retain glances */
+  if (h) hk_cache_threads(HK_RELAXED_ADD(live_heaps, 1)); /* hk_heap_retain glances */
   hk_unlock(&pool_lock);
   if (!h) return NULL;
-  hk_lock(&h->lock);                  /* the adaptive thread may be looking at it */
-  memset(h, 0, offsetof(hk_heap_t, lock));   /* counters stay: totals are cumulative */
+  hk_lock(&h->lock);                       /* the adaptive thread may be looking at it */
+  memset(h, 0, offsetof(hk_heap_t, lock)); /* counters stay: totals are cumulative */
   for (unsigned i = 0; i < HK_DIRECT_SLOTS; i++) h->direct[i] = &hk_slab_empty;
   hk_cache_setup(h);
   hk_unlock(&h->lock);
@@ -87,7 +87,7 @@ static void ss_list_add(hk_ss_list_t *l, hk_superslab_t *ss) {
   ss->prev = NULL;
   ss->next = l->first;
   if (l->first) l->first->prev = ss;
-  __atomic_store_n(&l->first, ss, __ATOMIC_RELAXED);   /* ace_epoch glances */
+  __atomic_store_n(&l->first, ss, __ATOMIC_RELAXED); /* ace_epoch glances */
   l->count++;
 }
 
@@ -122,7 +122,7 @@ void hk_heap_ss_release(hk_heap_t *h, hk_superslab_t *ss) {
   hk_arena_free_ss(ss);
 }
 
-#define SLABS_PER_MB    ((uint32_t)(((size_t)1 << 20) / HK_SLAB_SIZE))
+#define SLABS_PER_MB ((uint32_t)(((size_t)1 << 20) / HK_SLAB_SIZE))
 
 /* Free slabs a heap keeps resident: its share of the retained memory
  * among the live heaps (at least 1 MiB), so that a program with many
@@ -144,7 +144,7 @@ static void heap_maybe_purge(hk_heap_t *h, hk_superslab_t *freed_in) {
   if (h->dirty_slabs <= retain) return;
   uint32_t delay = HK_TUNE(purge_delay_ms);
   if (delay == 0) {
-    hk_ss_purge(freed_in, ~0u);          /* no decay: purge where memory was freed */
+    hk_ss_purge(freed_in, ~0u); /* no decay: purge where memory was freed */
     return;
   }
   if (hk_ace_decays()) return;
@@ -214,7 +214,7 @@ static void ss_collect_flagged(hk_heap_t *h, hk_superslab_t *ss) {
   while (m) {
     hk_slab_t *s = &ss->slabs[__builtin_ctz(m)];
     m &= m - 1;
-    if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue;   /* stale flag */
+    if (s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)) continue; /* stale flag */
     hk_slab_collect_remote(h, s);
     if (slab_after_collect(h, ss, s, false)) return;
   }
@@ -273,8 +273,7 @@ size_t hk_heap_purge_all(hk_heap_t *h) {
 
 /* ---- finding memory ----------------------------------------------------- */
 
-static hk_slab_t *take_span_owned(hk_heap_t *h, unsigned n, bool *clean,
-                                  hk_superslab_t **out) {
+static hk_slab_t *take_span_owned(hk_heap_t *h, unsigned n, bool *clean, hk_superslab_t **out) {
   for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next) {
     hk_slab_t *head = hk_ss_take_span(ss, n, clean);
     if (head) {
@@ -289,8 +288,8 @@ static hk_slab_t *take_span_owned(hk_heap_t *h, unsigned n, bool *clean,
 /* A span of n slabs: from owned SuperSlabs, then after collecting remote
  * frees, then from abandoned SuperSlabs, then from the arena.  *stage says
  * which (enum hak_stage).  Under the heap lock. */
-static hk_slab_t *take_span_locked(hk_heap_t *h, unsigned n, bool *clean,
-                                   hk_superslab_t **out, unsigned *stage) {
+static hk_slab_t *take_span_locked(hk_heap_t *h, unsigned n, bool *clean, hk_superslab_t **out,
+                                   unsigned *stage) {
   *stage = HAK_STAGE_NEW_SS;
   hk_slab_t *head = take_span_owned(h, n, clean, out);
   if (!head) {
@@ -319,8 +318,8 @@ static hk_slab_t *take_span_locked(hk_heap_t *h, unsigned n, bool *clean,
   return head;
 }
 
-static hk_slab_t *take_span(hk_heap_t *h, unsigned n, bool *clean,
-                            hk_superslab_t **out, unsigned *stage) {
+static hk_slab_t *take_span(hk_heap_t *h, unsigned n, bool *clean, hk_superslab_t **out,
+                            unsigned *stage) {
   hk_lock(&h->lock);
   h->activity++;
   hk_slab_t *head = take_span_locked(h, n, clean, out, stage);
@@ -341,12 +340,16 @@ static HK_ALWAYS_INLINE hk_slab_t *scan_queue(hk_heap_t *h, hk_queue_t *q, bool 
       if (hk_slab_should_carve(s, (unsigned)(s->capacity - s->used))) hk_slab_extend(h, s);
     }
     if (s->free) {
-      if (s != q->first) { queue_remove(h, s); queue_push_front(h, s); }
+      if (s != q->first) {
+        queue_remove(h, s);
+        queue_push_front(h, s);
+      }
       HK_TEL_ADD(h->tel.stage[remote ? HAK_STAGE_REMOTE : stage], 1);
-      (void)stage; (void)remote;
+      (void)stage;
+      (void)remote;
       return s;
     }
-    queue_remove(h, s);          /* every block is out: park it until one comes back */
+    queue_remove(h, s); /* every block is out: park it until one comes back */
     hk_slab_set_flags(s, s->flags | HK_SLAB_FULL);
   }
   return NULL;
@@ -395,7 +398,7 @@ void *hk_heap_alloc_small(hk_heap_t *h, size_t n) {
     if (HK_TEL_SAMPLE_NOW(&h->tel)) s = find_slab_sampled(h, cls, n);
     else
 #endif
-    s = find_slab(h, cls);
+      s = find_slab(h, cls);
     if (!s) return NULL;
   }
   return hk_slab_pop(s);
@@ -405,7 +408,8 @@ void *hk_heap_alloc_small(hk_heap_t *h, size_t n) {
  * full slab (slow path, s->used already updated). */
 void hk_heap_slab_freed_local(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s) {
   HK_VALIDATE(h);
-  if (s->used == 0 && !(s->flags & HK_SLAB_FULL) && h->queues[s->cls].first == s && s->next == NULL) {
+  if (s->used == 0 && !(s->flags & HK_SLAB_FULL) && h->queues[s->cls].first == s &&
+      s->next == NULL) {
     /* keep a class's last slab: no churn for a malloc/free cycle */
   } else if (s->used == 0) {
     hk_lock(&h->lock);
@@ -413,9 +417,9 @@ void hk_heap_slab_freed_local(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s) {
     hk_unlock(&h->lock);
     hk_ace_poke();
   } else if (s->flags & HK_SLAB_FULL) {
-    slab_after_collect(h, ss, s, false);   /* back in its queue: no span changes */
+    slab_after_collect(h, ss, s, false); /* back in its queue: no span changes */
   }
-  hk_heap_collect(h, false);   /* a heap that only frees still takes remote frees */
+  hk_heap_collect(h, false); /* a heap that only frees still takes remote frees */
 }
 
 /* ---- the adaptive thread's tick (ace.c) ------------------------------------ */
@@ -427,16 +431,16 @@ void hk_heap_slab_freed_local(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s) {
  * used), so nothing else reaches it.  Counted in the shared counters (the
  * owner's are its own): the blocks as remote frees, then dropped. */
 static bool parked_slab_returned(hk_slab_t *s) {
-  if ((s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL | HK_SLAB_FULL)) != HK_SLAB_FULL ||
-      s->free || s->local_free || s->used == 0)
+  if ((s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL | HK_SLAB_FULL)) != HK_SLAB_FULL || s->free ||
+      s->local_free || s->used == 0)
     return false;
   hk_block_t *list = atomic_load_explicit(&s->remote_free, memory_order_acquire);
   unsigned n = 0;
   for (hk_block_t *b = list; b && n <= s->used; b = hk_link_get(s, b)) n++;
   if (n != s->used || n != s->capacity) return false;
-  if (!atomic_compare_exchange_strong_explicit(&s->remote_free, &list, NULL,
-                                               memory_order_acquire, memory_order_relaxed))
-    return false;                        /* a push came in: leave it to the owner */
+  if (!atomic_compare_exchange_strong_explicit(&s->remote_free, &list, NULL, memory_order_acquire,
+                                               memory_order_relaxed))
+    return false; /* a push came in: leave it to the owner */
 #if HK_TELEMETRY
   unsigned row = hk_tel_row_of(s);
   __atomic_fetch_add(&hk_tel_shared.collected[row], n, __ATOMIC_RELAXED);
@@ -468,14 +472,14 @@ static unsigned collect_parked(hk_heap_t *h) {
         if (!parked_slab_returned(s)) continue;
         atomic_fetch_and_explicit(&ss->remote_mask, ~(1u << i), memory_order_relaxed);
         freed++;
-        if (hk_heap_span_freed(h, ss, s, false)) break;    /* the SuperSlab went back */
+        if (hk_heap_span_freed(h, ss, s, false)) break; /* the SuperSlab went back */
       }
     }
   }
   return freed;
 }
 
-#define DECAY_BATCH 64   /* slabs (4 MiB) per lock hold: the owner waits one batch at most */
+#define DECAY_BATCH 64 /* slabs (4 MiB) per lock hold: the owner waits one batch at most */
 
 /* Purge up to DECAY_BATCH free resident slabs: every one (`all`), or those
  * that aged a tick while the heap holds more than it retains. */
@@ -528,7 +532,7 @@ unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_
     total += n;
     if (idle) *trimmed += n;
     if (n < DECAY_BATCH) break;
-    hk_unlock(&h->lock);                 /* let the owner in between batches */
+    hk_unlock(&h->lock); /* let the owner in between batches */
     hk_lock(&h->lock);
   }
   if (tick)

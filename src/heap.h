@@ -28,8 +28,10 @@ static inline void queue_front_changed(hk_heap_t *h, unsigned cls) {
 static HK_ALWAYS_INLINE void queue_remove(hk_heap_t *h, hk_slab_t *s) {
   hk_queue_t *q = &h->queues[s->cls];
   bool was_first = q->first == s;
-  if (s->prev) s->prev->next = s->next; else q->first = s->next;
-  if (s->next) s->next->prev = s->prev; else q->last = s->prev;
+  if (s->prev) s->prev->next = s->next;
+  else q->first = s->next;
+  if (s->next) s->next->prev = s->prev;
+  else q->last = s->prev;
   s->next = s->prev = NULL;
   if (was_first) queue_front_changed(h, s->cls);
 }
@@ -38,14 +40,18 @@ static HK_ALWAYS_INLINE void queue_push_front(hk_heap_t *h, hk_slab_t *s) {
   hk_queue_t *q = &h->queues[s->cls];
   s->prev = NULL;
   s->next = q->first;
-  if (q->first) q->first->prev = s; else q->last = s;
+  if (q->first) q->first->prev = s;
+  else q->last = s;
   q->first = s;
   queue_front_changed(h, s->cls);
 }
 
 static HK_ALWAYS_INLINE void queue_push_back(hk_heap_t *h, hk_slab_t *s) {
   hk_queue_t *q = &h->queues[s->cls];
-  if (!q->first) { queue_push_front(h, s); return; }
+  if (!q->first) {
+    queue_push_front(h, s);
+    return;
+  }
   s->next = NULL;
   s->prev = q->last;
   q->last->next = s;
@@ -54,16 +60,16 @@ static HK_ALWAYS_INLINE void queue_push_back(hk_heap_t *h, hk_slab_t *s) {
 
 /* ---- SuperSlab lists and spans (heap.c) --------------------------------- */
 
-void hk_heap_ss_add(hk_heap_t *h, hk_superslab_t *ss);       /* onto avail or full */
+void hk_heap_ss_add(hk_heap_t *h, hk_superslab_t *ss); /* onto avail or full */
 void hk_heap_ss_unlink(hk_heap_t *h, hk_superslab_t *ss);
-void hk_heap_ss_release(hk_heap_t *h, hk_superslab_t *ss);   /* unlink, back to the arena */
-uint32_t hk_heap_retain(void);   /* free slabs a heap keeps resident: its share */
+void hk_heap_ss_release(hk_heap_t *h, hk_superslab_t *ss); /* unlink, back to the arena */
+uint32_t hk_heap_retain(void); /* free slabs a heap keeps resident: its share */
 bool hk_heap_span_freed(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *head, bool no_spare);
 
 /* ---- abandoned SuperSlabs (abandon.c) ----------------------------------- */
 
-hk_superslab_t *hk_abandoned_pop(bool oldest);   /* off the list, or NULL */
-void hk_heap_reclaim(hk_heap_t *h, hk_superslab_t *ss);      /* h takes it (its lock held) */
+hk_superslab_t *hk_abandoned_pop(bool oldest);          /* off the list, or NULL */
+void hk_heap_reclaim(hk_heap_t *h, hk_superslab_t *ss); /* h takes it (its lock held) */
 void hk_abandoned_fork_prepare(void);
 void hk_abandoned_fork_parent(void);
 

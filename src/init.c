@@ -15,7 +15,7 @@ hk_slab_t hk_slab_empty;
 hk_heap_t hk_heap_empty = { .direct = { [0 ... HK_DIRECT_SLOTS - 1] = &hk_slab_empty } };
 __thread hk_heap_t *hk_heap_tls __attribute__((tls_model("initial-exec"))) = &hk_heap_empty;
 
-static _Atomic int process_state;           /* 0 none, 1 in progress, 2 ready */
+static _Atomic int process_state; /* 0 none, 1 in progress, 2 ready */
 static __thread int in_process_init __attribute__((tls_model("initial-exec")));
 static pthread_key_t heap_key;
 static _Atomic bool heap_key_ready;
@@ -51,7 +51,10 @@ void hk_assert_fail(const char *expr, const char *file, int line) {
   char num[12];
   int i = (int)sizeof num - 1;
   num[i] = 0;
-  do { num[--i] = (char)('0' + line % 10); line /= 10; } while (line && i > 0);
+  do {
+    num[--i] = (char)('0' + line % 10);
+    line /= 10;
+  } while (line && i > 0);
   write_stderr("hakmem: internal assertion failed: ");
   write_stderr(expr);
   write_stderr(" at ");
@@ -66,7 +69,7 @@ void hk_assert_fail(const char *expr, const char *file, int line) {
 
 static void release_heap(hk_heap_t *h) {
   hk_cache_flush(h);
-  hk_heap_tls = &hk_heap_empty;     /* later frees of this thread go the remote way */
+  hk_heap_tls = &hk_heap_empty; /* later frees of this thread go the remote way */
   hk_cache_retire(h);
   hk_heap_abandon(h);
   hk_pages_orphan(h);
@@ -122,7 +125,7 @@ static void process_init(void) {
   if (atomic_load_explicit(&process_state, memory_order_acquire) == 2 || in_process_init) return;
   int expected = 0;
   if (atomic_compare_exchange_strong(&process_state, &expected, 1)) {
-    in_process_init = 1;            /* libc may call malloc from what follows */
+    in_process_init = 1; /* libc may call malloc from what follows */
     hk_config_init();
     hk_cache_init();
     hk_ace_init();
@@ -138,15 +141,14 @@ static void process_init(void) {
 
 hk_heap_t *hk_thread_init(void) {
   process_init();
-  hk_heap_t *h = hk_heap_tls;       /* set up re-entrantly from process_init? */
+  hk_heap_t *h = hk_heap_tls; /* set up re-entrantly from process_init? */
   if (h == &hk_heap_empty) {
     h = hk_heap_acquire();
     if (!h) return NULL;
     hk_heap_tls = h;
     hk_ace_thread_joined();
   }
-  if (atomic_load_explicit(&heap_key_ready, memory_order_acquire))
-    pthread_setspecific(heap_key, h);
+  if (atomic_load_explicit(&heap_key_ready, memory_order_acquire)) pthread_setspecific(heap_key, h);
   return h;
 }
 

@@ -7,11 +7,11 @@
 
 #include <string.h>
 
-#define hk_likely(x)   __builtin_expect(!!(x), 1)
-#define hk_unlikely(x) __builtin_expect(!!(x), 0)
-#define HK_NOINLINE    __attribute__((noinline))
+#define hk_likely(x)     __builtin_expect(!!(x), 1)
+#define hk_unlikely(x)   __builtin_expect(!!(x), 0)
+#define HK_NOINLINE      __attribute__((noinline))
 #define HK_ALWAYS_INLINE inline __attribute__((always_inline))
-#define HK_COLD        __attribute__((cold, noinline))
+#define HK_COLD          __attribute__((cold, noinline))
 
 /* ---- assertions (HK_DEBUG: 0 none, 1 cheap, 2 internal invariants) ------ */
 #ifndef HK_DEBUG
@@ -38,7 +38,7 @@ static inline void hk_unlock(hk_lock_t *l) { pthread_mutex_unlock(l); }
 /* Classes above 128 B: 8 per doubling, from the top 4 bits of n - 1. */
 static inline unsigned hk_size_class_above128(size_t n) {
   size_t m = n - 1;
-  unsigned b = 63u - (unsigned)__builtin_clzl(m);      /* m >= 128: b >= 7 */
+  unsigned b = 63u - (unsigned)__builtin_clzl(m); /* m >= 128: b >= 7 */
   return (b - 7u) * 8u + 1u + (unsigned)(m >> (b - 3u));
 }
 static inline unsigned hk_size_class(size_t n) {
@@ -118,12 +118,13 @@ extern hk_heap_t hk_heap_empty;
 extern hk_slab_t hk_slab_empty;
 
 /* ---- telemetry (telemetry.h): the calling thread's counters --------------- */
-extern hk_tel_t hk_tel_shared;          /* threads without a heap: atomic adds */
+extern hk_tel_t hk_tel_shared; /* threads without a heap: atomic adds */
 #if HK_TELEMETRY
-#define HK_TEL_HERE(field, n) do {                                             \
-    hk_heap_t *h_ = hk_heap_tls;                                               \
-    if (h_ != &hk_heap_empty) HK_TEL_ADD(h_->tel.field, (n));                  \
-    else __atomic_fetch_add(&hk_tel_shared.field, (n), __ATOMIC_RELAXED);      \
+#define HK_TEL_HERE(field, n) \
+  do { \
+    hk_heap_t *h_ = hk_heap_tls; \
+    if (h_ != &hk_heap_empty) HK_TEL_ADD(h_->tel.field, (n)); \
+    else __atomic_fetch_add(&hk_tel_shared.field, (n), __ATOMIC_RELAXED); \
   } while (0)
 #else
 #define HK_TEL_HERE(field, n) ((void)0)
@@ -132,7 +133,7 @@ extern hk_tel_t hk_tel_shared;          /* threads without a heap: atomic adds *
 static inline unsigned hk_tel_row(size_t n) {
   if (n <= HK_SMALL_MAX) return hk_size_class(n);
   if (n > HK_LARGE_MAX) return HK_TEL_ROW_HUGE;
-  unsigned log2_ceil = 64u - (unsigned)__builtin_clzl(n - 1);     /* 16..20 */
+  unsigned log2_ceil = 64u - (unsigned)__builtin_clzl(n - 1); /* 16..20 */
   return HK_TEL_ROW_LARGE + log2_ceil - 16u;
 }
 /* The row of a block of slab head: its class, or for a large span the row
@@ -142,8 +143,8 @@ static inline unsigned hk_tel_row_of(const hk_slab_t *head) { return head->cls; 
 /* os.c */
 typedef struct hk_os_counters_s {
   _Atomic size_t mmap_calls, munmap_calls, madvise_calls, mremap_calls;
-  _Atomic size_t mapped_bytes;      /* currently mapped by hakmem */
-  _Atomic size_t mapped_total, unmapped_total, purged_total;   /* bytes, ever */
+  _Atomic size_t mapped_bytes;                               /* currently mapped by hakmem */
+  _Atomic size_t mapped_total, unmapped_total, purged_total; /* bytes, ever */
 } hk_os_counters_t;
 extern hk_os_counters_t hk_os_counters;
 void *hk_os_map(size_t size);
@@ -151,7 +152,7 @@ void *hk_os_map_aligned(size_t size, size_t align, size_t skew);
 bool hk_os_map_fixed(void *addr, size_t size);
 void hk_os_unmap(void *p, size_t size);
 void hk_os_purge(void *p, size_t size);
-#define HK_THP_AUTO_FROM ((size_t)32 << 20)   /* HAKMEM_THP=auto: huge pages from this heap on */
+#define HK_THP_AUTO_FROM ((size_t)32 << 20) /* HAKMEM_THP=auto: huge pages from this heap on */
 void hk_os_advise_thp(void *p, size_t size, bool runs);
 bool hk_os_thp_crossed(size_t held);
 bool hk_os_remap_inplace(void *p, size_t old_size, size_t new_size);
@@ -169,8 +170,8 @@ void hk_arena_visit(hk_ss_visitor fn, void *arg);
 size_t hk_arena_decay(bool all);
 void hk_arena_age(void);
 void hk_arena_advise_thp(void);
-size_t hk_ss_span_bytes(void);              /* slabs in spans, in bytes (HAKMEM_THP=auto) */
-void hk_ss_spans_gone(hk_superslab_t *ss);  /* to the arena: its spans leave the count */
+size_t hk_ss_span_bytes(void);             /* slabs in spans, in bytes (HAKMEM_THP=auto) */
+void hk_ss_spans_gone(hk_superslab_t *ss); /* to the arena: its spans leave the count */
 size_t hk_arena_unmap_stale(void);
 void hk_arena_fork_prepare(void);
 void hk_arena_fork_parent(void);
@@ -185,7 +186,7 @@ void hk_ss_age(hk_superslab_t *ss);
 /* slab.c: blocks inside a slab */
 void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls);
 bool hk_slab_extend(hk_heap_t *h, hk_slab_t *s);
-unsigned hk_slab_collect(hk_heap_t *h, hk_slab_t *s);   /* returns a HAK_STAGE_ */
+unsigned hk_slab_collect(hk_heap_t *h, hk_slab_t *s); /* returns a HAK_STAGE_ */
 void hk_slab_collect_remote(hk_heap_t *h, hk_slab_t *s);
 void hk_slab_collect_local(hk_heap_t *h, hk_slab_t *s);
 unsigned hk_slab_listed(const hk_slab_t *s);
@@ -194,7 +195,8 @@ unsigned hk_slab_listed(const hk_slab_t *s);
  * as it stays while abandoned: other threads' frees wait on remote_free,
  * still counted in `used`). */
 static inline unsigned hk_slab_listed_settled(const hk_slab_t *s) {
-  hk_assert_internal(s->local_free == NULL && hk_slab_listed(s) == (unsigned)(s->capacity - s->used));
+  hk_assert_internal(s->local_free == NULL &&
+                     hk_slab_listed(s) == (unsigned)(s->capacity - s->used));
   return (unsigned)(s->capacity - s->used);
 }
 void hk_slab_discard(hk_heap_t *h, hk_slab_t *s);
@@ -212,7 +214,7 @@ static inline unsigned hk_block_count(const hk_slab_t *s, const hk_block_t *b) {
 static HK_ALWAYS_INLINE hk_block_t *hk_slab_pop_as(hk_slab_t *s, bool hardened) {
   hk_block_t *b = s->free;
   s->free = hardened ? hk_harden_link_get(s, b) : b->next;
-  if (hardened) b->next = NULL;        /* a live block holds no valid link */
+  if (hardened) b->next = NULL; /* a live block holds no valid link */
   s->used++;
   return b;
 }
@@ -232,7 +234,7 @@ static inline bool hk_slab_should_carve(const hk_slab_t *s, unsigned avail) {
  * blocks came back that the slow path should carve more. */
 static inline bool hk_slab_swap_local(hk_heap_t *h, hk_slab_t *s) {
   (void)h;
-  unsigned avail = (unsigned)s->capacity - s->used;   /* all on the local list */
+  unsigned avail = (unsigned)s->capacity - s->used; /* all on the local list */
   if (hk_slab_should_carve(s, avail) && s->capacity < s->reserved) return false;
   s->free = s->local_free;
   s->local_free = NULL;
@@ -251,7 +253,7 @@ size_t hk_heap_reclaim_all(hk_heap_t *h);
 void hk_heap_abandoned_free(hk_superslab_t *ss, uint64_t seen);
 bool hk_heap_adopt(hk_heap_t *h, hk_superslab_t *ss);
 size_t hk_heap_abandoned_count(void);
-void hk_heap_count_listed(hk_heap_t *h, uint64_t *listed);   /* per class, adds */
+void hk_heap_count_listed(hk_heap_t *h, uint64_t *listed); /* per class, adds */
 size_t hk_heap_purge_all(hk_heap_t *h);
 hk_heap_t *hk_heap_all(void);
 void hk_heap_age(hk_heap_t *h);
@@ -260,7 +262,7 @@ unsigned hk_heap_tick(hk_heap_t *h, uint32_t elapsed, bool decay, uint32_t idle_
 size_t hk_heap_dirty_bytes_self(void);
 bool hk_heap_any_dirty(void);
 typedef void (*hk_heap_visitor)(hk_heap_t *h, void *arg);
-size_t hk_heap_visit_all(hk_heap_visitor fn, void *arg);   /* returns live heaps */
+size_t hk_heap_visit_all(hk_heap_visitor fn, void *arg); /* returns live heaps */
 void hk_heap_fork_prepare(void);
 void hk_heap_fork_parent(void);
 
@@ -282,7 +284,7 @@ size_t hk_pages_release(void);
 void hk_pages_orphan(hk_heap_t *h);
 typedef struct hk_pages_stats_s {
   size_t mapped, in_use, free_resident, header, segments, purged;
-  size_t fresh;                  /* pages handed out unpopulated: a fault each when touched */
+  size_t fresh; /* pages handed out unpopulated: a fault each when touched */
 } hk_pages_stats_t;
 void hk_pages_stats(hk_pages_stats_t *st);
 void hk_pages_fork_prepare(void);
@@ -351,9 +353,9 @@ void hk_ace_stats(struct hak_stats *st);
  * scores it).  debt: purged bytes not yet faulted back in, carried from
  * epoch to epoch. */
 typedef struct hk_epoch_s {
-  double cpu_ns, faults;      /* the program's threads' CPU, minor faults   */
-  double purged, grown;       /* bytes purged; resident growth, tick to tick */
-  double rss, wall_ms, ops;   /* resident bytes at its end; its length; allocations */
+  double cpu_ns, faults;    /* the program's threads' CPU, minor faults   */
+  double purged, grown;     /* bytes purged; resident growth, tick to tick */
+  double rss, wall_ms, ops; /* resident bytes at its end; its length; allocations */
 } hk_epoch_t;
 double hk_ace_epoch_cost(const hk_epoch_t *e, double refault_ns, double *debt);
 void hk_ace_fork_prepare(void);

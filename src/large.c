@@ -10,7 +10,7 @@
 
 #include "hakmem.h"
 
-#define HK_RETRY_MAX    ((size_t)1 << 44)       /* beyond 16 TiB a failure is final */
+#define HK_RETRY_MAX ((size_t)1 << 44) /* beyond 16 TiB a failure is final */
 
 static _Atomic size_t live_bytes, live_count;
 
@@ -40,22 +40,29 @@ static size_t user_offset(size_t align) {
 
 void *hk_direct_alloc(size_t n, size_t align) {
   size_t offset = user_offset(align);
-  if (n > HK_MAX_REQUEST || align > HK_MAX_REQUEST / 2) { errno = ENOMEM; return NULL; }
+  if (n > HK_MAX_REQUEST || align > HK_MAX_REQUEST / 2) {
+    errno = ENOMEM;
+    return NULL;
+  }
   size_t need = offset + ((n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1)) +
-                hk_guard_bytes();                /* hardened: a guard page at the end */
+      hk_guard_bytes(); /* hardened: a guard page at the end */
   size_t size = map_size_for(need);
   /* the header must be 2 MiB aligned, and p = header + offset aligned to align */
   size_t map_align = align > HK_SS_SIZE ? align : HK_SS_SIZE;
   size_t skew = align > HK_SS_SIZE ? HK_SS_SIZE : 0;
   HK_TEL_HERE(stage[HAK_STAGE_OS], 1);
   hk_superslab_t *hdr = hk_os_map_aligned(size, map_align, skew);
-  if (!hdr && size <= HK_RETRY_MAX) {  /* out of address space: give back, retry */
+  if (!hdr && size <= HK_RETRY_MAX) { /* out of address space: give back, retry */
     hk_arena_trim(true);
     hk_pages_release();
     hdr = hk_os_map_aligned(size, map_align, skew);
   }
-  if (!hdr) { errno = ENOMEM; return NULL; }
-  if (hk_guard_bytes()) mprotect((uint8_t *)hdr + size - hk_guard_bytes(), hk_guard_bytes(), PROT_NONE);
+  if (!hdr) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (hk_guard_bytes())
+    mprotect((uint8_t *)hdr + size - hk_guard_bytes(), hk_guard_bytes(), PROT_NONE);
   atomic_store_explicit(&hdr->owner, NULL, memory_order_relaxed);
   hdr->kind = HK_SS_KIND_DIRECT;
   hdr->map_size = size;
@@ -63,7 +70,7 @@ void *hk_direct_alloc(size_t n, size_t align) {
   hdr->user = (uint8_t *)hdr + offset;
   atomic_fetch_add_explicit(&live_bytes, hdr->map_size, memory_order_relaxed);
   atomic_fetch_add_explicit(&live_count, 1, memory_order_relaxed);
-  hk_thp_check();                      /* after the count: it may make the heap large */
+  hk_thp_check(); /* after the count: it may make the heap large */
   hk_os_advise_thp(hdr, size, false);
 #if HK_TELEMETRY
   unsigned row = hk_tel_row(hk_direct_usable(hdr, hdr->user));
@@ -102,7 +109,7 @@ void *hk_direct_realloc(hk_superslab_t *hdr, void *p, size_t n) {
     hdr->map_size = size;
     hk_map_set(hdr, size, HK_MAP_DIRECT);
   } else {
-    if (offset >= HK_SS_SIZE) return NULL;   /* keep huge alignments simple: copy */
+    if (offset >= HK_SS_SIZE) return NULL; /* keep huge alignments simple: copy */
     uint8_t *to = hk_os_map_aligned(size, HK_SS_SIZE, 0);
     if (!to) return NULL;
     hk_map_set(hdr, old, HK_MAP_RELEASED);

@@ -28,33 +28,36 @@
  * ln and sqrt are series and Newton steps below). */
 #include "learn.h"
 
-#define RATING_START   1500.0
-#define K_FACTOR       32.0
-#define DRAW_BAND      0.02
-#define ROUT           1.5    /* a loser this much costlier leaves at once    */
-#define FREEZE_GAP     100.0
-#define MIN_ROUNDS     2      /* before eliminating, or freezing on the gap */
-#define MAX_ROUNDS     12
-#define UCB_MIN_PLAYS  16     /* x K epochs before UCB1 may freeze          */
-#define UCB_MAX_PLAYS  256    /* x K: UCB1 freezes on the most played       */
-#define BASE_EPOCHS    8
-#define EWMA_ALPHA     0.25
-#define DRIFT_BAND     0.30
-#define DRIFT_EPOCHS   4
-#define COST_MAX       1e300  /* beyond: nonsense, and sums could overflow  */
+#define RATING_START  1500.0
+#define K_FACTOR      32.0
+#define DRAW_BAND     0.02
+#define ROUT          1.5 /* a loser this much costlier leaves at once    */
+#define FREEZE_GAP    100.0
+#define MIN_ROUNDS    2 /* before eliminating, or freezing on the gap */
+#define MAX_ROUNDS    12
+#define UCB_MIN_PLAYS 16  /* x K epochs before UCB1 may freeze          */
+#define UCB_MAX_PLAYS 256 /* x K: UCB1 freezes on the most played       */
+#define BASE_EPOCHS   8
+#define EWMA_ALPHA    0.25
+#define DRIFT_BAND    0.30
+#define DRIFT_EPOCHS  4
+#define COST_MAX      1e300 /* beyond: nonsense, and sums could overflow  */
 
-#define LN2_HI   6.93147180369123816490e-01   /* ln 2 in two parts: n * LN2_HI is exact */
-#define LN2_LO   1.90821492927058770002e-10
-#define INV_LN2  1.44269504088896338700e+00
-#define LN10     2.30258509299404568402e+00
-#define SQRT2    1.41421356237309504880e+00
+#define LN2_HI  6.93147180369123816490e-01 /* ln 2 in two parts: n * LN2_HI is exact */
+#define LN2_LO  1.90821492927058770002e-10
+#define INV_LN2 1.44269504088896338700e+00
+#define LN10    2.30258509299404568402e+00
+#define SQRT2   1.41421356237309504880e+00
 
-typedef union { double d; uint64_t u; } bits_t;
+typedef union {
+  double d;
+  uint64_t u;
+} bits_t;
 
 /* ---- math ---------------------------------------------------------------- */
 double hk_learn_exp(double x) {
   /* e^x = 2^n e^r, |r| <= ln2 / 2: Taylor to r^13 / 13! leaves < 1e-17. */
-  if (!(x >= -700.0)) x = -700.0;          /* NaN too; 2^n stays a normal double */
+  if (!(x >= -700.0)) x = -700.0; /* NaN too; 2^n stays a normal double */
   if (x > 700.0) x = 700.0;
   double fn = x * INV_LN2;
   int n = (int)(fn < 0 ? fn - 0.5 : fn + 0.5);
@@ -68,13 +71,16 @@ double hk_learn_exp(double x) {
 double hk_learn_ln(double x) {
   /* x = m 2^e, m in [sqrt(1/2), sqrt(2)): ln m = 2 atanh(s), s = (m - 1) / (m + 1),
    * |s| < 0.172, so s^2 < 0.03 and 13 terms of the odd series leave < 1e-19. */
-  if (!(x >= 0x1p-1022)) x = 0x1p-1022;    /* zero, negative, subnormal, NaN */
+  if (!(x >= 0x1p-1022)) x = 0x1p-1022; /* zero, negative, subnormal, NaN */
   if (x > COST_MAX) x = COST_MAX;
   bits_t b = { .d = x };
   int e = (int)(b.u >> 52) - 1023;
   b.u = (b.u & 0xfffffffffffffull) | (1023ull << 52);
   double m = b.d;
-  if (m > SQRT2) { m *= 0.5; e++; }
+  if (m > SQRT2) {
+    m *= 0.5;
+    e++;
+  }
   double s = (m - 1.0) / (m + 1.0), s2 = s * s, p = 0.0;
   for (int i = 25; i >= 1; i -= 2) p = 1.0 / i + s2 * p;
   return 2.0 * s * p + e * LN2_HI + e * LN2_LO;
@@ -83,7 +89,7 @@ double hk_learn_ln(double x) {
 double hk_learn_sqrt(double x) {
   /* Halving the exponent bits guesses within 6%; Newton doubles the correct
    * digits each step: 5 steps are past double precision. */
-  if (!(x >= 0x1p-1022)) return 0.0;       /* zero, negative, subnormal, NaN */
+  if (!(x >= 0x1p-1022)) return 0.0; /* zero, negative, subnormal, NaN */
   if (x > COST_MAX) x = COST_MAX;
   bits_t b = { .d = x };
   b.u = (b.u >> 1) + (1023ull << 51);
@@ -94,7 +100,7 @@ double hk_learn_sqrt(double x) {
 
 /* ---- ELO ------------------------------------------------------------------ */
 double hk_learn_expected(double ra, double rb) {
-  return 1.0 / (1.0 + hk_learn_exp((rb - ra) * (LN10 / 400.0)));   /* 10^((rb-ra)/400) */
+  return 1.0 / (1.0 + hk_learn_exp((rb - ra) * (LN10 / 400.0))); /* 10^((rb-ra)/400) */
 }
 
 /* B's update is the mirror of A's: the sum of the ratings is conserved. */
@@ -212,7 +218,7 @@ static unsigned end_round(hk_learn_t *l) {
 }
 
 static unsigned elo_report(hk_learn_t *l, double cost) {
-  l->ep[l->step++] = cost;                             /* A B B A */
+  l->ep[l->step++] = cost; /* A B B A */
   if (l->step < 4) return HK_LEARN_EV_NONE;
   unsigned a = l->pair[l->pos][0], b = l->pair[l->pos][1];
   double ca = recent_cost(&l->cand[a]), cb = recent_cost(&l->cand[b]);
@@ -250,7 +256,8 @@ static unsigned elo_report(hk_learn_t *l, double cost) {
     ev |= HK_LEARN_EV_ELIMINATED;
   }
   do l->pos++;
-  while (l->pos < l->npairs && !(l->alive >> l->pair[l->pos][0] & l->alive >> l->pair[l->pos][1] & 1));
+  while (l->pos < l->npairs &&
+         !(l->alive >> l->pair[l->pos][0] & l->alive >> l->pair[l->pos][1] & 1));
   if (l->pos >= l->npairs) return ev | end_round(l);
   l->winner = at_rank(l, 0);
   return ev;
@@ -326,8 +333,11 @@ void hk_learn_init(hk_learn_t *l, unsigned k, unsigned m, unsigned selector, uin
   /* Clamped, not asserted: the background thread has nowhere to fail to. */
   k = k < 2 ? 2 : k > HK_LEARN_MAX ? HK_LEARN_MAX : k;
   m = m < 1 ? 1 : m > k ? k : m;
-  *l = (hk_learn_t){ .k = k, .m = m, .selector = selector == HK_SEL_UCB1 ? HK_SEL_UCB1 : HK_SEL_ELO,
-                     .alive = (1u << k) - 1, .rng = seed };
+  *l = (hk_learn_t){ .k = k,
+                     .m = m,
+                     .selector = selector == HK_SEL_UCB1 ? HK_SEL_UCB1 : HK_SEL_ELO,
+                     .alive = (1u << k) - 1,
+                     .rng = seed };
   for (unsigned i = 0; i < k; i++) l->cand[i].rating = RATING_START;
   new_round(l);
 }

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define HK_LEARN_MAX    8
-#define HK_LEARN_WINDOW 8   /* ELO: a side's cost in a match, over its last epochs */
+#define HK_LEARN_WINDOW 8 /* ELO: a side's cost in a match, over its last epochs */
 #define HK_LEARN_PAIRS  (HK_LEARN_MAX * (HK_LEARN_MAX - 1) / 2)
 
 enum { HK_LEARN_LEARNING, HK_LEARN_FROZEN };
@@ -31,44 +31,44 @@ enum { HK_SEL_ELO, HK_SEL_UCB1 };
  * IGNORED: the cost was <= 0, NaN or above 1e300 (inf): nothing changed,
  * the same candidate is next. */
 enum {
-  HK_LEARN_EV_NONE       = 0,
-  HK_LEARN_EV_IGNORED    = 1u << 0,  /* invalid cost dropped                       */
-  HK_LEARN_EV_MATCH      = 1u << 1,  /* ELO match decided: last_a, last_b, ...     */
-  HK_LEARN_EV_ELIMINATED = 1u << 2,  /* last_eliminated left the alive mask        */
-  HK_LEARN_EV_FROZEN     = 1u << 3,  /* converged on winner                        */
-  HK_LEARN_EV_REOPENED   = 1u << 4,  /* the winner's cost drifted: learning again  */
+  HK_LEARN_EV_NONE = 0,
+  HK_LEARN_EV_IGNORED = 1u << 0,    /* invalid cost dropped                       */
+  HK_LEARN_EV_MATCH = 1u << 1,      /* ELO match decided: last_a, last_b, ...     */
+  HK_LEARN_EV_ELIMINATED = 1u << 2, /* last_eliminated left the alive mask        */
+  HK_LEARN_EV_FROZEN = 1u << 3,     /* converged on winner                        */
+  HK_LEARN_EV_REOPENED = 1u << 4,   /* the winner's cost drifted: learning again  */
 };
 
 typedef struct hk_learn_cand_s {
-  double rating;          /* ELO; on re-opening pulled half-way back to 1500 */
+  double rating; /* ELO; on re-opening pulled half-way back to 1500 */
   /* Since the last (re)opening, frozen epochs included: */
-  uint32_t plays;         /* epochs run                                      */
+  uint32_t plays;                 /* epochs run                                      */
   uint32_t wins, losses, draws;   /* ELO matches                             */
-  double cost_sum;        /* hk_learn_mean_cost() = cost_sum / plays         */
-  double reward_sum;      /* UCB1: sum of min(best cost seen / cost, 1)      */
-  double recent[HK_LEARN_WINDOW];   /* its last epochs' costs, at plays % W  */
+  double cost_sum;                /* hk_learn_mean_cost() = cost_sum / plays         */
+  double reward_sum;              /* UCB1: sum of min(best cost seen / cost, 1)      */
+  double recent[HK_LEARN_WINDOW]; /* its last epochs' costs, at plays % W  */
 } hk_learn_cand_t;
 
 typedef struct hk_learn_s {
   unsigned k, m, selector;
-  unsigned state;         /* HK_LEARN_LEARNING or HK_LEARN_FROZEN            */
-  unsigned winner;        /* frozen on, or the best so far                   */
-  uint32_t alive;         /* bit i: candidate i still competes               */
-  uint32_t reopens;       /* times drift re-opened learning                  */
-  uint32_t rounds;        /* ELO round robins completed since (re)opening    */
-  uint64_t epochs;        /* reports accepted, over the whole life           */
+  unsigned state;   /* HK_LEARN_LEARNING or HK_LEARN_FROZEN            */
+  unsigned winner;  /* frozen on, or the best so far                   */
+  uint32_t alive;   /* bit i: candidate i still competes               */
+  uint32_t reopens; /* times drift re-opened learning                  */
+  uint32_t rounds;  /* ELO round robins completed since (re)opening    */
+  uint64_t epochs;  /* reports accepted, over the whole life           */
   hk_learn_cand_t cand[HK_LEARN_MAX];
   /* The last decided match (HK_LEARN_EV_MATCH): A played epochs 1 and 4. */
   unsigned last_a, last_b;
-  double last_cost_a, last_cost_b;   /* A's, B's mean over their last W epochs */
-  double last_score_a;               /* 1 A won, 0.5 draw, 0 B won           */
-  uint32_t last_eliminated;          /* mask (HK_LEARN_EV_ELIMINATED)        */
+  double last_cost_a, last_cost_b; /* A's, B's mean over their last W epochs */
+  double last_score_a;             /* 1 A won, 0.5 draw, 0 B won           */
+  uint32_t last_eliminated;        /* mask (HK_LEARN_EV_ELIMINATED)        */
   /* private */
   uint64_t rng;
-  uint8_t pair[HK_LEARN_PAIRS][2];   /* this round's matches, in order       */
-  unsigned npairs, pos, step;        /* match pair[pos], epoch step of 4     */
-  double ep[4];                      /* its epochs' costs so far: A B B A     */
-  double best_cost;                  /* UCB1: lowest cost seen (0: none)     */
+  uint8_t pair[HK_LEARN_PAIRS][2]; /* this round's matches, in order       */
+  unsigned npairs, pos, step;      /* match pair[pos], epoch step of 4     */
+  double ep[4];                    /* its epochs' costs so far: A B B A     */
+  double best_cost;                /* UCB1: lowest cost seen (0: none)     */
   unsigned frozen_n, drift_run;
   double baseline, ewma;
 } hk_learn_t;

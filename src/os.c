@@ -20,7 +20,7 @@ uint64_t hk_os_resident_bytes(void) {
   if (n <= 0) return 0;
   buf[n] = 0;
   const char *p = buf;
-  while (*p && *p != ' ') p++;                   /* size, then resident */
+  while (*p && *p != ' ') p++; /* size, then resident */
   uint64_t pages = 0;
   for (p++; *p >= '0' && *p <= '9'; p++) pages = pages * 10 + (uint64_t)(*p - '0');
   return pages * (uint64_t)sysconf(_SC_PAGESIZE);
@@ -41,10 +41,10 @@ double hk_os_fault_ns(void) {
   size_t page = (size_t)sysconf(_SC_PAGESIZE), n = 64;
   double best = 0.0;
   for (int round = 0; round < 3; round++) {
-    volatile uint8_t *p = mmap(NULL, n * page, PROT_READ | PROT_WRITE,
-                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    volatile uint8_t *p =
+        mmap(NULL, n * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) break;
-    madvise((void *)p, n * page, MADV_NOHUGEPAGE);   /* one fault per page */
+    madvise((void *)p, n * page, MADV_NOHUGEPAGE); /* one fault per page */
     struct timespec a, b;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
     for (size_t i = 0; i < n; i++) p[i * page] = 1;
@@ -87,13 +87,22 @@ void hk_os_unmap(void *p, size_t size) {
 void *hk_os_map_aligned(size_t size, size_t align, size_t skew) {
   /* Often the kernel hands out an aligned range anyway: try that first. */
   uint8_t *p = map_raw(NULL, size, 0);
-  if (!p) { errno = ENOMEM; return NULL; }
+  if (!p) {
+    errno = ENOMEM;
+    return NULL;
+  }
   if ((((uintptr_t)p + skew) & (align - 1)) == 0) return p;
   hk_os_unmap(p, size);
-  if (size > SIZE_MAX - align) { errno = ENOMEM; return NULL; }
+  if (size > SIZE_MAX - align) {
+    errno = ENOMEM;
+    return NULL;
+  }
   size_t over = size + align;
   uint8_t *raw = map_raw(NULL, over, 0);
-  if (!raw) { errno = ENOMEM; return NULL; }
+  if (!raw) {
+    errno = ENOMEM;
+    return NULL;
+  }
   uintptr_t x = (((uintptr_t)raw + skew + align - 1) & ~(uintptr_t)(align - 1)) - skew;
   if (x < (uintptr_t)raw) x += align;
   uint8_t *aligned = (uint8_t *)x;
@@ -106,7 +115,7 @@ void *hk_os_map_aligned(size_t size, size_t align, size_t skew) {
 bool hk_os_map_fixed(void *addr, size_t size) {
   void *p = map_raw(addr, size, MAP_FIXED_NOREPLACE);
   if (p == addr) return true;
-  if (p) hk_os_unmap(p, size);  /* old kernels treat the flag as a hint */
+  if (p) hk_os_unmap(p, size); /* old kernels treat the flag as a hint */
   return false;
 }
 
@@ -125,10 +134,11 @@ void hk_os_purge(void *p, size_t size) {
  * large pays a fault per 2 MiB instead of 512 (a build-up runs several
  * times faster) while a 2 MiB page is a small share of it; a program of
  * small blocks and a small heap keeps 4 KiB pages and stays lean. */
-static _Atomic bool thp_wide;     /* auto: past the threshold */
+static _Atomic bool thp_wide; /* auto: past the threshold */
 
 void hk_os_advise_thp(void *p, size_t size, bool runs) {
-  if (hk_cfg.thp == HK_THP_AUTO && !runs && !atomic_load_explicit(&thp_wide, memory_order_relaxed)) return;
+  if (hk_cfg.thp == HK_THP_AUTO && !runs && !atomic_load_explicit(&thp_wide, memory_order_relaxed))
+    return;
   madvise(p, size, hk_cfg.thp == HK_THP_OFF ? MADV_NOHUGEPAGE : MADV_HUGEPAGE);
   count(&hk_os_counters.madvise_calls);
 }
@@ -147,11 +157,15 @@ bool hk_os_remap_inplace(void *p, size_t old_size, size_t new_size) {
   count(&hk_os_counters.mremap_calls);
   if (q == MAP_FAILED) return false;
   if (new_size > old_size) {
-    atomic_fetch_add_explicit(&hk_os_counters.mapped_bytes, new_size - old_size, memory_order_relaxed);
-    atomic_fetch_add_explicit(&hk_os_counters.mapped_total, new_size - old_size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&hk_os_counters.mapped_bytes, new_size - old_size,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&hk_os_counters.mapped_total, new_size - old_size,
+                              memory_order_relaxed);
   } else {
-    atomic_fetch_sub_explicit(&hk_os_counters.mapped_bytes, old_size - new_size, memory_order_relaxed);
-    atomic_fetch_add_explicit(&hk_os_counters.unmapped_total, old_size - new_size, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&hk_os_counters.mapped_bytes, old_size - new_size,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&hk_os_counters.unmapped_total, old_size - new_size,
+                              memory_order_relaxed);
   }
   return true;
 }

@@ -29,13 +29,16 @@ HK_EXPORT void *realloc(void *p, size_t n) { return hk_realloc(p, n); }
 
 HK_EXPORT void *reallocarray(void *p, size_t count, size_t size) {
   size_t n;
-  if (__builtin_mul_overflow(count, size, &n)) { errno = ENOMEM; return NULL; }
+  if (__builtin_mul_overflow(count, size, &n)) {
+    errno = ENOMEM;
+    return NULL;
+  }
   return hk_realloc(p, n);
 }
 
 HK_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
   if (!is_pow2(align) || align % sizeof(void *) != 0) return EINVAL;
-  int saved = errno;                     /* posix_memalign reports, errno stays */
+  int saved = errno; /* posix_memalign reports, errno stays */
   void *p = hk_aligned(align, n);
   errno = saved;
   if (!p) return ENOMEM;
@@ -44,13 +47,19 @@ HK_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
 }
 
 HK_EXPORT void *aligned_alloc(size_t align, size_t n) {
-  if (!is_pow2(align)) { errno = EINVAL; return NULL; }
+  if (!is_pow2(align)) {
+    errno = EINVAL;
+    return NULL;
+  }
   return hk_aligned(align, n);
 }
 
 /* memalign rounds an alignment that is not a power of two up, as glibc does. */
 HK_EXPORT void *memalign(size_t align, size_t n) {
-  if (align > HK_MAX_REQUEST / 2) { errno = EINVAL; return NULL; }
+  if (align > HK_MAX_REQUEST / 2) {
+    errno = EINVAL;
+    return NULL;
+  }
   if (!is_pow2(align)) {
     size_t a = 1;
     while (a < align) a <<= 1;
@@ -62,13 +71,19 @@ HK_EXPORT void *memalign(size_t align, size_t n) {
 HK_EXPORT void *valloc(size_t n) { return hk_aligned(HK_PAGE_SIZE, n); }
 
 HK_EXPORT void *pvalloc(size_t n) {
-  if (n > HK_MAX_REQUEST) { errno = ENOMEM; return NULL; }
+  if (n > HK_MAX_REQUEST) {
+    errno = ENOMEM;
+    return NULL;
+  }
   size_t rounded = (n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1);
   return hk_aligned(HK_PAGE_SIZE, rounded ? rounded : HK_PAGE_SIZE);
 }
 
 HK_EXPORT size_t malloc_usable_size(void *p) { return hk_usable_size(p); }
-HK_EXPORT int malloc_trim(size_t pad) { (void)pad; return hk_trim() > 0; }
+HK_EXPORT int malloc_trim(size_t pad) {
+  (void)pad;
+  return hk_trim() > 0;
+}
 HK_EXPORT void malloc_stats(void) { hk_stats_print(2); }
 
 HK_EXPORT struct mallinfo2 mallinfo2(void) {
@@ -83,9 +98,16 @@ HK_EXPORT struct mallinfo mallinfo(void) {
   struct mallinfo2 m2;
   hk_stats_mallinfo(&m2);
   struct mallinfo m;
-  m.arena = (int)m2.arena; m.ordblks = (int)m2.ordblks; m.smblks = 0; m.hblks = (int)m2.hblks;
-  m.hblkhd = (int)m2.hblkhd; m.usmblks = 0; m.fsmblks = 0; m.uordblks = (int)m2.uordblks;
-  m.fordblks = (int)m2.fordblks; m.keepcost = (int)m2.keepcost;
+  m.arena = (int)m2.arena;
+  m.ordblks = (int)m2.ordblks;
+  m.smblks = 0;
+  m.hblks = (int)m2.hblks;
+  m.hblkhd = (int)m2.hblkhd;
+  m.usmblks = 0;
+  m.fsmblks = 0;
+  m.uordblks = (int)m2.uordblks;
+  m.fordblks = (int)m2.fordblks;
+  m.keepcost = (int)m2.keepcost;
   return m;
 }
 #pragma GCC diagnostic pop
@@ -93,8 +115,15 @@ HK_EXPORT struct mallinfo mallinfo(void) {
 /* C23 sized frees (not yet declared by every libc). */
 void free_sized(void *p, size_t n);
 void free_aligned_sized(void *p, size_t align, size_t n);
-HK_EXPORT void free_sized(void *p, size_t n) { (void)n; hk_free_inline(p); }
-HK_EXPORT void free_aligned_sized(void *p, size_t align, size_t n) { (void)align; (void)n; hk_free_inline(p); }
+HK_EXPORT void free_sized(void *p, size_t n) {
+  (void)n;
+  hk_free_inline(p);
+}
+HK_EXPORT void free_aligned_sized(void *p, size_t align, size_t n) {
+  (void)align;
+  (void)n;
+  hk_free_inline(p);
+}
 
 /* glibc's internal names, used by some programs and by libc itself. */
 void *__libc_malloc(size_t n);

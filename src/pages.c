@@ -25,15 +25,15 @@
 
 #include "hakmem.h"
 
-#define PG_SHIFT        12
-#define PG_SIZE         ((size_t)1 << PG_SHIFT)
-#define SEG_MIN_UNITS   32                 /* 64 MiB */
-#define SEG_STD_UNITS   127                /* 254 MiB: new segments grow to it */
-#define SEG_MAX_UNITS   HK_MAP_PAGES_UNITS /* 254 MiB: what the map can point back */
-#define NBINS           64
-#define NIL             UINT32_MAX
-#define SCAN_BIN        16                 /* runs of the exact bin tried for a fit */
-#define DECAY_BATCH_PG  1024               /* 4 MiB per lock hold */
+#define PG_SHIFT       12
+#define PG_SIZE        ((size_t)1 << PG_SHIFT)
+#define SEG_MIN_UNITS  32                 /* 64 MiB */
+#define SEG_STD_UNITS  127                /* 254 MiB: new segments grow to it */
+#define SEG_MAX_UNITS  HK_MAP_PAGES_UNITS /* 254 MiB: what the map can point back */
+#define NBINS          64
+#define NIL            UINT32_MAX
+#define SCAN_BIN       16   /* runs of the exact bin tried for a fit */
+#define DECAY_BATCH_PG 1024 /* 4 MiB per lock hold */
 
 /* A page's entry: the head and the tail page of each run say its length and
  * state; every other entry is zero (so an interior pointer never passes for
@@ -42,27 +42,32 @@
 enum { RUN_HEAD = 1, RUN_TAIL = 2, RUN_USED = 4, RUN_FREE = 8 };
 typedef struct run_s {
   uint32_t len, flags;
-  union { struct { uint32_t next, prev; }; hk_heap_t *heap; };
+  union {
+    struct {
+      uint32_t next, prev;
+    };
+    hk_heap_t *heap;
+  };
 } run_t;
 
 typedef struct hk_pseg_s {
-  void *spare_;                  /* laid out as hk_superslab_t up to kind */
-  uint32_t kind;                 /* HK_SS_KIND_PAGES */
-  uint32_t units;                /* 2 MiB units */
+  void *spare_;   /* laid out as hk_superslab_t up to kind */
+  uint32_t kind;  /* HK_SS_KIND_PAGES */
+  uint32_t units; /* 2 MiB units */
   hk_lock_t lock;
-  _Atomic(hk_heap_t *) home;     /* the heap that allocates here first; NULL: any */
-  struct hk_pseg_s *next;        /* every segment, newest first (grow-only) */
-  _Atomic uint64_t bins_hint;    /* `bins`, for a look without the lock */
-  uint32_t npages, first;        /* pages; the first after the header */
-  bool released;                 /* all but this page unmapped (out of address space) */
-  bool trimmed;                  /* every free page given back (seg_trim) since the last run taken */
+  _Atomic(hk_heap_t *) home;  /* the heap that allocates here first; NULL: any */
+  struct hk_pseg_s *next;     /* every segment, newest first (grow-only) */
+  _Atomic uint64_t bins_hint; /* `bins`, for a look without the lock */
+  uint32_t npages, first;     /* pages; the first after the header */
+  bool released;              /* all but this page unmapped (out of address space) */
+  bool trimmed;               /* every free page given back (seg_trim) since the last run taken */
   /* under lock */
-  uint32_t used_pages, free_pages, dirty_free;   /* dirty_free: free, may be resident */
-  uint32_t activity;             /* runs taken and freed, ever */
-  uint64_t bins;                 /* non-empty bins */
+  uint32_t used_pages, free_pages, dirty_free; /* dirty_free: free, may be resident */
+  uint32_t activity;                           /* runs taken and freed, ever */
+  uint64_t bins;                               /* non-empty bins */
   uint32_t bin[NBINS];
-  uint64_t *dirty;               /* page may be resident (set when a run is freed) */
-  uint64_t *aged;                /* free and resident at the last decay tick */
+  uint64_t *dirty; /* page may be resident (set when a run is freed) */
+  uint64_t *aged;  /* free and resident at the last decay tick */
   run_t *runs;
 } hk_pseg_t;
 
@@ -70,9 +75,9 @@ _Static_assert(offsetof(hk_pseg_t, kind) == offsetof(hk_superslab_t, kind),
                "the slow paths read kind from any header");
 _Static_assert(sizeof(hk_pseg_t) <= PG_SIZE, "a released segment keeps its first page");
 
-static hk_lock_t segs_lock = HK_LOCK_INIT;     /* creating segments; fork */
-static _Atomic(hk_pseg_t *) segs;              /* read unlocked: never unlinked */
-static size_t seg_units_total;                 /* under segs_lock */
+static hk_lock_t segs_lock = HK_LOCK_INIT; /* creating segments; fork */
+static _Atomic(hk_pseg_t *) segs;          /* read unlocked: never unlinked */
+static size_t seg_units_total;             /* under segs_lock */
 static _Atomic size_t live_pages, dirty_pages, fresh_pages, purged_pages;
 static _Atomic uint64_t last_tick_ms;
 
@@ -86,8 +91,8 @@ static uint64_t word_bits(uint32_t from, uint32_t to, uint32_t w) {
   uint64_t m = hi == 64 ? ~0ull : (1ull << hi) - 1;
   return m & ~((1ull << lo) - 1);
 }
-#define FOR_WORDS(from, n, w, m)                                                 \
-  for (uint32_t w = (from) / 64, end_ = (from) + (n); w * 64 < end_; w++)        \
+#define FOR_WORDS(from, n, w, m) \
+  for (uint32_t w = (from) / 64, end_ = (from) + (n); w * 64 < end_; w++) \
     for (uint64_t m = word_bits((from), end_, w), once_ = 1; once_; once_ = 0)
 
 static uint32_t bits_count(const uint64_t *map, uint32_t from, uint32_t n) {
@@ -95,8 +100,12 @@ static uint32_t bits_count(const uint64_t *map, uint32_t from, uint32_t n) {
   FOR_WORDS(from, n, w, m) c += (uint32_t)__builtin_popcountll(map[w] & m);
   return c;
 }
-static void bits_set(uint64_t *map, uint32_t from, uint32_t n) { FOR_WORDS(from, n, w, m) map[w] |= m; }
-static void bits_clear(uint64_t *map, uint32_t from, uint32_t n) { FOR_WORDS(from, n, w, m) map[w] &= ~m; }
+static void bits_set(uint64_t *map, uint32_t from, uint32_t n) {
+  FOR_WORDS(from, n, w, m) map[w] |= m;
+}
+static void bits_clear(uint64_t *map, uint32_t from, uint32_t n) {
+  FOR_WORDS(from, n, w, m) map[w] &= ~m;
+}
 
 /* ---- runs and bins --------------------------------------------------------- */
 
@@ -108,7 +117,9 @@ static unsigned bin_of(uint32_t len) {
   return 8u + (b - 3u) * 4u + ((len >> (b - 2u)) & 3u);
 }
 
-static void set_top(hk_pseg_t *s) { atomic_store_explicit(&s->bins_hint, s->bins, memory_order_relaxed); }
+static void set_top(hk_pseg_t *s) {
+  atomic_store_explicit(&s->bins_hint, s->bins, memory_order_relaxed);
+}
 
 static void bin_push(hk_pseg_t *s, uint32_t i) {
   unsigned b = bin_of(s->runs[i].len);
@@ -124,9 +135,13 @@ static void bin_push(hk_pseg_t *s, uint32_t i) {
 static void bin_remove(hk_pseg_t *s, uint32_t i) {
   run_t *r = &s->runs[i];
   unsigned b = bin_of(r->len);
-  if (r->prev != NIL) s->runs[r->prev].next = r->next; else s->bin[b] = r->next;
+  if (r->prev != NIL) s->runs[r->prev].next = r->next;
+  else s->bin[b] = r->next;
   if (r->next != NIL) s->runs[r->next].prev = r->prev;
-  if (s->bin[b] == NIL) { s->bins &= ~(1ull << b); set_top(s); }
+  if (s->bin[b] == NIL) {
+    s->bins &= ~(1ull << b);
+    set_top(s);
+  }
 }
 
 /* Write the head and tail entries of run [i, i + len). */
@@ -144,7 +159,7 @@ static void clear_run(hk_pseg_t *s, uint32_t i, uint32_t len) {
  * Returns the merged run's first page. */
 static uint32_t free_run(hk_pseg_t *s, uint32_t i, uint32_t len) {
   if (i > s->first && (s->runs[i - 1].flags & RUN_FREE)) {
-    uint32_t l = i - s->runs[i - 1].len;            /* the tail says the length */
+    uint32_t l = i - s->runs[i - 1].len; /* the tail says the length */
     bin_remove(s, l);
     clear_run(s, l, s->runs[l].len);
     len += i - l;
@@ -162,7 +177,9 @@ static uint32_t free_run(hk_pseg_t *s, uint32_t i, uint32_t len) {
   return i;
 }
 
-static uint8_t *page_addr(hk_pseg_t *s, uint32_t i) { return (uint8_t *)s + ((size_t)i << PG_SHIFT); }
+static uint8_t *page_addr(hk_pseg_t *s, uint32_t i) {
+  return (uint8_t *)s + ((size_t)i << PG_SHIFT);
+}
 
 /* The first page at or after i whose address is a multiple of align. */
 static uint32_t aligned_page(hk_pseg_t *s, uint32_t i, size_t align) {
@@ -196,7 +213,7 @@ static uint32_t carve(hk_pseg_t *s, uint32_t i, uint32_t n, size_t align) {
     at = aligned_page(s, i, align);
   } else if (len > n && !(s->dirty[i / 64] >> (i % 64) & 1) &&
              (s->dirty[(end - 1) / 64] >> ((end - 1) % 64) & 1)) {
-    at = end - n;                                     /* the warm end */
+    at = end - n; /* the warm end */
   }
   hk_assert(at >= i && at + n <= end);
   if (at > i) free_run(s, i, at - i);
@@ -250,9 +267,10 @@ static hk_pseg_t *seg_revive(hk_heap_t *h, size_t units) {
   for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) {
     if (!__atomic_load_n(&s->released, __ATOMIC_RELAXED) || s->units < units) continue;
     hk_lock(&s->lock);
-    bool ok = s->released && hk_os_map_fixed((uint8_t *)s + PG_SIZE, ((size_t)s->units << HK_SS_SHIFT) - PG_SIZE);
+    bool ok = s->released &&
+        hk_os_map_fixed((uint8_t *)s + PG_SIZE, ((size_t)s->units << HK_SS_SHIFT) - PG_SIZE);
     if (ok) {
-      memset(s + 1, 0, PG_SIZE - sizeof *s);   /* the kept page's bitmap words and entries */
+      memset(s + 1, 0, PG_SIZE - sizeof *s); /* the kept page's bitmap words and entries */
       seg_init(s, s->units);
       atomic_store_explicit(&s->home, h, memory_order_relaxed);
     }
@@ -298,13 +316,17 @@ static size_t units_for(size_t need) {
 static hk_pseg_t *seg_new(hk_heap_t *h, size_t need) {
   hk_lock(&segs_lock);
   size_t base = seg_units_total < SEG_MIN_UNITS ? SEG_MIN_UNITS
-              : seg_units_total > SEG_STD_UNITS ? SEG_STD_UNITS : seg_units_total;
-  size_t fit = units_for(need);        /* tried alone if the usual size cannot be mapped */
+      : seg_units_total > SEG_STD_UNITS         ? SEG_STD_UNITS
+                                                : seg_units_total;
+  size_t fit = units_for(need); /* tried alone if the usual size cannot be mapped */
   size_t units = fit > base ? fit : base;
   hk_pseg_t *s = NULL;
   if (fit <= SEG_MAX_UNITS) {
     s = seg_revive(h, fit);
-    if (s) { hk_unlock(&segs_lock); return s; }
+    if (s) {
+      hk_unlock(&segs_lock);
+      return s;
+    }
     s = seg_map((uint32_t)units);
     if (!s && fit < units) s = seg_map((uint32_t)fit);
   }
@@ -341,7 +363,10 @@ static void purge_run(hk_pseg_t *s, uint32_t i, const uint64_t *which, size_t *b
   uint32_t end = i + s->runs[i].len, p = i;
   while (p < end && *budget) {
     uint64_t d = s->dirty[p / 64] & (which ? which[p / 64] : ~0ull) & word_bits(p, end, p / 64);
-    if (!d) { p = (p / 64 + 1) * 64; continue; }
+    if (!d) {
+      p = (p / 64 + 1) * 64;
+      continue;
+    }
     uint32_t lo = p / 64 * 64 + (uint32_t)__builtin_ctzll(d), hi = lo;
     while (hi < end && (s->dirty[hi / 64] >> (hi % 64) & 1) &&
            (!which || (which[hi / 64] >> (hi % 64) & 1)) && hi - lo < *budget)
@@ -418,7 +443,7 @@ static size_t decay(bool all, bool wait) {
       size_t n = seg_purge(s, over < DECAY_BATCH_PG ? over : DECAY_BATCH_PG);
       total += n;
       if (n < DECAY_BATCH_PG) break;
-      hk_unlock(&s->lock);                  /* let the program in between batches */
+      hk_unlock(&s->lock); /* let the program in between batches */
       hk_lock(&s->lock);
     }
     if (!s->released) seg_age(s);
@@ -435,7 +460,7 @@ static void decay_on_free(void) {
   if (now - last < HK_TUNE(purge_delay_ms)) return;
   if (!atomic_compare_exchange_strong_explicit(&last_tick_ms, &last, now, memory_order_relaxed,
                                                memory_order_relaxed))
-    return;                                    /* another thread ticks */
+    return; /* another thread ticks */
   decay(false, false);
 }
 
@@ -452,9 +477,10 @@ static void seg_validate(hk_pseg_t *s) {
     run_t *t = &s->runs[i + r->len - 1];
     hk_assert(t->flags & RUN_TAIL && t->len == r->len);
     hk_assert((r->flags & (RUN_USED | RUN_FREE)) == (t->flags & (RUN_USED | RUN_FREE)));
-    for (uint32_t k = i + 1; k + 1 < i + r->len && k < i + 64; k++) hk_assert(s->runs[k].flags == 0);
+    for (uint32_t k = i + 1; k + 1 < i + r->len && k < i + 64; k++)
+      hk_assert(s->runs[k].flags == 0);
     if (r->flags & RUN_FREE) {
-      hk_assert(!prev_free);                         /* merged */
+      hk_assert(!prev_free); /* merged */
       hk_assert(s->bins >> bin_of(r->len) & 1);
       freep += r->len;
       dirty += bits_count(s->dirty, i, r->len);
@@ -484,7 +510,7 @@ static void *seg_alloc(hk_pseg_t *s, uint32_t n, size_t align, uint64_t *dirty_c
   uint32_t d = bits_count(s->dirty, at, n);
   if (dirty_copy && d && d < n) {
     FOR_WORDS(at, n, w, m) {
-      uint64_t bits = s->dirty[w] & m;        /* re-based on `at` */
+      uint64_t bits = s->dirty[w] & m; /* re-based on `at` */
       size_t bit0 = (size_t)w * 64;
       for (; bits; bits &= bits - 1) {
         size_t k = bit0 + (size_t)__builtin_ctzll(bits) - at;
@@ -510,8 +536,9 @@ void *hk_pages_alloc(hk_heap_t *h, size_t n, size_t align, bool zero) {
   if (np == 0) np = 1;
   /* Under huge pages a run of 2 MiB or more starts on one: else it would
    * make one more huge page resident than it covers. */
-  if (np >= HK_SS_SIZE >> PG_SHIFT && align < HK_SS_SIZE && hk_cfg.thp != HK_THP_OFF) align = HK_SS_SIZE;
-  uint32_t span = np + (align > PG_SIZE ? (uint32_t)(align >> PG_SHIFT) - 1 : 0);   /* at worst */
+  if (np >= HK_SS_SIZE >> PG_SHIFT && align < HK_SS_SIZE && hk_cfg.thp != HK_THP_OFF)
+    align = HK_SS_SIZE;
+  uint32_t span = np + (align > PG_SIZE ? (uint32_t)(align >> PG_SHIFT) - 1 : 0); /* at worst */
   int want = (int)bin_of(np);
   uint64_t copy_buf[HK_PAGES_MAX / PG_SIZE / 64];
   uint64_t *copy = zero ? copy_buf : NULL;
@@ -530,24 +557,28 @@ void *hk_pages_alloc(hk_heap_t *h, size_t n, size_t align, bool zero) {
       for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) {
         hk_heap_t *home = atomic_load_explicit(&s->home, memory_order_relaxed);
         if ((pass == 0) != (home == h) || (pass == 1) != (home == NULL)) continue;
-        uint64_t m = atomic_load_explicit(&s->bins_hint, memory_order_relaxed) & ~((1ull << want) - 1);
+        uint64_t m =
+            atomic_load_explicit(&s->bins_hint, memory_order_relaxed) & ~((1ull << want) - 1);
         if (!m) continue;
         unsigned b = (unsigned)__builtin_ctzll(m);
-        if (b < best_bin || (b == best_bin && s < best)) { best = s; best_bin = b; }
+        if (b < best_bin || (b == best_bin && s < best)) {
+          best = s;
+          best_bin = b;
+        }
       }
       if (!best) break;
       hk_lock(&best->lock);
       p = seg_alloc(best, np, align, copy, &d);
-      if (p && pass == 1) atomic_store_explicit(&best->home, h, memory_order_relaxed);   /* adopted */
+      if (p && pass == 1) atomic_store_explicit(&best->home, h, memory_order_relaxed); /* adopted */
       hk_unlock(&best->lock);
-      if (!p && best_bin == (unsigned)want) want++;   /* its runs of that bin were too short */
+      if (!p && best_bin == (unsigned)want) want++; /* its runs of that bin were too short */
       if (want >= NBINS) break;
     }
     want = (int)bin_of(np);
   }
   if (!p) {
     hk_pseg_t *s = seg_new(h, span);
-    if (!s) {                     /* out of address space: give back, try once more */
+    if (!s) { /* out of address space: give back, try once more */
       hk_arena_trim(true);
       hk_pages_release();
       s = seg_new(h, span);
@@ -561,12 +592,12 @@ void *hk_pages_alloc(hk_heap_t *h, size_t n, size_t align, bool zero) {
     stage = HAK_STAGE_NEW_SLAB;
   }
   atomic_fetch_add_explicit(&live_pages, np, memory_order_relaxed);
-  if (np > d) {                        /* fresh pages: huge pages from now on? */
+  if (np > d) { /* fresh pages: huge pages from now on? */
     atomic_fetch_add_explicit(&fresh_pages, np - d, memory_order_relaxed);
     hk_thp_check();
   }
   if (zero && d == np) memset(p, 0, (size_t)np << PG_SHIFT);
-  else if (zero && d)                                 /* only the pages that may hold data */
+  else if (zero && d) /* only the pages that may hold data */
     for (uint32_t k = 0; k < np; k++)
       if (copy[k / 64] >> (k % 64) & 1) memset((uint8_t *)p + ((size_t)k << PG_SHIFT), 0, PG_SIZE);
 #if HK_TELEMETRY
@@ -589,7 +620,8 @@ unsigned hk_pages_check(const void *p) {
   uint32_t i = (uint32_t)(off >> PG_SHIFT);
   if (i < s->first || i >= s->npages) return HK_PAGES_FOREIGN;
   uint32_t f = __atomic_load_n(&s->runs[i].flags, __ATOMIC_RELAXED);
-  if ((off & (PG_SIZE - 1)) == 0 && (f & (RUN_HEAD | RUN_USED)) == (RUN_HEAD | RUN_USED)) return HK_PAGES_LIVE;
+  if ((off & (PG_SIZE - 1)) == 0 && (f & (RUN_HEAD | RUN_USED)) == (RUN_HEAD | RUN_USED))
+    return HK_PAGES_LIVE;
   if ((off & (PG_SIZE - 1)) == 0 && (f & RUN_HEAD)) return HK_PAGES_FREED;
   /* inside a run: the nearest entry to the left is its head */
   for (uint32_t k = i; k >= s->first; k--) {
@@ -614,11 +646,11 @@ void hk_pages_free(void *p) {
   if (hk_unlikely((r->flags & (RUN_HEAD | RUN_USED)) != (RUN_HEAD | RUN_USED) ||
                   ((uintptr_t)p & (PG_SIZE - 1)))) {
     hk_unlock(&s->lock);
-    hk_fatal("double free", p);                /* hk_check_block let it through: it raced */
+    hk_fatal("double free", p); /* hk_check_block let it through: it raced */
   }
   uint32_t len = r->len;
 #if HK_TELEMETRY
-  unsigned row = hk_tel_row((size_t)len << PG_SHIFT);   /* by another heap than its home: remote */
+  unsigned row = hk_tel_row((size_t)len << PG_SHIFT); /* by another heap than its home: remote */
   if (r->heap == hk_heap_tls) HK_TEL_HERE(local_frees[row], 1);
   else HK_TEL_HERE(remote_frees[row], 1);
 #endif
@@ -629,7 +661,7 @@ void hk_pages_free(void *p) {
   HK_RELAXED_ADD(s->activity, 1);
   count_dirty(s, len);
   uint32_t head = free_run(s, i, len);
-  bool now = HK_TUNE(purge_delay_ms) == 0;       /* minimal: no decay, purge at once */
+  bool now = HK_TUNE(purge_delay_ms) == 0; /* minimal: no decay, purge at once */
   if (now) {
     size_t all = SIZE_MAX;
     purge_run(s, head, NULL, &all);
@@ -743,7 +775,10 @@ void hk_pages_stats(hk_pages_stats_t *st) {
   memset(st, 0, sizeof *st);
   for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) {
     hk_lock(&s->lock);
-    if (s->released) { hk_unlock(&s->lock); continue; }
+    if (s->released) {
+      hk_unlock(&s->lock);
+      continue;
+    }
     st->mapped += (size_t)s->units << HK_SS_SHIFT;
     st->in_use += (size_t)s->used_pages << PG_SHIFT;
     st->free_resident += (size_t)s->dirty_free << PG_SHIFT;
@@ -757,9 +792,11 @@ void hk_pages_stats(hk_pages_stats_t *st) {
 
 void hk_pages_fork_prepare(void) {
   hk_lock(&segs_lock);
-  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) hk_lock(&s->lock);
+  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next)
+    hk_lock(&s->lock);
 }
 void hk_pages_fork_parent(void) {
-  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) hk_unlock(&s->lock);
+  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next)
+    hk_unlock(&s->lock);
   hk_unlock(&segs_lock);
 }

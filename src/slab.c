@@ -12,7 +12,7 @@ void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls) {
   unsigned idx = hk_slab_index(ss, s);
   uint8_t *start = hk_slab_area(ss, idx);
   uint8_t *end = (uint8_t *)ss + ((size_t)(idx + s->span) << HK_SLAB_SHIFT);
-  if (idx + s->span == HK_SLABS_PER_SS) end -= hk_guard_bytes();   /* hardened */
+  if (idx + s->span == HK_SLABS_PER_SS) end -= hk_guard_bytes(); /* hardened */
   size_t bs = hk_class_size(cls);
   s->free = NULL;
   s->local_free = NULL;
@@ -35,7 +35,7 @@ void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls) {
   hk_assert_internal(s->reserved >= 1);
 }
 
-#define CARVE_FIRST 16   /* blocks a fresh slab carves first */
+#define CARVE_FIRST 16 /* blocks a fresh slab carves first */
 
 /* Link the next n uncarved blocks, in address order, onto the free list. */
 static void carve(hk_heap_t *h, hk_slab_t *s, unsigned n) {
@@ -60,7 +60,7 @@ bool hk_slab_extend(hk_heap_t *h, hk_slab_t *s) {
   unsigned left = (unsigned)s->reserved - s->capacity;
   if (left == 0) return false;
   size_t bs = s->block_size;
-  size_t batch = (size_t)HK_TUNE(refill_pages[s->cls]) * HK_PAGE_SIZE;   /* ace.c tunes it */
+  size_t batch = (size_t)HK_TUNE(refill_pages[s->cls]) * HK_PAGE_SIZE; /* ace.c tunes it */
   unsigned n = bs >= batch / 4 ? 4 : (unsigned)(batch / bs);
   unsigned grow = s->capacity < CARVE_FIRST ? CARVE_FIRST : s->capacity;
   if (n > grow) n = grow;
@@ -182,8 +182,8 @@ void hk_remote_free(hk_superslab_t *ss, hk_slab_t *head, void *p) {
   hk_block_t *old = atomic_load_explicit(&head->remote_free, memory_order_relaxed);
   do {
     hk_link_set(head, b, old);
-  } while (!atomic_compare_exchange_weak_explicit(&head->remote_free, &old, b,
-                                                  memory_order_release, memory_order_relaxed));
+  } while (!atomic_compare_exchange_weak_explicit(&head->remote_free, &old, b, memory_order_release,
+                                                  memory_order_relaxed));
   if (old == NULL) {
     atomic_fetch_or_explicit(&ss->remote_mask, bit, memory_order_release);
     if (owner) {

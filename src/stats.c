@@ -34,9 +34,12 @@ void hk_stats_fork_parent(void) { hk_unlock(&stats_lock); }
  * rows, ace_state from hk_ace_state. */
 _Static_assert(HK_TEL_STAGES == HAK_STAGE_COUNT, "a telemetry stage per enum hak_stage");
 _Static_assert(HK_TEL_ROWS <= HAK_STATS_CLASSES, "hak_stats.classes holds every telemetry row");
-_Static_assert((int)HK_ACE_OFF == (int)HAK_ACE_OFF && (int)HK_ACE_IDLE == (int)HAK_ACE_NOT_STARTED &&
-               (int)HK_ACE_RUNNING == (int)HAK_ACE_RUNNING && (int)HK_ACE_FAILED == (int)HAK_ACE_FAILED &&
-               (int)HK_ACE_STOPPED == (int)HAK_ACE_STOPPED, "hk_ace_state is enum hak_ace_state");
+_Static_assert((int)HK_ACE_OFF == (int)HAK_ACE_OFF &&
+                   (int)HK_ACE_IDLE == (int)HAK_ACE_NOT_STARTED &&
+                   (int)HK_ACE_RUNNING == (int)HAK_ACE_RUNNING &&
+                   (int)HK_ACE_FAILED == (int)HAK_ACE_FAILED &&
+                   (int)HK_ACE_STOPPED == (int)HAK_ACE_STOPPED,
+               "hk_ace_state is enum hak_ace_state");
 
 static const char *const stage_names[HAK_STAGE_COUNT] = {
   "local", "remote", "partial", "reuse", "new_slab", "new_superslab", "os", "bigcache",
@@ -105,7 +108,8 @@ void hk_tel_row_moved(size_t old_usable, size_t new_usable) {
   if (from == to) return;
   HK_TEL_HERE(local_frees[from], 1);
   HK_TEL_HERE(allocs[to], 1);
-  (void)from; (void)to;
+  (void)from;
+  (void)to;
 }
 
 /* ---- the snapshot ---------------------------------------------------------- */
@@ -133,21 +137,23 @@ static void add_tel(hk_tel_t *acc, const hk_tel_t *t) {
   if (mx > acc->lat_max) acc->lat_max = mx;
 }
 
-static size_t cached_bytes, cached_blocks;   /* thread caches (under stats_lock) */
+static size_t cached_bytes, cached_blocks; /* thread caches (under stats_lock) */
 
 static void add_heap(hk_heap_t *h, void *arg) {
   add_tel(arg, &h->tel);
   cached_bytes += hk_cache_held(h, &cached_blocks, arg);
 }
 
-typedef struct mem_s { size_t superslabs, in_use, blocks, committed; } mem_t;
+typedef struct mem_s {
+  size_t superslabs, in_use, blocks, committed;
+} mem_t;
 
 static void add_ss(hk_superslab_t *ss, void *arg) {
   mem_t *m = arg;
   m->superslabs++;
   uint32_t dirty = __atomic_load_n(&ss->dirty_mask, __ATOMIC_RELAXED);
   m->committed += HK_SS_HEADER_SIZE + (size_t)__builtin_popcount(dirty) * HK_SLAB_SIZE -
-                  ((dirty & 1) ? HK_SS_HEADER_SIZE : 0);
+      ((dirty & 1) ? HK_SS_HEADER_SIZE : 0);
   for (unsigned i = 0; i < HK_SLABS_PER_SS; i++) {
     hk_slab_t *s = &ss->slabs[i];
     unsigned flags = hk_slab_flags(s);
@@ -174,11 +180,11 @@ static int percentile_bin(const uint64_t *bins, unsigned n, uint64_t total, unsi
 static void snapshot(size_t *small_blocks) {
   struct hak_stats *st = &snap;
   memset(st, 0, sizeof *st);
-  static uint64_t listed[HK_NUM_CLASSES];   /* the caller's free lists (under stats_lock) */
+  static uint64_t listed[HK_NUM_CLASSES]; /* the caller's free lists (under stats_lock) */
   memset(listed, 0, sizeof listed);
   hk_heap_t *self = hk_heap_tls;
   if (self != &hk_heap_empty) {
-    hk_heap_collect(self, true);   /* the caller's own remote frees count once collected */
+    hk_heap_collect(self, true); /* the caller's own remote frees count once collected */
     hk_heap_count_listed(self, listed);
   }
 
@@ -201,21 +207,25 @@ static void snapshot(size_t *small_blocks) {
     uint64_t fed = sum.carved[r] + sum.moved_local[r], gone = sum.dropped[r];
     if (r < HK_NUM_CLASSES) gone += listed[r];
     /* the thread cache: blocks out, less those flushed back to slabs */
-    uint64_t served = sum.cache_popped[r] > sum.cache_flushed[r] ? sum.cache_popped[r] - sum.cache_flushed[r] : 0;
+    uint64_t served =
+        sum.cache_popped[r] > sum.cache_flushed[r] ? sum.cache_popped[r] - sum.cache_flushed[r] : 0;
     c->allocs = sum.allocs[r] + (fed > gone ? fed - gone : 0) + served;
     /* moved_local counts remote frees collected into local lists too;
      * between a collection and the next move the difference may dip */
-    uint64_t local = sum.moved_local[r] > sum.collected[r] ? sum.moved_local[r] - sum.collected[r] : 0;
+    uint64_t local =
+        sum.moved_local[r] > sum.collected[r] ? sum.moved_local[r] - sum.collected[r] : 0;
     c->remote_frees = sum.collected[r] + sum.remote_frees[r];
     /* a block the thread cache took counts as freed then, not again when
      * it goes back to its slab's local list */
-    uint64_t cached = sum.cache_pushed[r] > sum.cache_flushed[r] ? sum.cache_pushed[r] - sum.cache_flushed[r] : 0;
+    uint64_t cached =
+        sum.cache_pushed[r] > sum.cache_flushed[r] ? sum.cache_pushed[r] - sum.cache_flushed[r] : 0;
     c->frees = local + sum.local_frees[r] + c->remote_frees + cached;
     c->refills = sum.refills[r];
     uint64_t bins[HK_TEL_BINS], n = 0;
     for (unsigned b = 0; b < HK_TEL_BINS; b++) n += bins[b] = sum.sizes[r][b];
     c->size_samples = n;
-    int p50 = percentile_bin(bins, HK_TEL_BINS, n, 50), p95 = percentile_bin(bins, HK_TEL_BINS, n, 95);
+    int p50 = percentile_bin(bins, HK_TEL_BINS, n, 50),
+        p95 = percentile_bin(bins, HK_TEL_BINS, n, 95);
     c->size_p50 = p50 < 0 ? 0 : bin_upper(r, (unsigned)p50);
     c->size_p95 = p95 < 0 ? 0 : bin_upper(r, (unsigned)p95);
     st->allocs += c->allocs;
@@ -230,7 +240,7 @@ static void snapshot(size_t *small_blocks) {
   int l95 = percentile_bin(sum.lat, HK_TEL_LAT_BINS, lat_n, 95);
   st->slow_samples = lat_n;
   st->slow_ns_max = sum.lat_max;
-  st->slow_ns_p50 = l50 < 0 ? 0 : (uint64_t)2 << l50;     /* bin i: [2^i, 2^(i+1)) ns */
+  st->slow_ns_p50 = l50 < 0 ? 0 : (uint64_t)2 << l50; /* bin i: [2^i, 2^(i+1)) ns */
   st->slow_ns_p95 = l95 < 0 ? 0 : (uint64_t)2 << l95;
   if (st->slow_ns_p50 > st->slow_ns_max) st->slow_ns_p50 = st->slow_ns_max;
   if (st->slow_ns_p95 > st->slow_ns_max) st->slow_ns_p95 = st->slow_ns_max;
@@ -256,8 +266,8 @@ static void snapshot(size_t *small_blocks) {
   st->direct_bytes = direct_bytes;
   st->direct_count = direct_count;
   st->mapped_bytes = atomic_load(&hk_os_counters.mapped_bytes);
-  st->committed_bytes = m.committed + hk_arena_free_dirty_bytes() + direct_bytes +
-                        ps.in_use + ps.free_resident + ps.header;
+  st->committed_bytes = m.committed + hk_arena_free_dirty_bytes() + direct_bytes + ps.in_use +
+      ps.free_resident + ps.header;
   st->abandoned_superslabs = hk_heap_abandoned_count();
   st->os_mmap = atomic_load(&hk_os_counters.mmap_calls);
   st->os_munmap = atomic_load(&hk_os_counters.munmap_calls);
@@ -274,7 +284,7 @@ static void snapshot(size_t *small_blocks) {
   }
   st->resident_bytes = hk_os_resident_bytes();
   hk_ace_stats(st);
-  if (st->peak_resident_bytes < st->resident_bytes)     /* two sources, a few pages apart */
+  if (st->peak_resident_bytes < st->resident_bytes) /* two sources, a few pages apart */
     st->peak_resident_bytes = st->resident_bytes;
   if (small_blocks) *small_blocks = m.blocks;
   st->size = sizeof *st;
@@ -296,13 +306,13 @@ static void mallinfo_locked(struct mallinfo2 *mi) {
   snapshot(&blocks);
   const struct hak_stats st = snap;
   memset(mi, 0, sizeof *mi);
-  mi->arena = st.superslab_bytes + st.pages_mapped_bytes;   /* SuperSlabs in use, page segments */
+  mi->arena = st.superslab_bytes + st.pages_mapped_bytes; /* SuperSlabs in use, page segments */
   mi->ordblks = blocks;
-  mi->hblks = st.direct_count;                         /* direct mappings */
+  mi->hblks = st.direct_count; /* direct mappings */
   mi->hblkhd = st.direct_bytes;
-  mi->uordblks = st.in_use_bytes - st.direct_bytes;    /* bytes in slab blocks and page runs */
+  mi->uordblks = st.in_use_bytes - st.direct_bytes; /* bytes in slab blocks and page runs */
   mi->fordblks = mi->arena > mi->uordblks ? mi->arena - mi->uordblks : 0;
-  mi->keepcost = st.pages_free_resident_bytes;         /* free and resident: malloc_trim's */
+  mi->keepcost = st.pages_free_resident_bytes; /* free and resident: malloc_trim's */
 }
 
 void hk_stats_mallinfo(struct mallinfo2 *mi) {
@@ -313,7 +323,12 @@ void hk_stats_mallinfo(struct mallinfo2 *mi) {
 
 /* ---- output ------------------------------------------------------------------ */
 
-typedef struct out_s { FILE *f; int fd; size_t n; char buf[4096]; } out_t;
+typedef struct out_s {
+  FILE *f;
+  int fd;
+  size_t n;
+  char buf[4096];
+} out_t;
 
 static void out_flush(out_t *o) {
   if (o->f) {
@@ -329,7 +344,7 @@ static void out_flush(out_t *o) {
 }
 
 __attribute__((format(printf, 2, 3))) static void outf(out_t *o, const char *fmt, ...) {
-  if (sizeof o->buf - o->n < 512) out_flush(o);        /* every piece is < 512 bytes */
+  if (sizeof o->buf - o->n < 512) out_flush(o); /* every piece is < 512 bytes */
   va_list ap;
   va_start(ap, fmt);
   int n = vsnprintf(o->buf + o->n, sizeof o->buf - o->n, fmt, ap);
@@ -342,54 +357,71 @@ static const char *human(char *buf, size_t size, uint64_t v) {
   static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
   unsigned u = 0;
   uint64_t whole = v, tenth = 0;
-  while (whole >= 1024 && u < 4) { tenth = (whole % 1024) * 10 / 1024; whole /= 1024; u++; }
+  while (whole >= 1024 && u < 4) {
+    tenth = (whole % 1024) * 10 / 1024;
+    whole /= 1024;
+    u++;
+  }
   if (u == 0) snprintf(buf, size, "%llu B", (unsigned long long)v);
-  else snprintf(buf, size, "%llu.%llu %s", (unsigned long long)whole, (unsigned long long)tenth, unit[u]);
+  else
+    snprintf(buf, size, "%llu.%llu %s", (unsigned long long)whole, (unsigned long long)tenth,
+             unit[u]);
   return buf;
 }
 
 #define U(x) ((unsigned long long)(x))
 
 static const char *const ace_states[] = { "off", "on calls", "running", "failed", "stopped" };
-_Static_assert(sizeof ace_states / sizeof *ace_states == HAK_ACE_STOPPED + 1, "a name per enum hak_ace_state");
+_Static_assert(sizeof ace_states / sizeof *ace_states == HAK_ACE_STOPPED + 1,
+               "a name per enum hak_ace_state");
 
 static void print_ace_table(out_t *o, const struct hak_stats *s) {
   char a[32], b[32], c[32];
-  outf(o, "  ace         %s (thread started %llu times), %llu epochs: purged %s (idle trim %s), "
-       "unmapped %s\n", ace_states[s->ace_state], U(s->ace_threads_started), U(s->ace_epochs),
+  outf(o,
+       "  ace         %s (thread started %llu times), %llu epochs: purged %s (idle trim %s), "
+       "unmapped %s\n",
+       ace_states[s->ace_state], U(s->ace_threads_started), U(s->ace_epochs),
        human(a, sizeof a, s->ace_purged_bytes), human(b, sizeof b, s->ace_trimmed_bytes),
        human(c, sizeof c, s->ace_unmapped_bytes));
   if (!s->nstrategies) return;
   outf(o, "  strategy    %s (%s%s%s), learning re-opened %llu times\n",
        s->strategies[s->ace_strategy].name,
-       s->ace_learning == 2 ? "frozen" : s->ace_learning ? "learning" : "fixed",
+       s->ace_learning == 2  ? "frozen"
+           : s->ace_learning ? "learning"
+                             : "fixed",
        s->ace_learning == 1 ? ", leading: " : "",
        s->ace_learning == 1 ? s->strategies[s->ace_leader].name : "", U(s->ace_reopens));
   outf(o, "  %-12s %8s %12s %8s %6s %6s %6s %6s\n", "strategy", "rating", "ns/alloc", "epochs",
        "wins", "losses", "draws", "alive");
   for (unsigned i = 0; i < s->nstrategies; i++) {
     const struct hak_stats_strategy *k = &s->strategies[i];
-    outf(o, "  %-12s %8.0f %12.1f %8llu %6llu %6llu %6llu %6s\n", k->name, k->rating,
-         k->mean_cost, U(k->plays), U(k->wins), U(k->losses), U(k->draws), k->alive ? "yes" : "no");
+    outf(o, "  %-12s %8.0f %12.1f %8llu %6llu %6llu %6llu %6s\n", k->name, k->rating, k->mean_cost,
+         U(k->plays), U(k->wins), U(k->losses), U(k->draws), k->alive ? "yes" : "no");
   }
 }
 
 static void print_ace_json(out_t *o, const struct hak_stats *s) {
-  outf(o, "  \"ace\": {\"state\": \"%s\", \"learning\": \"%s\", \"strategy\": \"%s\", "
+  outf(o,
+       "  \"ace\": {\"state\": \"%s\", \"learning\": \"%s\", \"strategy\": \"%s\", "
        "\"leader\": \"%s\", \"epochs\": %llu, \"purged_bytes\": %llu, \"trimmed_bytes\": %llu, "
        "\"unmapped_bytes\": %llu, \"reopens\": %llu, \"threads_started\": %llu, "
-       "\"strategies\": [", ace_states[s->ace_state],
-       s->ace_learning == 2 ? "frozen" : s->ace_learning ? "learning" : "fixed",
+       "\"strategies\": [",
+       ace_states[s->ace_state],
+       s->ace_learning == 2  ? "frozen"
+           : s->ace_learning ? "learning"
+                             : "fixed",
        s->nstrategies ? s->strategies[s->ace_strategy].name : "",
        s->nstrategies ? s->strategies[s->ace_leader].name : "", U(s->ace_epochs),
-       U(s->ace_purged_bytes), U(s->ace_trimmed_bytes), U(s->ace_unmapped_bytes),
-       U(s->ace_reopens), U(s->ace_threads_started));
+       U(s->ace_purged_bytes), U(s->ace_trimmed_bytes), U(s->ace_unmapped_bytes), U(s->ace_reopens),
+       U(s->ace_threads_started));
   for (unsigned i = 0; i < s->nstrategies; i++) {
     const struct hak_stats_strategy *k = &s->strategies[i];
-    outf(o, "%s\n    {\"name\": \"%s\", \"rating\": %.1f, \"mean_cost\": %.3f, "
+    outf(o,
+         "%s\n    {\"name\": \"%s\", \"rating\": %.1f, \"mean_cost\": %.3f, "
          "\"plays\": %llu, \"wins\": %llu, \"losses\": %llu, \"draws\": %llu, "
-         "\"alive\": %s}", i ? "," : "", k->name, k->rating, k->mean_cost, U(k->plays),
-         U(k->wins), U(k->losses), U(k->draws), k->alive ? "true" : "false");
+         "\"alive\": %s}",
+         i ? "," : "", k->name, k->rating, k->mean_cost, U(k->plays), U(k->wins), U(k->losses),
+         U(k->draws), k->alive ? "true" : "false");
   }
   outf(o, "]},\n");
 }
@@ -398,8 +430,8 @@ static void print_table(out_t *o, const struct hak_stats *s) {
   char a[32], b[32], c[32], d[32];
   outf(o, "hakmem statistics: mode %s, ABI %u, telemetry %s, %u live thread heap(s)\n",
        hk_mode_names[s->mode], s->abi_version, s->telemetry ? "on" : "compiled out", s->threads);
-  outf(o, "  operations  allocs %llu  frees %llu  remote frees %llu  refills %llu\n",
-       U(s->allocs), U(s->frees), U(s->remote_frees), U(s->refills));
+  outf(o, "  operations  allocs %llu  frees %llu  remote frees %llu  refills %llu\n", U(s->allocs),
+       U(s->frees), U(s->remote_frees), U(s->refills));
   outf(o, "  memory      in use %s  superslabs %s  direct %s in %llu blocks  thread caches %s\n",
        human(a, sizeof a, s->in_use_bytes), human(b, sizeof b, s->superslab_bytes),
        human(c, sizeof c, s->direct_bytes), U(s->direct_count),
@@ -408,17 +440,20 @@ static void print_table(out_t *o, const struct hak_stats *s) {
        human(a, sizeof a, s->mapped_bytes), human(b, sizeof b, s->committed_bytes),
        human(c, sizeof c, s->resident_bytes), human(d, sizeof d, s->peak_resident_bytes));
   outf(o, "  faults      minor %llu  major %llu\n", U(s->minor_faults), U(s->major_faults));
-  outf(o, "  os calls    mmap %llu  munmap %llu  madvise %llu  mremap %llu  "
+  outf(o,
+       "  os calls    mmap %llu  munmap %llu  madvise %llu  mremap %llu  "
        "(in total: mapped %s, unmapped %s, purged %s)\n",
        U(s->os_mmap), U(s->os_munmap), U(s->os_madvise), U(s->os_mremap),
        human(a, sizeof a, s->os_mapped_total), human(b, sizeof b, s->os_unmapped_total),
        human(c, sizeof c, s->os_purged_total));
-  outf(o, "  pages       in use %s  free resident %s  purged %s  faults %llu  (%llu segments, %s)\n",
+  outf(o,
+       "  pages       in use %s  free resident %s  purged %s  faults %llu  (%llu segments, %s)\n",
        human(a, sizeof a, s->pages_in_use_bytes), human(b, sizeof b, s->pages_free_resident_bytes),
        human(c, sizeof c, s->pages_purged_bytes), U(s->pages_faults), U(s->pages_segments),
        human(d, sizeof d, s->pages_mapped_bytes));
   outf(o, "  slow path   memory found in:");
-  for (unsigned i = 0; i < HAK_STAGE_COUNT; i++) outf(o, " %s %llu", stage_names[i], U(s->stage[i]));
+  for (unsigned i = 0; i < HAK_STAGE_COUNT; i++)
+    outf(o, " %s %llu", stage_names[i], U(s->stage[i]));
   outf(o, "\n  latency     slow path, %llu sampled: p50 < %llu ns  p95 < %llu ns  max %llu ns\n",
        U(s->slow_samples), U(s->slow_ns_p50), U(s->slow_ns_p95), U(s->slow_ns_max));
   outf(o, "  abandoned   %llu SuperSlabs\n", U(s->abandoned_superslabs));
@@ -441,32 +476,41 @@ static void print_json(out_t *o, const struct hak_stats *s) {
        s->abi_version, hk_mode_names[s->mode], s->telemetry, s->threads);
   outf(o, "  \"allocs\": %llu, \"frees\": %llu, \"remote_frees\": %llu, \"refills\": %llu,\n",
        U(s->allocs), U(s->frees), U(s->remote_frees), U(s->refills));
-  outf(o, "  \"in_use_bytes\": %llu, \"superslab_bytes\": %llu, \"direct_bytes\": %llu, "
-       "\"direct_count\": %llu, \"thread_cache_bytes\": %llu,\n", U(s->in_use_bytes),
-       U(s->superslab_bytes), U(s->direct_bytes), U(s->direct_count), U(s->thread_cache_bytes));
-  outf(o, "  \"pages\": {\"mapped_bytes\": %llu, \"in_use_bytes\": %llu, \"free_resident_bytes\": %llu, "
+  outf(o,
+       "  \"in_use_bytes\": %llu, \"superslab_bytes\": %llu, \"direct_bytes\": %llu, "
+       "\"direct_count\": %llu, \"thread_cache_bytes\": %llu,\n",
+       U(s->in_use_bytes), U(s->superslab_bytes), U(s->direct_bytes), U(s->direct_count),
+       U(s->thread_cache_bytes));
+  outf(o,
+       "  \"pages\": {\"mapped_bytes\": %llu, \"in_use_bytes\": %llu, \"free_resident_bytes\": "
+       "%llu, "
        "\"purged_bytes\": %llu, \"faults\": %llu, \"segments\": %llu},\n",
        U(s->pages_mapped_bytes), U(s->pages_in_use_bytes), U(s->pages_free_resident_bytes),
        U(s->pages_purged_bytes), U(s->pages_faults), U(s->pages_segments));
-  outf(o, "  \"mapped_bytes\": %llu, \"committed_bytes\": %llu, \"resident_bytes\": %llu, "
-       "\"peak_resident_bytes\": %llu,\n", U(s->mapped_bytes), U(s->committed_bytes),
-       U(s->resident_bytes), U(s->peak_resident_bytes));
+  outf(o,
+       "  \"mapped_bytes\": %llu, \"committed_bytes\": %llu, \"resident_bytes\": %llu, "
+       "\"peak_resident_bytes\": %llu,\n",
+       U(s->mapped_bytes), U(s->committed_bytes), U(s->resident_bytes), U(s->peak_resident_bytes));
   outf(o, "  \"minor_faults\": %llu, \"major_faults\": %llu, \"abandoned_superslabs\": %llu,\n",
        U(s->minor_faults), U(s->major_faults), U(s->abandoned_superslabs));
-  outf(o, "  \"os\": {\"mmap\": %llu, \"munmap\": %llu, \"madvise\": %llu, \"mremap\": %llu, "
+  outf(o,
+       "  \"os\": {\"mmap\": %llu, \"munmap\": %llu, \"madvise\": %llu, \"mremap\": %llu, "
        "\"mapped_total\": %llu, \"unmapped_total\": %llu, \"purged_total\": %llu},\n",
-       U(s->os_mmap), U(s->os_munmap), U(s->os_madvise), U(s->os_mremap),
-       U(s->os_mapped_total), U(s->os_unmapped_total), U(s->os_purged_total));
+       U(s->os_mmap), U(s->os_munmap), U(s->os_madvise), U(s->os_mremap), U(s->os_mapped_total),
+       U(s->os_unmapped_total), U(s->os_purged_total));
   outf(o, "  \"stages\": {");
   for (unsigned i = 0; i < HAK_STAGE_COUNT; i++)
     outf(o, "%s\"%s\": %llu", i ? ", " : "", stage_names[i], U(s->stage[i]));
-  outf(o, "},\n  \"slow_latency_ns\": {\"samples\": %llu, \"p50\": %llu, \"p95\": %llu, \"max\": %llu},\n",
+  outf(o,
+       "},\n  \"slow_latency_ns\": {\"samples\": %llu, \"p50\": %llu, \"p95\": %llu, \"max\": "
+       "%llu},\n",
        U(s->slow_samples), U(s->slow_ns_p50), U(s->slow_ns_p95), U(s->slow_ns_max));
   print_ace_json(o, s);
   outf(o, "  \"classes\": [\n");
   for (unsigned r = 0; r < s->nclasses; r++) {
     const struct hak_stats_class *k = &s->classes[r];
-    outf(o, "    {\"block_size\": %llu, \"allocs\": %llu, \"frees\": %llu, \"remote_frees\": %llu, "
+    outf(o,
+         "    {\"block_size\": %llu, \"allocs\": %llu, \"frees\": %llu, \"remote_frees\": %llu, "
          "\"refills\": %llu, \"size_p50\": %llu, \"size_p95\": %llu, \"size_samples\": %llu}%s\n",
          U(k->block_size), U(k->allocs), U(k->frees), U(k->remote_frees), U(k->refills),
          U(k->size_p50), U(k->size_p95), U(k->size_samples), r + 1 < s->nclasses ? "," : "");
@@ -482,7 +526,8 @@ static void emit(FILE *f, int fd, bool json) {
   out.f = f;
   out.fd = fd;
   out.n = 0;
-  if (json) print_json(&out, &snap); else print_table(&out, &snap);
+  if (json) print_json(&out, &snap);
+  else print_table(&out, &snap);
   out_flush(&out);
   hk_unlock(&stats_lock);
 }
@@ -500,22 +545,22 @@ void hk_stats_print(int fd) {
   o->fd = fd;
   o->n = 0;
   outf(o,
-      "hakmem:\n"
-      "system bytes     = %10zu\n"
-      "in use bytes     = %10zu\n"
-      "Total (incl. mmap):\n"
-      "system bytes     = %10zu\n"
-      "in use bytes     = %10zu\n"
-      "max mmap regions = %10zu\n"
-      "max mmap bytes   = %10zu\n"
-      "free resident of page runs = %10zu\n"
-      "abandoned SuperSlabs = %zu (of %zu in use)\n",
-      mi.arena, mi.uordblks, mi.arena + mi.hblkhd, mi.uordblks + mi.hblkhd,
-      mi.hblks, mi.hblkhd, mi.keepcost, hk_heap_abandoned_count(), mi.arena / HK_SS_SIZE);
+       "hakmem:\n"
+       "system bytes     = %10zu\n"
+       "in use bytes     = %10zu\n"
+       "Total (incl. mmap):\n"
+       "system bytes     = %10zu\n"
+       "in use bytes     = %10zu\n"
+       "max mmap regions = %10zu\n"
+       "max mmap bytes   = %10zu\n"
+       "free resident of page runs = %10zu\n"
+       "abandoned SuperSlabs = %zu (of %zu in use)\n",
+       mi.arena, mi.uordblks, mi.arena + mi.hblkhd, mi.uordblks + mi.hblkhd, mi.hblks, mi.hblkhd,
+       mi.keepcost, hk_heap_abandoned_count(), mi.arena / HK_SS_SIZE);
   outf(o, "os calls: mmap %zu, munmap %zu, madvise %zu, mremap %zu; mapped %zu bytes\n",
-      atomic_load(&hk_os_counters.mmap_calls), atomic_load(&hk_os_counters.munmap_calls),
-      atomic_load(&hk_os_counters.madvise_calls), atomic_load(&hk_os_counters.mremap_calls),
-      atomic_load(&hk_os_counters.mapped_bytes));
+       atomic_load(&hk_os_counters.mmap_calls), atomic_load(&hk_os_counters.munmap_calls),
+       atomic_load(&hk_os_counters.madvise_calls), atomic_load(&hk_os_counters.mremap_calls),
+       atomic_load(&hk_os_counters.mapped_bytes));
   out_flush(o);
   hk_unlock(&stats_lock);
 }

@@ -48,7 +48,7 @@ hk_slab_t *hk_ss_take_span(hk_superslab_t *ss, unsigned n, bool *clean) {
   uint32_t avail = ss->free_mask;
   uint32_t any = runs_of(avail, n);
   if (!any) return NULL;
-  uint32_t warm = runs_of(avail & ss->dirty_mask, n);  /* reuse resident pages first */
+  uint32_t warm = runs_of(avail & ss->dirty_mask, n); /* reuse resident pages first */
   unsigned at = (unsigned)__builtin_ctz(warm ? warm : any);
   uint32_t bits = span_bits(n, at);
   uint32_t was_dirty = ss->dirty_mask & bits;
@@ -57,7 +57,7 @@ hk_slab_t *hk_ss_take_span(hk_superslab_t *ss, unsigned n, bool *clean) {
   ss->free_mask &= ~bits;
   atomic_fetch_add_explicit(&spans_slabs, n, memory_order_relaxed);
   ss->dirty_mask |= bits;
-  ss->purge_mark &= ~bits;           /* in use again: its decay starts over */
+  ss->purge_mark &= ~bits; /* in use again: its decay starts over */
   hk_slab_t *head = &ss->slabs[at];
   hk_slab_set_flags(head, 0);
   head->span = (uint8_t)n;

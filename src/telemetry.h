@@ -32,21 +32,21 @@
 #define HK_TEL_ROW_LARGE  HK_NUM_CLASSES
 #define HK_TEL_ROW_HUGE   (HK_NUM_CLASSES + 5)
 #define HK_TEL_ROWS       (HK_NUM_CLASSES + 6)
-#define HK_TEL_BINS       8                  /* size sketch: bins per row      */
-#define HK_TEL_LAT_BINS   32                 /* latency: log2 of nanoseconds   */
-#define HK_TEL_SIZE_EVERY 64                 /* sample one slow malloc in 64 ...  */
-#define HK_TEL_LAT_EVERY  4                  /* ... and time one sample in 4     */
-#define HK_TEL_STAGES     8                  /* enum hak_stage                 */
+#define HK_TEL_BINS       8  /* size sketch: bins per row      */
+#define HK_TEL_LAT_BINS   32 /* latency: log2 of nanoseconds   */
+#define HK_TEL_SIZE_EVERY 64 /* sample one slow malloc in 64 ...  */
+#define HK_TEL_LAT_EVERY  4  /* ... and time one sample in 4     */
+#define HK_TEL_STAGES     8  /* enum hak_stage                 */
 
 /* Arrays per counter, indexed by row: one instruction to reach a row's. */
 typedef struct hk_tel_s {
-  uint64_t allocs[HK_TEL_ROWS];        /* counted directly: large spans, huge blocks   */
-  uint64_t carved[HK_TEL_ROWS];        /* blocks carved, or adopted on a free list     */
-  uint64_t dropped[HK_TEL_ROWS];       /* blocks on lists left at discard or exit      */
-  uint64_t moved_local[HK_TEL_ROWS];   /* blocks taken from local_free lists           */
-  uint64_t collected[HK_TEL_ROWS];     /* remote frees collected into local_free lists */
-  uint64_t local_frees[HK_TEL_ROWS];   /* frees counted directly (large, huge)         */
-  uint64_t remote_frees[HK_TEL_ROWS];  /* remote frees nobody collects: the lists of
+  uint64_t allocs[HK_TEL_ROWS];       /* counted directly: large spans, huge blocks   */
+  uint64_t carved[HK_TEL_ROWS];       /* blocks carved, or adopted on a free list     */
+  uint64_t dropped[HK_TEL_ROWS];      /* blocks on lists left at discard or exit      */
+  uint64_t moved_local[HK_TEL_ROWS];  /* blocks taken from local_free lists           */
+  uint64_t collected[HK_TEL_ROWS];    /* remote frees collected into local_free lists */
+  uint64_t local_frees[HK_TEL_ROWS];  /* frees counted directly (large, huge)         */
+  uint64_t remote_frees[HK_TEL_ROWS]; /* remote frees nobody collects: the lists of
                                           abandoned SuperSlabs given back            */
   uint64_t refills[HK_TEL_ROWS];
   uint64_t cache_pushed[HK_TEL_ROWS];  /* the thread cache's bins of exited
@@ -57,8 +57,8 @@ typedef struct hk_tel_s {
   uint64_t stage[HK_TEL_STAGES];
   uint64_t lat[HK_TEL_LAT_BINS];
   uint64_t lat_max;
-  uint8_t tick;          /* slow mallocs x (256 / SIZE_EVERY): a sample when it wraps */
-  uint8_t lat_tick;      /* samples (owner only, never read by stats)     */
+  uint8_t tick;     /* slow mallocs x (256 / SIZE_EVERY): a sample when it wraps */
+  uint8_t lat_tick; /* samples (owner only, never read by stats)     */
 } hk_tel_t;
 
 #if HK_TELEMETRY

@@ -21,7 +21,7 @@ static unsigned list_check(const hk_slab_t *s, const hk_block_t *b, unsigned max
     const uint8_t *p = (const uint8_t *)b;
     V(p >= s->start && p < end);
     V((size_t)(p - s->start) % s->block_size == 0);
-    V(++n <= max);                       /* more than carved: a cycle */
+    V(++n <= max); /* more than carved: a cycle */
   }
   return n;
 }
@@ -32,12 +32,12 @@ static void slab_check(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s, unsigned 
   V(s->span >= 1 && idx + s->span <= HK_SLABS_PER_SS);
   for (unsigned k = 1; k < s->span; k++)
     V((s[k].flags & HK_SLAB_TAIL) && s[k].head_delta == k && !(s[k].flags & HK_SLAB_FREE));
-  if (s->block_size > HK_SMALL_MAX) return;   /* a large block's span: no lists */
+  if (s->block_size > HK_SMALL_MAX) return; /* a large block's span: no lists */
   V(s->cls < HK_NUM_CLASSES && s->block_size == hk_class_size(s->cls));
   V(s->capacity <= s->reserved && s->used <= s->capacity);
   V(s->start >= hk_slab_area(ss, idx));
   unsigned listed = list_check(s, s->free, s->capacity) + list_check(s, s->local_free, s->capacity);
-  V(listed == (unsigned)(s->capacity - s->used));   /* cached blocks count as used */
+  V(listed == (unsigned)(s->capacity - s->used)); /* cached blocks count as used */
   if (!(s->flags & HK_SLAB_FULL)) unqueued[s->cls]++;
   (void)h;
 }
@@ -83,13 +83,13 @@ static unsigned queue_check(hk_heap_t *h, unsigned cls) {
 void hk_heap_validate(hk_heap_t *h) {
   if (h == &hk_heap_empty) return;
   hk_lock(&h->lock);
-  unsigned unqueued[HK_NUM_CLASSES] = { 0 };   /* slabs not FULL, per class */
+  unsigned unqueued[HK_NUM_CLASSES] = { 0 }; /* slabs not FULL, per class */
   uint32_t dirty = 0;
   ss_list_check(h, &h->ss_avail, false, &dirty, unqueued);
   ss_list_check(h, &h->ss_full, true, &dirty, unqueued);
   V(dirty == h->dirty_slabs);
   for (unsigned c = 0; c < HK_NUM_CLASSES; c++) {
-    V(queue_check(h, c) == unqueued[c]);       /* every slab with room is queued */
+    V(queue_check(h, c) == unqueued[c]); /* every slab with room is queued */
     if (hk_class_size(c) > HK_DIRECT_MAX || !hk_direct_used()) continue;
     hk_slab_t *front = h->queues[c].first ? h->queues[c].first : &hk_slab_empty;
     size_t lo = c == 0 ? 0 : hk_class_size(c - 1) / 8 + 1, hi = hk_class_size(c) / 8;

@@ -105,8 +105,8 @@ static TU_UNUSED TU_PRINTF(1, 2) void tu_msg(const char *fmt, ...)
     tu_write_all(2, buf, (size_t)n);
 }
 
-static TU_UNUSED TU_NORETURN TU_PRINTF(4, 5) void
-tu_fail(const char *file, int line, const char *cond, const char *fmt, ...)
+static TU_UNUSED TU_NORETURN TU_PRINTF(4, 5) void tu_fail(const char *file, int line,
+                                                          const char *cond, const char *fmt, ...)
 {
     int saved = errno;
     char buf[1536];
@@ -130,18 +130,15 @@ tu_fail(const char *file, int line, const char *cond, const char *fmt, ...)
     _exit(1);
 }
 
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        if (!(cond))                                                           \
-            tu_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                   \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            tu_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                                       \
     } while (0)
 
 /* Call first thing in main(): line-buffered stdout so progress lines reach
  * the log before a crash. */
-static TU_UNUSED void tu_init(void)
-{
-    setvbuf(stdout, NULL, _IOLBF, 0);
-}
+static TU_UNUSED void tu_init(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
 
 /* ---- byte patterns -------------------------------------------------------- */
 
@@ -247,37 +244,35 @@ static TU_UNUSED size_t tu_check_sparse(const void *p, size_t n, uint32_t seed)
     return SIZE_MAX;
 }
 
-#define CHECK_PATTERN_AS(p, n, seed, base, what)                               \
-    do {                                                                       \
-        const uint8_t *cp_p_ = (const uint8_t *)(p);                           \
-        size_t cp_n_ = (n);                                                    \
-        uintptr_t cp_base_ = (base);                                           \
-        uint32_t cp_seed_ = (seed);                                            \
-        size_t cp_off_ = tu_check_as(cp_p_, cp_n_, cp_seed_, cp_base_);        \
-        if (cp_off_ != SIZE_MAX)                                               \
-            tu_fail(__FILE__, __LINE__, "pattern intact",                      \
-                    "%s: block %p size %zu corrupted at offset %zu: "          \
-                    "got 0x%02x, expected 0x%02x",                             \
-                    (what), (const void *)cp_p_, cp_n_, cp_off_,               \
-                    cp_p_[cp_off_], tu_pat_byte(cp_base_, cp_off_, cp_seed_)); \
+#define CHECK_PATTERN_AS(p, n, seed, base, what)                                                   \
+    do {                                                                                           \
+        const uint8_t *cp_p_ = (const uint8_t *)(p);                                               \
+        size_t cp_n_ = (n);                                                                        \
+        uintptr_t cp_base_ = (base);                                                               \
+        uint32_t cp_seed_ = (seed);                                                                \
+        size_t cp_off_ = tu_check_as(cp_p_, cp_n_, cp_seed_, cp_base_);                            \
+        if (cp_off_ != SIZE_MAX)                                                                   \
+            tu_fail(__FILE__, __LINE__, "pattern intact",                                          \
+                    "%s: block %p size %zu corrupted at offset %zu: "                              \
+                    "got 0x%02x, expected 0x%02x",                                                 \
+                    (what), (const void *)cp_p_, cp_n_, cp_off_, cp_p_[cp_off_],                   \
+                    tu_pat_byte(cp_base_, cp_off_, cp_seed_));                                     \
     } while (0)
 
-#define CHECK_PATTERN(p, n, seed, what)                                        \
-    CHECK_PATTERN_AS((p), (n), (seed), (uintptr_t)(p), (what))
+#define CHECK_PATTERN(p, n, seed, what) CHECK_PATTERN_AS((p), (n), (seed), (uintptr_t)(p), (what))
 
-#define CHECK_PATTERN_SPARSE(p, n, seed, what)                                 \
-    do {                                                                       \
-        const uint8_t *cs_p_ = (const uint8_t *)(p);                           \
-        size_t cs_n_ = (n);                                                    \
-        uint32_t cs_seed_ = (seed);                                            \
-        size_t cs_off_ = tu_check_sparse(cs_p_, cs_n_, cs_seed_);              \
-        if (cs_off_ != SIZE_MAX)                                               \
-            tu_fail(__FILE__, __LINE__, "pattern intact",                      \
-                    "%s: block %p size %zu corrupted at offset %zu: "          \
-                    "got 0x%02x, expected 0x%02x",                             \
-                    (what), (const void *)cs_p_, cs_n_, cs_off_,               \
-                    cs_p_[cs_off_],                                            \
-                    tu_pat_byte((uintptr_t)cs_p_, cs_off_, cs_seed_));         \
+#define CHECK_PATTERN_SPARSE(p, n, seed, what)                                                     \
+    do {                                                                                           \
+        const uint8_t *cs_p_ = (const uint8_t *)(p);                                               \
+        size_t cs_n_ = (n);                                                                        \
+        uint32_t cs_seed_ = (seed);                                                                \
+        size_t cs_off_ = tu_check_sparse(cs_p_, cs_n_, cs_seed_);                                  \
+        if (cs_off_ != SIZE_MAX)                                                                   \
+            tu_fail(__FILE__, __LINE__, "pattern intact",                                          \
+                    "%s: block %p size %zu corrupted at offset %zu: "                              \
+                    "got 0x%02x, expected 0x%02x",                                                 \
+                    (what), (const void *)cs_p_, cs_n_, cs_off_, cs_p_[cs_off_],                   \
+                    tu_pat_byte((uintptr_t)cs_p_, cs_off_, cs_seed_));                             \
     } while (0)
 
 /* Every byte of [p, p+n) equals c?  Returns first bad offset or SIZE_MAX. */
@@ -440,8 +435,8 @@ static TU_UNUSED int tu_out_path(char *buf, size_t cap, const char *suffix)
         n = snprintf(buf, cap, "%s%s", out, suffix);
     } else {
         const char *tmp = getenv("TMPDIR");
-        n = snprintf(buf, cap, "%s/hakmem-test.%ld%s", tmp && *tmp ? tmp : "/tmp",
-                     (long)getpid(), suffix);
+        n = snprintf(buf, cap, "%s/hakmem-test.%ld%s", tmp && *tmp ? tmp : "/tmp", (long)getpid(),
+                     suffix);
     }
     if (n < 0 || (size_t)n >= cap) {
         tu_msg("FAIL tu_out_path: path too long\n");
@@ -487,10 +482,10 @@ static TU_UNUSED int hk_load(void)
     hk.stats_print = hak_stats_print;
     hk.stats_print_json = hak_stats_print_json;
 #else
-#define HK_SYM_(field, name)                                                   \
-    do {                                                                       \
-        void *s_ = dlsym(RTLD_DEFAULT, name);                                  \
-        memcpy(&hk.field, &s_, sizeof s_);                                     \
+#define HK_SYM_(field, name)                                                                       \
+    do {                                                                                           \
+        void *s_ = dlsym(RTLD_DEFAULT, name);                                                      \
+        memcpy(&hk.field, &s_, sizeof s_);                                                         \
     } while (0)
     HK_SYM_(malloc_fn, "hak_malloc");
     HK_SYM_(calloc_fn, "hak_calloc");
@@ -507,8 +502,8 @@ static TU_UNUSED int hk_load(void)
 #undef HK_SYM_
 #endif
     return hk.malloc_fn && hk.calloc_fn && hk.realloc_fn && hk.aligned_alloc_fn && hk.free_fn &&
-           hk.free_sized_fn && hk.usable_size && hk.abi_version && hk.version && hk.stats_get &&
-           hk.stats_print && hk.stats_print_json;
+        hk.free_sized_fn && hk.usable_size && hk.abi_version && hk.version && hk.stats_get &&
+        hk.stats_print && hk.stats_print_json;
 }
 
 /* For checks that only make sense under hakmem: fail loudly otherwise (the
@@ -549,9 +544,9 @@ static TU_UNUSED uint32_t hk_start_ace(void)
     if (pthread_create(&t, NULL, tu_sleeper, NULL) == 0)
         pthread_detach(t);
     struct timespec pause_ts = {0, 20 * 1000 * 1000};
-    nanosleep(&pause_ts, NULL);         /* it has its heap */
+    nanosleep(&pause_ts, NULL); /* it has its heap */
     for (int i = 0; i < N; i++)
-        p[i] = malloc(1 << 20);   /* page runs: free memory when freed */
+        p[i] = malloc(1 << 20); /* page runs: free memory when freed */
     for (int i = 0; i < N; i++)
         free(p[i]);
     for (int t = 0; t < 500; t++) {
@@ -566,8 +561,8 @@ static TU_UNUSED uint32_t hk_start_ace(void)
 
 /* ---- modes ------------------------------------------------------------------ */
 
-static const char *const tu_mode_names[] TU_UNUSED = {
-    "minimal", "fast", "balanced", "learning", "research"};
+static const char *const tu_mode_names[] TU_UNUSED = {"minimal", "fast", "balanced", "learning",
+                                                      "research"};
 
 /* The mode the library should be in: HAKMEM_MODE if it names one, else balanced. */
 static TU_UNUSED unsigned tu_expected_mode(void)

@@ -35,7 +35,7 @@
 
 static struct hak_stats st;
 static double t_start;
-static bool thread_on;      /* HAKMEM_ACE_THREAD=on */
+static bool thread_on; /* HAKMEM_ACE_THREAD=on */
 
 static const struct hak_stats *stats(void)
 {
@@ -84,7 +84,8 @@ static bool wait_state(uint32_t want, long ms)
 static void **alloc_blocks(size_t bytes, size_t size, size_t *count)
 {
     size_t n = bytes / size;
-    void **v = mmap(NULL, n * sizeof *v, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void **v =
+        mmap(NULL, n * sizeof *v, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK(v != MAP_FAILED, "mmap");
     for (size_t i = 0; i < n; i++) {
         v[i] = malloc(size);
@@ -106,7 +107,7 @@ static void free_blocks(void **v, size_t n)
 
 static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t idle_cond = PTHREAD_COND_INITIALIZER;
-static int idle_phase;   /* 1: the thread's blocks are freed; 2: it may exit */
+static int idle_phase; /* 1: the thread's blocks are freed; 2: it may exit */
 
 static void *idle_thread(void *arg)
 {
@@ -116,8 +117,8 @@ static void *idle_thread(void *arg)
     /* keep the first block of every 2 MiB SuperSlab: none goes back whole */
     uintptr_t last = 0;
     size_t kept = 0;
-    void **keep = mmap(NULL, n * sizeof *keep, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void **keep =
+        mmap(NULL, n * sizeof *keep, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK(keep != MAP_FAILED, "mmap");
     for (size_t i = 0; i < n; i++) {
         uintptr_t ss = (uintptr_t)v[i] >> 21;
@@ -131,7 +132,7 @@ static void *idle_thread(void *arg)
     pthread_mutex_lock(&idle_lock);
     idle_phase = 1;
     pthread_cond_broadcast(&idle_cond);
-    while (idle_phase != 2)       /* idle: no allocator call while it waits */
+    while (idle_phase != 2) /* idle: no allocator call while it waits */
         pthread_cond_wait(&idle_cond, &idle_lock);
     pthread_mutex_unlock(&idle_lock);
     for (size_t i = 0; i < kept; i++)
@@ -150,16 +151,16 @@ static void check_idle_trim(void)
     while (idle_phase != 1)
         pthread_cond_wait(&idle_cond, &idle_lock);
     pthread_mutex_unlock(&idle_lock);
-    tu_sleep_ms(400);                /* the decay brings the heap down to what it retains */
+    tu_sleep_ms(400); /* the decay brings the heap down to what it retains */
     size_t rss0 = tu_rss_bytes();
     uint64_t trimmed = 0;
-    for (int i = 0; i < 500 && trimmed < 4 * MiB; i++) {   /* idle after 1 s in balanced */
+    for (int i = 0; i < 500 && trimmed < 4 * MiB; i++) { /* idle after 1 s in balanced */
         tu_sleep_ms(10);
         trimmed = stats()->ace_trimmed_bytes - trimmed0;
     }
     size_t rss1 = tu_rss_bytes();
-    printf("ace: idle trim gave back %.1f MiB; resident %.1f -> %.1f MiB\n",
-           (double)trimmed / MiB, (double)rss0 / MiB, (double)rss1 / MiB);
+    printf("ace: idle trim gave back %.1f MiB; resident %.1f -> %.1f MiB\n", (double)trimmed / MiB,
+           (double)rss0 / MiB, (double)rss1 / MiB);
     CHECK(trimmed >= 4 * MiB, "idle trim: %llu bytes trimmed in 5 s, expected >= 4 MiB",
           (unsigned long long)trimmed);
     CHECK(rss1 + 4 * MiB <= rss0, "idle trim: resident %zu -> %zu bytes, expected a 4 MiB drop",
@@ -175,12 +176,12 @@ static void check_idle_trim(void)
 
 static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;
-static int park_phase;      /* 1: it has a heap; 2: it may exit */
+static int park_phase; /* 1: it has a heap; 2: it may exit */
 
 static void *parked(void *arg)
 {
     (void)arg;
-    free(malloc(64));                     /* a heap of its own */
+    free(malloc(64)); /* a heap of its own */
     pthread_mutex_lock(&park_lock);
     park_phase = 1;
     pthread_cond_broadcast(&park_cond);
@@ -225,8 +226,8 @@ static void check_fork(void)
         size_t n;
         void **v = alloc_blocks(16 * MiB, 4000, &n);
         free_blocks(v, n);
-        if (!thread_on) {      /* one thread: none of hakmem's until a second one */
-            pthread_mutex_init(&park_lock, NULL);   /* the parent's thread waits on them */
+        if (!thread_on) { /* one thread: none of hakmem's until a second one */
+            pthread_mutex_init(&park_lock, NULL); /* the parent's thread waits on them */
             pthread_cond_init(&park_cond, NULL);
             tu_sleep_ms(100);
             CHECK(ace_threads() == 0, "child: a hakmem-ace thread with one thread");
@@ -246,7 +247,7 @@ static void check_fork(void)
     CHECK(stats()->ace_state == HAK_ACE_RUNNING, "parent: ace_state %u after fork", st.ace_state);
     CHECK(ace_threads() == 1, "parent: %d hakmem-ace threads after fork", ace_threads());
     bool moved = false;
-    for (int i = 0; i < 300 && !moved; i++) {   /* lazy epochs: up to a second apart */
+    for (int i = 0; i < 300 && !moved; i++) { /* lazy epochs: up to a second apart */
         tu_sleep_ms(10);
         moved = stats()->ace_epochs > epochs;
     }
@@ -280,7 +281,7 @@ static void check_exit(void)
         pthread_t t;
         CHECK(pthread_create(&t, NULL, churn, NULL) == 0, "pthread_create");
         tu_sleep_ms(300);
-        exit(0);            /* the adaptive thread is stopped and joined */
+        exit(0); /* the adaptive thread is stopped and joined */
     }
     int rc = tu_wait_child(pid, 10);
     CHECK(rc == 0, "exit: the child ended with %d (-1: still running after 10 s)", rc);
@@ -293,7 +294,7 @@ static void check_learning(void)
     double t0 = tu_now();
     void *p[256] = {0};
     unsigned x = 1;
-    while (tu_now() - t0 < 2.0) {         /* a steady churn of small and mid blocks */
+    while (tu_now() - t0 < 2.0) { /* a steady churn of small and mid blocks */
         for (int i = 0; i < 100000; i++) {
             x = x * 1103515245u + 12345u;
             unsigned k = (x >> 8) & 255;
@@ -315,8 +316,9 @@ static void check_learning(void)
     }
     CHECK(s->ace_leader < s->nstrategies && s->strategies[s->ace_leader].alive,
           "learning: leader %u", s->ace_leader);
-    for (unsigned i = 0; i < s->nstrategies; i++)   /* the leader is the best rated alive */
-        CHECK(!s->strategies[i].alive || s->strategies[i].rating <= s->strategies[s->ace_leader].rating,
+    for (unsigned i = 0; i < s->nstrategies; i++) /* the leader is the best rated alive */
+        CHECK(!s->strategies[i].alive ||
+                  s->strategies[i].rating <= s->strategies[s->ace_leader].rating,
               "learning: %s rated above the leader %s", s->strategies[i].name,
               s->strategies[s->ace_leader].name);
     CHECK(s->ace_learning != 2 || s->ace_leader == s->ace_strategy,
@@ -355,7 +357,8 @@ int main(void)
               "one thread, mode %s: ace_state %u", tu_mode_names[mode], st.ace_state);
         CHECK(ace_threads() == 0, "one thread, mode %s: a hakmem-ace thread", tu_mode_names[mode]);
         printf("ace: one thread: resident %.1f MiB at start, %.1f with 64 MiB in use, %.1f after "
-               "the free\n", (double)base / MiB, (double)full / MiB, (double)rss / MiB);
+               "the free\n",
+               (double)base / MiB, (double)full / MiB, (double)rss / MiB);
         if (!thread) {
             printf("ace: no thread in mode %s, ok (%.1f s)\n", tu_mode_names[mode],
                    tu_now() - t_start);
@@ -365,7 +368,7 @@ int main(void)
 
     /* a second thread of the program (auto): the next free starts it */
     pthread_t second = park_start();
-    if (!thread_on) {      /* (base: what the program held before the first 64 MiB) */
+    if (!thread_on) { /* (base: what the program held before the first 64 MiB) */
         v = alloc_blocks(64 * MiB, 4000, &n);
         full = tu_rss_bytes();
         free_blocks(v, n);
@@ -376,14 +379,15 @@ int main(void)
           (unsigned long long)st.ace_threads_started);
 
     /* decay purge: the freed memory leaves the resident set, nobody calling */
-    long wait = learning ? 15000 : 5000;  /* a learning strategy may wait 5 s */
+    long wait = learning ? 15000 : 5000; /* a learning strategy may wait 5 s */
     size_t rss = full;
     for (long t = 0; t < wait && rss > base + 8 * MiB; t += 10) {
         tu_sleep_ms(10);
         rss = tu_rss_bytes();
     }
     printf("ace: resident %.1f MiB at start, %.1f with 64 MiB in use, %.1f after the decay; "
-           "purged %.1f MiB\n", (double)base / MiB, (double)full / MiB, (double)rss / MiB,
+           "purged %.1f MiB\n",
+           (double)base / MiB, (double)full / MiB, (double)rss / MiB,
            (double)stats()->ace_purged_bytes / MiB);
     CHECK(rss <= base + 8 * MiB, "decay: resident %zu bytes, %zu at start", rss, base);
     CHECK(st.ace_purged_bytes >= 32 * MiB, "decay: the thread purged %llu bytes",

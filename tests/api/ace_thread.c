@@ -125,7 +125,7 @@ static void *forking_worker(void *arg)
     CHECK(pid >= 0, "fork");
     if (pid == 0) {
         child_of_worker();
-        return NULL;           /* the child's only thread: the process ends with T */
+        return NULL; /* the child's only thread: the process ends with T */
     }
     fork_result = tu_wait_child(pid, 10);
     return NULL;
@@ -137,8 +137,10 @@ static void fork_worker(void)
     pthread_t t;
     CHECK(pthread_create(&t, NULL, forking_worker, NULL) == 0, "pthread_create");
     CHECK(pthread_join(t, NULL) == 0, "pthread_join");
-    CHECK(fork_result == 0, "fork_worker: the child forked from a worker ended with %d "
-          "(-1: still running after 10 s)", fork_result);
+    CHECK(fork_result == 0,
+          "fork_worker: the child forked from a worker ended with %d "
+          "(-1: still running after 10 s)",
+          fork_result);
 }
 
 /* ---- sigterm ---------------------------------------------------------------------- */
@@ -191,7 +193,7 @@ static void single(void)
         memset(v[i], 1, 4000);
     }
     size_t full = tu_rss_bytes();
-    for (size_t i = 0; i < n; i += 2)        /* every other block, then the rest */
+    for (size_t i = 0; i < n; i += 2) /* every other block, then the rest */
         free(v[i]);
     for (size_t i = 1; i < n; i += 2)
         free(v[i]);
@@ -200,8 +202,8 @@ static void single(void)
     size_t idle = tu_rss_bytes();
     const struct hak_stats *s = stats();
     printf("ace_thread: single: resident %.1f MiB at start, %.1f with 64 MiB in use, %.1f after "
-           "the free and 300 ms idle; state %u\n", (double)base / MiB, (double)full / MiB,
-           (double)idle / MiB, s->ace_state);
+           "the free and 300 ms idle; state %u\n",
+           (double)base / MiB, (double)full / MiB, (double)idle / MiB, s->ace_state);
     CHECK(task_count() == 1, "single: %d threads in a program that started none", task_count());
     CHECK(s->ace_threads_started == 0, "single: the thread started %llu times",
           (unsigned long long)s->ace_threads_started);
@@ -290,7 +292,7 @@ static void sigterm_case(void)
 
 int main(void)
 {
-    setvbuf(stdout, NULL, _IONBF, 0);      /* nothing buffered twice by fork */
+    setvbuf(stdout, NULL, _IONBF, 0); /* nothing buffered twice by fork */
     tu_init();
     hk_require("ace_thread");
     mode = stats()->mode;

@@ -23,10 +23,10 @@ struct blk {
 static void check_block(void *p, size_t n, size_t al, const char *what)
 {
     CHECK(p != NULL, "%s(align %zu, size %zu) returned NULL", what, al, n);
-    CHECK(((uintptr_t)p & (al - 1)) == 0, "%s(align %zu, size %zu) = %p is misaligned", what,
-          al, n, p);
-    CHECK(malloc_usable_size(p) >= n, "%s(align %zu, size %zu): usable size %zu", what, al,
-          n, malloc_usable_size(p));
+    CHECK(((uintptr_t)p & (al - 1)) == 0, "%s(align %zu, size %zu) = %p is misaligned", what, al, n,
+          p);
+    CHECK(malloc_usable_size(p) >= n, "%s(align %zu, size %zu): usable size %zu", what, al, n,
+          malloc_usable_size(p));
 }
 
 /* Sizes to try for alignment al (each live at once with the others). */
@@ -51,17 +51,36 @@ static size_t sizes_for(size_t al, size_t *out)
 
 static void test_posix_memalign_einval(void)
 {
-    static const size_t bad[] = {0, 1, 2, 3, 4, 5, 6, 7, 12, 20, 24, 40, 48, 96, 100,
-                                 1000, 4097, 3 * 4096, 65535, 3 * (1u << 20),
-                                 ((size_t)1 << 40) + 8, SIZE_MAX};
+    static const size_t bad[] = {0,
+                                 1,
+                                 2,
+                                 3,
+                                 4,
+                                 5,
+                                 6,
+                                 7,
+                                 12,
+                                 20,
+                                 24,
+                                 40,
+                                 48,
+                                 96,
+                                 100,
+                                 1000,
+                                 4097,
+                                 3 * 4096,
+                                 65535,
+                                 3 * (1u << 20),
+                                 ((size_t)1 << 40) + 8,
+                                 SIZE_MAX};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         void *sentinel = (void *)(uintptr_t)0xdeadbeef0;
         void *p = sentinel;
         int r = posix_memalign(&p, tu_opaque(bad[i]), 64);
-        CHECK(r == EINVAL, "posix_memalign(align %zu) returned %d, want EINVAL (%d)", bad[i],
-              r, EINVAL);
-        CHECK(p == sentinel || p == NULL,
-              "posix_memalign(align %zu) failed but set *memptr to %p", bad[i], p);
+        CHECK(r == EINVAL, "posix_memalign(align %zu) returned %d, want EINVAL (%d)", bad[i], r,
+              EINVAL);
+        CHECK(p == sentinel || p == NULL, "posix_memalign(align %zu) failed but set *memptr to %p",
+              bad[i], p);
     }
     printf("posix_memalign EINVAL: ok\n");
 }
@@ -114,8 +133,8 @@ static void test_align_fn(alignfn fn, const char *name, size_t maxal)
             void *p = fn(al, sz[i]);
             check_block(p, sz[i], al, name);
             if (sz[i] >= 16)
-                CHECK(((uintptr_t)p & 15) == 0, "%s(%zu, %zu) = %p: not even 16-aligned",
-                      name, al, sz[i], p);
+                CHECK(((uintptr_t)p & 15) == 0, "%s(%zu, %zu) = %p: not even 16-aligned", name, al,
+                      sz[i], p);
             b[i] = (struct blk){p, sz[i], (uint32_t)(al * 3 + i)};
             tu_fill(p, sz[i], b[i].seed);
         }
@@ -136,8 +155,8 @@ static void *memalign_fn(size_t al, size_t n) { return memalign(al, n); }
 static void test_valloc_pvalloc(void)
 {
     const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-    static const size_t sizes[] = {1, 100, 4095, 4096, 4097, 8191, 10000, 65536, 100000,
-                                   1048577, 3 * 1048576 + 1};
+    static const size_t sizes[] = {1,     100,   4095,   4096,    4097,           8191,
+                                   10000, 65536, 100000, 1048577, 3 * 1048576 + 1};
     enum { NS = sizeof sizes / sizeof sizes[0] };
     void *v[NS], *pv[NS];
     for (size_t i = 0; i < NS; i++) {
@@ -199,25 +218,21 @@ static void test_mixed(void)
         size_t al = (size_t)1 << tu_rand_range(&rng, 0, 16);
         void *p = NULL;
         switch (r % 5) {
-        case 0:
-            p = malloc(n);
-            al = 1;
-            break;
-        case 1:
-            if (al < sizeof(void *))
-                al = sizeof(void *);
-            CHECK(posix_memalign(&p, al, n) == 0, "posix_memalign(%zu, %zu) failed", al, n);
-            break;
-        case 2:
-            p = aligned_alloc(al, n);
-            break;
-        case 3:
-            p = memalign(al, n);
-            break;
-        default:
-            p = valloc(n);
-            al = (size_t)sysconf(_SC_PAGESIZE);
-            break;
+            case 0:
+                p = malloc(n);
+                al = 1;
+                break;
+            case 1:
+                if (al < sizeof(void *))
+                    al = sizeof(void *);
+                CHECK(posix_memalign(&p, al, n) == 0, "posix_memalign(%zu, %zu) failed", al, n);
+                break;
+            case 2: p = aligned_alloc(al, n); break;
+            case 3: p = memalign(al, n); break;
+            default:
+                p = valloc(n);
+                al = (size_t)sysconf(_SC_PAGESIZE);
+                break;
         }
         check_block(p, n, al, "mixed aligned");
         b[i] = (struct blk){p, n, (uint32_t)r};

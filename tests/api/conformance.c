@@ -20,10 +20,7 @@ extern void *__libc_memalign(size_t, size_t);
 
 static uint64_t rng = 0x5eed0001;
 
-static size_t min_align_for(size_t n)
-{
-    return n >= 16 ? 16 : 8;
-}
+static size_t min_align_for(size_t n) { return n >= 16 ? 16 : 8; }
 
 static void shuffle(void **a, size_t *sz, size_t n)
 {
@@ -80,8 +77,9 @@ static void test_malloc_zero(void)
 
     void *c = calloc(0, 16);
     void *d = calloc(16, 0);
-    CHECK(c != NULL && d != NULL, "calloc with a zero count/size returned NULL "
-                                  "(glibc returns a unique pointer)");
+    CHECK(c != NULL && d != NULL,
+          "calloc with a zero count/size returned NULL "
+          "(glibc returns a unique pointer)");
     CHECK(c != d, "calloc(0,16) and calloc(16,0) returned the same pointer");
     free(c);
     free(d);
@@ -162,14 +160,15 @@ static void test_large_sizes(void)
 static void test_usable_size_full_write(void)
 {
     static const size_t sizes[] = {
-        1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 48, 63, 64, 65, 80, 96, 100,
-        112, 127, 128, 129, 160, 192, 200, 255, 256, 257, 320, 384, 500, 511, 512,
-        513, 640, 768, 1000, 1023, 1024, 1025, 1500, 2000, 2048, 3000, 3072, 4000,
-        4096, 4097, 5000, 6000, 8191, 8192, 8193, 10000, 12288, 16383, 16384,
-        16385, 20000, 24576, 32767, 32768, 32769, 50000, 65535, 65536, 65537,
-        100000, 131071, 131072, 131073, 200000, 262144, 262145, 400000, 524288,
-        700000, 1048575, 1048576, 1048577, 1500000, 2097152, 3000000, 4194305,
-        6000000};
+        1,       7,       8,       9,       15,      16,     17,     24,     31,      32,
+        33,      40,      48,      63,      64,      65,     80,     96,     100,     112,
+        127,     128,     129,     160,     192,     200,    255,    256,    257,     320,
+        384,     500,     511,     512,     513,     640,    768,    1000,   1023,    1024,
+        1025,    1500,    2000,    2048,    3000,    3072,   4000,   4096,   4097,    5000,
+        6000,    8191,    8192,    8193,    10000,   12288,  16383,  16384,  16385,   20000,
+        24576,   32767,   32768,   32769,   50000,   65535,  65536,  65537,  100000,  131071,
+        131072,  131073,  200000,  262144,  262145,  400000, 524288, 700000, 1048575, 1048576,
+        1048577, 1500000, 2097152, 3000000, 4194305, 6000000};
     enum { K = 16 };
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
         size_t n = sizes[si];
@@ -200,8 +199,8 @@ static void test_usable_size_full_write(void)
         for (int i = 0; i < k; i++) {
             if (i % 2 == 0) {
                 size_t off = tu_check_bytes(b[i], us[i], 0xA5);
-                CHECK(off == SIZE_MAX, "usable-size: block %p (usable %zu) corrupted at %zu",
-                      b[i], us[i], off);
+                CHECK(off == SIZE_MAX, "usable-size: block %p (usable %zu) corrupted at %zu", b[i],
+                      us[i], off);
             } else {
                 CHECK_PATTERN(b[i], us[i], (uint32_t)(i * 1000 + si),
                               "usable-size: neighbour overwritten after refill");
@@ -214,9 +213,8 @@ static void test_usable_size_full_write(void)
 
 static void test_calloc(void)
 {
-    static const size_t sizes[] = {1,     8,      16,     24,      100,    512,
-                                   1000,  4096,   5000,   32768,   65536,  100000,
-                                   262144, 1048576, 3000000, 9000000};
+    static const size_t sizes[] = {1,    8,     16,    24,     100,    512,     1000,    4096,
+                                   5000, 32768, 65536, 100000, 262144, 1048576, 3000000, 9000000};
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
         size_t n = sizes[si];
         /* dirty some memory of this size first so calloc has to clear reused
@@ -240,8 +238,8 @@ static void test_calloc(void)
                   "calloc(%zu, %zu) = %p misaligned", cnt, each, d[i]);
             CHECK(malloc_usable_size(d[i]) >= cnt * each, "calloc usable size too small");
             size_t off = tu_check_bytes(d[i], cnt * each, 0);
-            CHECK(off == SIZE_MAX, "calloc(%zu, %zu) = %p not zeroed at offset %zu", cnt,
-                  each, d[i], off);
+            CHECK(off == SIZE_MAX, "calloc(%zu, %zu) = %p not zeroed at offset %zu", cnt, each,
+                  d[i], off);
             tu_fill(d[i], cnt * each, 77);
         }
         for (int i = 0; i < k; i++)
@@ -283,13 +281,12 @@ static void test_realloc(void)
 
     /* tiny -> mid -> large -> huge and back */
     static const size_t chain[] = {
-        1,       2,       8,       13,     16,      24,     48,      100,    128,
-        255,     600,     1024,    2000,   4096,    4097,   9000,    20000,  65536,
-        70000,   131072,  200000,  500000, 1048576, 1500000, 2097152, 3000000,
-        5000000, 9000000, 16777216, 9000001, 3000000, 2097151, 1048577, 600000,
-        140000,  65535,   30000,   8192,   4095,    1000,   257,     100,     33,
-        16,      15,      8,       1,      3000000, 7,       100000,  40,      9000000,
-        64,      1};
+        1,       2,        8,       13,      16,      24,      48,      100,     128,
+        255,     600,      1024,    2000,    4096,    4097,    9000,    20000,   65536,
+        70000,   131072,   200000,  500000,  1048576, 1500000, 2097152, 3000000, 5000000,
+        9000000, 16777216, 9000001, 3000000, 2097151, 1048577, 600000,  140000,  65535,
+        30000,   8192,     4095,    1000,    257,     100,     33,      16,      15,
+        8,       1,        3000000, 7,       100000,  40,      9000000, 64,      1};
     void *p = NULL;
     size_t n = 0;
     p = malloc(1);
@@ -313,8 +310,10 @@ static void test_realloc(void)
         CHECK(b, "malloc(%zu) failed", sz);
         tu_fill(b, sz, 1);
         void *r = realloc(b, 0);
-        CHECK(r == NULL, "realloc(p of %zu bytes, 0) returned %p; glibc frees p and "
-                         "returns NULL", sz, r);
+        CHECK(r == NULL,
+              "realloc(p of %zu bytes, 0) returned %p; glibc frees p and "
+              "returns NULL",
+              sz, r);
         if (r)
             free(r);
     }
@@ -337,8 +336,8 @@ static void test_realloc(void)
             free(r);
     }
     size_t rss1 = tu_rss_bytes();
-    CHECK(rss1 < rss0 + 96 * TU_MiB,
-          "realloc(p, 0) seems to leak p: RSS grew from %zu to %zu MiB", rss0 >> 20, rss1 >> 20);
+    CHECK(rss1 < rss0 + 96 * TU_MiB, "realloc(p, 0) seems to leak p: RSS grew from %zu to %zu MiB",
+          rss0 >> 20, rss1 >> 20);
 
     /* many live blocks realloc'ed at random: in-place growth must not run
      * into a neighbour */
@@ -396,8 +395,7 @@ static void test_reallocarray(void)
         CHECK(a[i] == i, "reallocarray shrink lost contents at %d", i);
     errno = 0;
     int *b = reallocarray(a, tu_opaque(SIZE_MAX / 2), 3);
-    CHECK(b == NULL && errno == ENOMEM, "reallocarray overflow: got %p errno %d", (void *)b,
-          errno);
+    CHECK(b == NULL && errno == ENOMEM, "reallocarray overflow: got %p errno %d", (void *)b, errno);
     for (int i = 0; i < 7; i++)
         CHECK(a[i] == i, "failed reallocarray changed the old block at %d", i);
     free(a);
@@ -407,8 +405,9 @@ static void test_reallocarray(void)
 /* free() must not change errno, for blocks of every size range. */
 static void test_free_errno(void)
 {
-    static const size_t sizes[] = {0, 1, 16, 100, 1000, 4096, 20000, 65536, 100000,
-                                   300000, TU_MiB, 3 * TU_MiB, 9 * TU_MiB, 64 * TU_MiB};
+    static const size_t sizes[] = {0,      1,          16,         100,        1000,
+                                   4096,   20000,      65536,      100000,     300000,
+                                   TU_MiB, 3 * TU_MiB, 9 * TU_MiB, 64 * TU_MiB};
     for (int rep = 0; rep < 3; rep++) {
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
             size_t n = sizes[i];
@@ -507,10 +506,11 @@ static void test_malloc_trim(void)
     CHECK(r == 0 || r == 1, "malloc_trim(0) returned %d", r);
     size_t rss1 = tu_rss_bytes();
     printf("malloc_trim: RSS %zu MiB -> %zu MiB with 256 MiB live -> %zu MiB after free + "
-           "malloc_trim(0)\n", rss0 >> 20, rss_full >> 20, rss1 >> 20);
+           "malloc_trim(0)\n",
+           rss0 >> 20, rss_full >> 20, rss1 >> 20);
     CHECK(rss1 < rss0 + 32 * TU_MiB,
-          "256 MiB freed, then malloc_trim(0): RSS still %zu MiB (was %zu MiB before)",
-          rss1 >> 20, rss0 >> 20);
+          "256 MiB freed, then malloc_trim(0): RSS still %zu MiB (was %zu MiB before)", rss1 >> 20,
+          rss0 >> 20);
 
     void *q1 = alloc_checked(12345, 9, "after malloc_trim");
     CHECK_PATTERN(q1, 12345, 9, "after malloc_trim");
@@ -536,23 +536,22 @@ static void test_mallinfo2(void)
         memset(p[i], (int)i, bs);
     }
     struct mallinfo2 b = mallinfo2();
-    size_t fields_b[] = {b.arena, b.ordblks, b.smblks, b.hblks, b.hblkhd,
+    size_t fields_b[] = {b.arena,   b.ordblks, b.smblks,   b.hblks,    b.hblkhd,
                          b.usmblks, b.fsmblks, b.uordblks, b.fordblks, b.keepcost};
     for (size_t i = 0; i < sizeof fields_b / sizeof fields_b[0]; i++)
-        CHECK(field_sane(fields_b[i]), "mallinfo2 field #%zu = %zu is not sane", i,
-              fields_b[i]);
+        CHECK(field_sane(fields_b[i]), "mallinfo2 field #%zu = %zu is not sane", i, fields_b[i]);
     CHECK(b.arena != 0 || b.hblkhd != 0, "mallinfo2: arena and hblkhd are both 0");
     size_t grew = b.uordblks > a.uordblks ? b.uordblks - a.uordblks : 0;
-    printf("mallinfo2: arena %zu hblkhd %zu uordblks %zu -> %zu (+%zu MiB) fordblks %zu\n",
-           b.arena, b.hblkhd, a.uordblks, b.uordblks, grew >> 20, b.fordblks);
+    printf("mallinfo2: arena %zu hblkhd %zu uordblks %zu -> %zu (+%zu MiB) fordblks %zu\n", b.arena,
+           b.hblkhd, a.uordblks, b.uordblks, grew >> 20, b.fordblks);
     CHECK(grew >= total - total / 16 && grew <= 2 * total + 16 * TU_MiB,
           "mallinfo2.uordblks grew by %zu bytes after allocating %zu bytes", grew, total);
     for (size_t i = 0; i < nb; i++)
         free(p[i]);
     struct mallinfo2 c = mallinfo2();
     CHECK(c.uordblks + total / 2 <= b.uordblks,
-          "mallinfo2.uordblks did not drop after freeing %zu bytes: %zu -> %zu", total,
-          b.uordblks, c.uordblks);
+          "mallinfo2.uordblks did not drop after freeing %zu bytes: %zu -> %zu", total, b.uordblks,
+          c.uordblks);
     CHECK(field_sane(c.uordblks) && field_sane(c.arena) && field_sane(c.fordblks),
           "mallinfo2 fields not sane after freeing");
     free(p);
@@ -641,17 +640,18 @@ static void test_zero_on_free(void)
     const char *h = getenv("HAKMEM_HARDEN");
     if (!h || strcmp(h, "zero") != 0)
         return;
-    static const size_t sizes[] = { 64, 3000, 20000, 32768 };
+    static const size_t sizes[] = {64, 3000, 20000, 32768};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         size_t n = sizes[i];
-        for (int k = 0; k < 8; k++) {       /* blocks at several places of the span */
+        for (int k = 0; k < 8; k++) { /* blocks at several places of the span */
             unsigned char *p = malloc(n), *keep = malloc(n);
             CHECK(p && keep, "malloc(%zu) returned NULL", n);
             memset(p, 0xab, n);
             free(p);
             const volatile unsigned char *v = p;
             for (size_t j = 8; j < n; j++)
-                CHECK(v[j] == 0, "zero mode: byte %zu of a freed %zu-byte block is %#x", j, n, v[j]);
+                CHECK(v[j] == 0, "zero mode: byte %zu of a freed %zu-byte block is %#x", j, n,
+                      v[j]);
             free(keep);
         }
     }

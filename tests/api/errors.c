@@ -8,19 +8,19 @@
 
 #include <malloc.h>
 
-#define EXPECT_NOMEM(expr, desc)                                               \
-    do {                                                                       \
-        errno = 0;                                                             \
-        void *r_ = (expr);                                                     \
-        int e_ = errno;                                                        \
-        CHECK(r_ == NULL, "%s returned %p, want NULL", desc, r_);              \
-        CHECK(e_ == ENOMEM, "%s: errno %d, want ENOMEM (%d)", desc, e_, ENOMEM); \
+#define EXPECT_NOMEM(expr, desc)                                                                   \
+    do {                                                                                           \
+        errno = 0;                                                                                 \
+        void *r_ = (expr);                                                                         \
+        int e_ = errno;                                                                            \
+        CHECK(r_ == NULL, "%s returned %p, want NULL", desc, r_);                                  \
+        CHECK(e_ == ENOMEM, "%s: errno %d, want ENOMEM (%d)", desc, e_, ENOMEM);                   \
     } while (0)
 
 static const size_t huge[] = {
-    SIZE_MAX,          SIZE_MAX - 1,         SIZE_MAX - 15,      SIZE_MAX - 4095,
-    SIZE_MAX - 65536,  SIZE_MAX / 2 + 1,     SIZE_MAX / 2,       (size_t)PTRDIFF_MAX - 4096,
-    (size_t)1 << 62,   ((size_t)1 << 62) + 1, (size_t)1 << 61,
+    SIZE_MAX,         SIZE_MAX - 1,          SIZE_MAX - 15,   SIZE_MAX - 4095,
+    SIZE_MAX - 65536, SIZE_MAX / 2 + 1,      SIZE_MAX / 2,    (size_t)PTRDIFF_MAX - 4096,
+    (size_t)1 << 62,  ((size_t)1 << 62) + 1, (size_t)1 << 61,
 };
 #define NHUGE (sizeof huge / sizeof huge[0])
 
@@ -140,8 +140,8 @@ static void test_bad_alignments(void)
               "aligned_alloc(%zu, 16) = %p errno %d", a, p, errno);
         errno = 0;
         p = memalign(a, 16);
-        CHECK(p == NULL && (errno == ENOMEM || errno == EINVAL),
-              "memalign(%zu, 16) = %p errno %d", a, p, errno);
+        CHECK(p == NULL && (errno == ENOMEM || errno == EINVAL), "memalign(%zu, 16) = %p errno %d",
+              a, p, errno);
         p = NULL;
         int r = posix_memalign(&p, a, 16);
         CHECK(r == ENOMEM || r == EINVAL, "posix_memalign(%zu, 16) returned %d", a, r);

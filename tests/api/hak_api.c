@@ -67,8 +67,9 @@ static void check_preload(void)
 {
 #if !HK_LINKED
     void *v = dlsym(RTLD_DEFAULT, "hak_abi_version");
-    CHECK(v != NULL, "dlsym(RTLD_DEFAULT, \"hak_abi_version\") is NULL: the LD_PRELOAD of "
-                     "libhakmem.so did not take effect");
+    CHECK(v != NULL,
+          "dlsym(RTLD_DEFAULT, \"hak_abi_version\") is NULL: the LD_PRELOAD of "
+          "libhakmem.so did not take effect");
 #endif
     struct fn fns[] = {
         {"malloc", (void *)malloc},
@@ -147,7 +148,8 @@ static void test_basic(void)
           hk.abi_version(), HAKMEM_ABI_VERSION);
     CHECK(strcmp(hk.version(), HAKMEM_VERSION_STRING) == 0, "hak_version() = %s, header says %s",
           hk.version(), HAKMEM_VERSION_STRING);
-    CHECK(HAKMEM_VERSION == HAKMEM_VERSION_MAJOR * 10000 + HAKMEM_VERSION_MINOR * 100 + HAKMEM_VERSION_PATCH,
+    CHECK(HAKMEM_VERSION ==
+              HAKMEM_VERSION_MAJOR * 10000 + HAKMEM_VERSION_MINOR * 100 + HAKMEM_VERSION_PATCH,
           "HAKMEM_VERSION %d", HAKMEM_VERSION);
 #if HK_LINKED
     CHECK(hak_abi_compatible(), "hak_abi_compatible() is 0");
@@ -155,16 +157,16 @@ static void test_basic(void)
     CHECK(hk.usable_size(NULL) == 0, "hak_usable_size(NULL) = %zu", hk.usable_size(NULL));
     hk.free_fn(NULL);
 
-    static const size_t sizes[] = {1, 8, 15, 16, 17, 100, 1024, 4096, 5000, 65536,
-                                   100000, 262144, TU_MiB, 3 * TU_MiB, 9 * TU_MiB};
+    static const size_t sizes[] = {1,    8,     15,     16,     17,     100,        1024,      4096,
+                                   5000, 65536, 100000, 262144, TU_MiB, 3 * TU_MiB, 9 * TU_MiB};
     enum { NS = sizeof sizes / sizeof sizes[0] };
     void *p[NS];
     for (size_t i = 0; i < NS; i++) {
         size_t n = sizes[i];
         p[i] = hk.malloc_fn(n);
         CHECK(p[i], "hak_malloc(%zu) returned NULL", n);
-        CHECK(((uintptr_t)p[i] & (n >= 16 ? 15 : 7)) == 0, "hak_malloc(%zu) = %p misaligned",
-              n, p[i]);
+        CHECK(((uintptr_t)p[i] & (n >= 16 ? 15 : 7)) == 0, "hak_malloc(%zu) = %p misaligned", n,
+              p[i]);
         size_t u = hk.usable_size(p[i]);
         CHECK(u >= n, "hak_usable_size(hak_malloc(%zu)) = %zu", n, u);
         CHECK(malloc_usable_size(p[i]) == u,
@@ -187,11 +189,11 @@ static void test_basic(void)
         hk.free_fn(d);
         unsigned char *c = hk.calloc_fn(sizes[i], 1);
         CHECK(c, "hak_calloc(%zu, 1) returned NULL", sizes[i]);
-        CHECK(tu_check_bytes(c, sizes[i], 0) == SIZE_MAX, "hak_calloc(%zu) not zeroed",
-              sizes[i]);
+        CHECK(tu_check_bytes(c, sizes[i], 0) == SIZE_MAX, "hak_calloc(%zu) not zeroed", sizes[i]);
         hk.free_fn(c);
     }
-    CHECK(hk.calloc_fn(tu_opaque(SIZE_MAX / 2), 4) == NULL, "hak_calloc overflow returned non-NULL");
+    CHECK(hk.calloc_fn(tu_opaque(SIZE_MAX / 2), 4) == NULL,
+          "hak_calloc overflow returned non-NULL");
     CHECK(hk.calloc_fn(tu_opaque((size_t)1 << 33), (size_t)1 << 33) == NULL,
           "hak_calloc overflow returned non-NULL");
     errno = 0;
@@ -226,8 +228,7 @@ static void test_basic(void)
         for (int k = 0; k < 4; k++) {
             void *a = hk.aligned_alloc_fn(al, ns[k]);
             CHECK(a, "hak_aligned_alloc(%zu, %zu) returned NULL", al, ns[k]);
-            CHECK(((uintptr_t)a & (al - 1)) == 0, "hak_aligned_alloc(%zu, %zu) = %p", al,
-                  ns[k], a);
+            CHECK(((uintptr_t)a & (al - 1)) == 0, "hak_aligned_alloc(%zu, %zu) = %p", al, ns[k], a);
             CHECK(hk.usable_size(a) >= ns[k], "hak_aligned_alloc: usable too small");
             tu_fill(a, ns[k], 3);
             CHECK_PATTERN(a, ns[k], 3, "hak_aligned_alloc block");
@@ -270,8 +271,8 @@ static void test_free_sized(void)
         hk.free_sized_fn(p, TU_MiB + 4096);
     }
     size_t rss1 = tu_rss_bytes();
-    CHECK(rss1 < rss0 + 64 * TU_MiB, "hak_free_sized seems to leak: RSS %zu -> %zu MiB",
-          rss0 >> 20, rss1 >> 20);
+    CHECK(rss1 < rss0 + 64 * TU_MiB, "hak_free_sized seems to leak: RSS %zu -> %zu MiB", rss0 >> 20,
+          rss1 >> 20);
     printf("hak_free_sized: ok\n");
 }
 
@@ -313,8 +314,8 @@ static void test_c23_and_mallinfo(void)
         c23_free_aligned_sized(p, 4096, n);
     }
     size_t rss1 = tu_rss_bytes();
-    CHECK(rss1 < rss0 + 64 * TU_MiB, "free_sized/free_aligned_sized seem to leak: RSS %zu -> %zu MiB",
-          rss0 >> 20, rss1 >> 20);
+    CHECK(rss1 < rss0 + 64 * TU_MiB,
+          "free_sized/free_aligned_sized seem to leak: RSS %zu -> %zu MiB", rss0 >> 20, rss1 >> 20);
 
     struct mallinfo a = legacy_mallinfo();
     void *blk[64];
@@ -339,12 +340,12 @@ static void test_interop(void)
         size_t n = pick_size();
         void *p;
         switch (i % 6) {
-        case 0: p = hk.malloc_fn(n); break;
-        case 1: p = malloc(n); break;
-        case 2: p = calloc(1, n); break;
-        case 3: p = hk.aligned_alloc_fn(256, n); break;
-        case 4: p = aligned_alloc(4096, n); break;
-        default: p = hk.calloc_fn(n, 1); break;
+            case 0: p = hk.malloc_fn(n); break;
+            case 1: p = malloc(n); break;
+            case 2: p = calloc(1, n); break;
+            case 3: p = hk.aligned_alloc_fn(256, n); break;
+            case 4: p = aligned_alloc(4096, n); break;
+            default: p = hk.calloc_fn(n, 1); break;
         }
         CHECK(p, "allocation %d (%zu bytes) failed", i, n);
         CHECK(hk.usable_size(p) >= n, "usable size %zu < %zu", hk.usable_size(p), n);
@@ -355,10 +356,10 @@ static void test_interop(void)
         CHECK(q, "realloc %zu -> %zu failed", n, m);
         CHECK_PATTERN_AS(q, n < m ? n : m, (uint32_t)i, old, "cross-API realloc");
         switch ((i / 6) % 4) {
-        case 0: free(q); break;
-        case 1: hk.free_fn(q); break;
-        case 2: hk.free_sized_fn(q, m); break;
-        default: __libc_free(q); break;
+            case 0: free(q); break;
+            case 1: hk.free_fn(q); break;
+            case 2: hk.free_sized_fn(q, m); break;
+            default: __libc_free(q); break;
         }
     }
     void *p = __libc_malloc(1000);

@@ -76,9 +76,9 @@ static void check_snapshot(const struct hak_stats *s, const char *when)
           s->nclasses);
     static const uint64_t first[4] = {8, 16, 32, 48};
     for (unsigned i = 0; i < 4; i++)
-        CHECK(s->classes[i].block_size == first[i], "%s: classes[%u].block_size = %llu, expected %llu",
-              when, i, (unsigned long long)s->classes[i].block_size,
-              (unsigned long long)first[i]);
+        CHECK(s->classes[i].block_size == first[i],
+              "%s: classes[%u].block_size = %llu, expected %llu", when, i,
+              (unsigned long long)s->classes[i].block_size, (unsigned long long)first[i]);
     uint64_t allocs = 0, frees = 0, remote = 0, refills = 0, prev = 0;
     int has_32k = 0;
     for (unsigned i = 0; i < s->nclasses; i++) {
@@ -87,13 +87,15 @@ static void check_snapshot(const struct hak_stats *s, const char *when)
         frees += c->frees;
         remote += c->remote_frees;
         refills += c->refills;
-        CHECK(c->remote_frees <= c->frees, "%s: row %u (block_size %llu): remote_frees %llu > frees %llu",
-              when, i, (unsigned long long)c->block_size, (unsigned long long)c->remote_frees,
+        CHECK(c->remote_frees <= c->frees,
+              "%s: row %u (block_size %llu): remote_frees %llu > frees %llu", when, i,
+              (unsigned long long)c->block_size, (unsigned long long)c->remote_frees,
               (unsigned long long)c->frees);
         if (c->block_size == 0)
             continue;
-        CHECK(c->block_size > prev, "%s: classes[%u].block_size %llu not above the previous row's %llu",
-              when, i, (unsigned long long)c->block_size, (unsigned long long)prev);
+        CHECK(c->block_size > prev,
+              "%s: classes[%u].block_size %llu not above the previous row's %llu", when, i,
+              (unsigned long long)c->block_size, (unsigned long long)prev);
         prev = c->block_size;
         has_32k |= c->block_size == 32768;
     }
@@ -119,20 +121,20 @@ static void check_snapshot(const struct hak_stats *s, const char *when)
 }
 
 /* Row r's counter `field` moved by exactly `want` from a to b. */
-#define CHECK_ROW_DELTA(a, b, r, field, want, what)                            \
-    do {                                                                       \
-        uint64_t d_ = (b)->classes[r].field - (a)->classes[r].field;           \
-        CHECK(d_ == (uint64_t)(want),                                          \
-              "%s: row %u (block_size %llu): " #field " moved by %lld, expected %lld", \
-              (what), (r), (unsigned long long)(b)->classes[r].block_size,      \
-              (long long)d_, (long long)(want));                               \
+#define CHECK_ROW_DELTA(a, b, r, field, want, what)                                                \
+    do {                                                                                           \
+        uint64_t d_ = (b)->classes[r].field - (a)->classes[r].field;                               \
+        CHECK(d_ == (uint64_t)(want),                                                              \
+              "%s: row %u (block_size %llu): " #field " moved by %lld, expected %lld", (what),     \
+              (r), (unsigned long long)(b)->classes[r].block_size, (long long)d_,                  \
+              (long long)(want));                                                                  \
     } while (0)
 
-#define CHECK_DELTA(a, b, field, want, what)                                   \
-    do {                                                                       \
-        uint64_t d_ = (b)->field - (a)->field;                                 \
-        CHECK(d_ == (uint64_t)(want), "%s: " #field " moved by %lld, expected %lld", (what), \
-              (long long)d_, (long long)(want));                               \
+#define CHECK_DELTA(a, b, field, want, what)                                                       \
+    do {                                                                                           \
+        uint64_t d_ = (b)->field - (a)->field;                                                     \
+        CHECK(d_ == (uint64_t)(want), "%s: " #field " moved by %lld, expected %lld", (what),       \
+              (long long)d_, (long long)(want));                                                   \
     } while (0)
 
 enum { N = 1000, NH = 100 };
@@ -214,7 +216,7 @@ static void test_exact_local(void)
 /* ---- remote frees ----------------------------------------------------------- */
 
 enum { NR = 200 };
-static size_t remote_size;   /* 12000 B (a class) or 100 KiB (a large span) */
+static size_t remote_size; /* 12000 B (a class) or 100 KiB (a large span) */
 static void *blk_r[NR];
 static pthread_barrier_t barrier;
 
@@ -241,7 +243,7 @@ static void *thread_mallocs(void *arg)
 {
     (void)arg;
     malloc_remote_blocks();
-    pthread_barrier_wait(&barrier);   /* main frees them now */
+    pthread_barrier_wait(&barrier); /* main frees them now */
     pthread_barrier_wait(&barrier);
     return NULL;
 }
@@ -254,7 +256,7 @@ static void *thread_mallocs_exits(void *arg)
     return NULL;
 }
 
-#define HK_SMALL_SIZE_MAX 32768   /* above: page runs (freed at once by any thread) */
+#define HK_SMALL_SIZE_MAX 32768 /* above: page runs (freed at once by any thread) */
 
 static void test_remote(size_t size)
 {
@@ -285,7 +287,7 @@ static void test_remote(size_t size)
     snap(&s0);
     CHECK(pthread_create(&t, NULL, thread_mallocs, NULL) == 0, "pthread_create failed");
     pthread_barrier_wait(&barrier);
-    malloc_trim(0);   /* main's thread cache starts over: it allocates no class now */
+    malloc_trim(0); /* main's thread cache starts over: it allocates no class now */
     snap(&s1);
     for (int i = 0; i < NR; i++)
         free(blk_r[i]);
@@ -310,14 +312,16 @@ static void test_remote(size_t size)
         CHECK(pthread_barrier_init(&barrier, NULL, 2) == 0, "pthread_barrier_init failed");
         CHECK(pthread_create(&t, NULL, thread_mallocs, NULL) == 0, "pthread_create failed");
         pthread_barrier_wait(&barrier);
-        malloc_trim(0);                  /* main's bins empty: */
-        void *mine = malloc(size);       /* this malloc finds its class's empty */
+        malloc_trim(0);            /* main's bins empty: */
+        void *mine = malloc(size); /* this malloc finds its class's empty */
         CHECK(mine, "malloc failed");
         snap(&s1);
         free(blk_r[0]);
         snap(&s2);
-        CHECK_ROW_DELTA(&s1, &s2, r, frees, 1, "main freed a live thread's block of a class it allocates");
-        CHECK_ROW_DELTA(&s1, &s2, r, remote_frees, 0, "main freed a live thread's block of a class it allocates");
+        CHECK_ROW_DELTA(&s1, &s2, r, frees, 1,
+                        "main freed a live thread's block of a class it allocates");
+        CHECK_ROW_DELTA(&s1, &s2, r, remote_frees, 0,
+                        "main freed a live thread's block of a class it allocates");
         for (int i = 1; i < NR; i++)
             free(blk_r[i]);
         free(mine);
@@ -341,7 +345,8 @@ static void test_remote(size_t size)
     snap(&s2);
     CHECK_ROW_DELTA(&s0, &s1, r, allocs, NR, "200 x malloc in a thread that exited");
     CHECK_ROW_DELTA(&s1, &s2, r, frees, NR, "main freed 200 blocks of an exited thread");
-    CHECK_ROW_DELTA(&s1, &s2, r, remote_frees, at_once, "main freed 200 blocks of an exited thread");
+    CHECK_ROW_DELTA(&s1, &s2, r, remote_frees, at_once,
+                    "main freed 200 blocks of an exited thread");
     check_snapshot(&s2, "after freeing an exited thread's blocks");
     printf("remote frees: row %llu B: ok\n", (unsigned long long)s0.classes[r].block_size);
 }
@@ -350,7 +355,7 @@ static void test_remote(size_t size)
 
 enum { NL = 20, NG = 3 };
 #define LARGE_SIZE (100 * TU_KiB)
-#define HUGE_SIZE (65 * TU_MiB)         /* beyond the page layer: direct mappings */
+#define HUGE_SIZE (65 * TU_MiB) /* beyond the page layer: direct mappings */
 static void *blk_l[NL], *blk_g[NG];
 
 static void test_large_huge(void)
@@ -394,7 +399,8 @@ static void test_large_huge(void)
     CHECK(s1.pages_in_use_bytes - s0.pages_in_use_bytes == NL * ((LARGE_SIZE + 4095) / 4096 * 4096),
           "20 x malloc(100 KiB): pages_in_use_bytes grew by %llu",
           (unsigned long long)(s1.pages_in_use_bytes - s0.pages_in_use_bytes));
-    CHECK(s2.pages_in_use_bytes == s0.pages_in_use_bytes, "after the frees: pages_in_use_bytes %llu, before %llu",
+    CHECK(s2.pages_in_use_bytes == s0.pages_in_use_bytes,
+          "after the frees: pages_in_use_bytes %llu, before %llu",
           (unsigned long long)s2.pages_in_use_bytes, (unsigned long long)s0.pages_in_use_bytes);
     CHECK(s1.in_use_bytes - s0.in_use_bytes >= NL * LARGE_SIZE + NG * HUGE_SIZE,
           "20 x 100 KiB + 3 x 65 MiB: in_use_bytes grew by only %llu",
@@ -467,7 +473,8 @@ static void test_churn(void)
 {
     snap(&s0);
     unsigned r[3];
-    for (int k = 0; k < 3; k++) r[k] = row_of(&s0, churn_sizes[k]);
+    for (int k = 0; k < 3; k++)
+        r[k] = row_of(&s0, churn_sizes[k]);
     for (long t = 0; t < NT; t++) {
         pthread_t th;
         CHECK(pthread_create(&th, NULL, churn, (void *)(intptr_t)t) == 0, "pthread_create failed");
@@ -485,8 +492,10 @@ static void test_churn(void)
         CHECK_ROW_DELTA(&s0, &s1, r[k], allocs, (NT + 1) * NC, "thread churn");
         CHECK_ROW_DELTA(&s0, &s1, r[k], frees, (NT + 1) * NC, "thread churn");
     }
-    printf("thread churn: rows %llu/%llu/%llu B: ok\n", (unsigned long long)s0.classes[r[0]].block_size,
-           (unsigned long long)s0.classes[r[1]].block_size, (unsigned long long)s0.classes[r[2]].block_size);
+    printf("thread churn: rows %llu/%llu/%llu B: ok\n",
+           (unsigned long long)s0.classes[r[0]].block_size,
+           (unsigned long long)s0.classes[r[1]].block_size,
+           (unsigned long long)s0.classes[r[2]].block_size);
 }
 
 static void test_versions(void)
@@ -501,8 +510,8 @@ static void test_versions(void)
     CHECK(tu_check_bytes(old_buf.canary, CANARY_LEN, CANARY) == SIZE_MAX,
           "old caller: hak_stats_get wrote past %zu bytes (offset %zu after the struct)",
           sizeof old_buf.o, tu_check_bytes(old_buf.canary, CANARY_LEN, CANARY));
-#define SAME(f)                                                                \
-    CHECK((uint64_t)old_buf.o.f == (uint64_t)s0.f, "old caller: " #f " = %llu, full call: %llu", \
+#define SAME(f)                                                                                    \
+    CHECK((uint64_t)old_buf.o.f == (uint64_t)s0.f, "old caller: " #f " = %llu, full call: %llu",   \
           (unsigned long long)old_buf.o.f, (unsigned long long)s0.f)
     SAME(abi_version);
     SAME(mode);
@@ -520,8 +529,8 @@ static void test_versions(void)
     rc = hk.stats_get((struct hak_stats *)(void *)&old_buf.o, sizeof(size_t));
     CHECK(rc == 0 && old_buf.o.size == sizeof(size_t),
           "hak_stats_get(&s, sizeof(size_t)) returned %d, size %zu", rc, old_buf.o.size);
-    CHECK(tu_check_bytes((unsigned char *)&old_buf + sizeof(size_t), sizeof old_buf - sizeof(size_t),
-                         CANARY) == SIZE_MAX,
+    CHECK(tu_check_bytes((unsigned char *)&old_buf + sizeof(size_t),
+                         sizeof old_buf - sizeof(size_t), CANARY) == SIZE_MAX,
           "hak_stats_get(&s, sizeof(size_t)) wrote past %zu bytes", sizeof(size_t));
     memset(&old_buf, CANARY, sizeof old_buf);
     rc = hk.stats_get((struct hak_stats *)(void *)&old_buf.o, sizeof(size_t) + 6);
@@ -544,7 +553,8 @@ static void test_versions(void)
           "hak_stats_get wrote past the library's struct");
 
     /* EINVAL */
-    CHECK(hk.stats_get(NULL, sizeof(struct hak_stats)) == EINVAL, "hak_stats_get(NULL, ...) != EINVAL");
+    CHECK(hk.stats_get(NULL, sizeof(struct hak_stats)) == EINVAL,
+          "hak_stats_get(NULL, ...) != EINVAL");
     CHECK(hk.stats_get(NULL, 0) == EINVAL, "hak_stats_get(NULL, 0) != EINVAL");
     for (size_t n = 0; n < sizeof(size_t); n++) {
         memset(&old_buf, CANARY, sizeof old_buf);
@@ -559,7 +569,8 @@ static void test_versions(void)
 
 /* ---- mallinfo2 ---------------------------------------------------------------- */
 
-static void compare_mallinfo(const struct mallinfo2 *mi, const struct hak_stats *s, const char *when)
+static void compare_mallinfo(const struct mallinfo2 *mi, const struct hak_stats *s,
+                             const char *when)
 {
     CHECK(mi->arena == s->superslab_bytes + s->pages_mapped_bytes,
           "%s: mallinfo2.arena %zu != superslab_bytes %llu + pages_mapped_bytes %llu", when,
@@ -648,8 +659,8 @@ static void test_print(void)
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         CHECK(strstr(text, words[i]), "hak_stats_print's table has no \"%s\":\n%.2000s", words[i],
               text);
-    CHECK(strstr(text, mode), "hak_stats_print's table does not name the mode %s:\n%.2000s",
-          mode, text);
+    CHECK(strstr(text, mode), "hak_stats_print's table does not name the mode %s:\n%.2000s", mode,
+          text);
 
     /* the JSON, with what it must hold (checked by tests/check_stats_json.py) */
     char path[4096], expect[4096];
@@ -721,7 +732,7 @@ int main(void)
     CHECK(s0.mode == want, "mode = %u, expected %u (%s)", s0.mode, want, tu_mode_names[want]);
 
     test_exact_local();
-    test_large_huge();   /* before test_remote: in_use_bytes counts blocks freed by
+    test_large_huge(); /* before test_remote: in_use_bytes counts blocks freed by
                             other threads until their owner collects them */
     test_remote(12000);
     test_remote(LARGE_SIZE);

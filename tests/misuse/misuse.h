@@ -5,12 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static inline void announce(const void *p) {
+static inline void announce(const void *p)
+{
     printf("0x%016lx\n", (unsigned long)(uintptr_t)p);
     fflush(stdout);
 }
 
-static inline int survived(void) {
+static inline int survived(void)
+{
     puts("survived");
     return 0;
 }

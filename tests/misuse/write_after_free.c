@@ -15,8 +15,9 @@ int main(void)
     free(a);
     free(b);
     announce(b);
-    memset(b, 0x41, 8);                 /* a use after free */
+    memset(b, 0x41, 8); /* a use after free */
     for (int i = 0; i < 100000; i++)
-        if (malloc(64) == b) break;     /* the other blocks leak: a test */
+        if (malloc(64) == b)
+            break; /* the other blocks leak: a test */
     return survived();
 }

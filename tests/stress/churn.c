@@ -205,8 +205,9 @@ static void *bg_thread(void *arg)
             blk_check_free(&take, "block freed by the long-lived thread");
             atomic_fetch_add_explicit(&st_bg_free, 1, memory_order_relaxed);
         }
-        mine = blk_new(&rs, tu_rand(&rs) % 50 == 0 ? (size_t)tu_rand_range(&rs, 4096, 64 * 1024)
-                                                   : (size_t)tu_rand_range(&rs, 8, 2048));
+        mine = blk_new(&rs,
+                       tu_rand(&rs) % 50 == 0 ? (size_t)tu_rand_range(&rs, 4096, 64 * 1024)
+                                              : (size_t)tu_rand_range(&rs, 8, 2048));
         int kept = 0;
         pthread_mutex_lock(&pend_lock);
         if (npending < PENDING_MAX / 2) {
@@ -306,8 +307,8 @@ int main(int argc, char **argv)
             bg_set_paused(0);
             if (r > rss_peak)
                 rss_peak = r;
-            printf("  after %ld threads: RSS %zu MiB, %zu blocks were pending (%.2fs)\n",
-                   i + 1, r >> 20, np, tu_now() - t0);
+            printf("  after %ld threads: RSS %zu MiB, %zu blocks were pending (%.2fs)\n", i + 1,
+                   r >> 20, np, tu_now() - t0);
         }
     }
     for (int k = 0; k < WINDOW; k++)
@@ -329,8 +330,7 @@ int main(int argc, char **argv)
            "thread, %ld exchanged), %ld key destructors, RSS warm %zu MiB, peak %zu MiB, "
            "end %zu MiB, %.2fs\n",
            na, nf, atomic_load(&st_remote), atomic_load(&st_bg_free), atomic_load(&st_xfree),
-           atomic_load(&st_keydtor), rss_warm >> 20,
-           rss_peak >> 20, rss_end >> 20, tu_now() - t0);
+           atomic_load(&st_keydtor), rss_warm >> 20, rss_peak >> 20, rss_end >> 20, tu_now() - t0);
     CHECK(na == nf, "allocs %ld != frees %ld (test bookkeeping)", na, nf);
     CHECK(atomic_load(&st_keydtor) == total, "%ld key destructors ran, want %ld",
           atomic_load(&st_keydtor), total);

@@ -27,7 +27,7 @@
 
 #define NBG 4
 #define NSLOTS 512
-#define CHILD_ALARM 60   /* a deadlock never ends; a child on a loaded machine can take seconds */
+#define CHILD_ALARM 60 /* a deadlock never ends; a child on a loaded machine can take seconds */
 
 struct blk {
     void *p;
@@ -333,8 +333,8 @@ int main(void)
     CHECK(atomic_load(&atfork_prepare_n) == nforks && atomic_load(&atfork_parent_n) == nforks,
           "atfork handlers ran %d/%d times, want %ld", atomic_load(&atfork_prepare_n),
           atomic_load(&atfork_parent_n), nforks);
-    printf("fork: %ld children ok, %ld background ops, %.2fs\n", nforks,
-           atomic_load(&bg_ops), tu_now() - t0);
+    printf("fork: %ld children ok, %ld background ops, %.2fs\n", nforks, atomic_load(&bg_ops),
+           tu_now() - t0);
     printf("fork: ok\n");
     return 0;
 }

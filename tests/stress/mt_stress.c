@@ -67,8 +67,7 @@ static void check_prefix(const void *p, size_t n, size_t keep, uintptr_t base, c
     if (n >= 8) {
         uint64_t v = n;
         size_t hl = keep < 8 ? keep : 8;
-        CHECK(memcmp(b, &v, hl) == 0, "%s: block %p (size %zu): size header clobbered", what, p,
-              n);
+        CHECK(memcmp(b, &v, hl) == 0, "%s: block %p (size %zu): size header clobbered", what, p, n);
         if (keep > 8)
             CHECK_PATTERN_AS(b + 8, keep - 8, seed_of(n), base, what);
     } else {
@@ -91,8 +90,8 @@ static void *decode_check(uintptr_t v, size_t *np, const char *what)
         uint64_t h;
         memcpy(&h, p, 8);
         n = (size_t)h;
-        CHECK(n >= 8 && n <= 86 * TU_MiB, "%s: block %p has a corrupted size header %zu", what,
-              p, n);
+        CHECK(n >= 8 && n <= 86 * TU_MiB, "%s: block %p has a corrupted size header %zu", what, p,
+              n);
     }
     size_t u = malloc_usable_size(p);
     CHECK(u >= n, "%s: block %p of %zu bytes has usable size %zu", what, p, n, u);

@@ -32,8 +32,16 @@ static struct node *head;
 static size_t live_bytes, live_count;
 static uint32_t seed_ctr = 1;
 
-enum entry { E_MALLOC, E_CALLOC, E_REALLOC, E_POSIX_MEMALIGN, E_ALIGNED_ALLOC, E_MEMALIGN,
-             E_VALLOC, E_COUNT };
+enum entry {
+    E_MALLOC,
+    E_CALLOC,
+    E_REALLOC,
+    E_POSIX_MEMALIGN,
+    E_ALIGNED_ALLOC,
+    E_MEMALIGN,
+    E_VALLOC,
+    E_COUNT
+};
 static const char *const entry_name[E_COUNT] = {
     "malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc", "memalign", "valloc"};
 
@@ -83,7 +91,7 @@ static void check_zero(const void *p, size_t n)
     CHECK(b[n - 1] == 0, "calloc block %p not zero at its end", p);
 }
 
-#define EXPECT_ENOMEM(e, what, n)                                              \
+#define EXPECT_ENOMEM(e, what, n)                                                                  \
     CHECK((e) == ENOMEM, "%s(%zu) failed with errno %d, want ENOMEM", what, (size_t)(n), (e))
 
 /* One allocation of n bytes through entry point e.  Returns the block (already
@@ -94,59 +102,52 @@ static void *alloc_one(enum entry e, size_t n)
     size_t al = n >= 4096 ? 4096 : 64;
     errno = 0;
     switch (e) {
-    case E_MALLOC:
-        p = malloc(n);
-        break;
-    case E_CALLOC:
-        p = calloc(n / 16, 16);
-        if (p)
-            check_zero(p, n);
-        break;
-    case E_REALLOC: {
-        /* grow a block from n/2 to n */
-        void *q = malloc(n / 2);
-        if (!q) {
-            EXPECT_ENOMEM(errno, "malloc before realloc", n / 2);
-            return NULL;
+        case E_MALLOC: p = malloc(n); break;
+        case E_CALLOC:
+            p = calloc(n / 16, 16);
+            if (p)
+                check_zero(p, n);
+            break;
+        case E_REALLOC: {
+            /* grow a block from n/2 to n */
+            void *q = malloc(n / 2);
+            if (!q) {
+                EXPECT_ENOMEM(errno, "malloc before realloc", n / 2);
+                return NULL;
+            }
+            block_init(q, n / 2);
+            errno = 0;
+            uintptr_t old = (uintptr_t)q;
+            p = realloc(q, n);
+            if (!p) {
+                int e2 = errno;
+                EXPECT_ENOMEM(e2, "realloc", n);
+                block_check(q, n / 2, "block after a failed realloc");
+                push(q, n / 2); /* keep it: memory stays full */
+                return NULL;
+            }
+            struct node *x = p;
+            CHECK(x->n == n / 2, "realloc lost the header");
+            size_t keep = n / 2 - HDR < 64 ? n / 2 - HDR : 64;
+            CHECK_PATTERN_AS((char *)p + HDR, keep, x->seed, old + HDR, "realloc'ed block prefix");
+            break;
         }
-        block_init(q, n / 2);
-        errno = 0;
-        uintptr_t old = (uintptr_t)q;
-        p = realloc(q, n);
-        if (!p) {
-            int e2 = errno;
-            EXPECT_ENOMEM(e2, "realloc", n);
-            block_check(q, n / 2, "block after a failed realloc");
-            push(q, n / 2); /* keep it: memory stays full */
-            return NULL;
+        case E_POSIX_MEMALIGN: {
+            int r = posix_memalign(&p, al, n);
+            if (r != 0) {
+                CHECK(r == ENOMEM, "posix_memalign(%zu, %zu) returned %d, want ENOMEM", al, n, r);
+                return NULL;
+            }
+            CHECK(p != NULL, "posix_memalign returned 0 and NULL");
+            break;
         }
-        struct node *x = p;
-        CHECK(x->n == n / 2, "realloc lost the header");
-        size_t keep = n / 2 - HDR < 64 ? n / 2 - HDR : 64;
-        CHECK_PATTERN_AS((char *)p + HDR, keep, x->seed, old + HDR, "realloc'ed block prefix");
-        break;
-    }
-    case E_POSIX_MEMALIGN: {
-        int r = posix_memalign(&p, al, n);
-        if (r != 0) {
-            CHECK(r == ENOMEM, "posix_memalign(%zu, %zu) returned %d, want ENOMEM", al, n, r);
-            return NULL;
-        }
-        CHECK(p != NULL, "posix_memalign returned 0 and NULL");
-        break;
-    }
-    case E_ALIGNED_ALLOC:
-        p = aligned_alloc(al, n);
-        break;
-    case E_MEMALIGN:
-        p = memalign(al, n);
-        break;
-    case E_VALLOC:
-        p = valloc(n);
-        al = 4096;
-        break;
-    default:
-        break;
+        case E_ALIGNED_ALLOC: p = aligned_alloc(al, n); break;
+        case E_MEMALIGN: p = memalign(al, n); break;
+        case E_VALLOC:
+            p = valloc(n);
+            al = 4096;
+            break;
+        default: break;
     }
     if (!p) {
         if (e != E_POSIX_MEMALIGN)
@@ -211,8 +212,9 @@ static void refill_check(int cycle)
         for (size_t k = 0; k < mix[i].count; k++) {
             errno = 0;
             void *p = malloc(mix[i].n);
-            CHECK(p, "cycle %d: malloc(%zu) #%zu failed after everything was freed "
-                     "(%zu MiB live)",
+            CHECK(p,
+                  "cycle %d: malloc(%zu) #%zu failed after everything was freed "
+                  "(%zu MiB live)",
                   cycle, mix[i].n, k, live_bytes >> 20);
             block_init(p, mix[i].n);
             push(p, mix[i].n);

@@ -71,8 +71,10 @@ static void blk_free(struct blk *b, const char *what)
     const uint8_t *c = b->p;
     uint8_t want = fill_byte(b);
     for (size_t i = 0; i < b->n; i += (i < 16 || i + 16 >= b->n) ? 1 : 61)
-        CHECK(c[i] == want, "%s: block %p of %u bytes corrupted at offset %zu: 0x%02x, "
-                            "want 0x%02x", what, b->p, b->n, i, c[i], want);
+        CHECK(c[i] == want,
+              "%s: block %p of %u bytes corrupted at offset %zu: 0x%02x, "
+              "want 0x%02x",
+              what, b->p, b->n, i, c[i], want);
     free(b->p);
     free(b);
     atomic_fetch_add_explicit(&nfree, 1, memory_order_relaxed);

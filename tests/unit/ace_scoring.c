@@ -22,37 +22,43 @@ static void check_cost(void) {
   const double refault = 1000.0, ops = 1000.0, cpu = 1e6, fault_cpu = 800.0;
   double debt = 0.0, pages = PAGES(8 * MiB);
   /* Epoch 1 purges 8 MiB and touches nothing: charged the refault. */
-  hk_epoch_t e1 = { .cpu_ns = cpu, .purged = 8 * MiB, .wall_ms = 10, .ops = ops };
+  hk_epoch_t e1 = {.cpu_ns = cpu, .purged = 8 * MiB, .wall_ms = 10, .ops = ops};
   double c1 = hk_ace_epoch_cost(&e1, refault, &debt);
   CHECK(fabs(c1 - (cpu + refault * pages) / ops) < 1e-9, "purging epoch: %f", c1);
   CHECK(debt == 8 * MiB, "debt %f after the purge", debt);
   /* Epoch 2 faults them back in (200 + 800 ns a page, the refault price):
    * refunded but for the debt's decay over 10 ms (1%). */
-  hk_epoch_t e2 = { .cpu_ns = cpu + fault_cpu * pages, .faults = pages, .grown = 8 * MiB,
-                    .wall_ms = 10, .ops = ops };
+  hk_epoch_t e2 = {.cpu_ns = cpu + fault_cpu * pages,
+                   .faults = pages,
+                   .grown = 8 * MiB,
+                   .wall_ms = 10,
+                   .ops = ops};
   double c2 = hk_ace_epoch_cost(&e2, refault, &debt);
   CHECK(c2 >= cpu / ops && c2 < 1.03 * cpu / ops, "refaulting epoch: %f, alone %f", c2, cpu / ops);
   CHECK(debt == 0.0, "debt %f after the refault", debt);
-  double unscored = (cpu + refault * pages) / ops + cpu / ops;    /* the same work, unshifted */
+  double unscored = (cpu + refault * pages) / ops + cpu / ops; /* the same work, unshifted */
   CHECK(fabs(c1 + c2 - unscored) < 0.02 * unscored, "total %f, without the debt %f", c1 + c2,
         unscored);
 
   /* Growth beyond the debt is not refunded; the debt fades in about a second. */
   debt = 1 * MiB;
-  hk_epoch_t grow = { .cpu_ns = cpu + fault_cpu * pages, .faults = pages, .grown = 8 * MiB,
-                      .wall_ms = 1, .ops = ops };
+  hk_epoch_t grow = {.cpu_ns = cpu + fault_cpu * pages,
+                     .faults = pages,
+                     .grown = 8 * MiB,
+                     .wall_ms = 1,
+                     .ops = ops};
   double c3 = hk_ace_epoch_cost(&grow, refault, &debt);
   double want = (cpu + refault * pages - refault * PAGES(1 * MiB)) / ops;
   CHECK(fabs(c3 - want) < 0.002 * want, "growth beyond the debt: %f, expected ~%f", c3, want);
   debt = 8 * MiB;
-  hk_epoch_t quiet = { .cpu_ns = cpu, .wall_ms = 50, .ops = ops };
-  for (int i = 0; i < 100; i++) hk_ace_epoch_cost(&quiet, refault, &debt);   /* 5 s */
+  hk_epoch_t quiet = {.cpu_ns = cpu, .wall_ms = 50, .ops = ops};
+  for (int i = 0; i < 100; i++) hk_ace_epoch_cost(&quiet, refault, &debt); /* 5 s */
   CHECK(debt < 0.01 * 8 * MiB, "debt %f after 5 s untouched", debt);
 
   /* A refund larger than the epoch's work (huge pages) stops at zero. */
   debt = 64 * MiB;
-  hk_epoch_t huge = { .cpu_ns = 1000, .faults = 32, .grown = 64 * MiB, .rss = 1 * MiB,
-                      .wall_ms = 10, .ops = ops };
+  hk_epoch_t huge = {
+      .cpu_ns = 1000, .faults = 32, .grown = 64 * MiB, .rss = 1 * MiB, .wall_ms = 10, .ops = ops};
   double c4 = hk_ace_epoch_cost(&huge, refault, &debt);
   CHECK(c4 > 0.0 && fabs(c4 - 150.0 * 1 * 10 / ops) < 1e-9, "huge refund: %f", c4);
 }
@@ -70,7 +76,10 @@ static void **hold(size_t n, size_t size) {
   }
   for (size_t i = 0; i < n; i++) {
     uintptr_t ss = (uintptr_t)v[i] >> HK_SS_SHIFT;
-    if (ss == last) { free(v[i]); v[i] = NULL; }
+    if (ss == last) {
+      free(v[i]);
+      v[i] = NULL;
+    }
     last = ss;
   }
   return v;
@@ -82,17 +91,17 @@ static void forget_marks(hk_heap_t *h) {
 
 static void check_heap_age(void) {
   HK_TUNE_SET(retain_mb, 0);
-  void **v = hold(1024, 16384);                 /* 16 MiB */
+  void **v = hold(1024, 16384); /* 16 MiB */
   hk_heap_t *h = hk_heap_tls;
   uint32_t dirty = h->dirty_slabs;
   CHECK(dirty >= 64, "only %u free dirty slabs", dirty);
   unsigned t;
   bool w;
-  forget_marks(h);                             /* a slow strategy left no fresh marks */
+  forget_marks(h); /* a slow strategy left no fresh marks */
   unsigned n0 = hk_heap_tick(h, 50, true, UINT32_MAX, &t, &w);
   CHECK(n0 == 0, "a decay tick with stale marks purged %u slabs", n0);
   forget_marks(h);
-  hk_heap_age(h);                              /* the switch: the clock restarts */
+  hk_heap_age(h); /* the switch: the clock restarts */
   for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next)
     CHECK(ss->purge_mark == (ss->free_mask & ss->dirty_mask), "marks %#x, free and dirty %#x",
           ss->purge_mark, ss->free_mask & ss->dirty_mask);
@@ -104,13 +113,17 @@ static void check_heap_age(void) {
 }
 
 static void check_arena_age(void) {
-  hk_arena_decay(false);                       /* whatever is aged goes, the rest is marked */
+  hk_arena_decay(false); /* whatever is aged goes, the rest is marked */
   hk_arena_decay(false);
   size_t n = 4096;
   void **v = malloc(n * sizeof *v);
   CHECK(v != NULL, "malloc");
-  for (size_t i = 0; i < n; i++) { v[i] = malloc(8192); CHECK(v[i], "malloc"); memset(v[i], 1, 8192); }
-  for (size_t i = 0; i < n; i++) free(v[i]);  /* 32 MiB: the SuperSlabs go back to the arena */
+  for (size_t i = 0; i < n; i++) {
+    v[i] = malloc(8192);
+    CHECK(v[i], "malloc");
+    memset(v[i], 1, 8192);
+  }
+  for (size_t i = 0; i < n; i++) free(v[i]); /* 32 MiB: the SuperSlabs go back to the arena */
   free(v);
   size_t dirty = hk_arena_free_dirty_bytes();
   CHECK(dirty >= 8 * (size_t)MiB, "only %zu dirty free bytes in the arena", dirty);

@@ -12,7 +12,7 @@
 
 #define N 50
 
-static void *left_behind(void *x) {    /* allocates, exits: its SuperSlab is abandoned */
+static void *left_behind(void *x) { /* allocates, exits: its SuperSlab is abandoned */
   void **blk = x;
   for (int i = 0; i < N; i++) {
     blk[i] = malloc(100);
@@ -32,20 +32,22 @@ static void leave(void **blk) {
 
 static void free_checked(void **blk) {
   for (int i = 0; i < N; i++) {
-    for (int k = 0; k < 100; k++) CHECK(((unsigned char *)blk[i])[k] == 0x5a, "block %d corrupted", i);
+    for (int k = 0; k < 100; k++)
+      CHECK(((unsigned char *)blk[i])[k] == 0x5a, "block %d corrupted", i);
     free(blk[i]);
   }
 }
 
 int main(void) {
   static void *a[N], *b[N], *mine[2000];
-  free(malloc(16));                      /* main has a heap */
+  free(malloc(16)); /* main has a heap */
   hk_heap_t *h = hk_heap_tls;
 
   /* a heap with few free resident slabs adopts on its first free */
   leave(a);
   hk_superslab_t *ssa = hk_ss_of(a[0]);
-  CHECK(h->dirty_slabs <= 4 * hk_heap_retain(), "main holds %u free slabs at start", h->dirty_slabs);
+  CHECK(h->dirty_slabs <= 4 * hk_heap_retain(), "main holds %u free slabs at start",
+        h->dirty_slabs);
   free(a[0]);
   CHECK(hk_ss_owner(ssa) == h, "a free by a heap within its share did not adopt");
 
@@ -63,7 +65,7 @@ int main(void) {
   CHECK((atomic_load(&ssb->abandoned_state) & 0xfffff) == live - 1,
         "the free did not count against the abandoned SuperSlab");
 
-  b[0] = malloc(100);                    /* the rest, contents checked */
+  b[0] = malloc(100); /* the rest, contents checked */
   memset(b[0], 0x5a, 100);
   free_checked(b);
   a[0] = malloc(100);

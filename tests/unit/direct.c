@@ -27,12 +27,14 @@ int main(void) {
     size_t m = n * 2;
     r = realloc(r, m);
     CHECK(r, "realloc to %zu", m);
-    for (size_t i = 0; i < n; i += 512) CHECK(r[i] == (unsigned char)(i >> 9), "content lost at %zu", i);
+    for (size_t i = 0; i < n; i += 512)
+      CHECK(r[i] == (unsigned char)(i >> 9), "content lost at %zu", i);
     for (size_t i = n; i < m; i += 512) r[i] = (unsigned char)(i >> 9);
     n = m;
   }
   CHECK(n > HK_PAGES_MAX * 2 && hk_ss_of(r)->kind == HK_SS_KIND_DIRECT, "384 MiB is direct");
-  CHECK(atomic_load(&hk_os_counters.mremap_calls) > remaps, "realloc of a direct mapping did not use mremap");
+  CHECK(atomic_load(&hk_os_counters.mremap_calls) > remaps,
+        "realloc of a direct mapping did not use mremap");
   CHECK(hk_usable_size(r) >= n, "usable %zu < %zu", hk_usable_size(r), n);
   free(r);
   printf("direct: ok (%zu mremap calls)\n", atomic_load(&hk_os_counters.mremap_calls) - remaps);

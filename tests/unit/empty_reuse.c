@@ -12,13 +12,16 @@ static void *alloc_one(void *arg) { return malloc((size_t)(uintptr_t)arg); }
 
 static void *free_all(void *arg) {
   (void)arg;
-  for (int i = 0; i < N; i++) free(blocks[i]);    /* remote frees */
+  for (int i = 0; i < N; i++) free(blocks[i]); /* remote frees */
   return NULL;
 }
 
 int main(void) {
   /* Fill several slabs of the 64-byte class. */
-  for (int i = 0; i < N; i++) { blocks[i] = malloc(64); CHECK(blocks[i], "malloc"); }
+  for (int i = 0; i < N; i++) {
+    blocks[i] = malloc(64);
+    CHECK(blocks[i], "malloc");
+  }
   hk_slab_t *first = unit_slab_of(blocks[0]);
   hk_slab_t *last = unit_slab_of(blocks[N - 1]);
   CHECK(first != last, "expected several slabs");
@@ -26,13 +29,17 @@ int main(void) {
   unsigned idx = hk_slab_index(ss, first);
   /* Free every block of the first slab: it must become free at once. */
   for (int i = 0; i < N; i++)
-    if (unit_slab_of(blocks[i]) == first) { free(blocks[i]); blocks[i] = NULL; }
+    if (unit_slab_of(blocks[i]) == first) {
+      free(blocks[i]);
+      blocks[i] = NULL;
+    }
   CHECK(first->flags == HK_SLAB_FREE, "emptied slab not released (flags %#x)", first->flags);
   CHECK(ss->free_mask & (1u << idx), "emptied slab not in the free mask");
   /* Another class takes the same slab right away. */
   void *other = malloc(3000);
   CHECK(unit_slab_of(other) == first, "empty slab not reused by another class (%p)", other);
-  CHECK(first->block_size == hk_class_size(hk_size_class(3000)), "reused slab has class %u", first->block_size);
+  CHECK(first->block_size == hk_class_size(hk_size_class(3000)), "reused slab has class %u",
+        first->block_size);
   free(other);
 
   /* Remote frees: another thread frees the rest; the owner collects them and

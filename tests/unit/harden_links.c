@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { SIZE = 48, MANY = 4096 };   /* 48 B blocks: 1365 per slab, several slabs */
+enum { SIZE = 48, MANY = 4096 }; /* 48 B blocks: 1365 per slab, several slabs */
 
 /* Make b (live) the head of its slab's free list with a forged link to
  * `to`, then pop it, as malloc does: the pop reads the link. */
@@ -84,17 +84,22 @@ int main(int argc, char **argv) {
   victim = block_in_slab(0);
   other = block_in_slab(1);
   CHECK(victim && other, "no blocks in slabs 0 and 1 (%p %p)", victim, other);
-  struct { const char *name; void (*fn)(void); bool aborts; } cases[] = {
-    { "link into the header", to_header, true },
-    { "link into the next slab", to_next_slab, true },
-    { "stray link", stray, true },
-    { "link within the slab", same_slab, false },
+  struct {
+    const char *name;
+    void (*fn)(void);
+    bool aborts;
+  } cases[] = {
+      {"link into the header", to_header, true},
+      {"link into the next slab", to_next_slab, true},
+      {"stray link", stray, true},
+      {"link within the slab", same_slab, false},
   };
   for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char msg[256];
     int st = run_case(cases[i].fn, msg, sizeof msg);
     if (cases[i].aborts) {
-      CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "%s: status %#x (%s)", cases[i].name, st, msg);
+      CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "%s: status %#x (%s)", cases[i].name, st,
+            msg);
       CHECK(strncmp(msg, "hakmem: free-list corruption (pointer 0x", 40) == 0, "%s: '%s'",
             cases[i].name, msg);
     } else {

@@ -8,8 +8,8 @@
 #include <pthread.h>
 #include <string.h>
 
-#define SIZE 48                  /* a class no other block of this test uses */
-#define N    60                  /* carved 16 + 32 + ... : more than N, at most a page */
+#define SIZE 48 /* a class no other block of this test uses */
+#define N 60    /* carved 16 + 32 + ... : more than N, at most a page */
 
 static void *blk[N];
 
@@ -18,7 +18,7 @@ static void *free_all(void *x) {
   for (int i = 0; i < N; i++) {
     for (int k = 0; k < SIZE; k++)
       CHECK(((unsigned char *)blk[i])[k] == (unsigned char)i, "block %d corrupted", i);
-    free(blk[i]);                         /* remote frees */
+    free(blk[i]); /* remote frees */
   }
   return NULL;
 }
@@ -47,7 +47,8 @@ int main(void) {
   uint8_t *prev = NULL;
   for (hk_block_t *b = s->free; b; b = hk_link_get(s, b), n++) {
     CHECK((uint8_t *)b == s->start + (size_t)n * s->block_size,
-          "block %u of the list at %p, not in address order (previous %p)", n, (void *)b, (void *)prev);
+          "block %u of the list at %p, not in address order (previous %p)", n, (void *)b,
+          (void *)prev);
     prev = (uint8_t *)b;
   }
   CHECK(n == had, "%u blocks on the free list, %u carved", n, had);

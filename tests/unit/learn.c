@@ -10,7 +10,7 @@
 #include <math.h>
 
 static uint64_t lcg_state;
-static double costs[HK_LEARN_MAX];     /* true cost of each candidate */
+static double costs[HK_LEARN_MAX]; /* true cost of each candidate */
 
 /* Uniform in [-0.05, 0.05). */
 static double noise(void) {
@@ -100,10 +100,11 @@ static int test_elo_converges(hk_learn_t *l, unsigned m, uint64_t seed) {
   CHECK(l->state == HK_LEARN_FROZEN && l->winner == 1, "ELO (M=%u) froze on %u", m, l->winner);
   CHECK(l->epochs == (uint64_t)e, "epochs %llu", (unsigned long long)l->epochs);
   CHECK(l->cand[1].losses == 0 && l->cand[3].wins == 0, "match outcomes");
-  if (m == 4)   /* every candidate plays every round: the ratings order the costs */
+  if (m == 4) /* every candidate plays every round: the ratings order the costs */
     CHECK(l->cand[1].rating > l->cand[2].rating && l->cand[2].rating > l->cand[0].rating &&
-          l->cand[0].rating > l->cand[3].rating, "ratings order");
-  else          /* 3 (1.6 times 1's cost) is out, routed or at the second round */
+              l->cand[0].rating > l->cand[3].rating,
+          "ratings order");
+  else /* 3 (1.6 times 1's cost) is out, routed or at the second round */
     CHECK(l->cand[1].rating > l->cand[2].rating && !(l->alive & 8), "ratings order");
   for (int i = 0; i < 10; i++) CHECK(hk_learn_next(l) == 1, "frozen runs the winner");
   return e;
@@ -111,7 +112,7 @@ static int test_elo_converges(hk_learn_t *l, unsigned m, uint64_t seed) {
 
 static void test_drift(hk_learn_t *l, int *reopen_epochs, int *refreeze_epochs) {
   CHECK(run(l, HK_LEARN_EV_REOPENED, 40) == -1, "re-opened without a change");
-  set_costs(1.30, 1.50, 0.80, 1.60);   /* candidate 1 50% dearer, 2 now the best */
+  set_costs(1.30, 1.50, 0.80, 1.60); /* candidate 1 50% dearer, 2 now the best */
   int e = run(l, HK_LEARN_EV_REOPENED, 12);
   CHECK(e > 0, "no re-opening within 12 epochs of the change");
   CHECK(l->state == HK_LEARN_LEARNING && l->alive == 0xf && l->reopens == 1, "re-opened");
@@ -131,8 +132,8 @@ static int test_ucb(hk_learn_t *l) {
   hk_learn_init(l, 4, 4, HK_SEL_UCB1, 7);
   int e = run(l, HK_LEARN_EV_FROZEN, 256 * 4);
   CHECK(e > 0 && l->winner == 1, "UCB1: frozen after %d, winner %u", e, l->winner);
-  CHECK(l->cand[1].plays * 10 >= (unsigned)e * 6, "UCB1: winner played %u of %d",
-        l->cand[1].plays, e);
+  CHECK(l->cand[1].plays * 10 >= (unsigned)e * 6, "UCB1: winner played %u of %d", l->cand[1].plays,
+        e);
   CHECK(run(l, HK_LEARN_EV_REOPENED, 40) == -1, "UCB1 re-opened without a change");
   set_costs(1.30, 1.50, 0.80, 1.60);
   CHECK(run(l, HK_LEARN_EV_REOPENED, 12) > 0 && l->reopens == 1, "UCB1 drift");
@@ -196,8 +197,8 @@ static void test_edges(hk_learn_t *l) {
   costs[0] = 2.0;
   hk_learn_init(l, 2, 1, HK_SEL_ELO, 3);
   e = run(l, HK_LEARN_EV_FROZEN, 100);
-  CHECK(e == 4 && l->winner == 1 && l->alive == 2, "K=2 rout: %d epochs, winner %u, alive %#x",
-        e, l->winner, l->alive);
+  CHECK(e == 4 && l->winner == 1 && l->alive == 2, "K=2 rout: %d epochs, winner %u, alive %#x", e,
+        l->winner, l->alive);
 
   /* a tie: every match a draw, no gap, the cap of 12 round robins */
   for (unsigned sel = HK_SEL_ELO; sel <= HK_SEL_UCB1; sel++) {
@@ -211,13 +212,12 @@ static void test_edges(hk_learn_t *l) {
     if (sel == HK_SEL_ELO)
       CHECK(l->epochs == 12 * 6 * 4 && l->cand[0].rating == 1500.0, "tie: %llu epochs",
             (unsigned long long)l->epochs);
-    else
-      CHECK(l->epochs == 256 * 4, "UCB1 tie: %llu epochs", (unsigned long long)l->epochs);
+    else CHECK(l->epochs == 256 * 4, "UCB1 tie: %llu epochs", (unsigned long long)l->epochs);
   }
 
   /* invalid costs are dropped; extreme but valid ones keep the ratings finite */
-  static const double bad[] = { 0.0, -0.0, -1.0, NAN, -NAN, INFINITY, -INFINITY, 1e301 };
-  static const double odd[] = { 1e-300, 1e299, 4.9e-324, 1.0, 1e299, 1e-300 };
+  static const double bad[] = {0.0, -0.0, -1.0, NAN, -NAN, INFINITY, -INFINITY, 1e301};
+  static const double odd[] = {1e-300, 1e299, 4.9e-324, 1.0, 1e299, 1e-300};
   for (unsigned sel = HK_SEL_ELO; sel <= HK_SEL_UCB1; sel++) {
     hk_learn_init(l, 4, 2, sel, 11);
     for (int i = 0; i < 3000; i++) {
@@ -243,11 +243,12 @@ static void test_record(hk_learn_t *l) {
   hk_learn_record(l, 2, 30.0);
   hk_learn_record(l, 2, NAN);
   hk_learn_record(l, 2, -1.0);
-  hk_learn_record(l, 9, 5.0);                     /* no such candidate */
+  hk_learn_record(l, 9, 5.0); /* no such candidate */
   CHECK(l->cand[2].plays == 2 && hk_learn_mean_cost(l, 2) == 20.0, "record: %u plays, mean %g",
         l->cand[2].plays, hk_learn_mean_cost(l, 2));
   CHECK(l->epochs == 2 && l->state == HK_LEARN_LEARNING && hk_learn_next(l) == next &&
-        l->cand[2].rating == 1500.0 && l->cand[0].plays == 0, "record changed the learning state");
+            l->cand[2].rating == 1500.0 && l->cand[0].plays == 0,
+        "record changed the learning state");
 }
 
 int main(void) {
@@ -272,6 +273,7 @@ int main(void) {
   test_edges(&l);
   test_record(&l);
   printf("learn: ELO froze after %d epochs (M=2: %d), re-opened %d epochs after the change, "
-         "froze again after %d; UCB1 froze after %d, ok\n", frozen, frozen2, reopen, refrozen, ucb);
+         "froze again after %d; UCB1 froze after %d, ok\n",
+         frozen, frozen2, reopen, refrozen, ucb);
   return 0;
 }

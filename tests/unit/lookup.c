@@ -25,7 +25,8 @@ static void check_block(void *p, size_t n) {
   hk_slab_t *s = unit_slab_of(p);
   uint8_t *b = p;
   CHECK(!(s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)), "n=%zu: slab flags %#x", n, s->flags);
-  CHECK(b >= s->start && b < (uint8_t *)ss + ((size_t)(hk_slab_index(ss, s) + s->span) << HK_SLAB_SHIFT),
+  CHECK(b >= s->start &&
+            b < (uint8_t *)ss + ((size_t)(hk_slab_index(ss, s) + s->span) << HK_SLAB_SHIFT),
         "n=%zu: block outside its span", n);
   CHECK(s->block_size == hk_class_size(hk_size_class(n)), "n=%zu: block size %u", n, s->block_size);
   CHECK((size_t)(b - s->start) % s->block_size == 0, "n=%zu: not at a block boundary", n);

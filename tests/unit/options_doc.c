@@ -37,7 +37,8 @@ int main(int argc, char **argv) {
   fclose(f);
   readme[m] = 0;
   if (!strstr(readme, doc)) {
-    fprintf(stderr, "FAIL: README.md's options table differs from config.c's; it should read:\n%s", doc);
+    fprintf(stderr, "FAIL: README.md's options table differs from config.c's; it should read:\n%s",
+            doc);
     return 1;
   }
   printf("README.md's options table is config.c's (%d lines)\n", lines);

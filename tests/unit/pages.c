@@ -14,7 +14,7 @@
 
 static size_t os_calls(void) {
   return atomic_load(&hk_os_counters.mmap_calls) + atomic_load(&hk_os_counters.munmap_calls) +
-         atomic_load(&hk_os_counters.madvise_calls) + atomic_load(&hk_os_counters.mremap_calls);
+      atomic_load(&hk_os_counters.madvise_calls) + atomic_load(&hk_os_counters.mremap_calls);
 }
 
 static size_t fresh(void) {
@@ -25,14 +25,15 @@ static size_t fresh(void) {
 
 static void fill(void *p, size_t n, unsigned char v) { memset(p, v, n); }
 static void expect(const unsigned char *p, size_t n, unsigned char v, const char *what) {
-  for (size_t i = 0; i < n; i += 509) CHECK(p[i] == v, "%s: byte %zu is %d, not %d", what, i, p[i], v);
+  for (size_t i = 0; i < n; i += 509)
+    CHECK(p[i] == v, "%s: byte %zu is %d, not %d", what, i, p[i], v);
   CHECK(p[n - 1] == v, "%s: last byte", what);
 }
 
 static void boundaries(void) {
-  static const size_t sizes[] = { HK_SMALL_MAX + 1, 36 * KiB, 36 * KiB + 1, 64 * KiB, 1 * MiB - 1,
-                                  1 * MiB, 1 * MiB + 1, 2 * MiB, 31 * MiB, HK_PAGES_MAX - 1,
-                                  HK_PAGES_MAX };
+  static const size_t sizes[] = {HK_SMALL_MAX + 1, 36 * KiB,         36 * KiB + 1, 64 * KiB,
+                                 1 * MiB - 1,      1 * MiB,          1 * MiB + 1,  2 * MiB,
+                                 31 * MiB,         HK_PAGES_MAX - 1, HK_PAGES_MAX};
   for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
     size_t n = sizes[k];
     unsigned char *p = malloc(n);
@@ -54,7 +55,7 @@ static void boundaries(void) {
   free(big);
   /* every alignment the layer serves, at sizes around a page run's */
   for (size_t a = 8 * KiB; a <= HK_PAGES_ALIGN_MAX; a <<= 1) {
-    size_t sz[] = { 100, 40 * KiB, a + 1 };
+    size_t sz[] = {100, 40 * KiB, a + 1};
     for (int k = 0; k < 3; k++) {
       unsigned char *p = aligned_alloc(a, sz[k]);
       CHECK(p && ((uintptr_t)p & (a - 1)) == 0, "aligned_alloc(%zu, %zu)", a, sz[k]);
@@ -81,7 +82,8 @@ static void split_merge(void) {
   free(b);
   free(c);
   unsigned char *d = malloc(8 * MiB);
-  CHECK(d == lo, "two freed neighbours not merged into one run (%p, expected %p)", (void *)d, (void *)lo);
+  CHECK(d == lo, "two freed neighbours not merged into one run (%p, expected %p)", (void *)d,
+        (void *)lo);
   free(d);
   free(guard_lo);
   free(guard_hi);
@@ -90,20 +92,28 @@ static void split_merge(void) {
 /* A loop whose live heap does not grow: no system call, no fresh page. */
 static void steady(void) {
   enum { SLOTS = 12 };
-  unsigned char *p[SLOTS] = { 0 };
-  size_t sz[SLOTS] = { 0 };
+  unsigned char *p[SLOTS] = {0};
+  size_t sz[SLOTS] = {0};
   uint64_t x = 88172645463325252ull;
   size_t calls = 0, fresh0 = 0;
-  malloc_trim(0);            /* what earlier tests freed is not this loop's to purge */
+  malloc_trim(0); /* what earlier tests freed is not this loop's to purge */
   /* nor is the decay's, on a loaded machine where the loop is slow: what
    * stays free for a purge delay goes back, by design */
   uint32_t delay = HK_TUNE(purge_delay_ms);
   HK_TUNE_SET(purge_delay_ms, 60000);
   for (int i = 0; i < 4000; i++) {
-    if (i == 2000) { calls = os_calls(); fresh0 = fresh(); }
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    if (i == 2000) {
+      calls = os_calls();
+      fresh0 = fresh();
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
     unsigned k = (unsigned)(x % SLOTS);
-    if (p[k]) { expect(p[k], sz[k], (unsigned char)k, "steady"); free(p[k]); }
+    if (p[k]) {
+      expect(p[k], sz[k], (unsigned char)k, "steady");
+      free(p[k]);
+    }
     sz[k] = (x >> 8) % 2 ? 2 * MiB : 40 * KiB + (x >> 16) % (1 * MiB);
     p[k] = malloc(sz[k]);
     CHECK(p[k], "malloc");
@@ -122,7 +132,7 @@ static void zero_and_resize(void) {
   unsigned char *a = malloc(4 * MiB);
   fill(a, 4 * MiB, 0xab);
   free(a);
-  malloc_trim(0);                          /* half of it purged below, half dirty */
+  malloc_trim(0); /* half of it purged below, half dirty */
   a = malloc(2 * MiB);
   fill(a, 2 * MiB, 0xcd);
   free(a);
@@ -134,7 +144,7 @@ static void zero_and_resize(void) {
   fill(r, 1 * MiB, 7);
   unsigned char *r2 = realloc(r, 1 * MiB + 512 * KiB);
   expect(r2, 1 * MiB, 7, "realloc grown");
-  unsigned char *blocker = malloc(64 * KiB);      /* may land right after r2 */
+  unsigned char *blocker = malloc(64 * KiB); /* may land right after r2 */
   unsigned char *r3 = realloc(r2, 256 * KiB);
   CHECK(r3 == r2, "realloc shrink moved the block");
   CHECK(hk_usable_size(r3) == 256 * KiB, "shrunk usable %zu", hk_usable_size(r3));
@@ -166,7 +176,10 @@ static void cross_thread(void) {
     pthread_t t;
     CHECK(pthread_create(&t, NULL, freer, NULL) == 0, "pthread_create");
     void *mine[16];
-    for (int i = 0; i < 16; i++) { mine[i] = malloc(300 * KiB); fill(mine[i], 300 * KiB, 9); }
+    for (int i = 0; i < 16; i++) {
+      mine[i] = malloc(300 * KiB);
+      fill(mine[i], 300 * KiB, 9);
+    }
     for (int i = 0; i < 16; i++) free(mine[i]);
     pthread_join(t, NULL);
   }
@@ -183,8 +196,8 @@ int main(void) {
   zero_and_resize();
   cross_thread();
   hk_pages_stats(&st);
-  CHECK(st.in_use == before.in_use, "page runs still in use: %zu bytes (%zu before the tests)", st.in_use,
-        before.in_use);
+  CHECK(st.in_use == before.in_use, "page runs still in use: %zu bytes (%zu before the tests)",
+        st.in_use, before.in_use);
   printf("pages: ok (%zu segments, %zu MiB mapped)\n", st.segments, st.mapped >> 20);
   return 0;
 }

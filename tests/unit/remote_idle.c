@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define N    20000
+#define N 20000
 #define SIZE 256
-#define KEEP 10000            /* stays live: its slab must stay */
+#define KEEP 10000 /* stays live: its slab must stay */
 
 static unsigned char *blk[N];
 static sem_t freed, leave;
@@ -48,7 +48,7 @@ static bool slab_released(hk_slab_t *s) {
 int main(void) {
   sem_init(&freed, 0, 0);
   sem_init(&leave, 0, 0);
-  printf("remote_idle: start\n");          /* stdio's buffer, before the wait */
+  printf("remote_idle: start\n"); /* stdio's buffer, before the wait */
   fflush(stdout);
   for (int i = 0; i < N; i++) {
     blk[i] = malloc(SIZE);

@@ -4,18 +4,18 @@
 #include "internal.h"
 #include <stdio.h>
 #include <stdlib.h>
-#ifdef HK_SANITIZER_NAMES   /* built by tests/sanitizers.mk: malloc is hks_malloc */
+#ifdef HK_SANITIZER_NAMES /* built by tests/sanitizers.mk: malloc is hks_malloc */
 #include "sanitizer_names.h"
 #endif
 
-#define CHECK(cond, ...)                                                   \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);      \
-      fprintf(stderr, __VA_ARGS__);                                        \
-      fputc('\n', stderr);                                                 \
-      exit(1);                                                             \
-    }                                                                      \
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                              \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fputc('\n', stderr);                                                                         \
+      exit(1);                                                                                     \
+    }                                                                                              \
   } while (0)
 
 /* The slab metadata of a block handed out by malloc. */

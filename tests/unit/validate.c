@@ -20,7 +20,7 @@ static void *blocks[N];
 
 static hk_slab_t *slab_of_blocks(void) {
   for (int i = 0; i < N; i++) blocks[i] = malloc(48);
-  for (int i = 0; i < N; i += 2) free(blocks[i]);    /* some on local_free */
+  for (int i = 0; i < N; i += 2) free(blocks[i]); /* some on local_free */
   return unit_slab_of(blocks[1]);
 }
 
@@ -34,7 +34,10 @@ static void corrupt_outside(hk_slab_t *s) {
   hk_link_set(s, s->local_free, (hk_block_t *)elsewhere);
 }
 static void corrupt_queue(hk_slab_t *s) { hk_heap_tls->queues[s->cls].last = NULL; }
-static void corrupt_direct(hk_slab_t *s) { hk_heap_tls->direct[48 / 8] = &hk_slab_empty; (void)s; }
+static void corrupt_direct(hk_slab_t *s) {
+  hk_heap_tls->direct[48 / 8] = &hk_slab_empty;
+  (void)s;
+}
 
 /* Run the corruption in a child, validate there: returns whether it died of
  * SIGABRT with the validator's line on stderr. */
@@ -51,28 +54,29 @@ static int caught(const char *what, void (*corrupt)(hk_slab_t *)) {
     _exit(0);
   }
   close(fds[1]);
-  char buf[4096] = { 0 };
+  char buf[4096] = {0};
   size_t got = 0;
   ssize_t r;
-  while (got < sizeof buf - 1 && (r = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)r;
+  while (got < sizeof buf - 1 && (r = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
+    got += (size_t)r;
   close(fds[0]);
   int st = 0;
   waitpid(pid, &st, 0);
   int ok = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strstr(buf, "heap validation") != NULL;
-  printf("validate: %-34s %s: %.*s", what, ok ? "caught" : "MISSED", (int)strcspn(buf, "\n") + 1, buf);
+  printf("validate: %-34s %s: %.*s", what, ok ? "caught" : "MISSED", (int)strcspn(buf, "\n") + 1,
+         buf);
   return ok;
 }
 
 int main(void) {
   hk_slab_t *s = slab_of_blocks();
   CHECK(s->local_free != NULL, "blocks on the local list");
-  hk_heap_validate(hk_heap_tls);                     /* a settled heap passes */
+  hk_heap_validate(hk_heap_tls); /* a settled heap passes */
   printf("validate: a settled heap passes\n");
   int ok = caught("used count off by one", corrupt_used) &
-           caught("a cycle on the local free list", corrupt_cycle) &
-           caught("a block outside its slab", corrupt_outside) &
-           caught("a queue's last link", corrupt_queue) &
-           caught("a direct[] slot", corrupt_direct);
+      caught("a cycle on the local free list", corrupt_cycle) &
+      caught("a block outside its slab", corrupt_outside) &
+      caught("a queue's last link", corrupt_queue) & caught("a direct[] slot", corrupt_direct);
   CHECK(ok, "the validator missed a corruption (above)");
   for (int i = 1; i < N; i += 2) free(blocks[i]);
   printf("validate: ok\n");

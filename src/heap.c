@@ -84,6 +84,7 @@ size_t hk_heap_visit_all(hk_heap_visitor fn, void *arg) {
 /* ---- SuperSlab lists ---------------------------------------------------- */
 
 static void ss_list_add(hk_ss_list_t *l, hk_superslab_t *ss) {
+  hk_assert_internal(ss->next == NULL && ss->prev == NULL && l->first != ss);
   ss->prev = NULL;
   ss->next = l->first;
   if (l->first) l->first->prev = ss;
@@ -92,6 +93,7 @@ static void ss_list_add(hk_ss_list_t *l, hk_superslab_t *ss) {
 }
 
 static void ss_list_remove(hk_ss_list_t *l, hk_superslab_t *ss) {
+  hk_assert_internal(l->count > 0 && (ss->prev ? ss->prev->next == ss : l->first == ss));
   if (ss->prev) ss->prev->next = ss->next;
   else __atomic_store_n(&l->first, ss->next, __ATOMIC_RELAXED);
   if (ss->next) ss->next->prev = ss->prev;
@@ -100,6 +102,7 @@ static void ss_list_remove(hk_ss_list_t *l, hk_superslab_t *ss) {
 }
 
 void hk_heap_ss_add(hk_heap_t *h, hk_superslab_t *ss) {
+  hk_assert_internal(hk_ss_owner(ss) == h && ss->kind == HK_SS_KIND_SLABS && !ss->abandoned);
   ss->in_full_list = ss->free_mask == 0;
   ss_list_add(ss->in_full_list ? &h->ss_full : &h->ss_avail, ss);
 }
@@ -160,6 +163,8 @@ static void heap_maybe_purge(hk_heap_t *h, hk_superslab_t *freed_in) {
 /* A span is free again.  Returns true when its SuperSlab went back to the
  * arena (the heap keeps one empty SuperSlab as a spare unless `no_spare`). */
 bool hk_heap_span_freed(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *head, bool no_spare) {
+  hk_assert_internal(hk_ss_owner(ss) == h && head->used == 0 && head->next == NULL && head->prev == NULL);
+  hk_assert_internal(!(head->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)));
   h->activity++;
   hk_ss_return_span(ss, head);
   ss_update_list(h, ss);

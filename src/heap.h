@@ -27,6 +27,8 @@ static inline void queue_front_changed(hk_heap_t *h, unsigned cls) {
 
 static HK_ALWAYS_INLINE void queue_remove(hk_heap_t *h, hk_slab_t *s) {
   hk_queue_t *q = &h->queues[s->cls];
+  hk_assert_internal(s->prev ? s->prev->next == s : q->first == s);
+  hk_assert_internal(s->next ? s->next->prev == s : q->last == s);
   bool was_first = q->first == s;
   if (s->prev) s->prev->next = s->next;
   else q->first = s->next;
@@ -36,8 +38,11 @@ static HK_ALWAYS_INLINE void queue_remove(hk_heap_t *h, hk_slab_t *s) {
   if (was_first) queue_front_changed(h, s->cls);
 }
 
+/* A slab joins its queue with room, in use, off every queue. */
 static HK_ALWAYS_INLINE void queue_push_front(hk_heap_t *h, hk_slab_t *s) {
   hk_queue_t *q = &h->queues[s->cls];
+  hk_assert_internal(!(s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL | HK_SLAB_FULL)));
+  hk_assert_internal(s->next == NULL && s->prev == NULL && q->first != s);
   s->prev = NULL;
   s->next = q->first;
   if (q->first) q->first->prev = s;
@@ -52,6 +57,8 @@ static HK_ALWAYS_INLINE void queue_push_back(hk_heap_t *h, hk_slab_t *s) {
     queue_push_front(h, s);
     return;
   }
+  hk_assert_internal(!(s->flags & (HK_SLAB_FREE | HK_SLAB_TAIL | HK_SLAB_FULL)));
+  hk_assert_internal(s->next == NULL && s->prev == NULL && q->first != s);
   s->next = NULL;
   s->prev = q->last;
   q->last->next = s;

@@ -51,6 +51,7 @@ hk_slab_t *hk_ss_take_span(hk_superslab_t *ss, unsigned n, bool *clean) {
   uint32_t warm = runs_of(avail & ss->dirty_mask, n); /* reuse resident pages first */
   unsigned at = (unsigned)__builtin_ctz(warm ? warm : any);
   uint32_t bits = span_bits(n, at);
+  hk_assert_internal((avail & bits) == bits && at + n <= HK_SLABS_PER_SS);
   uint32_t was_dirty = ss->dirty_mask & bits;
   *clean = was_dirty == 0;
   HK_RELAXED_ADD(hk_ss_owner(ss)->dirty_slabs, -(uint32_t)__builtin_popcount(was_dirty));

@@ -4,7 +4,7 @@
 #   make hardened   build/hardened/libhakmem.{so,a}: HAKMEM_HARDEN=1 by default
 #   make test       build everything and run every test (release and debug)
 #   make bench      benchmark hakmem beside the installed peers
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (with hakmem.pc and a CMake package)
 
 CC       ?= cc
 PREFIX   ?= /usr/local
@@ -75,9 +75,12 @@ build/hardened/libhakmem.so: $(HARD_OBJS) src/exports.map
 build/hardened/libhakmem.a: $(HARD_OBJS)
 	rm -f $@ && ar rcs $@ $(HARD_OBJS)
 
+# hakmem.pc.in and cmake/*.in: the install's paths and the release
+SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
+             -e 's|@VERSION@|$(VERSION)|g' -e 's|@MAJOR@|$(firstword $(subst ., ,$(VERSION)))|g' \
+             -e 's|@SONAME@|$(SONAME)|g'
 build/hakmem.pc: hakmem.pc.in Makefile include/hakmem.h
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCDIR@|$(INCDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	$(SUBST) $< > $@
 
 debug: build/debug/libhakmem.so build/debug/libhakmem.a
 notel: build/notel/libhakmem.so
@@ -169,14 +172,16 @@ report: all bench-progs
 
 # ---- install ---------------------------------------------------------------
 install: all
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+	    $(DESTDIR)$(LIBDIR)/cmake/hakmem
 	install -m 755 build/libhakmem.so $(DESTDIR)$(LIBDIR)/libhakmem.so.$(VERSION)
 	ln -sf libhakmem.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libhakmem.so
 	install -m 644 build/libhakmem.a $(DESTDIR)$(LIBDIR)/libhakmem.a
 	install -m 644 include/hakmem.h $(DESTDIR)$(INCDIR)/hakmem.h
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
-	    -e 's|@VERSION@|$(VERSION)|g' hakmem.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/hakmem.pc
+	$(SUBST) hakmem.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/hakmem.pc
+	$(SUBST) cmake/hakmem-config.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/hakmem/hakmem-config.cmake
+	$(SUBST) cmake/hakmem-config-version.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/hakmem/hakmem-config-version.cmake
 
 # the release (make -s print-version): tests/run.sh's install check
 print-version:

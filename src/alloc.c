@@ -164,6 +164,15 @@ size_t hk_usable_size(const void *p) {
   return p ? usable_in(hk_check_block(p, HK_OP_USABLE), p) : 0;
 }
 
+/* A sized free, checked (hardened mode, the debug build): the pointer as
+ * free checks it, then a size larger than the block (a mismatched sized
+ * delete, a wrong count given to free_sized) is a misuse. */
+void hk_free_sized_checked(void *p, size_t n) {
+  if (p != NULL && n > usable_in(hk_check_block(p, HK_OP_FREE), p))
+    hk_fatal("sized free of more bytes than the block has", p);
+  hk_free_inline(p);
+}
+
 void *hk_realloc(void *p, size_t n) {
   if (p == NULL) return hk_malloc_inline(n);
   if (n == 0) {

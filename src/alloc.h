@@ -118,4 +118,16 @@ static HK_ALWAYS_INLINE void hk_free_inline(void *p) {
   hk_free_generic(p);
 }
 
+/* A free with the size the program allocated (free_sized, sized delete):
+ * free's fast path, which needs no size class.  Hardened mode and the
+ * debug build first check that the size fits the block (free.c). */
+static HK_ALWAYS_INLINE void hk_free_sized_inline(void *p, size_t n) {
+  if (HK_DEBUG >= 1 || hk_hardened()) {
+    hk_free_sized_checked(p, n);
+    return;
+  }
+  (void)n;
+  hk_free_inline(p);
+}
+
 #endif /* HK_ALLOC_H */

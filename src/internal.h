@@ -306,6 +306,7 @@ void *hk_aligned(size_t align, size_t n);
 size_t hk_usable_size(const void *p);
 void hk_free_generic(void *p);
 void hk_free_checked(void *p);
+void hk_free_sized_checked(void *p, size_t n);
 void hk_free_block(hk_superslab_t *ss, hk_slab_t *head, void *p);
 
 /* stats.c */

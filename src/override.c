@@ -112,17 +112,14 @@ HK_EXPORT struct mallinfo mallinfo(void) {
 }
 #pragma GCC diagnostic pop
 
-/* C23 sized frees (not yet declared by every libc). */
+/* C23 sized frees (not yet declared by every libc): the size checked in
+ * hardened mode and the debug build (hk_free_sized_inline). */
 void free_sized(void *p, size_t n);
 void free_aligned_sized(void *p, size_t align, size_t n);
-HK_EXPORT void free_sized(void *p, size_t n) {
-  (void)n;
-  hk_free_inline(p);
-}
+HK_EXPORT void free_sized(void *p, size_t n) { hk_free_sized_inline(p, n); }
 HK_EXPORT void free_aligned_sized(void *p, size_t align, size_t n) {
   (void)align;
-  (void)n;
-  hk_free_inline(p);
+  hk_free_sized_inline(p, n);
 }
 
 /* glibc's internal names, used by some programs and by libc itself. */
@@ -147,11 +144,7 @@ HK_EXPORT int __posix_memalign(void **out, size_t a, size_t n) { return posix_me
 
 HK_EXPORT void *hak_malloc(size_t n) { return hk_malloc_inline(n); }
 HK_EXPORT void hak_free(void *p) { hk_free_inline(p); }
-HK_EXPORT void hak_free_sized(void *p, size_t n) {
-  hk_assert(p == NULL || n <= hk_usable_size(p));
-  (void)n;
-  hk_free_inline(p);
-}
+HK_EXPORT void hak_free_sized(void *p, size_t n) { hk_free_sized_inline(p, n); }
 HK_EXPORT void *hak_calloc(size_t count, size_t size) { return hk_calloc(count, size); }
 HK_EXPORT void *hak_realloc(void *p, size_t n) { return hk_realloc(p, n); }
 HK_EXPORT void *hak_aligned_alloc(size_t align, size_t n) { return aligned_alloc(align, n); }

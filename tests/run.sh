@@ -43,7 +43,9 @@
 # benchmark runner on a tiny profile and checks its CSV and PNG output (the
 # PNG checks need gnuplot: skipped without it unless $CI is set).
 # Last, the checks of the build: hardened_build, install (make install, the
-# soname, pkg-config, a program linked both ways), clang_build (-Werror) and
+# soname, pkg-config, a program linked both ways; a C++ program built with
+# the CMake package and with pkg-config, tests/install/cxx.cpp: new and
+# delete are hakmem's), clang_build (-Werror) and
 # fastpath_budget (tests/fastpath_budget.sh: instructions per malloc+free pair
 # within tests/fastpath_budget.txt, under callgrind; needs valgrind).
 #
@@ -488,7 +490,17 @@ install_check() {
     # a program linked with -lhakmem needs the soname, not the development link
     readelf -d "$prefix/linked" | grep -q 'NEEDED.*\[libhakmem\.so\.0\]' ||
         { echo "linked does not need libhakmem.so.0"; readelf -d "$prefix/linked" | grep NEEDED; return 1; }
-    "$prefix/linked" && "$prefix/linked.static"
+    "$prefix/linked" && "$prefix/linked.static" || return 1
+    # C++: new and delete, every form, from the library (tests/install/cxx.cpp),
+    # built through the CMake package (both targets) and through pkg-config
+    [ -f "$prefix/lib/cmake/hakmem/hakmem-config.cmake" ] || { echo "no CMake package"; return 1; }
+    cmake -S tests/install -B "$prefix/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null || return 1
+    cmake --build "$prefix/cmake-build" || return 1
+    # shellcheck disable=SC2086
+    c++ -std=c++17 -o "$prefix/cxx_pkgconfig" tests/install/cxx.cpp $flags -ldl \
+        -Wl,-rpath,"$prefix/lib" || return 1
+    "$prefix/cmake-build/cxx_shared" && "$prefix/cmake-build/cxx_static" &&
+        "$prefix/cxx_pkgconfig"
 }
 
 clang_check() {
@@ -514,10 +526,12 @@ hardened_build_check() {
 }
 check_cmd hardened_build default hardened_build_check
 
-if command -v pkg-config >/dev/null 2>&1; then
-    check_cmd install pkg-config install_check
-else
+if ! command -v pkg-config >/dev/null 2>&1; then
     missing install "pkg-config not installed"
+elif ! command -v cmake >/dev/null 2>&1 || ! command -v c++ >/dev/null 2>&1; then
+    missing install "cmake or a C++ compiler (g++) not installed"
+else
+    check_cmd install pkg-config+cmake install_check
 fi
 if command -v clang >/dev/null 2>&1; then
     check_cmd clang_build warnings clang_check

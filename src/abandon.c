@@ -71,7 +71,8 @@ static bool ss_settle(hk_heap_t *h, hk_superslab_t *ss, bool no_spare) {
 }
 
 void hk_heap_reclaim(hk_heap_t *h, hk_superslab_t *ss) {
-  hk_assert_internal(hk_ss_owner(ss) == NULL && !ss->abandoned && ss->next == NULL && ss->prev == NULL);
+  hk_assert_internal(hk_ss_owner(ss) == NULL && !ss->abandoned && ss->next == NULL &&
+                     ss->prev == NULL);
   atomic_store_explicit(&ss->abandoned_state, abandoned_state_new(0), memory_order_release);
   atomic_store_explicit(&ss->owner, h, memory_order_release);
   atomic_store_explicit(&ss->remote_mask, 0, memory_order_relaxed);

@@ -16,17 +16,18 @@
  * build check the size against the block first. */
 #include "alloc.h"
 
-#ifndef HK_SANITIZER_NAMES   /* under a sanitizer its runtime owns new and delete */
+#ifndef HK_SANITIZER_NAMES /* under a sanitizer its runtime owns new and delete */
 
 /* The mangled names have no C declarations to come first. */
 #pragma GCC diagnostic ignored "-Wmissing-prototypes"
 
 #define HK_EXPORT __attribute__((visibility("default")))
-#define HK_WEAK __attribute__((weak))
+#define HK_WEAK   __attribute__((weak))
 
 typedef void (*hk_new_handler)(void);
-HK_WEAK hk_new_handler _ZSt15get_new_handlerv(void);   /* std::get_new_handler() */
-HK_WEAK __attribute__((noreturn)) void _ZSt17__throw_bad_allocv(void);   /* std::__throw_bad_alloc() */
+HK_WEAK hk_new_handler _ZSt15get_new_handlerv(void); /* std::get_new_handler() */
+HK_WEAK __attribute__((noreturn)) void
+_ZSt17__throw_bad_allocv(void); /* std::__throw_bad_alloc() */
 
 /* The allocation failed: the new-handler's loop.  NULL only for nothrow. */
 static HK_NOINLINE void *new_failed(size_t n, size_t align, bool nothrow) {
@@ -61,8 +62,14 @@ typedef struct hk_nothrow_s hk_nothrow_t;
 
 HK_EXPORT void *_Znwm(size_t n) { return new_plain(n, false); }
 HK_EXPORT void *_Znam(size_t n) { return new_plain(n, false); }
-HK_EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const hk_nothrow_t *t) { (void)t; return new_plain(n, true); }
-HK_EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const hk_nothrow_t *t) { (void)t; return new_plain(n, true); }
+HK_EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const hk_nothrow_t *t) {
+  (void)t;
+  return new_plain(n, true);
+}
+HK_EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const hk_nothrow_t *t) {
+  (void)t;
+  return new_plain(n, true);
+}
 HK_EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t a) { return new_aligned(n, a, false); }
 HK_EXPORT void *_ZnamSt11align_val_t(size_t n, size_t a) { return new_aligned(n, a, false); }
 HK_EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t a, const hk_nothrow_t *t) {
@@ -78,12 +85,30 @@ HK_EXPORT void _ZdlPv(void *p) { hk_free_inline(p); }
 HK_EXPORT void _ZdaPv(void *p) { hk_free_inline(p); }
 HK_EXPORT void _ZdlPvm(void *p, size_t n) { hk_free_sized_inline(p, n); }
 HK_EXPORT void _ZdaPvm(void *p, size_t n) { hk_free_sized_inline(p, n); }
-HK_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const hk_nothrow_t *t) { (void)t; hk_free_inline(p); }
-HK_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const hk_nothrow_t *t) { (void)t; hk_free_inline(p); }
-HK_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t a) { (void)a; hk_free_inline(p); }
-HK_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t a) { (void)a; hk_free_inline(p); }
-HK_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t a) { (void)a; hk_free_sized_inline(p, n); }
-HK_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t a) { (void)a; hk_free_sized_inline(p, n); }
+HK_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const hk_nothrow_t *t) {
+  (void)t;
+  hk_free_inline(p);
+}
+HK_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const hk_nothrow_t *t) {
+  (void)t;
+  hk_free_inline(p);
+}
+HK_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t a) {
+  (void)a;
+  hk_free_inline(p);
+}
+HK_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t a) {
+  (void)a;
+  hk_free_inline(p);
+}
+HK_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t a) {
+  (void)a;
+  hk_free_sized_inline(p, n);
+}
+HK_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t a) {
+  (void)a;
+  hk_free_sized_inline(p, n);
+}
 HK_EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t a, const hk_nothrow_t *t) {
   (void)a, (void)t;
   hk_free_inline(p);

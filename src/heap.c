@@ -163,7 +163,8 @@ static void heap_maybe_purge(hk_heap_t *h, hk_superslab_t *freed_in) {
 /* A span is free again.  Returns true when its SuperSlab went back to the
  * arena (the heap keeps one empty SuperSlab as a spare unless `no_spare`). */
 bool hk_heap_span_freed(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *head, bool no_spare) {
-  hk_assert_internal(hk_ss_owner(ss) == h && head->used == 0 && head->next == NULL && head->prev == NULL);
+  hk_assert_internal(hk_ss_owner(ss) == h && head->used == 0 && head->next == NULL &&
+                     head->prev == NULL);
   hk_assert_internal(!(head->flags & (HK_SLAB_FREE | HK_SLAB_TAIL)));
   h->activity++;
   hk_ss_return_span(ss, head);

@@ -45,7 +45,8 @@
 # Last, the checks of the build: hardened_build, install (make install, the
 # soname, pkg-config, a program linked both ways; a C++ program built with
 # the CMake package and with pkg-config, tests/install/cxx.cpp: new and
-# delete are hakmem's), clang_build (-Werror) and
+# delete are hakmem's), clang_build (-Werror), format (clang-format 14
+# --dry-run over src/ and tests/) and
 # fastpath_budget (tests/fastpath_budget.sh: instructions per malloc+free pair
 # within tests/fastpath_budget.txt, under callgrind; needs valgrind).
 #
@@ -514,6 +515,12 @@ clang_check() {
     done
 }
 
+# The sources as .clang-format has them (clang-format 14, Debian bookworm's,
+# the version they were formatted with: another may lay them out otherwise).
+format_check() {
+    clang-format --dry-run -Werror src/*.c src/*.h tests/*.h tests/*/*.c tests/*/*.h
+}
+
 # make hardened: without HAKMEM_HARDEN a double free aborts with its message
 hardened_build_check() {
     local lib=$HARD_SO out
@@ -537,6 +544,11 @@ if command -v clang >/dev/null 2>&1; then
     check_cmd clang_build warnings clang_check
 else
     missing clang_build "clang not installed"
+fi
+if clang-format --version 2>/dev/null | grep -q 'version 14\.'; then
+    check_cmd format clang-format-14 format_check
+else
+    missing format "clang-format 14 not installed"
 fi
 # instructions per malloc+free pair within tests/fastpath_budget.txt (callgrind)
 if command -v valgrind >/dev/null 2>&1; then

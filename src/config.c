@@ -24,133 +24,73 @@ const char *const hk_mode_names[] = { "minimal", "fast", "balanced", "learning",
 _Static_assert(sizeof hk_mode_names / sizeof hk_mode_names[0] == HK_MODES, "a name per mode");
 
 /* What the mode itself turns on: the adaptive layer, and its learning. */
-static const struct {
-  uint8_t ace, learning;
-} mode_traits[HK_MODES] = {
-  [HAK_MODE_MINIMAL] = { 0, 0 },  [HAK_MODE_FAST] = { 0, 0 },     [HAK_MODE_BALANCED] = { 1, 0 },
+/* The tables below are laid out by hand, to read as tables. */
+/* clang-format off */
+static const struct { uint8_t ace, learning; } mode_traits[HK_MODES] = {
+  [HAK_MODE_MINIMAL] = { 0, 0 }, [HAK_MODE_FAST] = { 0, 0 }, [HAK_MODE_BALANCED] = { 1, 0 },
   [HAK_MODE_LEARNING] = { 1, 1 }, [HAK_MODE_RESEARCH] = { 1, 1 },
 };
 
-enum {
-  K_MODE,
-  K_PURGE,
-  K_RETAIN,
-  K_THP,
-  K_STATS,
-  K_VERBOSE,
-  K_STRATEGY,
-  K_LOG,
-  K_HARDEN,
-  K_ACE_THREAD,
-  K_COUNT
-};
+enum { K_MODE, K_PURGE, K_RETAIN, K_THP, K_STATS, K_VERBOSE, K_STRATEGY, K_LOG,
+       K_HARDEN, K_ACE_THREAD, K_COUNT };
 /* How a value is read: one of words[], a number 0..max, or a form of its own. */
 enum opt_kind { OPT_WORDS, OPT_NUMBER, OPT_STATS, OPT_STRATEGY, OPT_PATH };
 
-static const char *const off_auto_on[] = { "off", "auto", "on" }; /* HK_THP_*, HK_ACE_THREAD_* */
+static const char *const off_auto_on[] = { "off", "auto", "on" };   /* HK_THP_*, HK_ACE_THREAD_* */
 static const char *const zero_one[] = { "0", "1" };
 static const char *const harden_names[] = { "0", "1", "zero" };     /* HK_HARDEN_* */
 static const char *const selector_names[] = { "elo", "ucb1" };      /* HK_STRATEGY_ELO, _UCB1 */
-static const char *const stats_forms[] = { "0", "1", "json:PATH" }; /* shown, parsed by set_knob */
+static const char *const stats_forms[] = { "0", "1", "json:PATH" };   /* shown, parsed by set_knob */
 static const char *const path_forms[] = { "PATH", "stderr" };
 
 /* `make hardened`: HK_HARDEN_DEFAULT is HK_HARDEN_ON (config.h). */
 #define HARDEN_DEFAULT (HK_HARDEN_DEFAULT == HK_HARDEN_ON ? "1" : "0")
-#define WORDS(w)       OPT_WORDS, w, sizeof w / sizeof w[0], 0
+#define WORDS(w) OPT_WORDS, w, sizeof w / sizeof w[0], 0
 
 typedef struct hk_option_s {
   const char *name;
   enum opt_kind kind;
-  const char *const *words; /* the values (OPT_WORDS: parsed, in enum order) */
+  const char *const *words;          /* the values (OPT_WORDS: parsed, in enum order) */
   unsigned nwords;
-  uint32_t max;                /* OPT_NUMBER */
-  const char *value[HK_MODES]; /* per mode, as written in the environment */
-  uint8_t unused_in;           /* modes it has no effect in (README: —) */
-  bool build_default;          /* the same in every mode: set by the build */
-  const char *doc_accepted;    /* README: the values explained */
-  const char *help;            /* README: what it does */
+  uint32_t max;                      /* OPT_NUMBER */
+  const char *value[HK_MODES];       /* per mode, as written in the environment */
+  uint8_t unused_in;                 /* modes it has no effect in (README: —) */
+  bool build_default;                /* the same in every mode: set by the build */
+  const char *doc_accepted;          /* README: the values explained */
+  const char *help;                  /* README: what it does */
 } hk_option_t;
 
-#define ALL(v) \
-  { v, v, v, v, v }
+#define ALL(v) { v, v, v, v, v }
 #define MODE_BIT(m) (1u << (m))
 
 static const hk_option_t options[K_COUNT] = {
-  [K_MODE] = { "HAKMEM_MODE",
-               WORDS(hk_mode_names),
-               { NULL },
-               0,
-               false,
-               NULL,
+  [K_MODE] = { "HAKMEM_MODE", WORDS(hk_mode_names), { NULL }, 0, false, NULL,
                "the mode: every other option's default (below)" },
-  [K_PURGE] = { "HAKMEM_PURGE_DELAY_MS",
-                OPT_NUMBER,
-                NULL,
-                0,
-                60000,
-                { "0", "1000", "100", "100", "100" },
-                0,
-                false,
-                NULL,
-                "free memory stays resident this long before `madvise`" },
-  [K_RETAIN] = { "HAKMEM_RETAIN_MB",
-                 OPT_NUMBER,
-                 NULL,
-                 0,
-                 4096,
-                 { "0", "64", "8", "8", "8" },
-                 0,
-                 false,
-                 NULL,
-                 "free memory a thread heap keeps before any purge (the arena: as many 2 MiB "
-                 "SuperSlabs; "
+  [K_PURGE] = { "HAKMEM_PURGE_DELAY_MS", OPT_NUMBER, NULL, 0, 60000, { "0", "1000", "100", "100", "100" }, 0,
+                false, NULL, "free memory stays resident this long before `madvise`" },
+  [K_RETAIN] = { "HAKMEM_RETAIN_MB", OPT_NUMBER, NULL, 0, 4096, { "0", "64", "8", "8", "8" }, 0, false, NULL,
+                 "free memory a thread heap keeps before any purge (the arena: as many 2 MiB SuperSlabs; "
                  "the page layer: this or half its live runs, whichever is more)" },
-  [K_THP] = { "HAKMEM_THP",
-              WORDS(off_auto_on),
-              { "off", "auto", "auto", "auto", "on" },
-              0,
-              false,
-              "off, auto (for page runs, and for everything once the heap holds 32 MiB; the "
-              "system's "
-              "policy before), on",
-              "transparent huge pages for hakmem's mappings" },
-  [K_STATS] = { "HAKMEM_STATS",
-                OPT_STATS,
-                stats_forms,
-                3,
-                0,
-                { "0", "0", "0", "0", "1" },
-                0,
-                false,
-                "0, 1 (table on stderr), json:PATH",
-                "statistics at exit" },
-  [K_VERBOSE] = { "HAKMEM_VERBOSE",
-                  WORDS(zero_one),
-                  { "0", "0", "0", "0", "1" },
-                  0,
-                  false,
-                  NULL,
-                  "print the configuration at start (research: and each decision of the adaptive "
-                  "layer)" },
+  [K_THP] = { "HAKMEM_THP", WORDS(off_auto_on), { "off", "auto", "auto", "auto", "on" }, 0, false,
+              "off, auto (for page runs, and for everything once the heap holds 32 MiB; the system's "
+              "policy before), on", "transparent huge pages for hakmem's mappings" },
+  [K_STATS] = { "HAKMEM_STATS", OPT_STATS, stats_forms, 3, 0, { "0", "0", "0", "0", "1" }, 0, false,
+                "0, 1 (table on stderr), json:PATH", "statistics at exit" },
+  [K_VERBOSE] = { "HAKMEM_VERBOSE", WORDS(zero_one), { "0", "0", "0", "0", "1" }, 0, false, NULL,
+                  "print the configuration at start (research: and each decision of the adaptive layer)" },
   [K_STRATEGY] = { "HAKMEM_STRATEGY", OPT_STRATEGY, NULL, 0, 0, ALL("elo"),
-                   MODE_BIT(HAK_MODE_MINIMAL) | MODE_BIT(HAK_MODE_FAST) |
-                       MODE_BIT(HAK_MODE_BALANCED),
-                   false, NULL,
-                   "how learning picks its strategy: ELO ratings, UCB1, or one candidate run as "
-                   "is" },
-  [K_LOG] = { "HAKMEM_LOG", OPT_PATH, path_forms, 2, 0, ALL("stderr"), 0, false,
-              "a file path, or stderr", "where hakmem's messages go (appended)" },
+                   MODE_BIT(HAK_MODE_MINIMAL) | MODE_BIT(HAK_MODE_FAST) | MODE_BIT(HAK_MODE_BALANCED), false, NULL,
+                   "how learning picks its strategy: ELO ratings, UCB1, or one candidate run as is" },
+  [K_LOG] = { "HAKMEM_LOG", OPT_PATH, path_forms, 2, 0, ALL("stderr"), 0, false, "a file path, or stderr",
+              "where hakmem's messages go (appended)" },
   [K_HARDEN] = { "HAKMEM_HARDEN", WORDS(harden_names), ALL(HARDEN_DEFAULT), 0, true, NULL,
                  "hardened mode (below); `zero` also zeroes every freed block" },
-  [K_ACE_THREAD] = { "HAKMEM_ACE_THREAD",
-                     WORDS(off_auto_on),
-                     { "off", "off", "auto", "auto", "auto" },
-                     MODE_BIT(HAK_MODE_MINIMAL) | MODE_BIT(HAK_MODE_FAST),
-                     false,
-                     "off (never), auto (once the program has two threads), on (once memory is "
-                     "freed)",
+  [K_ACE_THREAD] = { "HAKMEM_ACE_THREAD", WORDS(off_auto_on), { "off", "off", "auto", "auto", "auto" },
+                     MODE_BIT(HAK_MODE_MINIMAL) | MODE_BIT(HAK_MODE_FAST), false,
+                     "off (never), auto (once the program has two threads), on (once memory is freed)",
                      "when the adaptive layer gets a thread of its own (below)" },
 };
+/* clang-format on */
 _Static_assert(sizeof options / sizeof options[0] == K_COUNT, "a row per option");
 _Static_assert(sizeof off_auto_on / sizeof *off_auto_on == HK_THP_ON + 1 &&
                    (int)HK_ACE_THREAD_ON == (int)HK_THP_ON,

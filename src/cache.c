@@ -9,57 +9,16 @@ uint8_t hk_cache_from = HK_NUM_CLASSES; /* off until hk_cache_init */
 #define C16(a) C8(a), C8(a)
 /* classes 33.. (1152 B ..): 8 per doubling, so 1, 2, 4, 8, 16 granules of
  * 128 B each between 1 KiB and 32 KiB */
+/* clang-format off */
 const uint8_t hk_cache_class[HK_SMALL_MAX / 128 + 1] = {
-  [0 ... 8] = HK_CACHE_FIRST, /* unused: sizes up to 1 KiB use direct[] */
-  33,
-  34,
-  35,
-  36,
-  37,
-  38,
-  39,
-  40,
-  41,
-  41,
-  42,
-  42,
-  43,
-  43,
-  44,
-  44,
-  45,
-  45,
-  46,
-  46,
-  47,
-  47,
-  48,
-  48,
-  C4(49),
-  C4(50),
-  C4(51),
-  C4(52),
-  C4(53),
-  C4(54),
-  C4(55),
-  C4(56),
-  C8(57),
-  C8(58),
-  C8(59),
-  C8(60),
-  C8(61),
-  C8(62),
-  C8(63),
-  C8(64),
-  C16(65),
-  C16(66),
-  C16(67),
-  C16(68),
-  C16(69),
-  C16(70),
-  C16(71),
-  C16(72),
+  [0 ... 8] = HK_CACHE_FIRST,          /* unused: sizes up to 1 KiB use direct[] */
+  33, 34, 35, 36, 37, 38, 39, 40,
+  41, 41, 42, 42, 43, 43, 44, 44, 45, 45, 46, 46, 47, 47, 48, 48,
+  C4(49), C4(50), C4(51), C4(52), C4(53), C4(54), C4(55), C4(56),
+  C8(57), C8(58), C8(59), C8(60), C8(61), C8(62), C8(63), C8(64),
+  C16(65), C16(66), C16(67), C16(68), C16(69), C16(70), C16(71), C16(72),
 };
+/* clang-format on */
 _Static_assert(sizeof hk_cache_class == 257, "one entry per 128 B up to 32 KiB");
 
 static size_t heap_share = HK_CACHE_HEAP_MAX; /* a heap's bins, in bytes */

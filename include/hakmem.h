@@ -67,6 +67,24 @@ static inline int hak_abi_check(void) {
   return 0;
 }
 
+/* ---- options from the program -------------------------------------------
+ * The options that can change while the program runs.  Each takes what its
+ * HAKMEM_* variable accepts (README's table), which sets it at start.
+ * hak_option_set returns 0, or EINVAL (nothing changed) for an unknown
+ * option or a value the variable does not accept; hak_option_get 0 or
+ * EINVAL.  A purge delay or retained amount set by the program stays: in
+ * learning mode the strategies no longer change it. */
+enum hak_option {
+  HAK_OPTION_PURGE_DELAY_MS, /* 0..60000: free memory stays resident this long */
+  HAK_OPTION_RETAIN_MB,      /* 0..4096: free memory a heap keeps before any purge */
+  HAK_OPTION_CACHE_MB,       /* 0..1024: the threads' caches of 1-32 KiB blocks, in all */
+  HAK_OPTION_STATS,          /* 0, 1 (the table at exit), 2 (JSON: HAKMEM_STATS's path) */
+  HAK_OPTION_VERBOSE,        /* 0, 1: the adaptive layer logs its decisions */
+  HAK_OPTION_COUNT
+};
+HAK_API int hak_option_get(enum hak_option option, long *value);
+HAK_API int hak_option_set(enum hak_option option, long value);
+
 /* ---- statistics ---------------------------------------------------------
  * hak_stats_get(&s, sizeof s) fills a snapshot.  The struct only ever grows
  * at its end: the library fills min(size, its own sizeof) bytes and stores

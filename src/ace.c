@@ -153,8 +153,9 @@ static uint64_t allocations(void) {
 static void apply_strategy(unsigned i) {
   const strategy_t *s = &strategies[i];
   ace.strategy = i;
-  HK_TUNE_SET(purge_delay_ms, s->purge_delay_ms);
-  HK_TUNE_SET(retain_mb, s->retain_mb);
+  uint32_t pinned = HK_TUNE(pinned); /* what the program set stays */
+  if (!(pinned & HK_PIN_PURGE)) HK_TUNE_SET(purge_delay_ms, s->purge_delay_ms);
+  if (!(pinned & HK_PIN_RETAIN)) HK_TUNE_SET(retain_mb, s->retain_mb);
 }
 
 static uint8_t refill_max(void) {

@@ -22,13 +22,19 @@ const uint8_t hk_cache_class[HK_SMALL_MAX / 128 + 1] = {
 _Static_assert(sizeof hk_cache_class == 257, "one entry per 128 B up to 32 KiB");
 
 static size_t heap_share = HK_CACHE_HEAP_MAX; /* a heap's bins, in bytes */
+static size_t live_heaps = 1;                 /* as hk_cache_threads was last told */
 
+/* A heap's share of HAKMEM_CACHE_MB; none when it is 0 (the bins shrink to
+ * it at their next sweeps). */
 void hk_cache_threads(size_t live) {
-  size_t share = live ? HK_CACHE_TOTAL / live : HK_CACHE_HEAP_MAX;
+  size_t total = (size_t)__atomic_load_n(&hk_cfg.cache_mb, __ATOMIC_RELAXED) << 20;
+  size_t share = live ? total / live : HK_CACHE_HEAP_MAX;
   if (share > HK_CACHE_HEAP_MAX) share = HK_CACHE_HEAP_MAX;
-  if (share < HK_CACHE_HEAP_MIN) share = HK_CACHE_HEAP_MIN;
+  if (share < HK_CACHE_HEAP_MIN && total) share = HK_CACHE_HEAP_MIN;
+  __atomic_store_n(&live_heaps, live, __ATOMIC_RELAXED);
   __atomic_store_n(&heap_share, share, __ATOMIC_RELAXED);
 }
+void hk_cache_resize(void) { hk_cache_threads(__atomic_load_n(&live_heaps, __ATOMIC_RELAXED)); }
 
 void hk_cache_init(void) {
   bool on = !hk_hardened() && hk_cfg.mode != HAK_MODE_MINIMAL;

@@ -13,7 +13,7 @@
  * grows by one block when a free finds it full after a malloc found it
  * empty (the class both allocates and frees), up to HK_CACHE_BIN_MAX blocks
  * or HK_CACHE_BIN_BYTES, while the limits of the heap's bins stay within its
- * share of HK_CACHE_TOTAL among the live threads.  A sweep, every
+ * share of HAKMEM_CACHE_MB among the live threads.  A sweep, every
  * HK_CACHE_SWEEP_EVENTS misses and overflows and at each decay tick of the
  * adaptive layer, gives back what each bin held untouched since the last
  * one (its low-water mark, as jemalloc's tcache GC) and lowers its limit by
@@ -33,7 +33,7 @@
 #define HK_CACHE_BIN_MIN      2u                  /* a bin's limit, at least       */
 #define HK_CACHE_HEAP_MAX     ((size_t)16 << 20)  /* the limits of a heap's bins,  */
 #define HK_CACHE_HEAP_MIN     ((size_t)512 << 10) /* ... between these, sharing    */
-#define HK_CACHE_TOTAL        ((size_t)64 << 20)  /* ... this among the threads    */
+                                                  /* HAKMEM_CACHE_MB among threads */
 #define HK_CACHE_SWEEP_EVENTS 256u                /* misses + overflows per sweep  */
 
 /* The first class the cache serves (HK_CACHE_FIRST), or above every class
@@ -99,6 +99,7 @@ static HK_ALWAYS_INLINE bool hk_cache_free_foreign(hk_heap_t *h, unsigned cls, v
 void hk_cache_init(void);              /* process start, after the config */
 void hk_cache_setup(hk_heap_t *h);     /* a heap is taken: set its limits */
 void hk_cache_threads(size_t live);    /* live heaps changed (pool lock)  */
+void hk_cache_resize(void);            /* HAKMEM_CACHE_MB changed         */
 void hk_cache_flush(hk_heap_t *h);     /* every bin back to the slabs     */
 void hk_cache_retire(hk_heap_t *h);    /* thread exit, after the flush: into the counters */
 void hk_cache_sweep_now(hk_heap_t *h); /* the sweep the adaptive layer asked for */

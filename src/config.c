@@ -7,6 +7,7 @@
  * one only when it looks like a misspelling of a known one (other programs'
  * and scripts' HAKMEM_* variables stay silent).  The program runs on. */
 #include "internal.h"
+#include "cache.h"
 #include "hakmem.h"
 
 #include <errno.h>
@@ -31,7 +32,7 @@ static const struct { uint8_t ace, learning; } mode_traits[HK_MODES] = {
   [HAK_MODE_LEARNING] = { 1, 1 }, [HAK_MODE_RESEARCH] = { 1, 1 },
 };
 
-enum { K_MODE, K_PURGE, K_RETAIN, K_THP, K_STATS, K_VERBOSE, K_STRATEGY, K_LOG,
+enum { K_MODE, K_PURGE, K_RETAIN, K_CACHE, K_THP, K_STATS, K_VERBOSE, K_STRATEGY, K_LOG,
        K_HARDEN, K_ACE_THREAD, K_COUNT };
 /* How a value is read: one of words[], a number 0..max, or a form of its own. */
 enum opt_kind { OPT_WORDS, OPT_NUMBER, OPT_STATS, OPT_STRATEGY, OPT_PATH };
@@ -71,6 +72,9 @@ static const hk_option_t options[K_COUNT] = {
   [K_RETAIN] = { "HAKMEM_RETAIN_MB", OPT_NUMBER, NULL, 0, 4096, { "0", "64", "8", "8", "8" }, 0, false, NULL,
                  "free memory a thread heap keeps before any purge (the arena: as many 2 MiB SuperSlabs; "
                  "the page layer: this or half its live runs, whichever is more)" },
+  [K_CACHE] = { "HAKMEM_CACHE_MB", OPT_NUMBER, NULL, 0, 1024, ALL("64"), MODE_BIT(HAK_MODE_MINIMAL), false, NULL,
+                "free blocks of 1-32 KiB the threads' caches hold for their next mallocs, in all (a thread: "
+                "its share, 0.5-16 MiB; 0: none)" },
   [K_THP] = { "HAKMEM_THP", WORDS(off_auto_on), { "off", "auto", "auto", "auto", "on" }, 0, false,
               "off, auto (for page runs, and for everything once the heap holds 32 MiB; the system's "
               "policy before), on", "transparent huge pages for hakmem's mappings" },
@@ -172,6 +176,7 @@ static const char *knob_value(int k, char *buf, size_t size) {
     case K_MODE: return hk_mode_names[hk_cfg.mode];
     case K_PURGE: snprintf(buf, size, "%u", (unsigned)hk_cfg.purge_delay_ms); return buf;
     case K_RETAIN: snprintf(buf, size, "%u", (unsigned)hk_cfg.retain_mb); return buf;
+    case K_CACHE: snprintf(buf, size, "%u", (unsigned)hk_cfg.cache_mb); return buf;
     case K_THP: return off_auto_on[hk_cfg.thp];
     case K_STATS:
       if (hk_cfg.stats != HK_STATS_JSON) return hk_cfg.stats ? "1" : "0";
@@ -228,6 +233,7 @@ static bool set_knob(int k, const char *v) {
     case K_MODE: apply_mode((unsigned)i); break;
     case K_PURGE: hk_cfg.purge_delay_ms = x; break;
     case K_RETAIN: hk_cfg.retain_mb = x; break;
+    case K_CACHE: hk_cfg.cache_mb = x; break;
     case K_THP: hk_cfg.thp = (unsigned)i; break;
     case K_VERBOSE: hk_cfg.verbose = (unsigned)i; break;
     case K_HARDEN: hk_cfg.harden = (unsigned)i; break;
@@ -387,4 +393,56 @@ void hk_config_doc(int fd) {
     line[n++] = '\n';
     if (write(fd, line, n) < 0) return;
   }
+}
+
+/* ---- options from the program (hak_option_get, hak_option_set) ----------- */
+
+/* enum hak_option -> its row of options[]: the same values as the variable. */
+static const int8_t program_options[HAK_OPTION_COUNT] = {
+  [HAK_OPTION_PURGE_DELAY_MS] = K_PURGE, [HAK_OPTION_RETAIN_MB] = K_RETAIN,
+  [HAK_OPTION_CACHE_MB] = K_CACHE,       [HAK_OPTION_STATS] = K_STATS,
+  [HAK_OPTION_VERBOSE] = K_VERBOSE,
+};
+static hk_lock_t option_lock = HK_LOCK_INIT; /* one change at a time */
+
+HAK_API int hak_option_get(enum hak_option option, long *value) {
+  if ((unsigned)option >= HAK_OPTION_COUNT || !value) return EINVAL;
+  switch (option) {
+    case HAK_OPTION_PURGE_DELAY_MS: *value = HK_TUNE(purge_delay_ms); break; /* learning's, too */
+    case HAK_OPTION_RETAIN_MB: *value = HK_TUNE(retain_mb); break;
+    case HAK_OPTION_CACHE_MB: *value = __atomic_load_n(&hk_cfg.cache_mb, __ATOMIC_RELAXED); break;
+    case HAK_OPTION_STATS: *value = __atomic_load_n(&hk_cfg.stats, __ATOMIC_RELAXED); break;
+    default: *value = __atomic_load_n(&hk_cfg.verbose, __ATOMIC_RELAXED); break;
+  }
+  return 0;
+}
+
+/* The value goes through the variable's parser: what HAKMEM_<NAME> accepts
+ * (the statistics' JSON, 2, only once HAKMEM_STATS=json:PATH gave a path). */
+HAK_API int hak_option_set(enum hak_option option, long value) {
+  if ((unsigned)option >= HAK_OPTION_COUNT || value < 0 || value > UINT32_MAX) return EINVAL;
+  int k = program_options[option];
+  char text[16];
+  snprintf(text, sizeof text, "%ld", value);
+  hk_lock(&option_lock);
+  bool ok = true;
+  if (option == HAK_OPTION_STATS && value == HK_STATS_JSON) ok = hk_cfg.stats_path[0] != 0;
+  else ok = set_knob(k, text);
+  if (ok) {
+    switch (option) {
+      case HAK_OPTION_PURGE_DELAY_MS:
+        HK_TUNE_SET(purge_delay_ms, hk_cfg.purge_delay_ms);
+        HK_TUNE_SET(pinned, HK_TUNE(pinned) | HK_PIN_PURGE);
+        break;
+      case HAK_OPTION_RETAIN_MB:
+        HK_TUNE_SET(retain_mb, hk_cfg.retain_mb);
+        HK_TUNE_SET(pinned, HK_TUNE(pinned) | HK_PIN_RETAIN);
+        break;
+      case HAK_OPTION_CACHE_MB: hk_cache_resize(); break;
+      case HAK_OPTION_STATS: hk_cfg.stats = (unsigned)value; break;
+      default: break;
+    }
+  }
+  hk_unlock(&option_lock);
+  return ok ? 0 : EINVAL;
 }

@@ -25,6 +25,7 @@ typedef struct hk_config_s {
   unsigned mode;           /* enum hak_mode                                */
   uint32_t purge_delay_ms; /* free memory stays resident this long         */
   uint32_t retain_mb;      /* per heap, free and resident before any purge */
+  uint32_t cache_mb;       /* the threads' caches of 1-32 KiB blocks, in all */
   unsigned thp;            /* HK_THP_*                                     */
   unsigned stats;          /* HK_STATS_*: printed at exit                  */
   unsigned verbose;
@@ -51,8 +52,10 @@ extern const char *const hk_strategy_names[HK_STRATEGIES];
 typedef struct hk_tune_s {
   uint32_t purge_delay_ms;
   uint32_t retain_mb;
+  uint32_t pinned;          /* HK_PIN_*: set by the program, learning keeps off */
   uint8_t refill_pages[80]; /* per size class: pages carved per refill      */
 } hk_tune_t;
+enum { HK_PIN_PURGE = 1, HK_PIN_RETAIN = 2 };
 extern hk_tune_t hk_tune;
 #define HK_TUNE(field)        __atomic_load_n(&hk_tune.field, __ATOMIC_RELAXED)
 #define HK_TUNE_SET(field, v) __atomic_store_n(&hk_tune.field, (v), __ATOMIC_RELAXED)

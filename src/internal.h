@@ -5,6 +5,7 @@
 #include "types.h"
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define hk_likely(x)     __builtin_expect(!!(x), 1)
@@ -312,6 +313,7 @@ void hk_free_block(hk_superslab_t *ss, hk_slab_t *head, void *p);
 /* stats.c */
 struct mallinfo2;
 void hk_stats_mallinfo(struct mallinfo2 *mi);
+void hk_stats_malloc_info(FILE *fp);
 void hk_stats_print(int fd);
 void hk_tel_sample(hk_tel_t *t, unsigned row, size_t n);
 void hk_tel_latency(hk_tel_t *t, uint64_t ns);

@@ -86,6 +86,31 @@ HK_EXPORT int malloc_trim(size_t pad) {
 }
 HK_EXPORT void malloc_stats(void) { hk_stats_print(2); }
 
+/* glibc's mallopt.  One parameter has a meaning here: M_TRIM_THRESHOLD,
+ * the free memory kept before any goes back, is HAKMEM_RETAIN_MB (rounded
+ * up to MiB; a negative value, glibc's "never trim", the most).  Returns 1
+ * for it; 0 for the others, as glibc does for a parameter it does not
+ * know: hakmem has no arenas to count (M_ARENA_MAX, M_ARENA_TEST), no
+ * fastbins (M_MXFAST), no heap top (M_TOP_PAD), a fixed size for direct
+ * mappings (M_MMAP_THRESHOLD, M_MMAP_MAX), and aborts on every misuse it
+ * detects (M_CHECK_ACTION, M_PERTURB). */
+HK_EXPORT int mallopt(int param, int value) {
+  if (param != M_TRIM_THRESHOLD) return 0;
+  long mb = value < 0 ? 4096 : ((long)value + (1 << 20) - 1) >> 20;
+  return hak_option_set(HAK_OPTION_RETAIN_MB, mb > 4096 ? 4096 : mb) == 0;
+}
+
+/* glibc's malloc_info: its XML, with hakmem's figures (stats.c).  Options
+ * other than 0 give EINVAL, returned as glibc's does (and in errno). */
+HK_EXPORT int malloc_info(int options, FILE *fp) {
+  if (options != 0 || fp == NULL) {
+    errno = EINVAL;
+    return EINVAL;
+  }
+  hk_stats_malloc_info(fp);
+  return 0;
+}
+
 HK_EXPORT struct mallinfo2 mallinfo2(void) {
   struct mallinfo2 mi;
   hk_stats_mallinfo(&mi);

@@ -29,6 +29,8 @@
 #define malloc_stats(...)       hks_malloc_stats(__VA_ARGS__)
 #define mallinfo(...)           hks_mallinfo(__VA_ARGS__)
 #define mallinfo2(...)          hks_mallinfo2(__VA_ARGS__)
+#define mallopt(...)            hks_mallopt(__VA_ARGS__)
+#define malloc_info(...)        hks_malloc_info(__VA_ARGS__)
 #define free_sized(...)         hks_free_sized(__VA_ARGS__)
 #define free_aligned_sized(...) hks_free_aligned_sized(__VA_ARGS__)
 #define __libc_malloc(...)      hks___libc_malloc(__VA_ARGS__)
@@ -56,5 +58,7 @@ int malloc_trim(size_t pad);
 void malloc_stats(void);
 struct mallinfo mallinfo(void);
 struct mallinfo2 mallinfo2(void);
+int mallopt(int param, int value);
+int malloc_info(int options, FILE *fp);
 
 #endif

@@ -321,6 +321,56 @@ void hk_stats_mallinfo(struct mallinfo2 *mi) {
   hk_unlock(&stats_lock);
 }
 
+/* malloc_info: glibc's XML layout, hakmem's figures.  One <heap> for the
+ * process (hakmem's heaps are per thread and come and go); its <sizes> list
+ * the size classes and large ranges with blocks in use (glibc's list free
+ * chunks, which hakmem does not keep by size); "rest" is the free memory
+ * still resident, "mmap" the direct mappings, "current" the committed
+ * memory, "max" the process's peak resident set (or "current", when
+ * more: committed memory need not be touched), "total" the address space
+ * hakmem holds. */
+void hk_stats_malloc_info(FILE *fp) {
+  struct hak_stats s; /* a copy: fp's writes may allocate, outside the lock */
+  hk_lock(&stats_lock);
+  snapshot(NULL);
+  s = snap;
+  hk_unlock(&stats_lock);
+  uint64_t free_resident =
+      s.committed_bytes > s.in_use_bytes ? s.committed_bytes - s.in_use_bytes : 0;
+  uint64_t most =
+      s.peak_resident_bytes > s.committed_bytes ? s.peak_resident_bytes : s.committed_bytes;
+  fprintf(fp, "<malloc version=\"1\" allocator=\"hakmem\" release=\"%s\">\n",
+          HAKMEM_VERSION_STRING);
+  fprintf(fp, "<heap nr=\"0\">\n<sizes>\n");
+  uint64_t from = 1;
+  for (uint32_t i = 0; i < s.nclasses && i < HAK_STATS_CLASSES; i++) {
+    const struct hak_stats_class *c = &s.classes[i];
+    if (c->block_size == 0) continue;
+    uint64_t live = c->allocs > c->frees ? c->allocs - c->frees : 0;
+    if (live)
+      fprintf(fp, "  <size from=\"%llu\" to=\"%llu\" total=\"%llu\" count=\"%llu\"/>\n",
+              (unsigned long long)from, (unsigned long long)c->block_size,
+              (unsigned long long)(live * c->block_size), (unsigned long long)live);
+    from = c->block_size + 1;
+  }
+  fprintf(fp, "</sizes>\n");
+  for (int whole = 0; whole < 2; whole++) {
+    if (whole) fprintf(fp, "</heap>\n");
+    fprintf(fp, "<total type=\"fast\" count=\"0\" size=\"0\"/>\n");
+    fprintf(fp, "<total type=\"rest\" count=\"0\" size=\"%llu\"/>\n",
+            (unsigned long long)free_resident);
+    if (whole)
+      fprintf(fp, "<total type=\"mmap\" count=\"%llu\" size=\"%llu\"/>\n",
+              (unsigned long long)s.direct_count, (unsigned long long)s.direct_bytes);
+    fprintf(fp, "<system type=\"current\" size=\"%llu\"/>\n",
+            (unsigned long long)s.committed_bytes);
+    fprintf(fp, "<system type=\"max\" size=\"%llu\"/>\n", (unsigned long long)most);
+    fprintf(fp, "<aspace type=\"total\" size=\"%llu\"/>\n", (unsigned long long)s.mapped_bytes);
+    fprintf(fp, "<aspace type=\"mprotect\" size=\"%llu\"/>\n", (unsigned long long)s.mapped_bytes);
+  }
+  fprintf(fp, "</malloc>\n");
+}
+
 /* ---- output ------------------------------------------------------------------ */
 
 typedef struct out_s {

@@ -140,7 +140,7 @@ expect_lines() {
     fi
 }
 
-KNOBS="HAKMEM_MODE HAKMEM_PURGE_DELAY_MS HAKMEM_RETAIN_MB HAKMEM_THP HAKMEM_STATS HAKMEM_VERBOSE HAKMEM_STRATEGY HAKMEM_LOG HAKMEM_HARDEN HAKMEM_ACE_THREAD"
+KNOBS="HAKMEM_MODE HAKMEM_PURGE_DELAY_MS HAKMEM_RETAIN_MB HAKMEM_CACHE_MB HAKMEM_THP HAKMEM_STATS HAKMEM_VERBOSE HAKMEM_STRATEGY HAKMEM_LOG HAKMEM_HARDEN HAKMEM_ACE_THREAD"
 
 unknown() { # NAME=VALUE MEANT
     echo "hakmem: warning: unknown variable $1 ignored; did you mean $2?"
@@ -150,6 +150,7 @@ accepted() { # knob
     HAKMEM_MODE) echo "minimal|fast|balanced|learning|research" ;;
     HAKMEM_PURGE_DELAY_MS) echo "0..60000" ;;
     HAKMEM_RETAIN_MB) echo "0..4096" ;;
+    HAKMEM_CACHE_MB) echo "0..1024" ;;
     HAKMEM_THP) echo "off|auto|on" ;;
     HAKMEM_STATS) echo "0|1|json:PATH" ;;
     HAKMEM_VERBOSE) echo "0|1" ;;
@@ -175,6 +176,7 @@ mode_value() { # mode knob
     *.HAKMEM_ACE_THREAD) echo auto ;;
     *.HAKMEM_PURGE_DELAY_MS) echo 100 ;;
     *.HAKMEM_RETAIN_MB) echo 8 ;;
+    *.HAKMEM_CACHE_MB) echo 64 ;;
     research.HAKMEM_THP) echo on ;;
     *.HAKMEM_THP) echo auto ;;
     research.HAKMEM_STATS | research.HAKMEM_VERBOSE) echo 1 ;;

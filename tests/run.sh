@@ -13,7 +13,7 @@
 # (every program gets HK_TEST_OUT=build/test-logs/NAME.VARIANT, a prefix for
 # files it leaves for a check here: stats writes .json and .expect, parsed by
 # tests/check_stats_json.py).  Every mode runs the stress and conformance
-# tests: conformance, aligned, errors, mt_stress, fork, thread_exit, ace and
+# tests: conformance, aligned, errors, options, mt_stress, fork, thread_exit, ace and
 # ace_thread again under HAKMEM_MODE=minimal, fast, learning and research
 #   [release-preload mode=MODE]  (balanced, the default, is the runs above)
 # and in hardened mode, with churn and hak_api:
@@ -214,7 +214,7 @@ done
 
 # ---- every mode runs the stress and conformance tests ------------------------
 # (the runs above are mode balanced, the default)
-MODE_TESTS="conformance aligned errors mt_stress fork thread_exit ace ace_thread"
+MODE_TESTS="conformance aligned errors options mt_stress fork thread_exit ace ace_thread"
 # The repeats of the longest (fork, mt_stress, thread_exit: ~7-11 s, ~6-37 s
 # and 6 s a run) run at half length: the four runs above have their full
 # length.  Minimal

@@ -460,6 +460,8 @@ typedef struct {
     int (*stats_get)(struct hak_stats *, size_t);
     void (*stats_print)(FILE *);
     void (*stats_print_json)(FILE *);
+    int (*option_get)(enum hak_option, long *);
+    int (*option_set)(enum hak_option, long);
 } hk_api_t;
 
 static hk_api_t hk TU_UNUSED;
@@ -481,6 +483,8 @@ static TU_UNUSED int hk_load(void)
     hk.stats_get = hak_stats_get;
     hk.stats_print = hak_stats_print;
     hk.stats_print_json = hak_stats_print_json;
+    hk.option_get = hak_option_get;
+    hk.option_set = hak_option_set;
 #else
 #define HK_SYM_(field, name)                                                                       \
     do {                                                                                           \
@@ -499,11 +503,13 @@ static TU_UNUSED int hk_load(void)
     HK_SYM_(stats_get, "hak_stats_get");
     HK_SYM_(stats_print, "hak_stats_print");
     HK_SYM_(stats_print_json, "hak_stats_print_json");
+    HK_SYM_(option_get, "hak_option_get");
+    HK_SYM_(option_set, "hak_option_set");
 #undef HK_SYM_
 #endif
     return hk.malloc_fn && hk.calloc_fn && hk.realloc_fn && hk.aligned_alloc_fn && hk.free_fn &&
         hk.free_sized_fn && hk.usable_size && hk.abi_version && hk.version && hk.stats_get &&
-        hk.stats_print && hk.stats_print_json;
+        hk.stats_print && hk.stats_print_json && hk.option_get && hk.option_set;
 }
 
 /* For checks that only make sense under hakmem: fail loudly otherwise (the

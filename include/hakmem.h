@@ -80,10 +80,26 @@ enum hak_option {
   HAK_OPTION_CACHE_MB,       /* 0..1024: the threads' caches of 1-32 KiB blocks, in all */
   HAK_OPTION_STATS,          /* 0, 1 (the table at exit), 2 (JSON: HAKMEM_STATS's path) */
   HAK_OPTION_VERBOSE,        /* 0, 1: the adaptive layer logs its decisions */
+  HAK_OPTION_LIMIT_MB,       /* 0..16777216: the memory budget's hard limit (soft: 90 %) */
   HAK_OPTION_COUNT
 };
 HAK_API int hak_option_get(enum hak_option option, long *value);
 HAK_API int hak_option_set(enum hak_option option, long value);
+
+/* ---- the memory budget ---------------------------------------------------
+ * On the process's resident memory (HAKMEM_LIMIT_MB sets the hard limit at
+ * start).  Past the soft limit, hakmem gives back the free memory it holds
+ * before it takes memory it has not used before; past the hard limit, after
+ * that, the allocation fails with ENOMEM.  hak_limit_set(0, hard): soft at
+ * 90 % of hard; (0, 0): no limit of the program's.  Whatever the program
+ * sets, the soft limit stays at most 90 % of the memory cgroup's limit
+ * (v2 memory.high / memory.max, v1 memory.soft_limit_in_bytes /
+ * memory.limit_in_bytes), read at start and again by hak_limit_refresh,
+ * which returns that cgroup limit (0: none).  EINVAL: soft above hard, or a
+ * NULL pointer. */
+HAK_API int hak_limit_set(size_t soft_bytes, size_t hard_bytes);
+HAK_API int hak_limit_get(size_t *soft_bytes, size_t *hard_bytes);
+HAK_API size_t hak_limit_refresh(void);
 
 /* ---- statistics ---------------------------------------------------------
  * hak_stats_get(&s, sizeof s) fills a snapshot.  The struct only ever grows
@@ -189,6 +205,12 @@ struct hak_stats {
                                    program has too few threads of its own)   */
   uint64_t thread_cache_bytes;  /* free blocks of 1-32 KiB held in the threads'
                                    caches for their next mallocs (not in use) */
+  /* the memory budget (hak_limit_set) */
+  uint64_t limit_soft_bytes, limit_hard_bytes; /* in force (0: none)          */
+  uint64_t limit_cgroup_bytes;    /* the memory cgroup's lowest limit (0: none) */
+  uint64_t limit_reclaims;        /* soft limit reached: free memory given back */
+  uint64_t limit_reclaimed_bytes; /* ... this much of it                        */
+  uint64_t limit_refusals;        /* hard limit reached: ENOMEM                 */
 };
 
 /* hak_stats.ace_state: OFF in minimal and fast mode; NOT_STARTED (also

@@ -32,7 +32,7 @@ static const struct { uint8_t ace, learning; } mode_traits[HK_MODES] = {
   [HAK_MODE_LEARNING] = { 1, 1 }, [HAK_MODE_RESEARCH] = { 1, 1 },
 };
 
-enum { K_MODE, K_PURGE, K_RETAIN, K_CACHE, K_THP, K_STATS, K_VERBOSE, K_STRATEGY, K_LOG,
+enum { K_MODE, K_PURGE, K_RETAIN, K_CACHE, K_LIMIT, K_THP, K_STATS, K_VERBOSE, K_STRATEGY, K_LOG,
        K_HARDEN, K_ACE_THREAD, K_COUNT };
 /* How a value is read: one of words[], a number 0..max, or a form of its own. */
 enum opt_kind { OPT_WORDS, OPT_NUMBER, OPT_STATS, OPT_STRATEGY, OPT_PATH };
@@ -75,6 +75,9 @@ static const hk_option_t options[K_COUNT] = {
   [K_CACHE] = { "HAKMEM_CACHE_MB", OPT_NUMBER, NULL, 0, 1024, ALL("64"), MODE_BIT(HAK_MODE_MINIMAL), false, NULL,
                 "free blocks of 1-32 KiB the threads' caches hold for their next mallocs, in all (a thread: "
                 "its share, 0.5-16 MiB; 0: none)" },
+  [K_LIMIT] = { "HAKMEM_LIMIT_MB", OPT_NUMBER, NULL, 0, 16777216, ALL("0"), 0, false, "0 (none), 1..16777216",
+                "the process's resident memory: hakmem gives free memory back past 90 % of it and fails an "
+                "allocation (ENOMEM) past it; without it, it gives back past 90 % of the memory cgroup's limit" },
   [K_THP] = { "HAKMEM_THP", WORDS(off_auto_on), { "off", "auto", "auto", "auto", "on" }, 0, false,
               "off, auto (for page runs, and for everything once the heap holds 32 MiB; the system's "
               "policy before), on", "transparent huge pages for hakmem's mappings" },
@@ -177,6 +180,7 @@ static const char *knob_value(int k, char *buf, size_t size) {
     case K_PURGE: snprintf(buf, size, "%u", (unsigned)hk_cfg.purge_delay_ms); return buf;
     case K_RETAIN: snprintf(buf, size, "%u", (unsigned)hk_cfg.retain_mb); return buf;
     case K_CACHE: snprintf(buf, size, "%u", (unsigned)hk_cfg.cache_mb); return buf;
+    case K_LIMIT: snprintf(buf, size, "%u", (unsigned)hk_cfg.limit_mb); return buf;
     case K_THP: return off_auto_on[hk_cfg.thp];
     case K_STATS:
       if (hk_cfg.stats != HK_STATS_JSON) return hk_cfg.stats ? "1" : "0";
@@ -234,6 +238,7 @@ static bool set_knob(int k, const char *v) {
     case K_PURGE: hk_cfg.purge_delay_ms = x; break;
     case K_RETAIN: hk_cfg.retain_mb = x; break;
     case K_CACHE: hk_cfg.cache_mb = x; break;
+    case K_LIMIT: hk_cfg.limit_mb = x; break;
     case K_THP: hk_cfg.thp = (unsigned)i; break;
     case K_VERBOSE: hk_cfg.verbose = (unsigned)i; break;
     case K_HARDEN: hk_cfg.harden = (unsigned)i; break;
@@ -401,7 +406,7 @@ void hk_config_doc(int fd) {
 static const int8_t program_options[HAK_OPTION_COUNT] = {
   [HAK_OPTION_PURGE_DELAY_MS] = K_PURGE, [HAK_OPTION_RETAIN_MB] = K_RETAIN,
   [HAK_OPTION_CACHE_MB] = K_CACHE,       [HAK_OPTION_STATS] = K_STATS,
-  [HAK_OPTION_VERBOSE] = K_VERBOSE,
+  [HAK_OPTION_VERBOSE] = K_VERBOSE,      [HAK_OPTION_LIMIT_MB] = K_LIMIT,
 };
 static hk_lock_t option_lock = HK_LOCK_INIT; /* one change at a time */
 
@@ -412,6 +417,7 @@ HAK_API int hak_option_get(enum hak_option option, long *value) {
     case HAK_OPTION_RETAIN_MB: *value = HK_TUNE(retain_mb); break;
     case HAK_OPTION_CACHE_MB: *value = __atomic_load_n(&hk_cfg.cache_mb, __ATOMIC_RELAXED); break;
     case HAK_OPTION_STATS: *value = __atomic_load_n(&hk_cfg.stats, __ATOMIC_RELAXED); break;
+    case HAK_OPTION_LIMIT_MB: *value = __atomic_load_n(&hk_cfg.limit_mb, __ATOMIC_RELAXED); break;
     default: *value = __atomic_load_n(&hk_cfg.verbose, __ATOMIC_RELAXED); break;
   }
   return 0;
@@ -440,6 +446,7 @@ HAK_API int hak_option_set(enum hak_option option, long value) {
         break;
       case HAK_OPTION_CACHE_MB: hk_cache_resize(); break;
       case HAK_OPTION_STATS: hk_cfg.stats = (unsigned)value; break;
+      case HAK_OPTION_LIMIT_MB: hak_limit_set(0, (size_t)value << 20); break;
       default: break;
     }
   }

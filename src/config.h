@@ -26,6 +26,7 @@ typedef struct hk_config_s {
   uint32_t purge_delay_ms; /* free memory stays resident this long         */
   uint32_t retain_mb;      /* per heap, free and resident before any purge */
   uint32_t cache_mb;       /* the threads' caches of 1-32 KiB blocks, in all */
+  uint32_t limit_mb;       /* the memory budget's hard limit (limit.c); 0: none */
   unsigned thp;            /* HK_THP_*                                     */
   unsigned stats;          /* HK_STATS_*: printed at exit                  */
   unsigned verbose;

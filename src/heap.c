@@ -277,6 +277,20 @@ size_t hk_heap_purge_all(hk_heap_t *h) {
   return n;
 }
 
+/* The memory budget's soft limit (limit.c): every heap's free slabs go
+ * back, `held`'s (whose lock the caller holds, or NULL) and those of the
+ * heaps whose lock is free now (a trylock: the caller may hold its own). */
+size_t hk_heap_purge_budget(hk_heap_t *held) {
+  size_t n = 0;
+  for (hk_heap_t *h = hk_heap_all(); h; h = h->all_next) {
+    if (h != held && pthread_mutex_trylock(&h->lock) != 0) continue;
+    for (hk_superslab_t *ss = h->ss_avail.first; ss; ss = ss->next)
+      n += (size_t)hk_ss_purge(ss, ~0u) << HK_SLAB_SHIFT;
+    if (h != held) hk_unlock(&h->lock);
+  }
+  return n;
+}
+
 /* ---- finding memory ----------------------------------------------------- */
 
 static hk_slab_t *take_span_owned(hk_heap_t *h, unsigned n, bool *clean, hk_superslab_t **out) {
@@ -313,6 +327,7 @@ static hk_slab_t *take_span_locked(hk_heap_t *h, unsigned n, bool *clean, hk_sup
     if ((head = take_span_owned(h, n, clean, out))) return head;
   }
   bool fresh, from_os;
+  if (!hk_budget_ok(h, HK_SS_SIZE)) return NULL; /* the memory budget: ENOMEM */
   hk_superslab_t *ss = hk_arena_alloc_ss(&fresh, &from_os);
   if (!ss) return NULL;
   if (from_os) *stage = HAK_STAGE_OS;

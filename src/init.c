@@ -127,6 +127,7 @@ static void process_init(void) {
   if (atomic_compare_exchange_strong(&process_state, &expected, 1)) {
     in_process_init = 1; /* libc may call malloc from what follows */
     hk_config_init();
+    hk_budget_init();
     hk_cache_init();
     hk_ace_init();
     if (pthread_key_create(&heap_key, thread_exit) == 0)

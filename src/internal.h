@@ -368,6 +368,20 @@ void hk_ace_fork_child(void);
 /* Milliseconds of a coarse monotonic clock (slow paths). */
 uint64_t hk_now_ms(void);
 
+/* limit.c: the memory budget */
+extern _Atomic bool hk_budget_on;
+void hk_budget_init(void);
+bool hk_budget_admit(hk_heap_t *held, size_t bytes);
+/* Before taking `bytes` hakmem has not used before: false means ENOMEM.
+ * `held`: the heap whose lock the caller holds, or NULL. */
+static inline bool hk_budget_ok(hk_heap_t *held, size_t bytes) {
+  return hk_likely(!atomic_load_explicit(&hk_budget_on, memory_order_relaxed)) ||
+      hk_budget_admit(held, bytes);
+}
+struct hak_stats;
+void hk_budget_stats(struct hak_stats *st);
+size_t hk_heap_purge_budget(hk_heap_t *held);
+
 /* init.c */
 hk_heap_t *hk_thread_init(void);
 void hk_thread_forget(void);

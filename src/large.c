@@ -47,6 +47,10 @@ void *hk_direct_alloc(size_t n, size_t align) {
   size_t need = offset + ((n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1)) +
       hk_guard_bytes(); /* hardened: a guard page at the end */
   size_t size = map_size_for(need);
+  if (!hk_budget_ok(NULL, size)) { /* the memory budget */
+    errno = ENOMEM;
+    return NULL;
+  }
   /* the header must be 2 MiB aligned, and p = header + offset aligned to align */
   size_t map_align = align > HK_SS_SIZE ? align : HK_SS_SIZE;
   size_t skew = align > HK_SS_SIZE ? HK_SS_SIZE : 0;
@@ -101,6 +105,7 @@ void *hk_direct_realloc(hk_superslab_t *hdr, void *p, size_t n) {
   size_t size = map_size_for(need);
   size_t old = hdr->map_size;
   if (size == old) return p;
+  if (size > old && !hk_budget_ok(NULL, size - old)) return NULL; /* the caller's copy fails too */
   if (size < old || hk_os_remap_inplace(hdr, old, size)) {
     if (size < old) {
       hk_map_set(hdr, old, HK_MAP_RELEASED);

@@ -532,6 +532,7 @@ static void *seg_alloc(hk_pseg_t *s, uint32_t n, size_t align, uint64_t *dirty_c
  * power of two, at most HK_PAGES_ALIGN_MAX), zeroed if asked; NULL when
  * memory is exhausted (the caller tries a direct mapping). */
 void *hk_pages_alloc(hk_heap_t *h, size_t n, size_t align, bool zero) {
+  if (!hk_budget_ok(NULL, n)) return NULL; /* the memory budget: ENOMEM */
   uint32_t np = (uint32_t)((n + PG_SIZE - 1) >> PG_SHIFT);
   if (np == 0) np = 1;
   /* Under huge pages a run of 2 MiB or more starts on one: else it would

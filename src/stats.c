@@ -257,6 +257,7 @@ static void snapshot(size_t *small_blocks) {
   m.blocks = m.blocks > cached_blocks ? m.blocks - cached_blocks : 0;
   st->in_use_bytes = slab_bytes + ps.in_use + direct_bytes;
   st->thread_cache_bytes = cached_bytes;
+  hk_budget_stats(st);
   st->pages_mapped_bytes = ps.mapped;
   st->pages_in_use_bytes = ps.in_use;
   st->pages_free_resident_bytes = ps.free_resident;

@@ -45,7 +45,8 @@
 # Last, the checks of the build: hardened_build, install (make install, the
 # soname, pkg-config, a program linked both ways; a C++ program built with
 # the CMake package and with pkg-config, tests/install/cxx.cpp: new and
-# delete are hakmem's), clang_build (-Werror), format (clang-format 14
+# delete are hakmem's), limit_cgroup (the memory budget under a memory
+# cgroup of 160 MiB; root only), clang_build (-Werror), format (clang-format 14
 # --dry-run over src/ and tests/) and
 # fastpath_budget (tests/fastpath_budget.sh: instructions per malloc+free pair
 # within tests/fastpath_budget.txt, under callgrind; needs valgrind).
@@ -236,6 +237,11 @@ for mode in minimal fast learning research; do
             HAKMEM_MODE="$mode" "$(half "$name" "$mode")"
     done
 done
+
+# ---- the memory budget from the environment (tests/api/limit.c checks it) --
+if selected limit; then
+    run_prog limit "release-preload limit=256" "$REL_SO" build/tests/limit HAKMEM_LIMIT_MB=256
+fi
 
 # ---- where the adaptive layer runs (HAKMEM_ACE_THREAD; auto, the default, is
 # the runs above): in a thread even in a single-threaded program, or never ----
@@ -514,6 +520,56 @@ clang_check() {
             -Werror -O2 -c "$f" -o "$out/$(basename "$f" .c).o" || return 1
     done
 }
+
+# The memory budget under a real memory cgroup of 160 MiB (root; the v1
+# memory controller or a v2 one that takes a child): tests/api/limit.c
+# --cgroup keeps every free byte and touches 400 MiB in turns; the kernel
+# kills it unless hakmem's soft limit (90 % of the cgroup's) gives memory
+# back.  Returns 2 (skipped) when no such cgroup can be made here.
+cgroup_check() {
+    local rel parent dir limit_file
+    if rel=$(grep -m1 '^[0-9]*:memory:' /proc/self/cgroup | cut -d: -f3) &&
+        [ -n "$rel" ] && [ -d "/sys/fs/cgroup/memory$rel" ]; then
+        parent=/sys/fs/cgroup/memory${rel%/}
+        limit_file=memory.limit_in_bytes
+    elif rel=$(grep -m1 '^0::' /proc/self/cgroup | cut -d: -f3) &&
+        grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+        parent=/sys/fs/cgroup${rel%/}
+        limit_file=memory.max
+        grep -qw memory "$parent/cgroup.subtree_control" 2>/dev/null ||
+            echo +memory >"$parent/cgroup.subtree_control" 2>/dev/null || return 2
+    else
+        return 2
+    fi
+    dir=$parent/hakmem-limit-$$
+    mkdir "$dir" 2>/dev/null || return 2
+    if ! echo $((160 << 20)) >"$dir/$limit_file" 2>/dev/null; then
+        rmdir "$dir"
+        return 2
+    fi
+    echo "cgroup $dir, $limit_file = $(cat "$dir/$limit_file")"
+    # shellcheck disable=SC2016  # expanded by sh
+    run_timed sh -c 'echo $$ >"$1/cgroup.procs" && exec env LD_PRELOAD="$3" "$2" --cgroup' \
+        sh "$dir" "$ROOT/build/tests/limit" "$REL_SO"
+    local rc=$?
+    rmdir "$dir" 2>/dev/null
+    return $rc
+}
+if selected limit_cgroup; then
+    t0=$(now)
+    log="$LOGDIR/limit_cgroup.log"
+    if [ "$(id -u)" != 0 ]; then
+        report_skip limit_cgroup release-preload "not root: no memory cgroup can be made"
+    else
+        cgroup_check >"$log" 2>&1
+        rc=$?
+        case $rc in
+        0) report_pass limit_cgroup release-preload "$t0" ;;
+        2) report_skip limit_cgroup release-preload "no writable memory cgroup here (see $log)" ;;
+        *) report_fail limit_cgroup release-preload "$t0" "$(status_text "$rc")" "$log" ;;
+        esac
+    fi
+fi
 
 # The sources as .clang-format has them (clang-format 14, Debian bookworm's,
 # the version they were formatted with: another may lay them out otherwise).

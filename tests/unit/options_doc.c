@@ -30,7 +30,7 @@ int main(int argc, char **argv) {
   CHECK(n > 0 && n + 1 < sizeof doc, "hk_config_doc wrote %zu bytes", n);
   int lines = 0;
   for (size_t i = 0; i < n; i++) lines += doc[i] == '\n';
-  CHECK(lines == 12, "%d lines: a header, a rule and 10 options expected", lines);
+  CHECK(lines == 13, "%d lines: a header, a rule and 11 options expected", lines);
   FILE *f = fopen("README.md", "r");
   CHECK(f != NULL, "README.md not found (run from the repository's root)");
   size_t m = fread(readme, 1, sizeof readme - 1, f);

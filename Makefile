@@ -2,6 +2,7 @@
 #   make            build/libhakmem.so and build/libhakmem.a (release)
 #   make debug      build/debug/libhakmem.{so,a} with internal assertions
 #   make hardened   build/hardened/libhakmem.{so,a}: HAKMEM_HARDEN=1 by default
+#   make valgrind   build/valgrind/libhakmem.so: memcheck sees its blocks (src/track.h)
 #   make test       build everything and run every test (release and debug)
 #   make bench      benchmark hakmem beside the installed peers
 #   make install PREFIX=/usr/local   (with hakmem.pc and a CMake package)
@@ -34,8 +35,9 @@ REL_OBJS := $(SRCS:src/%.c=build/obj/%.o)
 DBG_OBJS := $(SRCS:src/%.c=build/debug/obj/%.o)
 NOTEL_OBJS := $(SRCS:src/%.c=build/notel/obj/%.o)
 HARD_OBJS := $(SRCS:src/%.c=build/hardened/obj/%.o)
+VG_OBJS := $(SRCS:src/%.c=build/valgrind/obj/%.o)
 
-.PHONY: all debug notel hardened test test-only bench bench-fastpath install print-version clean
+.PHONY: all debug notel hardened valgrind test test-only bench bench-fastpath install print-version clean
 all: build/libhakmem.so build/libhakmem.a build/hakmem.pc
 
 build/obj/%.o: src/%.c $(HDRS) | build/obj
@@ -51,7 +53,11 @@ build/notel/obj/%.o: src/%.c $(HDRS) | build/notel/obj
 build/hardened/obj/%.o: src/%.c $(HDRS) | build/hardened/obj
 	$(CC) $(BASEFLAGS) $(RELFLAGS) -DHK_HARDEN_DEFAULT=1 $(CFLAGS) -c $< -o $@
 
-build/obj build/debug/obj build/notel/obj build/hardened/obj build/tests build/debug/tests \
+# memcheck sees what the malloc family hands out and takes back (src/track.h)
+build/valgrind/obj/%.o: src/%.c $(HDRS) | build/valgrind/obj
+	$(CC) $(BASEFLAGS) $(RELFLAGS) -DHK_VALGRIND=1 $(CFLAGS) -c $< -o $@
+
+build/obj build/debug/obj build/notel/obj build/hardened/obj build/valgrind/obj build/tests build/debug/tests \
 build/tests/misuse:
 	mkdir -p $@
 
@@ -72,6 +78,9 @@ build/notel/libhakmem.so: $(NOTEL_OBJS) src/exports.map
 build/hardened/libhakmem.so: $(HARD_OBJS) src/exports.map
 	$(CC) $(LDSHARED) $(LDFLAGS) -o $@ $(HARD_OBJS)
 	ln -sf $(@F) $(@D)/$(SONAME)
+build/valgrind/libhakmem.so: $(VG_OBJS) src/exports.map
+	$(CC) $(LDSHARED) $(LDFLAGS) -o $@ $(VG_OBJS)
+	ln -sf $(@F) $(@D)/$(SONAME)
 build/hardened/libhakmem.a: $(HARD_OBJS)
 	rm -f $@ && ar rcs $@ $(HARD_OBJS)
 
@@ -85,6 +94,7 @@ build/hakmem.pc: hakmem.pc.in Makefile include/hakmem.h
 debug: build/debug/libhakmem.so build/debug/libhakmem.a
 notel: build/notel/libhakmem.so
 hardened: build/hardened/libhakmem.so build/hardened/libhakmem.a
+valgrind: build/valgrind/libhakmem.so
 
 # ---- tests ---------------------------------------------------------------
 # tests/unit/*.c   link libhakmem.a and use internals (src/*.h)
@@ -121,12 +131,16 @@ MISUSE_BINS := $(patsubst tests/misuse/%.c,build/tests/misuse/%,$(wildcard tests
 build/tests/misuse/%: tests/misuse/%.c tests/misuse/misuse.h | build/tests/misuse
 	$(CC) $(TEST_CFLAGS) $< -o $@
 
+# tests/valgrind/memcheck.c: run under memcheck with the valgrind build
+build/tests/memcheck: tests/valgrind/memcheck.c | build/tests
+	$(CC) -std=gnu11 -O0 -g -Wall -Wextra $< -o $@
+
 # fuzz/fuzz_alloc: the libFuzzer target (clang), run by fuzz/run.sh
 include fuzz/fuzz.mk
 # make tsan, make asan: hakmem and the tests under the sanitizers
 include tests/sanitizers.mk
 
-test: all debug hardened $(UNIT_BINS) $(PROG_BINS) $(MISUSE_BINS) build/fuzz/fuzz_alloc tsan asan
+test: all debug hardened valgrind build/tests/memcheck $(UNIT_BINS) $(PROG_BINS) $(MISUSE_BINS) build/fuzz/fuzz_alloc tsan asan
 	bash tests/run.sh
 
 # ---- benchmarks ----------------------------------------------------------

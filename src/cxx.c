@@ -11,10 +11,10 @@
  * when a C++ program runs (libstdc++ and libc++ both export them); a
  * new-handler that throws from a nothrow form unwinds through here.
  *
- * Sized and aligned deletes go to hk_free_sized_inline: the same fast path
+ * Sized and aligned deletes go to hk_free_sized_inline (track.h): free's fast path
  * as free, which never looks up a size class; hardened mode and the debug
  * build check the size against the block first. */
-#include "alloc.h"
+#include "track.h"
 
 #ifndef HK_SANITIZER_NAMES /* under a sanitizer its runtime owns new and delete */
 
@@ -39,13 +39,13 @@ static HK_NOINLINE void *new_failed(size_t n, size_t align, bool nothrow) {
       hk_fatal("operator new: out of memory, and no C++ runtime to throw std::bad_alloc", NULL);
     }
     handler();
-    void *p = align ? hk_aligned(align, n) : hk_malloc_inline(n);
+    void *p = align ? hk_api_aligned(align, n) : hk_api_malloc(n);
     if (p) return p;
   }
 }
 
 static HK_ALWAYS_INLINE void *new_plain(size_t n, bool nothrow) {
-  void *p = hk_malloc_inline(n);
+  void *p = hk_api_malloc(n);
   return hk_likely(p != NULL) ? p : new_failed(n, 0, nothrow);
 }
 /* An alignment not a power of two is undefined behaviour in C++; here it
@@ -53,7 +53,7 @@ static HK_ALWAYS_INLINE void *new_plain(size_t n, bool nothrow) {
 static void *new_aligned(size_t n, size_t align, bool nothrow) {
   if (align <= HK_ALIGN_NATURAL) return new_plain(n, nothrow);
   if (align & (align - 1)) return nothrow ? NULL : new_failed(n, 0, false);
-  void *p = hk_aligned(align, n);
+  void *p = hk_api_aligned(align, n);
   return p ? p : new_failed(n, align, nothrow);
 }
 
@@ -81,41 +81,41 @@ HK_EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t a, const hk_
   return new_aligned(n, a, true);
 }
 
-HK_EXPORT void _ZdlPv(void *p) { hk_free_inline(p); }
-HK_EXPORT void _ZdaPv(void *p) { hk_free_inline(p); }
-HK_EXPORT void _ZdlPvm(void *p, size_t n) { hk_free_sized_inline(p, n); }
-HK_EXPORT void _ZdaPvm(void *p, size_t n) { hk_free_sized_inline(p, n); }
+HK_EXPORT void _ZdlPv(void *p) { hk_api_free(p); }
+HK_EXPORT void _ZdaPv(void *p) { hk_api_free(p); }
+HK_EXPORT void _ZdlPvm(void *p, size_t n) { hk_api_free_sized(p, n); }
+HK_EXPORT void _ZdaPvm(void *p, size_t n) { hk_api_free_sized(p, n); }
 HK_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const hk_nothrow_t *t) {
   (void)t;
-  hk_free_inline(p);
+  hk_api_free(p);
 }
 HK_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const hk_nothrow_t *t) {
   (void)t;
-  hk_free_inline(p);
+  hk_api_free(p);
 }
 HK_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t a) {
   (void)a;
-  hk_free_inline(p);
+  hk_api_free(p);
 }
 HK_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t a) {
   (void)a;
-  hk_free_inline(p);
+  hk_api_free(p);
 }
 HK_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t a) {
   (void)a;
-  hk_free_sized_inline(p, n);
+  hk_api_free_sized(p, n);
 }
 HK_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t a) {
   (void)a;
-  hk_free_sized_inline(p, n);
+  hk_api_free_sized(p, n);
 }
 HK_EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t a, const hk_nothrow_t *t) {
   (void)a, (void)t;
-  hk_free_inline(p);
+  hk_api_free(p);
 }
 HK_EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t a, const hk_nothrow_t *t) {
   (void)a, (void)t;
-  hk_free_inline(p);
+  hk_api_free(p);
 }
 
 #endif

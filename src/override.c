@@ -2,8 +2,8 @@
  * semantics, the __libc_* aliases, and hakmem's own hak_* API.  They all live
  * in this one object so that linking libhakmem.a pulls in the whole family
  * at once (never our malloc with the C library's free). */
-#include "alloc.h"
 #include "hakmem.h"
+#include "track.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -22,10 +22,10 @@ static bool is_pow2(size_t x) { return x && !(x & (x - 1)); }
  * happens to put them otherwise moved tiny_hot by 6% (a free path spread
  * over three lines instead of two), with the same instructions. */
 #define HK_HOT __attribute__((aligned(64)))
-HK_EXPORT HK_HOT void *malloc(size_t n) { return hk_malloc_inline(n); }
-HK_EXPORT HK_HOT void free(void *p) { hk_free_inline(p); }
-HK_EXPORT void *calloc(size_t count, size_t size) { return hk_calloc(count, size); }
-HK_EXPORT void *realloc(void *p, size_t n) { return hk_realloc(p, n); }
+HK_EXPORT HK_HOT void *malloc(size_t n) { return hk_api_malloc(n); }
+HK_EXPORT HK_HOT void free(void *p) { hk_api_free(p); }
+HK_EXPORT void *calloc(size_t count, size_t size) { return hk_api_calloc(count, size); }
+HK_EXPORT void *realloc(void *p, size_t n) { return hk_api_realloc(p, n); }
 
 HK_EXPORT void *reallocarray(void *p, size_t count, size_t size) {
   size_t n;
@@ -33,13 +33,13 @@ HK_EXPORT void *reallocarray(void *p, size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  return hk_realloc(p, n);
+  return hk_api_realloc(p, n);
 }
 
 HK_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
   if (!is_pow2(align) || align % sizeof(void *) != 0) return EINVAL;
   int saved = errno; /* posix_memalign reports, errno stays */
-  void *p = hk_aligned(align, n);
+  void *p = hk_api_aligned(align, n);
   errno = saved;
   if (!p) return ENOMEM;
   *out = p;
@@ -51,7 +51,7 @@ HK_EXPORT void *aligned_alloc(size_t align, size_t n) {
     errno = EINVAL;
     return NULL;
   }
-  return hk_aligned(align, n);
+  return hk_api_aligned(align, n);
 }
 
 /* memalign rounds an alignment that is not a power of two up, as glibc does. */
@@ -65,10 +65,10 @@ HK_EXPORT void *memalign(size_t align, size_t n) {
     while (a < align) a <<= 1;
     align = a;
   }
-  return hk_aligned(align, n);
+  return hk_api_aligned(align, n);
 }
 
-HK_EXPORT void *valloc(size_t n) { return hk_aligned(HK_PAGE_SIZE, n); }
+HK_EXPORT void *valloc(size_t n) { return hk_api_aligned(HK_PAGE_SIZE, n); }
 
 HK_EXPORT void *pvalloc(size_t n) {
   if (n > HK_MAX_REQUEST) {
@@ -76,7 +76,7 @@ HK_EXPORT void *pvalloc(size_t n) {
     return NULL;
   }
   size_t rounded = (n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1);
-  return hk_aligned(HK_PAGE_SIZE, rounded ? rounded : HK_PAGE_SIZE);
+  return hk_api_aligned(HK_PAGE_SIZE, rounded ? rounded : HK_PAGE_SIZE);
 }
 
 HK_EXPORT size_t malloc_usable_size(void *p) { return hk_usable_size(p); }
@@ -141,10 +141,10 @@ HK_EXPORT struct mallinfo mallinfo(void) {
  * hardened mode and the debug build (hk_free_sized_inline). */
 void free_sized(void *p, size_t n);
 void free_aligned_sized(void *p, size_t align, size_t n);
-HK_EXPORT void free_sized(void *p, size_t n) { hk_free_sized_inline(p, n); }
+HK_EXPORT void free_sized(void *p, size_t n) { hk_api_free_sized(p, n); }
 HK_EXPORT void free_aligned_sized(void *p, size_t align, size_t n) {
   (void)align;
-  hk_free_sized_inline(p, n);
+  hk_api_free_sized(p, n);
 }
 
 /* glibc's internal names, used by some programs and by libc itself. */
@@ -156,10 +156,10 @@ void *__libc_memalign(size_t a, size_t n);
 void *__libc_valloc(size_t n);
 void *__libc_pvalloc(size_t n);
 int __posix_memalign(void **out, size_t a, size_t n);
-HK_EXPORT void *__libc_malloc(size_t n) { return hk_malloc_inline(n); }
-HK_EXPORT void __libc_free(void *p) { hk_free_inline(p); }
-HK_EXPORT void *__libc_calloc(size_t c, size_t n) { return hk_calloc(c, n); }
-HK_EXPORT void *__libc_realloc(void *p, size_t n) { return hk_realloc(p, n); }
+HK_EXPORT void *__libc_malloc(size_t n) { return hk_api_malloc(n); }
+HK_EXPORT void __libc_free(void *p) { hk_api_free(p); }
+HK_EXPORT void *__libc_calloc(size_t c, size_t n) { return hk_api_calloc(c, n); }
+HK_EXPORT void *__libc_realloc(void *p, size_t n) { return hk_api_realloc(p, n); }
 HK_EXPORT void *__libc_memalign(size_t a, size_t n) { return memalign(a, n); }
 HK_EXPORT void *__libc_valloc(size_t n) { return valloc(n); }
 HK_EXPORT void *__libc_pvalloc(size_t n) { return pvalloc(n); }
@@ -167,11 +167,11 @@ HK_EXPORT int __posix_memalign(void **out, size_t a, size_t n) { return posix_me
 
 /* ---- hakmem's own API ----------------------------------------------------- */
 
-HK_EXPORT void *hak_malloc(size_t n) { return hk_malloc_inline(n); }
-HK_EXPORT void hak_free(void *p) { hk_free_inline(p); }
-HK_EXPORT void hak_free_sized(void *p, size_t n) { hk_free_sized_inline(p, n); }
-HK_EXPORT void *hak_calloc(size_t count, size_t size) { return hk_calloc(count, size); }
-HK_EXPORT void *hak_realloc(void *p, size_t n) { return hk_realloc(p, n); }
+HK_EXPORT void *hak_malloc(size_t n) { return hk_api_malloc(n); }
+HK_EXPORT void hak_free(void *p) { hk_api_free(p); }
+HK_EXPORT void hak_free_sized(void *p, size_t n) { hk_api_free_sized(p, n); }
+HK_EXPORT void *hak_calloc(size_t count, size_t size) { return hk_api_calloc(count, size); }
+HK_EXPORT void *hak_realloc(void *p, size_t n) { return hk_api_realloc(p, n); }
 HK_EXPORT void *hak_aligned_alloc(size_t align, size_t n) { return aligned_alloc(align, n); }
 HK_EXPORT size_t hak_usable_size(const void *p) { return hk_usable_size(p); }
 HK_EXPORT int hak_abi_version(void) { return HAKMEM_ABI_VERSION; }

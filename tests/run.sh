@@ -46,7 +46,8 @@
 # soname, pkg-config, a program linked both ways; a C++ program built with
 # the CMake package and with pkg-config, tests/install/cxx.cpp: new and
 # delete are hakmem's), limit_cgroup (the memory budget under a memory
-# cgroup of 160 MiB; root only), clang_build (-Werror), format (clang-format 14
+# cgroup of 160 MiB; root only), valgrind_memcheck (make valgrind: memcheck
+# sees hakmem's blocks), clang_build (-Werror), format (clang-format 14
 # --dry-run over src/ and tests/) and
 # fastpath_budget (tests/fastpath_budget.sh: instructions per malloc+free pair
 # within tests/fastpath_budget.txt, under callgrind; needs valgrind).
@@ -571,6 +572,21 @@ if selected limit_cgroup; then
     fi
 fi
 
+# make valgrind: memcheck on a program preloading the valgrind build reports
+# what it reports with glibc (tests/valgrind/memcheck.c): nothing for a clean
+# program; a read after free, a read past the block and a 1000-byte leak.
+memcheck_check() {
+    local vg=(valgrind --leak-check=full --error-exitcode=9) out
+    out=$(LD_PRELOAD=$ROOT/build/valgrind/libhakmem.so "${vg[@]}" build/tests/memcheck clean 2>&1) ||
+        { echo "$out"; echo "clean: memcheck reported errors"; return 1; }
+    echo "$out" | grep -q "ERROR SUMMARY: 0 errors" || { echo "$out"; return 1; }
+    out=$(LD_PRELOAD=$ROOT/build/valgrind/libhakmem.so "${vg[@]}" build/tests/memcheck bugs 2>&1)
+    echo "$out"
+    echo "$out" | grep -q "16 bytes inside a block of size 64 free'd" || { echo "no read after free"; return 1; }
+    echo "$out" | grep -q "0 bytes after a block of size 40 alloc'd" || { echo "no read past the block"; return 1; }
+    echo "$out" | grep -q "definitely lost: 1,000 bytes in 1 blocks" || { echo "no leak"; return 1; }
+}
+
 # The sources as .clang-format has them (clang-format 14, Debian bookworm's,
 # the version they were formatted with: another may lay them out otherwise).
 format_check() {
@@ -600,6 +616,11 @@ if command -v clang >/dev/null 2>&1; then
     check_cmd clang_build warnings clang_check
 else
     missing clang_build "clang not installed"
+fi
+if command -v valgrind >/dev/null 2>&1; then
+    check_cmd valgrind_memcheck valgrind-build memcheck_check
+else
+    missing valgrind_memcheck "valgrind not installed"
 fi
 if clang-format --version 2>/dev/null | grep -q 'version 14\.'; then
     check_cmd format clang-format-14 format_check

@@ -11,8 +11,8 @@
  * when a C++ program runs (libstdc++ and libc++ both export them); a
  * new-handler that throws from a nothrow form unwinds through here.
  *
- * Sized and aligned deletes go to hk_free_sized_inline (track.h): free's fast path
- * as free, which never looks up a size class; hardened mode and the debug
+ * Sized deletes go to hk_free_sized_inline (through track.h): free's fast
+ * path, which never looks up a size class; hardened mode and the debug
  * build check the size against the block first. */
 #include "track.h"
 

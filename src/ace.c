@@ -23,11 +23,14 @@
  * heap: what it frees goes back after the purge delay if it calls the
  * allocator again, and stays while it idles (a program that wants it back
  * anyway sets `on`).  Once two threads of its own hold heaps, a thread
- * named hakmem-ace runs the epochs every 50 ms (every second when there is nothing to do), also while
- * the program makes no call; when the program's threads with a heap drop
- * below two again, the thread ends (and is not started again for
- * RESTART_MS).  `on`: the thread starts once memory is freed and ends when
- * the last thread of the program with a heap ends; `off`: never a thread.
+ * named hakmem-ace starts at the next malloc slow path (never in free:
+ * hk_ace_pending) and runs the epochs every 50 ms (every second when there
+ * is nothing to do), also while the program makes no call; when the
+ * program's threads with a heap drop below two again, the thread ends (and
+ * is not started again for RESTART_MS).  `on`: the thread starts once
+ * memory is freed (on that free while the process never had a second
+ * thread, else at the next malloc slow path) and ends when the last thread
+ * of the program with a heap ends; `off`: never a thread.
  * It holds ace_lock while it works, which fork takes first (the child has
  * no thread), and it is stopped and joined at exit. */
 #include "internal.h"
@@ -40,6 +43,7 @@
 #include <stdio.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <sys/single_threaded.h>
 
 #define EPOCH_MS      50                /* an epoch while there is work or learning   */
 #define LAZY_EPOCH_MS 1000              /* ... and when the last ones found nothing    */
@@ -453,17 +457,51 @@ static void stop_thread(void) {
 
 /* ---- on the program's calls -------------------------------------------------------- */
 
-/* Memory was freed (hk_ace_poke; the state is IDLE): start the thread, or
- * run an epoch here when one is due. */
+/* The thread is wanted: it starts on the next malloc slow path
+ * (hk_ace_start_pending).  Never from free: glibc frees a dead thread's TLS
+ * with its stack cache locked (pthread_join), and pthread_create takes that
+ * lock; a free there that started the thread would wait for itself. */
+_Atomic uint32_t hk_ace_pending;
+
+/* A malloc slow path found hk_ace_pending: start the thread if the
+ * program still has threads enough (no memory needed: it sleeps until
+ * there is work, and is there when a program frees its peak and idles). */
+void hk_ace_start_pending(void) {
+  atomic_store_explicit(&hk_ace_pending, 0, memory_order_relaxed);
+  if (hk_cfg.ace_thread == HK_ACE_THREAD_OFF ||
+      atomic_load_explicit(&ace_failed, memory_order_relaxed) ||
+      atomic_load(&hk_ace_state) != HK_ACE_IDLE)
+    return;
+  if (pthread_mutex_trylock(&ace_lock) != 0) {
+    atomic_store_explicit(&hk_ace_pending, 1, memory_order_relaxed); /* the next one */
+    return;
+  }
+  /* again under the lock: a thread leaving counts itself out, then looks
+   * for the thread under it */
+  uint64_t stopped = atomic_load_explicit(&stopped_ms, memory_order_relaxed);
+  bool delayed = stopped && hk_now_ms() - stopped < RESTART_MS;
+  if (atomic_load(&hk_ace_state) == HK_ACE_IDLE && !delayed &&
+      atomic_load_explicit(&app_threads, memory_order_seq_cst) >= threads_needed())
+    start_thread();
+  else if (delayed) atomic_store_explicit(&hk_ace_pending, 1, memory_order_relaxed);
+  hk_unlock(&ace_lock);
+}
+
+/* Memory was freed (hk_ace_poke; the state is IDLE): ask for the thread
+ * when it is wanted, and run an epoch here when one is due meanwhile.  A
+ * process that never had a second thread (`on`) has no stack cache to
+ * deadlock on: the thread starts here, as a program that frees its peak
+ * and idles needs. */
 void hk_ace_call(void) {
   uint64_t now = hk_now_ms();
   if (thread_wanted(now)) {
-    if (pthread_mutex_trylock(&ace_lock) != 0) return;
-    /* again under the lock: a thread leaving counts itself out, then
-     * looks for the thread under it */
-    if (atomic_load(&hk_ace_state) == HK_ACE_IDLE && thread_wanted(now)) start_thread();
-    hk_unlock(&ace_lock);
-    return;
+    if (!__libc_single_threaded) {
+      atomic_store_explicit(&hk_ace_pending, 1, memory_order_relaxed);
+    } else if (pthread_mutex_trylock(&ace_lock) == 0) {
+      if (atomic_load(&hk_ace_state) == HK_ACE_IDLE && thread_wanted(now)) start_thread();
+      hk_unlock(&ace_lock);
+      return;
+    }
   }
   if (now < atomic_load_explicit(&next_call_ms, memory_order_relaxed)) return;
   if (pthread_mutex_trylock(&ace_lock) != 0) return;
@@ -496,7 +534,10 @@ void hk_ace_init(void) {
 /* A thread of the program took its heap, or gave it back (thread exit):
  * the thread ends when too few of them are left. */
 void hk_ace_thread_joined(void) {
-  if (!on_ace_thread) atomic_fetch_add_explicit(&app_threads, 1, memory_order_relaxed);
+  if (on_ace_thread) return;
+  int n = atomic_fetch_add_explicit(&app_threads, 1, memory_order_relaxed) + 1;
+  if (n >= 2 && hk_cfg.ace && hk_cfg.ace_thread == HK_ACE_THREAD_AUTO)
+    atomic_store_explicit(&hk_ace_pending, 1, memory_order_relaxed); /* the next malloc's */
 }
 void hk_ace_thread_left(void) {
   if (on_ace_thread) return;

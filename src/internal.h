@@ -333,6 +333,8 @@ static inline bool hk_ace_decays(void) {
 }
 void hk_ace_init(void);
 void hk_ace_call(void);
+extern _Atomic uint32_t hk_ace_pending; /* the thread: start on a malloc slow path */
+void hk_ace_start_pending(void);
 void hk_ace_thread_joined(void);
 void hk_ace_thread_left(void);
 /* Memory was freed: without the thread, an epoch may be due here, or the

@@ -48,6 +48,10 @@ static HK_NOINLINE void *malloc_slow(hk_heap_t *h, size_t n) {
       return NULL;
     }
   }
+  /* the adaptive thread starts here (a thread's first malloc included),
+   * never in free (ace.c) */
+  if (hk_unlikely(atomic_load_explicit(&hk_ace_pending, memory_order_relaxed)))
+    hk_ace_start_pending();
   void *p = n <= HK_SMALL_MAX ? hk_heap_alloc_small(h, n) : alloc_big_sampled(h, n);
   if (hk_unlikely(!p)) errno = ENOMEM;
   return p;
@@ -68,8 +72,6 @@ static HK_ALWAYS_INLINE void *serve(hk_heap_t *h, hk_slab_t *s, size_t n, bool h
 /* Hardened malloc, behind direct[] in the hardened build (alloc.h); every
  * hardened malloc of the default build, whose direct[] stays empty. */
 HK_NOINLINE void *hk_malloc_hardened(hk_heap_t *h, size_t n) {
-  if (hk_unlikely(atomic_load_explicit(&hk_ace_pending, memory_order_relaxed)))
-    hk_ace_start_pending();
   if (n > HK_SMALL_MAX) return malloc_slow(h, n);
   return serve(h, h->queues[hk_size_class(n)].first, n, true);
 }
@@ -78,8 +80,6 @@ HK_NOINLINE void *hk_malloc_hardened(hk_heap_t *h, size_t n) {
  * (1-32 KiB), a direct[] slab whose free list ran dry, hardened mode. */
 HK_NOINLINE void *hk_malloc_generic(hk_heap_t *h, size_t n) {
   if (hk_hardened()) return hk_malloc_hardened(h, n);
-  if (hk_unlikely(atomic_load_explicit(&hk_ace_pending, memory_order_relaxed)))
-    hk_ace_start_pending(); /* the adaptive thread starts here, never in free */
   hk_slab_t *s;
   if (n <= HK_DIRECT_MAX) {
     s = h->direct[(n + 7) >> 3];

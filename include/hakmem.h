@@ -86,6 +86,24 @@ enum hak_option {
 HAK_API int hak_option_get(enum hak_option option, long *value);
 HAK_API int hak_option_set(enum hak_option option, long value);
 
+/* ---- first-class heaps ---------------------------------------------------
+ * A heap of the program's own (as mimalloc's mi_heap_*, jemalloc's arenas):
+ * for a compiler's phase or a server's request.  Allocate from it on one
+ * thread at a time; free its blocks with free() or hak_free from any
+ * thread.  hak_heap_destroy frees every block still allocated from it at
+ * once (no block of it may be used or freed after, in any thread);
+ * hak_heap_release keeps the blocks, which live on as ordinary blocks, and
+ * gives its memory to the threads' heaps.  hak_heap_new: NULL with ENOMEM;
+ * hak_heap_malloc and the others as malloc (NULL with ENOMEM; EINVAL for
+ * a NULL heap). */
+typedef struct hak_heap hak_heap_t;
+HAK_API hak_heap_t *hak_heap_new(void);
+HAK_API HAK_MALLOC_ATTR void *hak_heap_malloc(hak_heap_t *heap, size_t size);
+HAK_API HAK_MALLOC_ATTR void *hak_heap_calloc(hak_heap_t *heap, size_t count, size_t size);
+HAK_API void *hak_heap_realloc(hak_heap_t *heap, void *ptr, size_t size);
+HAK_API void hak_heap_destroy(hak_heap_t *heap);
+HAK_API void hak_heap_release(hak_heap_t *heap);
+
 /* ---- the memory budget ---------------------------------------------------
  * On the process's resident memory (HAKMEM_LIMIT_MB sets the hard limit at
  * start).  Past the soft limit, hakmem gives back the free memory it holds

@@ -283,6 +283,7 @@ size_t hk_pages_live_bytes(void);
 size_t hk_pages_trim(void);
 size_t hk_pages_release(void);
 void hk_pages_orphan(hk_heap_t *h);
+size_t hk_pages_free_heap(hk_heap_t *h);
 typedef struct hk_pages_stats_s {
   size_t mapped, in_use, free_resident, header, segments, purged;
   size_t fresh; /* pages handed out unpopulated: a fault each when touched */

@@ -83,8 +83,27 @@ void *hk_direct_alloc(size_t n, size_t align) {
   return hdr->user;
 }
 
+/* A first-class heap's mapping (owner set, heaps.c) leaves its list, under
+ * the heap's lock; hak_heap_release may clear the owner meanwhile. */
+static void leave_heap(hk_superslab_t *hdr) {
+  hk_heap_t *h;
+  while ((h = atomic_load_explicit(&hdr->owner, memory_order_acquire)) != NULL) {
+    hk_lock(&h->lock); /* heaps are never unmapped: safe even if recycled */
+    if (atomic_load_explicit(&hdr->owner, memory_order_relaxed) == h) {
+      if (hdr->prev) hdr->prev->next = hdr->next;
+      else h->user_direct = hdr->next;
+      if (hdr->next) hdr->next->prev = hdr->prev;
+      atomic_store_explicit(&hdr->owner, NULL, memory_order_relaxed);
+      hk_unlock(&h->lock);
+      return;
+    }
+    hk_unlock(&h->lock);
+  }
+}
+
 void hk_direct_free(hk_superslab_t *hdr) {
   hk_assert(hdr->kind == HK_SS_KIND_DIRECT);
+  leave_heap(hdr);
   HK_TEL_HERE(local_frees[hk_tel_row(hk_direct_usable(hdr, hdr->user))], 1);
   atomic_fetch_sub_explicit(&live_bytes, hdr->map_size, memory_order_relaxed);
   atomic_fetch_sub_explicit(&live_count, 1, memory_order_relaxed);
@@ -99,7 +118,8 @@ size_t hk_direct_usable(hk_superslab_t *hdr, const void *p) {
  * copies (always in hardened mode: the guard page stays where it is).  The
  * header moves with the pages. */
 void *hk_direct_realloc(hk_superslab_t *hdr, void *p, size_t n) {
-  if (hk_hardened()) return NULL;
+  /* a first-class heap's mapping is on its list: the caller copies */
+  if (hk_hardened() || atomic_load_explicit(&hdr->owner, memory_order_relaxed)) return NULL;
   size_t offset = (size_t)((uint8_t *)p - (uint8_t *)hdr);
   size_t need = offset + ((n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1));
   size_t size = map_size_for(need);

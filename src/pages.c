@@ -499,13 +499,13 @@ static void seg_validate(hk_pseg_t *s) {
 
 /* Take a run in s (locked), or NULL.  *zero_from: the run's dirty map
  * copied for calloc (pages to zero), when asked. */
-static void *seg_alloc(hk_pseg_t *s, uint32_t n, size_t align, uint64_t *dirty_copy,
+static void *seg_alloc(hk_pseg_t *s, hk_heap_t *h, uint32_t n, size_t align, uint64_t *dirty_copy,
                        uint32_t *dirty_n) {
   if (s->released) return NULL;
   uint32_t i = find_fit(s, n, align);
   if (i == NIL) return NULL;
   uint32_t at = carve(s, i, n, align);
-  s->runs[at].heap = hk_heap_tls;
+  s->runs[at].heap = h;
   s->trimmed = false;
   uint32_t d = bits_count(s->dirty, at, n);
   if (dirty_copy && d && d < n) {
@@ -569,7 +569,7 @@ void *hk_pages_alloc(hk_heap_t *h, size_t n, size_t align, bool zero) {
       }
       if (!best) break;
       hk_lock(&best->lock);
-      p = seg_alloc(best, np, align, copy, &d);
+      p = seg_alloc(best, h, np, align, copy, &d);
       if (p && pass == 1) atomic_store_explicit(&best->home, h, memory_order_relaxed); /* adopted */
       hk_unlock(&best->lock);
       if (!p && best_bin == (unsigned)want) want++; /* its runs of that bin were too short */
@@ -586,7 +586,7 @@ void *hk_pages_alloc(hk_heap_t *h, size_t n, size_t align, bool zero) {
       if (!s) return NULL;
     }
     hk_lock(&s->lock);
-    p = seg_alloc(s, np, align, copy, &d);
+    p = seg_alloc(s, h, np, align, copy, &d);
     hk_unlock(&s->lock);
     stage = HAK_STAGE_OS;
   } else if (d == 0) {
@@ -764,6 +764,36 @@ size_t hk_pages_trim(void) { return decay(true, true); }
 
 /* Thread exit: h's segments serve any heap (the next one to need memory
  * adopts them). */
+/* hak_heap_destroy: every run heap h took goes back, as hk_pages_free
+ * would give it back.  Returns the runs freed. */
+size_t hk_pages_free_heap(hk_heap_t *h) {
+  size_t n = 0;
+  for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) {
+    hk_lock(&s->lock);
+    for (uint32_t i = s->first; i < s->npages;) {
+      run_t *r = &s->runs[i];
+      uint32_t len = r->len;
+      if ((r->flags & (RUN_HEAD | RUN_USED)) != (RUN_HEAD | RUN_USED) || r->heap != h) {
+        i += (r->flags & RUN_HEAD) && len ? len : 1; /* a merged run's inside: page by page */
+        continue;
+      }
+      clear_run(s, i, len);
+      bits_set(s->dirty, i, len);
+      s->used_pages -= len;
+      s->free_pages += len;
+      HK_RELAXED_ADD(s->activity, 1);
+      count_dirty(s, len);
+      free_run(s, i, len);
+      atomic_fetch_sub_explicit(&live_pages, len, memory_order_relaxed);
+      n++;
+      i += len;
+    }
+    VALIDATE(s);
+    hk_unlock(&s->lock);
+  }
+  return n;
+}
+
 void hk_pages_orphan(hk_heap_t *h) {
   for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) {
     hk_heap_t *home = h;

@@ -26,7 +26,10 @@ void hk_slab_init(hk_slab_t *s, hk_superslab_t *ss, unsigned cls) {
   s->cls = (uint8_t)cls;
   /* a cached class: every slab of the span sends the owner's frees to the
    * thread cache, which reads the class there */
-  uint8_t cached = cls >= hk_cache_from ? HK_SLAB_CACHED : 0;
+  /* (never a first-class heap's: another thread's cache would keep its
+   * blocks past hak_heap_destroy) */
+  hk_heap_t *owner = hk_ss_owner(ss);
+  uint8_t cached = cls >= hk_cache_from && !(owner && owner->user) ? HK_SLAB_CACHED : 0;
   hk_slab_set_flags(s, cached);
   for (unsigned k = 1; k < s->span; k++) {
     s[k].cls = (uint8_t)cls;

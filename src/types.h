@@ -191,14 +191,16 @@ typedef struct hk_heap_s {
   _Atomic uint32_t remote_hint; /* set by remote frees: scan remote masks */
   /* under `lock` (the adaptive thread purges a heap's free slabs): the
    * SuperSlab lists, the masks of the owned SuperSlabs, and these */
-  uint32_t dirty_slabs;        /* free but resident slabs (purge batch) */
-  uint32_t activity;           /* spans taken and freed, ever          */
-  uint64_t last_purge_ms;      /* when they were last purged          */
-  uint32_t ace_activity;       /* the adaptive thread's last look      */
-  uint32_t ace_idle_ms;        /* how long the heap's spans stayed put */
-  uint32_t collections;        /* the owner's collections of remote frees, ever */
-  uint32_t ace_collections;    /* ... at the adaptive thread's last look */
-  struct hk_heap_s *pool_next; /* heap pool free list                  */
+  uint32_t dirty_slabs;               /* free but resident slabs (purge batch) */
+  uint32_t activity;                  /* spans taken and freed, ever          */
+  uint64_t last_purge_ms;             /* when they were last purged          */
+  uint32_t ace_activity;              /* the adaptive thread's last look      */
+  uint32_t ace_idle_ms;               /* how long the heap's spans stayed put */
+  uint32_t collections;               /* the owner's collections of remote frees, ever */
+  uint32_t ace_collections;           /* ... at the adaptive thread's last look */
+  struct hk_heap_s *pool_next;        /* heap pool free list                  */
+  uint8_t user;                       /* a first-class heap (heaps.c): no thread */
+  struct hk_superslab_s *user_direct; /* its direct mappings, under `lock` */
   /* kept when the heap is recycled for another thread: */
   hk_lock_t lock;             /* initialised once, never wiped        */
   struct hk_heap_s *all_next; /* every heap ever made (statistics)    */

@@ -12,13 +12,13 @@
 
 san_saved_goal := $(.DEFAULT_GOAL)
 
-# TSan: the tests with threads (transfers, fork, thread exit; the adaptive
-# thread runs in them).  ASan: every test program but these: oom (its
+# TSan: the tests with threads (transfers, fork, thread exit, first-class
+# heaps freed from another thread; the adaptive thread runs in them).  ASan: every test program but these: oom (its
 # address-space limits leave no room for the shadow memory), ace, ace_thread
 # and limit (they measure the resident set and count threads, which the
 # sanitizer's own change) and hak_api (it compares the addresses of the
 # exported functions).
-TSAN_TESTS := mt_stress fork thread_exit churn
+TSAN_TESTS := mt_stress fork thread_exit churn heaps
 ASAN_TESTS := $(filter-out oom hak_api ace ace_thread limit,$(basename $(notdir $(PROG_SRCS))))
 
 SAN_COMMON := -O1 -g -fno-omit-frame-pointer -DHK_SANITIZER_NAMES=1

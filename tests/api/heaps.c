@@ -1,0 +1,194 @@
+/* heaps.c — first-class heaps (hak_heap_new ...).
+ *
+ *  - blocks of every range (size classes, page runs, direct mappings) come
+ *    from a heap with their contents kept, calloc's zeroed, realloc's
+ *    moved or kept in place with their bytes;
+ *  - a second thread frees half of them (remote frees) while the first
+ *    allocates more from the heap, and the rest stay intact;
+ *  - hak_heap_destroy gives back every block still allocated at once: the
+ *    memory in use falls by what the heap held, and 40 cycles of new,
+ *    allocate 8 MiB, destroy do not grow the address space;
+ *  - hak_heap_release keeps the blocks: they are read and freed after it,
+ *    from two threads;
+ *  - a NULL heap: EINVAL.
+ * This test needs hakmem and fails without it. */
+#include "../testutil.h"
+
+#define MiB ((size_t)1 << 20)
+
+typedef struct {
+    hak_heap_t *(*create)(void);
+    void *(*alloc)(hak_heap_t *, size_t);
+    void *(*zalloc)(hak_heap_t *, size_t, size_t);
+    void *(*resize)(hak_heap_t *, void *, size_t);
+    void (*destroy)(hak_heap_t *);
+    void (*release)(hak_heap_t *);
+} heap_api_t;
+static heap_api_t api;
+
+static void load(void)
+{
+#if HK_LINKED
+    api.create = hak_heap_new;
+    api.alloc = hak_heap_malloc;
+    api.zalloc = hak_heap_calloc;
+    api.resize = hak_heap_realloc;
+    api.destroy = hak_heap_destroy;
+    api.release = hak_heap_release;
+#else
+    static const char *const names[] = {"hak_heap_new",     "hak_heap_malloc",  "hak_heap_calloc",
+                                        "hak_heap_realloc", "hak_heap_destroy", "hak_heap_release"};
+    void **slots[] = {(void **)&api.create, (void **)&api.alloc,   (void **)&api.zalloc,
+                      (void **)&api.resize, (void **)&api.destroy, (void **)&api.release};
+    for (int i = 0; i < 6; i++) {
+        void *s = dlsym(RTLD_DEFAULT, names[i]);
+        CHECK(s, "%s not found", names[i]);
+        memcpy(slots[i], &s, sizeof s);
+    }
+#endif
+}
+
+static struct hak_stats *stats(void)
+{
+    static struct hak_stats s;
+    CHECK(hk.stats_get(&s, sizeof s) == 0, "hak_stats_get");
+    return &s;
+}
+
+enum { N = 6000 };
+static unsigned char *blk[N];
+static size_t len[N];
+
+static size_t size_of(int i)
+{
+    if (i % 1000 == 999)
+        return (size_t)(1 + i % 3) * 64 * MiB + 12345; /* direct mappings */
+    if (i % 100 == 37)
+        return 40000 + (size_t)i * 977 % (6 * MiB); /* page runs */
+    return 1 + (size_t)i * 7919 % 32768;            /* size classes */
+}
+
+static void fill_block(int i) { tu_fill(blk[i], len[i] < 4096 ? len[i] : 4096, (uint32_t)i); }
+
+static void check_block(int i, const char *when)
+{
+    CHECK_PATTERN(blk[i], len[i] < 4096 ? len[i] : 4096, (uint32_t)i, when);
+}
+
+static void *remote_freer(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < N; i += 2) { /* the even half */
+        check_block(i, "before a remote free");
+        free(blk[i]);
+        blk[i] = NULL;
+    }
+    return NULL;
+}
+
+static void use_and_destroy(void)
+{
+    hak_heap_t *heap = api.create();
+    CHECK(heap, "hak_heap_new failed");
+    uint64_t base = stats()->in_use_bytes;
+    for (int i = 0; i < N; i++) {
+        len[i] = size_of(i);
+        blk[i] = api.alloc(heap, len[i]);
+        CHECK(blk[i], "hak_heap_malloc(%zu) failed", len[i]);
+        fill_block(i);
+    }
+    unsigned char *z = api.zalloc(heap, 1000, 33);
+    CHECK(z && tu_check_bytes(z, 33000, 0) == SIZE_MAX, "hak_heap_calloc not zeroed");
+    unsigned char *r = api.alloc(heap, 100);
+    memset(r, 0x5a, 100);
+    r = api.resize(heap, r, 300000); /* moves to a page run */
+    CHECK(r && tu_check_bytes(r, 100, 0x5a) == SIZE_MAX, "hak_heap_realloc lost the bytes");
+    r = api.resize(heap, r, 200000); /* stays */
+    CHECK(r && r[99] == 0x5a, "hak_heap_realloc shrink");
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, remote_freer, NULL) == 0, "pthread_create");
+    void *more[200];
+    for (int i = 0; i < 200; i++) { /* the heap allocates while the frees come in */
+        more[i] = api.alloc(heap, 64 + (size_t)i * 100);
+        CHECK(more[i], "hak_heap_malloc during remote frees");
+        memset(more[i], i, 64);
+    }
+    pthread_join(t, NULL);
+    for (int i = 1; i < N; i += 2)
+        check_block(i, "after the other half's remote frees");
+    uint64_t held = stats()->in_use_bytes;
+    api.destroy(heap); /* the odd half, more[], z and r: all at once */
+    uint64_t after = stats()->in_use_bytes;
+    printf("heaps: in use %.1f MiB at start, %.1f MiB with the heap, %.1f MiB after destroy\n",
+           (double)base / MiB, (double)held / MiB, (double)after / MiB);
+    CHECK(held > base + 100 * MiB, "the heap's blocks were not counted (%llu)",
+          (unsigned long long)held);
+    CHECK(after < base + 2 * MiB, "destroy left %.1f MiB in use", (double)(after - base) / MiB);
+}
+
+static void cycles(void)
+{
+    uint64_t mapped0 = 0;
+    for (int c = 0; c < 40; c++) {
+        hak_heap_t *heap = api.create();
+        CHECK(heap, "hak_heap_new, cycle %d", c);
+        for (int i = 0; i < 256; i++) { /* 8 MiB of 32 KiB blocks and smaller */
+            unsigned char *p = api.alloc(heap, 32768 - (size_t)i * 64);
+            CHECK(p, "cycle %d: hak_heap_malloc", c);
+            p[0] = (unsigned char)i;
+        }
+        api.destroy(heap);
+        if (c == 4)
+            mapped0 = stats()->mapped_bytes;
+    }
+    uint64_t mapped = stats()->mapped_bytes;
+    printf("heaps: 40 cycles of new, 8 MiB, destroy: mapped %.1f MiB after 5, %.1f MiB after 40\n",
+           (double)mapped0 / MiB, (double)mapped / MiB);
+    CHECK(mapped <= mapped0 + 16 * MiB, "destroy does not give its memory back: %.1f -> %.1f MiB",
+          (double)mapped0 / MiB, (double)mapped / MiB);
+}
+
+static void *late_freer(void *arg)
+{
+    unsigned char **p = arg;
+    for (int i = 0; i < 500; i += 2) {
+        CHECK_PATTERN(p[i], 200, (uint32_t)i, "a released heap's block, other thread");
+        free(p[i]);
+    }
+    return NULL;
+}
+
+static void release(void)
+{
+    static unsigned char *p[500];
+    hak_heap_t *heap = api.create();
+    CHECK(heap, "hak_heap_new");
+    for (int i = 0; i < 500; i++) {
+        p[i] = api.alloc(heap, i == 250 ? 80 * MiB : 200 + (size_t)i * 50);
+        CHECK(p[i], "hak_heap_malloc");
+        tu_fill(p[i], 200, (uint32_t)i);
+    }
+    api.release(heap);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, late_freer, p) == 0, "pthread_create");
+    for (int i = 1; i < 500; i += 2) {
+        CHECK_PATTERN(p[i], 200, (uint32_t)i, "a released heap's block");
+        free(p[i]);
+    }
+    pthread_join(t, NULL);
+    printf("heaps: release: 500 blocks read and freed after it, from two threads\n");
+}
+
+int main(void)
+{
+    tu_init();
+    hk_require("heaps");
+    load();
+    errno = 0;
+    CHECK(api.alloc(NULL, 8) == NULL && errno == EINVAL, "a NULL heap");
+    use_and_destroy();
+    cycles();
+    release();
+    printf("heaps: ok\n");
+    return 0;
+}

@@ -45,8 +45,10 @@
 
 /* The sanitizer builds (tests/sanitizers.mk): malloc() is hakmem's hks_malloc.
  * TU_SANITIZER: the sanitizer's shadow memory is resident too, so checks of
- * the resident set are off.  TU_TSAN: ThreadSanitizer does not follow
- * threads started in the child of a multi-threaded process's fork. */
+ * the resident set are off; and no thread starts in the child of a
+ * multi-threaded process's fork (TSan does not follow it, ASan's allocator
+ * may have been locked by a thread of the parent).  TU_TSAN: built for
+ * ThreadSanitizer. */
 #ifdef HK_SANITIZER_NAMES
 #include "../src/sanitizer_names.h"
 #define TU_SANITIZER 1

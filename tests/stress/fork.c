@@ -11,7 +11,8 @@
  *     owners do not exist in the child) and blocks main allocated before fork,
  *   - allocates, reallocs and frees a variety of sizes (tiny .. 8 MiB),
  *   - every 4th child starts a thread that allocates, and joins it (not
- *     under TSan, which does not follow a thread started there),
+ *     under the sanitizers: TSan does not follow a thread started there,
+ *     and ASan's own allocator can be left locked by a parent's thread),
  *   - every 25th child forks a grandchild that allocates,
  * then _exit(0).  pthread_atfork handlers that malloc/free run around every
  * fork.  The parent checks that every child exited with status 0.
@@ -236,7 +237,7 @@ static void child_work(uint64_t seed, struct blk **mine, int nmine, int do_threa
     void *c = calloc(1000, 10);
     CHECK(c && tu_check_bytes(c, 10000, 0) == SIZE_MAX, "child: calloc failed");
     free(c);
-    if (do_thread && !TU_TSAN) {
+    if (do_thread && !TU_SANITIZER) {
         pthread_t t;
         CHECK(pthread_create(&t, NULL, child_thread, (void *)(intptr_t)(seed + 1)) == 0,
               "child: pthread_create failed");

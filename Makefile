@@ -7,6 +7,10 @@
 #   make bench      benchmark hakmem beside the installed peers
 #   make install PREFIX=/usr/local   (with hakmem.pc and a CMake package)
 
+# Builds run in parallel, a job per CPU, unless make -jN says otherwise.
+HK_JOBS := $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 2))
+MAKEFLAGS += $(HK_JOBS)
+
 CC       ?= cc
 PREFIX   ?= /usr/local
 LIBDIR   ?= $(PREFIX)/lib

@@ -575,6 +575,8 @@ void hk_ace_fork_child(void) {
   if (atomic_load(&hk_ace_state) == HK_ACE_RUNNING) atomic_store(&hk_ace_state, HK_ACE_IDLE);
   atomic_store(&app_threads, hk_heap_tls != &hk_heap_empty);
   atomic_store_explicit(&stopped_ms, 0, memory_order_relaxed);
+  atomic_store_explicit(&hk_ace_pending, 0, memory_order_relaxed); /* the parent's wish */
+  atomic_store_explicit(&hk_ace_remote, 0, memory_order_relaxed);
   ace_joining = false;
   ace.self_on_thread = false;
   atomic_store_explicit(&next_call_ms, 0, memory_order_relaxed);

@@ -408,16 +408,24 @@ static const int8_t program_options[HAK_OPTION_COUNT] = {
   [HAK_OPTION_CACHE_MB] = K_CACHE,       [HAK_OPTION_STATS] = K_STATS,
   [HAK_OPTION_VERBOSE] = K_VERBOSE,      [HAK_OPTION_LIMIT_MB] = K_LIMIT,
 };
-static hk_lock_t option_lock = HK_LOCK_INIT; /* one change at a time */
+static hk_lock_t option_lock = HK_LOCK_INIT; /* one change at a time; fork takes it */
+void hk_config_fork_prepare(void) { hk_lock(&option_lock); }
+void hk_config_fork_parent(void) { hk_unlock(&option_lock); }
 
 HAK_API int hak_option_get(enum hak_option option, long *value) {
   if ((unsigned)option >= HAK_OPTION_COUNT || !value) return EINVAL;
+  hk_thread_init(); /* the environment read first (a static constructor may call this) */
   switch (option) {
     case HAK_OPTION_PURGE_DELAY_MS: *value = HK_TUNE(purge_delay_ms); break; /* learning's, too */
     case HAK_OPTION_RETAIN_MB: *value = HK_TUNE(retain_mb); break;
     case HAK_OPTION_CACHE_MB: *value = __atomic_load_n(&hk_cfg.cache_mb, __ATOMIC_RELAXED); break;
     case HAK_OPTION_STATS: *value = __atomic_load_n(&hk_cfg.stats, __ATOMIC_RELAXED); break;
-    case HAK_OPTION_LIMIT_MB: *value = __atomic_load_n(&hk_cfg.limit_mb, __ATOMIC_RELAXED); break;
+    case HAK_OPTION_LIMIT_MB: { /* hak_limit_set's too */
+      size_t soft, hard;
+      hak_limit_get(&soft, &hard);
+      *value = (long)(hard >> 20);
+      break;
+    }
     default: *value = __atomic_load_n(&hk_cfg.verbose, __ATOMIC_RELAXED); break;
   }
   return 0;
@@ -427,6 +435,7 @@ HAK_API int hak_option_get(enum hak_option option, long *value) {
  * (the statistics' JSON, 2, only once HAKMEM_STATS=json:PATH gave a path). */
 HAK_API int hak_option_set(enum hak_option option, long value) {
   if ((unsigned)option >= HAK_OPTION_COUNT || value < 0 || value > UINT32_MAX) return EINVAL;
+  hk_thread_init(); /* the environment read first, not after this */
   int k = program_options[option];
   char text[16];
   snprintf(text, sizeof text, "%ld", value);

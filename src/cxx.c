@@ -52,7 +52,11 @@ static HK_ALWAYS_INLINE void *new_plain(size_t n, bool nothrow) {
  * fails as aligned_alloc does (NULL, or std::bad_alloc). */
 static void *new_aligned(size_t n, size_t align, bool nothrow) {
   if (align <= HK_ALIGN_NATURAL) return new_plain(n, nothrow);
-  if (align & (align - 1)) return nothrow ? NULL : new_failed(n, 0, false);
+  if (align & (align - 1)) {
+    if (nothrow) return NULL;
+    if (_ZSt17__throw_bad_allocv) _ZSt17__throw_bad_allocv();
+    hk_fatal("operator new: an alignment not a power of two", NULL);
+  }
   void *p = hk_api_aligned(align, n);
   return p ? p : new_failed(n, align, nothrow);
 }

@@ -54,6 +54,8 @@ hk_heap_t *hk_heap_acquire(void) {
   if (!h) return NULL;
   hk_lock(&h->lock);                       /* the adaptive thread may be looking at it */
   memset(h, 0, offsetof(hk_heap_t, lock)); /* counters stay: totals are cumulative */
+  static _Atomic uint64_t gens;
+  h->gen = atomic_fetch_add_explicit(&gens, 1, memory_order_relaxed) + 1;
   for (unsigned i = 0; i < HK_DIRECT_SLOTS; i++) h->direct[i] = &hk_slab_empty;
   hk_cache_setup(h);
   hk_unlock(&h->lock);
@@ -320,7 +322,9 @@ static hk_slab_t *take_span_locked(hk_heap_t *h, unsigned n, bool *clean, hk_sup
     *stage = *clean ? HAK_STAGE_NEW_SLAB : HAK_STAGE_REUSE;
     return head;
   }
-  for (int i = 0; i < RECLAIM_TRIES; i++) {
+  /* not a first-class heap: its destroy would take other threads' live
+   * blocks with them */
+  for (int i = 0; i < RECLAIM_TRIES && !h->user; i++) {
     hk_superslab_t *ss = hk_abandoned_pop(false);
     if (!ss) break;
     hk_heap_reclaim(h, ss);

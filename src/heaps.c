@@ -9,7 +9,10 @@
  * time; any thread frees its blocks with free (a remote free: the heap
  * collects them on its slow paths).  Its slabs never feed a thread cache
  * (slab.c), its page runs name it as their taker (pages.c), its direct
- * mappings are on its own list (large.c), so destroy finds them all. */
+ * mappings are on its own list (large.c), so destroy finds them all.  It
+ * takes no abandoned SuperSlab (heap.c): their live blocks are other
+ * threads'.  Under memcheck (make valgrind) a destroyed heap's blocks stay
+ * allocated: destroy does not walk them one by one. */
 #include "internal.h"
 #include "heap.h"
 #include "track.h"
@@ -58,13 +61,16 @@ HAK_API void *hak_heap_malloc(hak_heap_t *heap, size_t size) {
     errno = EINVAL;
     return NULL;
   }
+  hk_track_quiet();
   void *p = heap_alloc(heap_of(heap), size);
+  hk_track_end();
   if (!p) errno = ENOMEM;
   return hk_track_alloc(p, size, 0);
 }
 
 HAK_API void *hak_heap_calloc(hak_heap_t *heap, size_t count, size_t size) {
   size_t n;
+  if (!heap) return hak_heap_malloc(heap, 0); /* EINVAL */
   if (__builtin_mul_overflow(count, size, &n)) {
     errno = ENOMEM;
     return NULL;
@@ -89,7 +95,9 @@ HAK_API void *hak_heap_realloc(hak_heap_t *heap, void *ptr, size_t size) {
   }
   void *q = hak_heap_malloc(heap, size);
   if (!q) return NULL;
+  hk_track_quiet(); /* the usable size: more than memcheck was told */
   memcpy(q, ptr, old < size ? old : size);
+  hk_track_end();
   hak_free(ptr);
   return q;
 }

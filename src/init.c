@@ -97,6 +97,8 @@ void hk_thread_forget(void) {
 /* ---- fork -------------------------------------------------------------- */
 
 static void fork_prepare(void) {
+  hk_config_fork_prepare(); /* the program's option and limit changes first */
+  hk_budget_fork_prepare();
   hk_stats_fork_prepare();
   hk_ace_fork_prepare();
   hk_heap_fork_prepare();
@@ -109,6 +111,8 @@ static void fork_parent(void) {
   hk_heap_fork_parent();
   hk_ace_fork_parent();
   hk_stats_fork_parent();
+  hk_budget_fork_parent();
+  hk_config_fork_parent();
 }
 /* The child's one thread is the one that locked everything: it unlocks, as
  * the parent does (a lock initialised again while held is what

@@ -374,6 +374,10 @@ uint64_t hk_now_ms(void);
 /* limit.c: the memory budget */
 extern _Atomic bool hk_budget_on;
 void hk_budget_init(void);
+void hk_budget_fork_prepare(void);
+void hk_budget_fork_parent(void);
+void hk_config_fork_prepare(void);
+void hk_config_fork_parent(void);
 bool hk_budget_admit(hk_heap_t *held, size_t bytes);
 /* Before taking `bytes` hakmem has not used before: false means ENOMEM.
  * `held`: the heap whose lock the caller holds, or NULL. */

@@ -17,6 +17,7 @@
  * resident set from its last reading plus what was taken since, and reads
  * /proc/self/statm again only when that estimate nears a limit. */
 #include "internal.h"
+#include "cache.h"
 #include "hakmem.h"
 
 #include <errno.h>
@@ -101,7 +102,13 @@ static size_t cgroup_limit(void) {
     char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
     if (!c2 || c2[1] != '/') continue;
     const char *controllers = c1 + 1, *path = c2 + 1;
-    bool unified = controllers == c2, memory = strncmp(controllers, "memory:", 7) == 0;
+    bool unified = controllers == c2, memory = false;
+    for (const char *c = controllers; c < c2 && !unified;) { /* "blkio,memory": co-mounted */
+      const char *end = c;
+      while (end < c2 && *end != ',') end++;
+      memory |= end - c == 6 && strncmp(c, "memory", 6) == 0;
+      c = end + 1;
+    }
     if (!unified && !memory) continue;
     static const char *const roots_v2[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
     static const char *const roots_v1[] = { "/sys/fs/cgroup/memory" };
@@ -142,8 +149,11 @@ void hk_budget_init(void) {
 
 /* ---- the check ----------------------------------------------------------------- */
 
-/* Give back what hakmem holds free; returns the bytes purged. */
+/* Give back what hakmem holds free; returns the bytes purged.  The calling
+ * thread's cache first, unless its heap's lock is held (the cache's slabs
+ * need it). */
 static size_t reclaim(hk_heap_t *held) {
+  if (!held && hk_heap_tls != &hk_heap_empty) hk_cache_flush(hk_heap_tls);
   size_t n = hk_heap_purge_budget(held);
   n += hk_pages_decay(true);
   n += hk_arena_decay(true);
@@ -152,6 +162,9 @@ static size_t reclaim(hk_heap_t *held) {
   return n;
 }
 
+#define STUCK_MS 50 /* a reclaim gave back almost nothing: no read nor reclaim this long */
+static _Atomic uint64_t stuck_until_ms;
+
 bool hk_budget_admit(hk_heap_t *held, size_t bytes) {
   size_t soft = atomic_load_explicit(&budget.soft, memory_order_relaxed);
   size_t hard = atomic_load_explicit(&budget.hard, memory_order_relaxed);
@@ -159,8 +172,20 @@ bool hk_budget_admit(hk_heap_t *held, size_t bytes) {
   size_t est = atomic_load_explicit(&budget.rss, memory_order_relaxed) +
       atomic_fetch_add_explicit(&budget.taken, bytes, memory_order_relaxed) + bytes;
   if (!first || est <= first) return true;
+  /* A live set that stays past the soft limit (the last reclaim found
+   * nothing to give back) is not read and reclaimed at every allocation:
+   * under the hard limit by the estimate, it goes on for STUCK_MS. */
+  uint64_t now = hk_now_ms();
+  bool stuck = now < atomic_load_explicit(&stuck_until_ms, memory_order_relaxed);
+  if (stuck && (!hard || est <= hard)) return true;
   size_t rss = (size_t)hk_os_resident_bytes();
-  if (soft && rss + bytes > soft && reclaim(held)) rss = (size_t)hk_os_resident_bytes();
+  if (soft && rss + bytes > soft && !stuck) {
+    size_t got = reclaim(held);
+    if (got < MiB) atomic_store_explicit(&stuck_until_ms, now + STUCK_MS, memory_order_relaxed);
+    if (got) rss = (size_t)hk_os_resident_bytes();
+  } else if (hard && rss + bytes > hard && reclaim(held)) { /* the last effort before ENOMEM */
+    rss = (size_t)hk_os_resident_bytes();
+  }
   atomic_store_explicit(&budget.rss, rss, memory_order_relaxed);
   atomic_store_explicit(&budget.taken, 0, memory_order_relaxed);
   if (hard && rss + bytes > hard) {
@@ -181,10 +206,13 @@ void hk_budget_stats(struct hak_stats *st) {
 
 /* ---- the API ----------------------------------------------------------------- */
 
-static hk_lock_t set_lock = HK_LOCK_INIT; /* one change at a time */
+static hk_lock_t set_lock = HK_LOCK_INIT; /* one change at a time; fork takes it */
+void hk_budget_fork_prepare(void) { hk_lock(&set_lock); }
+void hk_budget_fork_parent(void) { hk_unlock(&set_lock); }
 
 HAK_API int hak_limit_set(size_t soft_bytes, size_t hard_bytes) {
   if (hard_bytes && soft_bytes > hard_bytes) return EINVAL;
+  hk_thread_init(); /* the start's reading first (a static constructor may call this) */
   hk_lock(&set_lock);
   atomic_store(&budget.user_soft, soft_bytes);
   atomic_store(&budget.user_hard, hard_bytes);
@@ -195,12 +223,14 @@ HAK_API int hak_limit_set(size_t soft_bytes, size_t hard_bytes) {
 
 HAK_API int hak_limit_get(size_t *soft_bytes, size_t *hard_bytes) {
   if (!soft_bytes || !hard_bytes) return EINVAL;
+  hk_thread_init();
   *soft_bytes = atomic_load(&budget.soft);
   *hard_bytes = atomic_load(&budget.hard);
   return 0;
 }
 
 HAK_API size_t hak_limit_refresh(void) {
+  hk_thread_init();
   size_t cg = cgroup_limit();
   hk_lock(&set_lock);
   atomic_store(&budget.cgroup, cg);

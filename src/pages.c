@@ -38,7 +38,8 @@
 /* A page's entry: the head and the tail page of each run say its length and
  * state; every other entry is zero (so an interior pointer never passes for
  * a run's start).  A free run's head links it in its bin; a used one's
- * names the heap that took it (a free by another is a remote free). */
+ * names the heap that took it, by its gen (a free by another is a remote
+ * free; hak_heap_destroy frees its heap's). */
 enum { RUN_HEAD = 1, RUN_TAIL = 2, RUN_USED = 4, RUN_FREE = 8 };
 typedef struct run_s {
   uint32_t len, flags;
@@ -46,7 +47,7 @@ typedef struct run_s {
     struct {
       uint32_t next, prev;
     };
-    hk_heap_t *heap;
+    uint64_t taker; /* the taking heap's gen (its struct is recycled) */
   };
 } run_t;
 
@@ -60,7 +61,7 @@ typedef struct hk_pseg_s {
   _Atomic uint64_t bins_hint; /* `bins`, for a look without the lock */
   uint32_t npages, first;     /* pages; the first after the header */
   bool released;              /* all but this page unmapped (out of address space) */
-  bool trimmed;               /* every free page given back (seg_trim) since the last run taken */
+  bool trimmed;               /* every free page given back (seg_trim) since then */
   /* under lock */
   uint32_t used_pages, free_pages, dirty_free; /* dirty_free: free, may be resident */
   uint32_t activity;                           /* runs taken and freed, ever */
@@ -505,7 +506,7 @@ static void *seg_alloc(hk_pseg_t *s, hk_heap_t *h, uint32_t n, size_t align, uin
   uint32_t i = find_fit(s, n, align);
   if (i == NIL) return NULL;
   uint32_t at = carve(s, i, n, align);
-  s->runs[at].heap = h;
+  s->runs[at].taker = h->gen;
   s->trimmed = false;
   uint32_t d = bits_count(s->dirty, at, n);
   if (dirty_copy && d && d < n) {
@@ -652,11 +653,12 @@ void hk_pages_free(void *p) {
   uint32_t len = r->len;
 #if HK_TELEMETRY
   unsigned row = hk_tel_row((size_t)len << PG_SHIFT); /* by another heap than its home: remote */
-  if (r->heap == hk_heap_tls) HK_TEL_HERE(local_frees[row], 1);
+  if (r->taker == hk_heap_tls->gen) HK_TEL_HERE(local_frees[row], 1);
   else HK_TEL_HERE(remote_frees[row], 1);
 #endif
   clear_run(s, i, len);
   bits_set(s->dirty, i, len);
+  s->trimmed = false; /* resident free pages again */
   s->used_pages -= len;
   s->free_pages += len;
   HK_RELAXED_ADD(s->activity, 1);
@@ -685,12 +687,13 @@ bool hk_pages_resize(void *p, size_t n) {
   bool ok = false;
   hk_lock(&s->lock);
   uint32_t len = s->runs[i].len, j = i + len;
-  hk_heap_t *taker = s->runs[i].heap;
+  uint64_t taker = s->runs[i].taker;
   if (np < len) {
     clear_run(s, i, len);
     set_run(s, i, np, RUN_USED);
-    s->runs[i].heap = taker;
+    s->runs[i].taker = taker;
     bits_set(s->dirty, i + np, len - np);
+    s->trimmed = false;
     s->used_pages -= len - np;
     s->free_pages += len - np;
     count_dirty(s, len - np);
@@ -704,7 +707,7 @@ bool hk_pages_resize(void *p, size_t n) {
     clear_run(s, j, rl);
     clear_run(s, i, len);
     set_run(s, i, np, RUN_USED);
-    s->runs[i].heap = taker;
+    s->runs[i].taker = taker;
     if (rl > add) free_run(s, j + add, rl - add);
     bits_clear(s->aged, j, add);
     s->used_pages += add;
@@ -770,15 +773,20 @@ size_t hk_pages_free_heap(hk_heap_t *h) {
   size_t n = 0;
   for (hk_pseg_t *s = atomic_load_explicit(&segs, memory_order_acquire); s; s = s->next) {
     hk_lock(&s->lock);
+    if (s->released) { /* its run table is unmapped (out of address space) */
+      hk_unlock(&s->lock);
+      continue;
+    }
     for (uint32_t i = s->first; i < s->npages;) {
       run_t *r = &s->runs[i];
       uint32_t len = r->len;
-      if ((r->flags & (RUN_HEAD | RUN_USED)) != (RUN_HEAD | RUN_USED) || r->heap != h) {
+      if ((r->flags & (RUN_HEAD | RUN_USED)) != (RUN_HEAD | RUN_USED) || r->taker != h->gen) {
         i += (r->flags & RUN_HEAD) && len ? len : 1; /* a merged run's inside: page by page */
         continue;
       }
       clear_run(s, i, len);
       bits_set(s->dirty, i, len);
+      s->trimmed = false; /* resident free pages again */
       s->used_pages -= len;
       s->free_pages += len;
       HK_RELAXED_ADD(s->activity, 1);

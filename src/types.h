@@ -200,6 +200,8 @@ typedef struct hk_heap_s {
   uint32_t ace_collections;           /* ... at the adaptive thread's last look */
   struct hk_heap_s *pool_next;        /* heap pool free list                  */
   uint8_t user;                       /* a first-class heap (heaps.c): no thread */
+  uint64_t gen;                       /* this acquisition's number, never reused: what
+                                         page runs name as their taker */
   struct hk_superslab_s *user_direct; /* its direct mappings, under `lock` */
   /* kept when the heap is recycled for another thread: */
   hk_lock_t lock;             /* initialised once, never wiped        */

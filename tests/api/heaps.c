@@ -10,6 +10,8 @@
  *    allocate 8 MiB, destroy do not grow the address space;
  *  - hak_heap_release keeps the blocks: they are read and freed after it,
  *    from two threads;
+ *  - a heap made after a thread exited (its struct recycled) takes none of
+ *    the thread's abandoned SuperSlabs or page runs: destroy leaves them;
  *  - a NULL heap: EINVAL.
  * This test needs hakmem and fails without it. */
 #include "../testutil.h"
@@ -179,6 +181,49 @@ static void release(void)
     printf("heaps: release: 500 blocks read and freed after it, from two threads\n");
 }
 
+/* A thread allocates, hands its blocks over and exits: its SuperSlabs are
+ * abandoned and its heap's struct goes back to the pool.  A first-class
+ * heap made next (the same struct, newest first) must not take those
+ * SuperSlabs nor count the dead thread's page run as its own: destroy
+ * leaves every handed-over block intact. */
+enum { KEPT = 20000 };
+static unsigned char *kept[KEPT], *kept_run;
+
+static void *hand_over(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < KEPT; i++) {
+        kept[i] = malloc(64);
+        CHECK(kept[i], "malloc");
+        tu_fill(kept[i], 64, (uint32_t)i);
+    }
+    kept_run = malloc(100000);
+    CHECK(kept_run, "malloc(100000)");
+    tu_fill(kept_run, 100000, 77);
+    return NULL;
+}
+
+static void others_survive(void)
+{
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, hand_over, NULL) == 0, "pthread_create");
+    pthread_join(t, NULL);
+    hak_heap_t *heap = api.create();
+    CHECK(heap, "hak_heap_new");
+    for (int i = 0; i < 200000; i++)
+        CHECK(api.alloc(heap, 64), "hak_heap_malloc(64)");
+    for (int i = 0; i < 8; i++)
+        CHECK(api.alloc(heap, 100000), "hak_heap_malloc(100000)");
+    api.destroy(heap);
+    for (int i = 0; i < KEPT; i++) {
+        CHECK_PATTERN(kept[i], 64, (uint32_t)i, "an exited thread's block after a destroy");
+        free(kept[i]);
+    }
+    CHECK_PATTERN(kept_run, 100000, 77, "an exited thread's page run after a destroy");
+    free(kept_run);
+    printf("heaps: an exited thread's %d blocks and page run intact after a destroy\n", KEPT);
+}
+
 int main(void)
 {
     tu_init();
@@ -186,6 +231,7 @@ int main(void)
     load();
     errno = 0;
     CHECK(api.alloc(NULL, 8) == NULL && errno == EINVAL, "a NULL heap");
+    others_survive();
     use_and_destroy();
     cycles();
     release();

@@ -42,6 +42,13 @@ static int clean(void)
         sum += p[0];
         free(p);
     }
+    for (int i = 0; i < 1000; i++) { /* calloc zeroes blocks memcheck saw freed */
+        char *p = malloc(64 + (size_t)(i % 4) * 16);
+        free(p);
+        char *q = calloc(8, 8 + (size_t)(i % 4) * 2);
+        sum += q[63];
+        free(q);
+    }
     keep = malloc(64); /* reachable at exit: not a leak */
     printf("clean: %d\n", sum != 0);
     return 0;

@@ -159,6 +159,7 @@ bool hk_os_thp_crossed(size_t held);
 bool hk_os_remap_inplace(void *p, size_t old_size, size_t new_size);
 bool hk_os_remap_move(void *p, size_t old_size, size_t new_size, void *to);
 uint64_t hk_os_resident_bytes(void);
+bool hk_os_read_file(const char *path, char *buf, size_t size);
 double hk_os_fault_ns(void);
 
 /* arena.c: SuperSlabs from reserved chunks */

@@ -21,8 +21,6 @@
 #include "hakmem.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 #define MiB ((size_t)1 << 20)
 
@@ -46,12 +44,7 @@ _Atomic bool hk_budget_on;
  * at or above 2^62 (v1's "no limit" is a page-rounded 2^63 - 1). */
 static size_t read_limit(const char *path) {
   char buf[64];
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
+  if (!hk_os_read_file(path, buf, sizeof buf)) return 0;
   uint64_t v = 0;
   const char *p = buf;
   if (*p < '0' || *p > '9') return 0;
@@ -89,12 +82,7 @@ static size_t cgroup_limit(void) {
   static const char *const v2[] = { "memory.high", "memory.max" };
   static const char *const v1[] = { "memory.soft_limit_in_bytes", "memory.limit_in_bytes" };
   char buf[2048];
-  int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
+  if (!hk_os_read_file("/proc/self/cgroup", buf, sizeof buf)) return 0;
   size_t best = 0;
   for (char *line = buf, *next; line && *line; line = next) {
     next = strchr(line, '\n');

@@ -9,16 +9,23 @@
 
 hk_os_counters_t hk_os_counters;
 
-/* The process's resident set in bytes, from /proc/self/statm (opened each
- * time: a kept descriptor could be closed or reused by the program). */
+/* A small file (/proc, /sys) into buf, NUL-terminated, without allocating;
+ * false if it cannot be read.  Opened each time: a kept descriptor could
+ * be closed or reused by the program. */
+bool hk_os_read_file(const char *path, char *buf, size_t size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, buf, size - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  return true;
+}
+
+/* The process's resident set in bytes, from /proc/self/statm. */
 uint64_t hk_os_resident_bytes(void) {
   char buf[128];
-  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
+  if (!hk_os_read_file("/proc/self/statm", buf, sizeof buf)) return 0;
   const char *p = buf;
   while (*p && *p != ' ') p++; /* size, then resident */
   uint64_t pages = 0;

@@ -640,6 +640,19 @@ size_t hk_pages_usable(const void *p) {
   return (size_t)__atomic_load_n(&s->runs[i].len, __ATOMIC_RELAXED) << PG_SHIFT;
 }
 
+/* The used run at i (len pages) is free again, merged with free
+ * neighbours (s locked); returns the head of the free run it is part of. */
+static uint32_t release_run(hk_pseg_t *s, uint32_t i, uint32_t len) {
+  clear_run(s, i, len);
+  bits_set(s->dirty, i, len);
+  s->trimmed = false; /* resident free pages again */
+  s->used_pages -= len;
+  s->free_pages += len;
+  HK_RELAXED_ADD(s->activity, 1);
+  count_dirty(s, len);
+  return free_run(s, i, len);
+}
+
 void hk_pages_free(void *p) {
   hk_pseg_t *s = seg_of(p);
   uint32_t i = (uint32_t)(((uintptr_t)p - (uintptr_t)s) >> PG_SHIFT);
@@ -656,14 +669,7 @@ void hk_pages_free(void *p) {
   if (r->taker == hk_heap_tls->gen) HK_TEL_HERE(local_frees[row], 1);
   else HK_TEL_HERE(remote_frees[row], 1);
 #endif
-  clear_run(s, i, len);
-  bits_set(s->dirty, i, len);
-  s->trimmed = false; /* resident free pages again */
-  s->used_pages -= len;
-  s->free_pages += len;
-  HK_RELAXED_ADD(s->activity, 1);
-  count_dirty(s, len);
-  uint32_t head = free_run(s, i, len);
+  uint32_t head = release_run(s, i, len);
   bool now = HK_TUNE(purge_delay_ms) == 0; /* minimal: no decay, purge at once */
   if (now) {
     size_t all = SIZE_MAX;
@@ -784,14 +790,7 @@ size_t hk_pages_free_heap(hk_heap_t *h) {
         i += (r->flags & RUN_HEAD) && len ? len : 1; /* a merged run's inside: page by page */
         continue;
       }
-      clear_run(s, i, len);
-      bits_set(s->dirty, i, len);
-      s->trimmed = false; /* resident free pages again */
-      s->used_pages -= len;
-      s->free_pages += len;
-      HK_RELAXED_ADD(s->activity, 1);
-      count_dirty(s, len);
-      free_run(s, i, len);
+      release_run(s, i, len);
       atomic_fetch_sub_explicit(&live_pages, len, memory_order_relaxed);
       n++;
       i += len;

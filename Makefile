@@ -92,7 +92,7 @@ build/hardened/libhakmem.a: $(HARD_OBJS)
 SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
              -e 's|@VERSION@|$(VERSION)|g' -e 's|@MAJOR@|$(firstword $(subst ., ,$(VERSION)))|g' \
              -e 's|@SONAME@|$(SONAME)|g'
-build/hakmem.pc: hakmem.pc.in Makefile include/hakmem.h
+build/hakmem.pc: hakmem.pc.in Makefile include/hakmem.h | build/obj
 	$(SUBST) $< > $@
 
 debug: build/debug/libhakmem.so build/debug/libhakmem.a

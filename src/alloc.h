@@ -98,9 +98,8 @@ static HK_ALWAYS_INLINE void hk_free_inline(void *p) {
         b->next = s->local_free;
         s->local_free = b;
         if (hk_likely(--s->used != 0)) return;
-        /* the slab is empty: its class's only slab stays as it is (a
-         * malloc/free loop of one block), unless remote frees wait */
-        if (h->queues[s->cls].first == s && s->next == NULL &&
+        /* empty: decided here when it stays and no remote frees wait */
+        if (hk_slab_stays_empty(h, s) &&
             !atomic_load_explicit(&h->remote_hint, memory_order_relaxed))
           return;
         hk_heap_slab_freed_local(h, ss, s);

@@ -433,8 +433,7 @@ void *hk_heap_alloc_small(hk_heap_t *h, size_t n) {
  * full slab (slow path, s->used already updated). */
 void hk_heap_slab_freed_local(hk_heap_t *h, hk_superslab_t *ss, hk_slab_t *s) {
   HK_VALIDATE(h);
-  if (s->used == 0 && !(s->flags & HK_SLAB_FULL) && h->queues[s->cls].first == s &&
-      s->next == NULL) {
+  if (s->used == 0 && hk_slab_stays_empty(h, s)) {
     /* keep a class's last slab: no churn for a malloc/free cycle */
   } else if (s->used == 0) {
     hk_lock(&h->lock);

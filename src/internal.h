@@ -244,6 +244,13 @@ static inline bool hk_slab_swap_local(hk_heap_t *h, hk_slab_t *s) {
   return true;
 }
 
+/* An emptied slab stays as it is when it is its class's only one (a loop
+ * that mallocs and frees one block): the free fast path's test and
+ * hk_heap_slab_freed_local's. */
+static inline bool hk_slab_stays_empty(const hk_heap_t *h, const hk_slab_t *s) {
+  return !(s->flags & HK_SLAB_FULL) && h->queues[s->cls].first == s && s->next == NULL;
+}
+
 /* heap.c: per-thread heaps */
 hk_heap_t *hk_heap_acquire(void);
 void hk_heap_release(hk_heap_t *h);

@@ -464,6 +464,14 @@ typedef struct {
     void (*stats_print_json)(FILE *);
     int (*option_get)(enum hak_option, long *);
     int (*option_set)(enum hak_option, long);
+    int (*limit_set)(size_t, size_t);
+    int (*limit_get)(size_t *, size_t *);
+    hak_heap_t *(*heap_new)(void);
+    void *(*heap_malloc)(hak_heap_t *, size_t);
+    void *(*heap_calloc)(hak_heap_t *, size_t, size_t);
+    void *(*heap_realloc)(hak_heap_t *, void *, size_t);
+    void (*heap_destroy)(hak_heap_t *);
+    void (*heap_release)(hak_heap_t *);
 } hk_api_t;
 
 static hk_api_t hk TU_UNUSED;
@@ -487,6 +495,14 @@ static TU_UNUSED int hk_load(void)
     hk.stats_print_json = hak_stats_print_json;
     hk.option_get = hak_option_get;
     hk.option_set = hak_option_set;
+    hk.limit_set = hak_limit_set;
+    hk.limit_get = hak_limit_get;
+    hk.heap_new = hak_heap_new;
+    hk.heap_malloc = hak_heap_malloc;
+    hk.heap_calloc = hak_heap_calloc;
+    hk.heap_realloc = hak_heap_realloc;
+    hk.heap_destroy = hak_heap_destroy;
+    hk.heap_release = hak_heap_release;
 #else
 #define HK_SYM_(field, name)                                                                       \
     do {                                                                                           \
@@ -507,11 +523,21 @@ static TU_UNUSED int hk_load(void)
     HK_SYM_(stats_print_json, "hak_stats_print_json");
     HK_SYM_(option_get, "hak_option_get");
     HK_SYM_(option_set, "hak_option_set");
+    HK_SYM_(limit_set, "hak_limit_set");
+    HK_SYM_(limit_get, "hak_limit_get");
+    HK_SYM_(heap_new, "hak_heap_new");
+    HK_SYM_(heap_malloc, "hak_heap_malloc");
+    HK_SYM_(heap_calloc, "hak_heap_calloc");
+    HK_SYM_(heap_realloc, "hak_heap_realloc");
+    HK_SYM_(heap_destroy, "hak_heap_destroy");
+    HK_SYM_(heap_release, "hak_heap_release");
 #undef HK_SYM_
 #endif
     return hk.malloc_fn && hk.calloc_fn && hk.realloc_fn && hk.aligned_alloc_fn && hk.free_fn &&
         hk.free_sized_fn && hk.usable_size && hk.abi_version && hk.version && hk.stats_get &&
-        hk.stats_print && hk.stats_print_json && hk.option_get && hk.option_set;
+        hk.stats_print && hk.stats_print_json && hk.option_get && hk.option_set && hk.limit_set &&
+        hk.limit_get && hk.heap_new && hk.heap_malloc && hk.heap_calloc && hk.heap_realloc &&
+        hk.heap_destroy && hk.heap_release;
 }
 
 /* For checks that only make sense under hakmem: fail loudly otherwise (the

@@ -18,38 +18,6 @@
 
 #define MiB ((size_t)1 << 20)
 
-typedef struct {
-    hak_heap_t *(*create)(void);
-    void *(*alloc)(hak_heap_t *, size_t);
-    void *(*zalloc)(hak_heap_t *, size_t, size_t);
-    void *(*resize)(hak_heap_t *, void *, size_t);
-    void (*destroy)(hak_heap_t *);
-    void (*release)(hak_heap_t *);
-} heap_api_t;
-static heap_api_t api;
-
-static void load(void)
-{
-#if HK_LINKED
-    api.create = hak_heap_new;
-    api.alloc = hak_heap_malloc;
-    api.zalloc = hak_heap_calloc;
-    api.resize = hak_heap_realloc;
-    api.destroy = hak_heap_destroy;
-    api.release = hak_heap_release;
-#else
-    static const char *const names[] = {"hak_heap_new",     "hak_heap_malloc",  "hak_heap_calloc",
-                                        "hak_heap_realloc", "hak_heap_destroy", "hak_heap_release"};
-    void **slots[] = {(void **)&api.create, (void **)&api.alloc,   (void **)&api.zalloc,
-                      (void **)&api.resize, (void **)&api.destroy, (void **)&api.release};
-    for (int i = 0; i < 6; i++) {
-        void *s = dlsym(RTLD_DEFAULT, names[i]);
-        CHECK(s, "%s not found", names[i]);
-        memcpy(slots[i], &s, sizeof s);
-    }
-#endif
-}
-
 static struct hak_stats *stats(void)
 {
     static struct hak_stats s;
@@ -90,28 +58,28 @@ static void *remote_freer(void *arg)
 
 static void use_and_destroy(void)
 {
-    hak_heap_t *heap = api.create();
+    hak_heap_t *heap = hk.heap_new();
     CHECK(heap, "hak_heap_new failed");
     uint64_t base = stats()->in_use_bytes;
     for (int i = 0; i < N; i++) {
         len[i] = size_of(i);
-        blk[i] = api.alloc(heap, len[i]);
+        blk[i] = hk.heap_malloc(heap, len[i]);
         CHECK(blk[i], "hak_heap_malloc(%zu) failed", len[i]);
         fill_block(i);
     }
-    unsigned char *z = api.zalloc(heap, 1000, 33);
+    unsigned char *z = hk.heap_calloc(heap, 1000, 33);
     CHECK(z && tu_check_bytes(z, 33000, 0) == SIZE_MAX, "hak_heap_calloc not zeroed");
-    unsigned char *r = api.alloc(heap, 100);
+    unsigned char *r = hk.heap_malloc(heap, 100);
     memset(r, 0x5a, 100);
-    r = api.resize(heap, r, 300000); /* moves to a page run */
+    r = hk.heap_realloc(heap, r, 300000); /* moves to a page run */
     CHECK(r && tu_check_bytes(r, 100, 0x5a) == SIZE_MAX, "hak_heap_realloc lost the bytes");
-    r = api.resize(heap, r, 200000); /* stays */
+    r = hk.heap_realloc(heap, r, 200000); /* stays */
     CHECK(r && r[99] == 0x5a, "hak_heap_realloc shrink");
     pthread_t t;
     CHECK(pthread_create(&t, NULL, remote_freer, NULL) == 0, "pthread_create");
     void *more[200];
     for (int i = 0; i < 200; i++) { /* the heap allocates while the frees come in */
-        more[i] = api.alloc(heap, 64 + (size_t)i * 100);
+        more[i] = hk.heap_malloc(heap, 64 + (size_t)i * 100);
         CHECK(more[i], "hak_heap_malloc during remote frees");
         memset(more[i], i, 64);
     }
@@ -119,7 +87,7 @@ static void use_and_destroy(void)
     for (int i = 1; i < N; i += 2)
         check_block(i, "after the other half's remote frees");
     uint64_t held = stats()->in_use_bytes;
-    api.destroy(heap); /* the odd half, more[], z and r: all at once */
+    hk.heap_destroy(heap); /* the odd half, more[], z and r: all at once */
     uint64_t after = stats()->in_use_bytes;
     printf("heaps: in use %.1f MiB at start, %.1f MiB with the heap, %.1f MiB after destroy\n",
            (double)base / MiB, (double)held / MiB, (double)after / MiB);
@@ -132,14 +100,14 @@ static void cycles(void)
 {
     uint64_t mapped0 = 0;
     for (int c = 0; c < 40; c++) {
-        hak_heap_t *heap = api.create();
+        hak_heap_t *heap = hk.heap_new();
         CHECK(heap, "hak_heap_new, cycle %d", c);
         for (int i = 0; i < 256; i++) { /* 8 MiB of 32 KiB blocks and smaller */
-            unsigned char *p = api.alloc(heap, 32768 - (size_t)i * 64);
+            unsigned char *p = hk.heap_malloc(heap, 32768 - (size_t)i * 64);
             CHECK(p, "cycle %d: hak_heap_malloc", c);
             p[0] = (unsigned char)i;
         }
-        api.destroy(heap);
+        hk.heap_destroy(heap);
         if (c == 4)
             mapped0 = stats()->mapped_bytes;
     }
@@ -163,14 +131,14 @@ static void *late_freer(void *arg)
 static void release(void)
 {
     static unsigned char *p[500];
-    hak_heap_t *heap = api.create();
+    hak_heap_t *heap = hk.heap_new();
     CHECK(heap, "hak_heap_new");
     for (int i = 0; i < 500; i++) {
-        p[i] = api.alloc(heap, i == 250 ? 80 * MiB : 200 + (size_t)i * 50);
+        p[i] = hk.heap_malloc(heap, i == 250 ? 80 * MiB : 200 + (size_t)i * 50);
         CHECK(p[i], "hak_heap_malloc");
         tu_fill(p[i], 200, (uint32_t)i);
     }
-    api.release(heap);
+    hk.heap_release(heap);
     pthread_t t;
     CHECK(pthread_create(&t, NULL, late_freer, p) == 0, "pthread_create");
     for (int i = 1; i < 500; i += 2) {
@@ -208,13 +176,13 @@ static void others_survive(void)
     pthread_t t;
     CHECK(pthread_create(&t, NULL, hand_over, NULL) == 0, "pthread_create");
     pthread_join(t, NULL);
-    hak_heap_t *heap = api.create();
+    hak_heap_t *heap = hk.heap_new();
     CHECK(heap, "hak_heap_new");
     for (int i = 0; i < 200000; i++)
-        CHECK(api.alloc(heap, 64), "hak_heap_malloc(64)");
+        CHECK(hk.heap_malloc(heap, 64), "hak_heap_malloc(64)");
     for (int i = 0; i < 8; i++)
-        CHECK(api.alloc(heap, 100000), "hak_heap_malloc(100000)");
-    api.destroy(heap);
+        CHECK(hk.heap_malloc(heap, 100000), "hak_heap_malloc(100000)");
+    hk.heap_destroy(heap);
     for (int i = 0; i < KEPT; i++) {
         CHECK_PATTERN(kept[i], 64, (uint32_t)i, "an exited thread's block after a destroy");
         free(kept[i]);
@@ -228,9 +196,8 @@ int main(void)
 {
     tu_init();
     hk_require("heaps");
-    load();
     errno = 0;
-    CHECK(api.alloc(NULL, 8) == NULL && errno == EINVAL, "a NULL heap");
+    CHECK(hk.heap_malloc(NULL, 8) == NULL && errno == EINVAL, "a NULL heap");
     others_survive();
     use_and_destroy();
     cycles();

@@ -20,24 +20,6 @@
 
 #define MiB ((size_t)1 << 20)
 
-typedef int (*limit_set_fn)(size_t, size_t);
-typedef int (*limit_get_fn)(size_t *, size_t *);
-static limit_set_fn limit_set;
-static limit_get_fn limit_get;
-
-static void load(void)
-{
-#if HK_LINKED
-    limit_set = hak_limit_set;
-    limit_get = hak_limit_get;
-#else
-    void *s = dlsym(RTLD_DEFAULT, "hak_limit_set"), *g = dlsym(RTLD_DEFAULT, "hak_limit_get");
-    memcpy(&limit_set, &s, sizeof s);
-    memcpy(&limit_get, &g, sizeof g);
-#endif
-    CHECK(limit_set && limit_get, "hak_limit_set / hak_limit_get not found");
-}
-
 static struct hak_stats *stats(void)
 {
     static struct hak_stats s;
@@ -69,7 +51,7 @@ static void hard(void)
     enum { N = 200 };
     static void *p[N];
     size_t base = tu_rss_bytes();
-    CHECK(limit_set(0, base + 64 * MiB) == 0, "hak_limit_set");
+    CHECK(hk.limit_set(0, base + 64 * MiB) == 0, "hak_limit_set");
     size_t got = fill(p, N, MiB);
     int err = errno;
     size_t rss = tu_rss_bytes();
@@ -82,7 +64,7 @@ static void hard(void)
     size_t again = fill(p, 40, MiB);
     CHECK(again == 40, "after the frees only %zu of 40 MiB could be allocated again", again);
     drop(p, again);
-    CHECK(limit_set(0, 0) == 0, "hak_limit_set(0, 0)");
+    CHECK(hk.limit_set(0, 0) == 0, "hak_hk.limit_set(0, 0)");
 }
 
 static void soft(void)
@@ -97,7 +79,7 @@ static void soft(void)
     CHECK(fill(s, SMALL, 1000) == SMALL, "64 MiB of small blocks");
     drop(s, SMALL);
     size_t held = tu_rss_bytes();
-    CHECK(limit_set(0, base + 96 * MiB) == 0, "hak_limit_set");
+    CHECK(hk.limit_set(0, base + 96 * MiB) == 0, "hak_limit_set");
     uint64_t reclaims = stats()->limit_reclaims, given = stats()->limit_reclaimed_bytes;
     size_t got = fill(b, BIG, 8 * MiB);
     struct hak_stats *st = stats();
@@ -113,27 +95,27 @@ static void soft(void)
           "reclaims %llu, %llu bytes", (unsigned long long)(st->limit_reclaims - reclaims),
           (unsigned long long)(st->limit_reclaimed_bytes - given));
     drop(b, got);
-    CHECK(limit_set(0, 0) == 0, "hak_limit_set(0, 0)");
+    CHECK(hk.limit_set(0, 0) == 0, "hak_hk.limit_set(0, 0)");
 }
 
 static void bad_input(void)
 {
     size_t sl = 0, hl = 0;
-    CHECK(limit_set(200 * MiB, 100 * MiB) == EINVAL, "soft above hard accepted");
-    CHECK(limit_get(NULL, &hl) == EINVAL && limit_get(&sl, NULL) == EINVAL, "NULL accepted");
-    CHECK(limit_set(50 * MiB, 100 * MiB) == 0 && limit_get(&sl, &hl) == 0 && sl == 50 * MiB &&
+    CHECK(hk.limit_set(200 * MiB, 100 * MiB) == EINVAL, "soft above hard accepted");
+    CHECK(hk.limit_get(NULL, &hl) == EINVAL && hk.limit_get(&sl, NULL) == EINVAL, "NULL accepted");
+    CHECK(hk.limit_set(50 * MiB, 100 * MiB) == 0 && hk.limit_get(&sl, &hl) == 0 && sl == 50 * MiB &&
               hl == 100 * MiB,
           "set 50/100 MiB, read %zu/%zu", sl, hl);
-    CHECK(limit_set(0, 100 * MiB) == 0 && limit_get(&sl, &hl) == 0 && sl == 90 * MiB,
+    CHECK(hk.limit_set(0, 100 * MiB) == 0 && hk.limit_get(&sl, &hl) == 0 && sl == 90 * MiB,
           "soft 0 with hard 100 MiB: %zu, want 90 %% of it", sl);
-    CHECK(limit_set(0, 0) == 0, "hak_limit_set(0, 0)");
+    CHECK(hk.limit_set(0, 0) == 0, "hak_hk.limit_set(0, 0)");
     printf("limit: bad input: EINVAL\n");
 }
 
 static void from_env(const char *v)
 {
     size_t sl = 0, hl = 0, mb = (size_t)atol(v);
-    CHECK(limit_get(&sl, &hl) == 0, "hak_limit_get");
+    CHECK(hk.limit_get(&sl, &hl) == 0, "hak_limit_get");
     CHECK(hl == mb * MiB && sl == hl / 10 * 9, "HAKMEM_LIMIT_MB=%s: soft %zu, hard %zu", v, sl, hl);
     long opt = 0;
     CHECK(hk.option_get(HAK_OPTION_LIMIT_MB, &opt) == 0 && opt == (long)mb, "option %ld", opt);
@@ -148,7 +130,7 @@ static void in_cgroup(void)
     static void *s[SMALL], *b[BIG];
     struct hak_stats *st = stats();
     size_t cg = st->limit_cgroup_bytes, sl = 0, hl = 0;
-    CHECK(limit_get(&sl, &hl) == 0, "hak_limit_get");
+    CHECK(hk.limit_get(&sl, &hl) == 0, "hak_limit_get");
     printf("limit: cgroup limit %zu MiB, soft %zu MiB, hard %zu MiB\n", cg / MiB, sl / MiB,
            hl / MiB);
     CHECK(cg > 0 && cg <= 160 * MiB && sl == cg / 10 * 9 && hl == 0,
@@ -174,7 +156,6 @@ int main(int argc, char **argv)
 {
     tu_init();
     hk_require("limit");
-    load();
     if (argc > 1 && strcmp(argv[1], "--cgroup") == 0) {
         in_cgroup();
         printf("limit: ok\n");
